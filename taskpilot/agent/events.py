@@ -1,0 +1,84 @@
+"""The one event type for a turn's stream, shared by the UI, the HTTP API and ChatKit.
+
+`run_turn` yields these; each adapter only translates them (Reflex state, SSE frames,
+ChatKit events). `type` tells them apart on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+class ToolCall(BaseModel):
+    """One tool call of a turn, as stored with the assistant's message."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    is_error: bool = False
+
+
+class TurnStarted(BaseModel):
+    """The turn is accepted: the conversation exists and the user's message is stored."""
+
+    type: Literal["started"] = "started"
+    conversation_id: str
+    title: str
+    user_message_id: int
+
+
+class TextDelta(BaseModel):
+    """A piece of the assistant's reply."""
+
+    type: Literal["text_delta"] = "text_delta"
+    delta: str
+
+
+class ToolStarted(BaseModel):
+    """The agent called a tool."""
+
+    type: Literal["tool_started"] = "tool_started"
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolFinished(BaseModel):
+    """A tool call returned (or failed: `is_error`)."""
+
+    type: Literal["tool_finished"] = "tool_finished"
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    is_error: bool = False
+
+
+class TurnDone(BaseModel):
+    """The turn finished and its reply is stored."""
+
+    type: Literal["done"] = "done"
+    conversation_id: str
+    message_id: int
+    response: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    replayed: bool = False  # a retried client_message_id answered from storage
+
+
+class TurnError(BaseModel):
+    """The turn failed; the user's message is kept, no reply is stored."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    conversation_id: str | None = None
+
+
+TurnEvent = Annotated[
+    TurnStarted | TextDelta | ToolStarted | ToolFinished | TurnDone | TurnError,
+    Field(discriminator="type"),
+]
+turn_event_adapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)

@@ -1,0 +1,415 @@
+"""The stateless agent service: one turn in, a stream of `TurnEvent`s out.
+
+Nothing about a conversation lives in this object between turns. Each turn:
+1. loads the last N turns of the conversation (one bounded query),
+2. stores the user's message (status pending),
+3. runs the Agents SDK agent, whose only tools are the TaskPilot MCP server's, reached with a
+   short-lived token that names the user,
+4. streams text deltas and tool progress,
+5. stores the reply with its tool calls (or marks the user's message failed; no half reply).
+Any worker can serve any turn, because everything it needs is in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from agents import Agent, ModelSettings, RunConfig, Runner
+from agents.exceptions import AgentsException, MaxTurnsExceeded
+from agents.items import ToolCallItem, ToolCallOutputItem, TResponseInputItem
+from agents.mcp import MCPServerStreamableHttp
+from agents.models.interface import Model
+from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp
+
+from taskpilot.agent.events import (
+    TextDelta,
+    ToolCall,
+    ToolFinished,
+    ToolStarted,
+    TurnDone,
+    TurnError,
+    TurnEvent,
+    TurnStarted,
+)
+from taskpilot.agent.instructions import build_instructions
+from taskpilot.core.clock import today
+from taskpilot.core.config import Settings
+from taskpilot.core.db import Database, DatabaseUnavailable
+from taskpilot.core.security import mint_mcp_token
+from taskpilot.data.models import Conversation, Message, Role, TurnStatus
+from taskpilot.services.conversations import ConversationStore, title_from_message
+
+logger = logging.getLogger("taskpilot.agent")
+
+INTERNAL_MCP_BASE = "http://taskpilot.internal"
+MAX_AGENT_STEPS = 8
+
+
+class TurnRejected(Exception):
+    """The turn cannot start; `status` is the HTTP status an adapter should answer with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def clean_message(text: object, max_chars: int) -> str:
+    """The user's message, trimmed; `TurnRejected` (422) when empty or too long."""
+    if not isinstance(text, str):
+        raise TurnRejected(422, "invalid_message", "The message must be text.")
+    value = text.strip()
+    if not value:
+        raise TurnRejected(422, "empty_message", "The message is empty; type something to send.")
+    if len(value) > max_chars:
+        raise TurnRejected(
+            422,
+            "message_too_long",
+            f"The message is {len(value)} characters; the limit is {max_chars}.",
+        )
+    return value
+
+
+@dataclass
+class PreparedTurn:
+    """A turn whose user message is stored, ready to stream (or to replay from storage)."""
+
+    user_id: str
+    conversation: Conversation
+    user_message: Message
+    history: list[Message] = field(default_factory=list)
+    replay: Message | None = None
+
+
+class McpConnector:
+    """Opens the MCP client a turn's agent uses: in-process ASGI, or a real URL."""
+
+    def __init__(self, settings: Settings, asgi_app: ASGIApp | None) -> None:
+        self.settings = settings
+        self.asgi_app = asgi_app
+
+    def _factory(self) -> Callable[..., httpx2.AsyncClient] | None:
+        if self.settings.mcp_url or self.asgi_app is None:
+            return None
+        app = self.asgi_app
+
+        def factory(
+            headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None
+        ) -> httpx2.AsyncClient:
+            return httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app),  # type: ignore[arg-type]
+                base_url=INTERNAL_MCP_BASE,
+                headers=headers,
+                timeout=timeout,
+            )
+
+        return factory
+
+    @asynccontextmanager
+    async def connect(self, user_id: str) -> AsyncIterator[MCPServerStreamableHttp]:
+        """An MCP client session whose every request carries a token naming `user_id`."""
+        token = mint_mcp_token(self.settings, user_id)
+        params: dict[str, Any] = {
+            "url": self.settings.mcp_url or f"{INTERNAL_MCP_BASE}/mcp",
+            "headers": {"Authorization": f"Bearer {token}"},
+            "timeout": 15,
+        }
+        factory = self._factory()
+        if factory is not None:
+            params["httpx_client_factory"] = factory
+        server = MCPServerStreamableHttp(
+            params,  # type: ignore[arg-type]
+            name="taskpilot",
+            cache_tools_list=True,
+            client_session_timeout_seconds=30,
+            custom_data_extractor=lambda ctx: {"is_error": bool(ctx.is_error)},
+        )
+        async with server:
+            yield server
+
+
+def history_to_input(messages: list[Message]) -> list[TResponseInputItem]:
+    """Stored messages as model input, tool calls included, so history replays faithfully."""
+    items: list[TResponseInputItem] = []
+    for message in messages:
+        if message.role == Role.USER.value:
+            items.append({"role": "user", "content": message.content})
+            continue
+        for call in message.tool_calls or []:
+            call_id = str(call.get("call_id") or f"call_{message.id}_{len(items)}")
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call_id,
+                    "name": str(call.get("name", "")),
+                    "arguments": json.dumps(call.get("arguments") or {}),
+                }
+            )
+            result = call.get("result")
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": call_id,
+                    "output": result if isinstance(result, str) else json.dumps(result),
+                }
+            )
+        if message.content:
+            items.append({"role": "assistant", "content": message.content})
+    return items
+
+
+def _parse_json(text: Any) -> Any:
+    if isinstance(text, dict) and "text" in text:
+        text = text["text"]
+    if isinstance(text, list) and len(text) == 1 and isinstance(text[0], dict):
+        text = text[0].get("text", text)
+    if isinstance(text, str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _explain(exc: BaseException) -> tuple[str, str]:
+    """A failure as (code, message for the person). Never the raw exception text."""
+    if isinstance(exc, DatabaseUnavailable):
+        return "database_unavailable", "The database is unavailable right now; try again shortly."
+    if isinstance(exc, APITimeoutError | TimeoutError):
+        return "model_timeout", "The model took too long to answer. Please try again."
+    if isinstance(exc, APIConnectionError):
+        return "model_unreachable", "The model service can't be reached right now. Please try again."
+    if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
+        return "model_auth", "The model service rejected TaskPilot's credentials."
+    if isinstance(exc, APIStatusError) and exc.status_code == 429:
+        return "model_busy", "The model service is busy (rate limited). Please try again shortly."
+    if isinstance(exc, APIError):
+        return "model_error", "The model service returned an error. Please try again."
+    if isinstance(exc, MaxTurnsExceeded):
+        return "too_many_steps", "That took too many steps; try asking in a simpler way."
+    if isinstance(exc, AgentsException):
+        return "agent_error", "Something went wrong while working on your tasks. Please try again."
+    return "internal_error", "Something went wrong on our side. Please try again."
+
+
+class AgentService:
+    """Runs chat turns. Holds configuration only; safe to share across requests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        model: Model,
+        mcp: McpConnector,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.model = model
+        self.mcp = mcp
+
+    async def prepare(
+        self,
+        user_id: str,
+        conversation_id: str | None,
+        text: object,
+        client_message_id: str | None = None,
+    ) -> PreparedTurn:
+        """Validate, create the conversation if new, store the user's message.
+
+        Raises `TurnRejected` (4xx) for bad input, an unknown conversation or a retry of a turn
+        still running, and `DatabaseUnavailable` when the database is down.
+        """
+        message_text = clean_message(text, self.settings.max_message_chars)
+        if client_message_id is not None and not (0 < len(client_message_id) <= 100):
+            raise TurnRejected(
+                422, "invalid_client_message_id", "client_message_id must be 1–100 characters."
+            )
+        async with self.db.session() as session:
+            store = ConversationStore(session, user_id)
+            if client_message_id:
+                existing = await store.find_by_client_id(client_message_id)
+                if existing is not None:
+                    return await self._resume(store, existing, conversation_id)
+            if conversation_id:
+                try:
+                    conversation = await store.get(conversation_id)
+                except LookupError as exc:
+                    raise TurnRejected(404, "conversation_not_found", str(exc)) from exc
+            else:
+                conversation = await store.create(title_from_message(message_text))
+            history = await store.history(conversation.id, self.settings.history_turns)
+            try:
+                user_message = await store.add_user_message(
+                    conversation, message_text, client_message_id
+                )
+            except IntegrityError as exc:
+                # Two identical retries raced; the other one owns the turn.
+                raise TurnRejected(
+                    409, "turn_in_progress", "This message is already being answered."
+                ) from exc
+            return PreparedTurn(user_id, conversation, user_message, history)
+
+    async def _resume(
+        self, store: ConversationStore, message: Message, conversation_id: str | None
+    ) -> PreparedTurn:
+        """A retried `client_message_id`: replay the stored answer, or re-run a failed turn."""
+        if conversation_id and message.conversation_id != conversation_id:
+            raise TurnRejected(
+                409,
+                "client_message_id_reused",
+                "That client_message_id was already used in another conversation.",
+            )
+        conversation = await store.get(message.conversation_id)
+        reply = await store.reply_to(message.id) if message.id is not None else None
+        if reply is not None:
+            return PreparedTurn(store.user_id, conversation, message, replay=reply)
+        if message.status == TurnStatus.PENDING.value and not store.is_stale(message):
+            raise TurnRejected(409, "turn_in_progress", "This message is already being answered.")
+        history = [
+            m
+            for m in await store.history(conversation.id, self.settings.history_turns + 1)
+            if m.id is not None and message.id is not None and m.id < message.id
+        ][-self.settings.history_turns * 2 :]
+        await store.retry_turn(message)
+        return PreparedTurn(store.user_id, conversation, message, history)
+
+    async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+        """Run a prepared turn, yielding its events; always ends with done or error."""
+        assert turn.user_message.id is not None
+        yield TurnStarted(
+            conversation_id=turn.conversation.id,
+            title=turn.conversation.title,
+            user_message_id=turn.user_message.id,
+        )
+        if turn.replay is not None:
+            yield TurnDone(
+                conversation_id=turn.conversation.id,
+                message_id=turn.replay.id or 0,
+                response=turn.replay.content,
+                tool_calls=[ToolCall(**call) for call in turn.replay.tool_calls or []],
+                replayed=True,
+            )
+            return
+
+        calls: dict[str, ToolCall] = {}
+        finished = False
+        try:
+            async with self.mcp.connect(turn.user_id) as mcp_server:
+                agent = Agent(
+                    name="TaskPilot",
+                    instructions=build_instructions(today(self.settings)),
+                    mcp_servers=[mcp_server],
+                    model=self.model,
+                    model_settings=ModelSettings(parallel_tool_calls=False),
+                )
+                items = history_to_input(turn.history)
+                items.append({"role": "user", "content": turn.user_message.content})
+                result = Runner.run_streamed(
+                    agent,
+                    input=items,
+                    max_turns=MAX_AGENT_STEPS,
+                    run_config=RunConfig(
+                        tracing_disabled=not self.settings.openai_tracing,
+                        trace_include_sensitive_data=False,
+                        workflow_name="TaskPilot turn",
+                    ),
+                )
+                async for event in result.stream_events():
+                    out = self._translate(event, calls)
+                    if out is not None:
+                        yield out
+                reply = str(result.final_output or "")
+            async with self.db.session() as session:
+                store = ConversationStore(session, turn.user_id)
+                stored = await store.finish_turn(
+                    turn.conversation,
+                    turn.user_message,
+                    reply,
+                    [call.model_dump() for call in calls.values()],
+                )
+            finished = True
+            yield TurnDone(
+                conversation_id=turn.conversation.id,
+                message_id=stored.id or 0,
+                response=reply,
+                tool_calls=list(calls.values()),
+            )
+        except (asyncio.CancelledError, GeneratorExit):
+            # Stop button or a dropped connection: keep the user's message, store no reply.
+            if not finished:
+                await asyncio.shield(self._fail(turn, "The reply was stopped before it finished."))
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure ends the turn readably
+            code, message = _explain(exc)
+            logger.error(
+                "turn failed",
+                extra={"code": code, "conversation_id": turn.conversation.id},
+                exc_info=not isinstance(exc, DatabaseUnavailable | APIError),
+            )
+            if not finished:
+                await self._fail(turn, message)
+            yield TurnError(code=code, message=message, conversation_id=turn.conversation.id)
+
+    async def run_turn(
+        self,
+        user_id: str,
+        conversation_id: str | None,
+        text: str,
+        client_message_id: str | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """Prepare and stream a turn; a rejected turn yields one error event."""
+        try:
+            turn = await self.prepare(user_id, conversation_id, text, client_message_id)
+        except TurnRejected as exc:
+            yield TurnError(code=exc.code, message=exc.message, conversation_id=conversation_id)
+            return
+        except DatabaseUnavailable as exc:
+            yield TurnError(code="database_unavailable", message=str(exc))
+            return
+        async for event in self.stream(turn):
+            yield event
+
+    async def _fail(self, turn: PreparedTurn, reason: str) -> None:
+        try:
+            async with self.db.session() as session:
+                await ConversationStore(session, turn.user_id).fail_turn(turn.user_message, reason)
+        except Exception:  # noqa: BLE001 - the turn already failed; a stale pending row is retried
+            logger.warning("could not mark turn failed", exc_info=True)
+
+    @staticmethod
+    def _translate(event: Any, calls: dict[str, ToolCall]) -> TurnEvent | None:
+        if event.type == "raw_response_event":
+            data = event.data
+            if getattr(data, "type", None) == "response.output_text.delta" and data.delta:
+                return TextDelta(delta=data.delta)
+            return None
+        if event.type != "run_item_stream_event":
+            return None
+        item = event.item
+        if isinstance(item, ToolCallItem):
+            raw = item.raw_item
+            call_id = str(getattr(raw, "call_id", None) or getattr(raw, "id", "") or "")
+            name = str(getattr(raw, "name", "") or "")
+            arguments = _parse_json(getattr(raw, "arguments", "") or "{}")
+            if not isinstance(arguments, dict):
+                arguments = {"value": arguments}
+            calls[call_id] = ToolCall(call_id=call_id, name=name, arguments=arguments)
+            return ToolStarted(call_id=call_id, name=name, arguments=arguments)
+        if isinstance(item, ToolCallOutputItem):
+            call_id = str(item.call_id or "")
+            call = calls.get(call_id) or ToolCall(call_id=call_id, name="unknown")
+            call.result = _parse_json(item.output)
+            call.is_error = bool((item.custom_data or {}).get("is_error"))
+            calls[call_id] = call
+            return ToolFinished(**call.model_dump())
+        return None

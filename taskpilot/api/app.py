@@ -1,0 +1,213 @@
+"""The HTTP side of TaskPilot: the JSON/SSE API under /api and the MCP endpoint at /mcp.
+
+`create_api()` builds one FastAPI app. Standalone (tests, benchmarks, `uvicorn`) it runs
+its own lifespan; inside Reflex it is the `api_transformer`, Reflex's own routes are
+mounted beneath it, and `taskpilot.taskpilot` registers the same lifespan with Reflex.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from taskpilot.agent.providers import describe_model
+from taskpilot.api.deps import RuntimeDep
+from taskpilot.api.routes import auth, chat, conversations, tasks
+from taskpilot.api.schemas import HealthOut, InfoOut
+from taskpilot.core.config import ModelProvider
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.runtime import Runtime, get_runtime
+
+logger = logging.getLogger("taskpilot.api")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+    502: "upstream_error",
+    503: "unavailable",
+}
+
+
+def _error(status_code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail, "code": _CODES.get(status_code, "error")},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return 400, "The request body is not valid JSON."
+    parts = []
+    for err in errors[:5]:
+        location = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        kind = err.get("type", "")
+        if kind == "missing":
+            parts.append(f"'{location}' is required")
+        elif kind == "extra_forbidden":
+            parts.append(f"'{location}' is not a known field")
+        else:
+            message = str(err.get("msg", "is invalid"))
+            parts.append(f"'{location}': {message}" if location else message)
+    return 422, "Invalid request: " + "; ".join(parts) + "."
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit with 413, before they reach a route."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/api", "/mcp")):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _error(413, f"The request body is over {self.max_bytes} bytes.")(
+                scope, receive, send
+            )
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _error(413, f"The request body is over {self.max_bytes} bytes.")(
+                    scope, receive, send
+                )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class McpRoute:
+    """Send /mcp to the MCP server's ASGI app and everything else on down the stack."""
+
+    def __init__(self, app: ASGIApp, mcp_app: ASGIApp) -> None:
+        self.app = app
+        self.mcp_app = mcp_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == "/mcp":
+            scope = {**scope, "path": "/mcp", "raw_path": b"/mcp"}
+            await self.mcp_app(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_api(runtime: Runtime | None = None) -> FastAPI:
+    """The API app for a runtime (the process-wide one by default)."""
+    runtime = runtime or get_runtime()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+        await chat.wait_for_running_turns()
+
+    api = FastAPI(
+        title="TaskPilot API",
+        version="1.0.0",
+        description="Chat with TaskPilot's agent and read your conversations and tasks. "
+        "Sign up or log in under /api/auth to get a bearer token.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    api.state.runtime = runtime
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message = _describe_validation(exc)
+        return _error(code, message)
+
+    @api.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @api.exception_handler(DatabaseUnavailable)
+    async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return _error(503, "The database is unavailable right now; try again shortly.")
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(DBAPIError)
+    async def _db_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.warning("database error", exc_info=exc)
+        return _error(503, "The database is unavailable right now; try again shortly.")
+
+    @api.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return JSONResponse(
+            {"detail": "Something went wrong on our side.", "code": "internal_error"},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    @api.get("/api/health", tags=["meta"], responses={503: {"model": HealthOut}})
+    async def health(rt: RuntimeDep) -> Any:
+        """Whether this worker can reach the database."""
+        ok = await rt.db.ping()
+        body = HealthOut(status="ok" if ok else "unavailable", database=ok)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+    @api.get("/api/info", tags=["meta"])
+    async def info(rt: RuntimeDep) -> InfoOut:
+        """Which model answers, and the message size limit. No secrets."""
+        return InfoOut(
+            name="TaskPilot",
+            model=describe_model(rt.settings),
+            offline_model=rt.settings.resolved_model_provider is ModelProvider.OFFLINE,
+            max_message_chars=rt.settings.max_message_chars,
+        )
+
+    for router in (auth.router, chat.router, conversations.router, tasks.router):
+        api.include_router(router)
+
+    api.add_middleware(
+        CORSMiddleware,
+        allow_origins=runtime.settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "Mcp-Session-Id"],
+    )
+    api.add_middleware(McpRoute, mcp_app=runtime.mcp_app)  # type: ignore[arg-type]
+    api.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)  # type: ignore[arg-type]
+    return api

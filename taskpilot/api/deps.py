@@ -1,0 +1,81 @@
+"""Typed dependencies: which runtime, which database session, who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from taskpilot.core.security import Identity, InvalidToken, verify_access_token
+from taskpilot.data.models import User
+from taskpilot.runtime import Runtime
+from taskpilot.services.users import AccountError, UserService
+
+_bearer = HTTPBearer(auto_error=False, description="A TaskPilot or Better Auth JWT.")
+
+
+def get_app_runtime(request: Request) -> Runtime:
+    """The runtime the API was built with."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_app_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A database session for one request."""
+    async with runtime.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def get_identity(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    """The verified caller; 401 when the bearer token is missing or not valid."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
+    try:
+        return verify_access_token(runtime.settings, credentials.credentials)
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from exc
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+async def get_current_user(identity: IdentityDep, session: SessionDep) -> User:
+    """The signed-in user's row (created on first sight for Better Auth users)."""
+    try:
+        return await UserService(session).ensure(identity)
+    except AccountError as exc:
+        raise _unauthorized(str(exc)) from exc
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_path_user(
+    user_id: Annotated[str, Path(max_length=64, description="Your user id.")],
+    identity: IdentityDep,
+    session: SessionDep,
+) -> User:
+    """The signed-in user, who must be the one named in the path (403 otherwise)."""
+    if identity.user_id != user_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="You can only access your own data.")
+    return await get_current_user(identity, session)
+
+
+PathUser = Annotated[User, Depends(get_path_user)]

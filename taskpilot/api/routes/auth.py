@@ -1,0 +1,55 @@
+"""Sign up and log in; both answer with a bearer token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from taskpilot.api.deps import CurrentUser, RuntimeDep, SessionDep
+from taskpilot.api.schemas import ErrorOut, LogInRequest, SignUpRequest, TokenOut, UserOut
+from taskpilot.core.security import mint_access_token
+from taskpilot.data.models import User
+from taskpilot.runtime import Runtime
+from taskpilot.services.users import AccountError, EmailTaken, UserService
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, email=user.email, display_name=user.display_name)
+
+
+def _token(runtime: Runtime, user: User) -> TokenOut:
+    token, lifetime = mint_access_token(runtime.settings, user.id, user.email)
+    return TokenOut(access_token=token, expires_in=lifetime, user=_user_out(user))
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+async def sign_up(body: SignUpRequest, runtime: RuntimeDep, session: SessionDep) -> TokenOut:
+    """Create an account and sign in."""
+    try:
+        user = await UserService(session).sign_up(body.email, body.password, body.display_name)
+    except EmailTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    except AccountError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    return _token(runtime, user)
+
+
+@router.post("/login", responses={401: {"model": ErrorOut}})
+async def log_in(body: LogInRequest, runtime: RuntimeDep, session: SessionDep) -> TokenOut:
+    """Sign in with email and password."""
+    try:
+        user = await UserService(session).log_in(body.email, body.password)
+    except AccountError as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from exc
+    return _token(runtime, user)
+
+
+@router.get("/me", responses={401: {"model": ErrorOut}})
+async def me(user: CurrentUser) -> UserOut:
+    """Who the bearer token belongs to."""
+    return _user_out(user)

@@ -1,0 +1,106 @@
+"""A user's conversations and their messages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from taskpilot.api.deps import PathUser, SessionDep
+from taskpilot.api.schemas import (
+    ConversationList,
+    ConversationOut,
+    ErrorOut,
+    MessageList,
+    MessageOut,
+    RenameRequest,
+)
+from taskpilot.services.conversations import (
+    ConversationNotFound,
+    ConversationStore,
+    conversation_to_dict,
+    message_to_dict,
+)
+
+router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
+_ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+ConversationId = Annotated[str, "conversation id"]
+
+
+def _not_found(exc: ConversationNotFound) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc))
+
+
+@router.get("", responses=_ERRORS)
+async def list_conversations(
+    user: PathUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[str | None, Query(max_length=64, description="Page after this id.")] = None,
+) -> ConversationList:
+    """Your conversations, most recently active first."""
+    try:
+        rows = await ConversationStore(session, user.id).list(limit=limit, before=before)
+    except ConversationNotFound as exc:
+        raise _not_found(exc) from exc
+    return ConversationList(
+        conversations=[ConversationOut(**conversation_to_dict(row)) for row in rows]
+    )
+
+
+@router.get("/{conversation_id}", responses=_ERRORS)
+async def get_conversation(
+    user: PathUser, session: SessionDep, conversation_id: ConversationId
+) -> ConversationOut:
+    """One conversation."""
+    try:
+        row = await ConversationStore(session, user.id).get(conversation_id)
+    except ConversationNotFound as exc:
+        raise _not_found(exc) from exc
+    return ConversationOut(**conversation_to_dict(row))
+
+
+@router.patch("/{conversation_id}", responses=_ERRORS)
+async def rename_conversation(
+    user: PathUser, session: SessionDep, conversation_id: ConversationId, body: RenameRequest
+) -> ConversationOut:
+    """Rename a conversation."""
+    try:
+        row = await ConversationStore(session, user.id).rename(conversation_id, body.title)
+    except ConversationNotFound as exc:
+        raise _not_found(exc) from exc
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    return ConversationOut(**conversation_to_dict(row))
+
+
+@router.delete(
+    "/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS
+)
+async def delete_conversation(
+    user: PathUser, session: SessionDep, conversation_id: ConversationId
+) -> Response:
+    """Delete a conversation and its messages."""
+    try:
+        await ConversationStore(session, user.id).delete(conversation_id)
+    except ConversationNotFound as exc:
+        raise _not_found(exc) from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{conversation_id}/messages", responses=_ERRORS)
+async def list_messages(
+    user: PathUser,
+    session: SessionDep,
+    conversation_id: ConversationId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, description="Messages older than this.")] = None,
+) -> MessageList:
+    """A conversation's messages, oldest first, with each turn's tool calls."""
+    try:
+        rows = await ConversationStore(session, user.id).messages(
+            conversation_id, limit=limit, before_id=before_id
+        )
+    except ConversationNotFound as exc:
+        raise _not_found(exc) from exc
+    return MessageList(messages=[MessageOut(**message_to_dict(row)) for row in rows])

@@ -1,0 +1,43 @@
+"""A user's tasks, read-only: changes go through the agent's MCP tools."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from taskpilot.api.deps import PathUser, SessionDep
+from taskpilot.api.schemas import ErrorOut, TaskList, TaskOut
+from taskpilot.data.models import Priority
+from taskpilot.services.tasks import SortOrder, StatusFilter, TaskQuery, TaskService, task_to_dict
+
+router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"])
+
+
+@router.get("", responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+async def list_tasks(
+    user: PathUser,
+    session: SessionDep,
+    status: StatusFilter = StatusFilter.ALL,
+    priority: Priority | None = None,
+    tag: Annotated[str | None, Query(max_length=30)] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+    sort: SortOrder = SortOrder.CREATED,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> TaskList:
+    """Your tasks, filtered and sorted."""
+    query = TaskQuery(
+        status=status,
+        priority=priority,
+        tag=tag,
+        text=search,
+        due_before=due_before,
+        due_after=due_after,
+        sort=sort,
+        limit=limit,
+    )
+    rows = await TaskService(session, user.id).list(query)
+    return TaskList(tasks=[TaskOut(**task_to_dict(row)) for row in rows], count=len(rows))

@@ -1,0 +1,164 @@
+"""TaskPilot's one settings object, read from the environment and `.env` once.
+
+Every knob lives here; the README's configuration table documents each field.
+Import `get_settings()` rather than reading `os.environ` anywhere else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ModelProvider(StrEnum):
+    """Which language model answers a turn."""
+
+    OFFLINE = "offline"
+    OPENAI = "openai"
+    OPENAI_COMPATIBLE = "openai-compatible"
+
+
+def _split_csv(value: object) -> object:
+    """Accept `a,b,c` from the environment as well as a JSON list."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            import json
+
+            return json.loads(stripped)
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- data -------------------------------------------------------------------------------
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'taskpilot.db'}",
+        description="SQLAlchemy URL. SQLite file by default; postgresql+psycopg://… for Neon.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per worker.")
+    db_max_overflow: int = Field(default=20, ge=0, description="Extra connections under load.")
+    timezone: str = Field(
+        default="UTC", description="IANA time zone for 'today', 'tomorrow', 'friday'."
+    )
+    history_turns: int = Field(
+        default=10, ge=1, le=200, description="Turns of a conversation the agent sees."
+    )
+
+    # --- model ------------------------------------------------------------------------------
+    model_provider: ModelProvider | None = Field(
+        default=None,
+        description="offline | openai | openai-compatible. Unset: openai when OPENAI_API_KEY is"
+        " set, openai-compatible when MODEL_BASE_URL is set, else offline.",
+    )
+    openai_api_key: SecretStr | None = Field(default=None, description="Key for OpenAI.")
+    openai_base_url: str | None = Field(
+        default=None, description="Override the OpenAI API base URL (proxies, tests)."
+    )
+    model_name: str = Field(default="gpt-4.1-mini", description="Model name for OpenAI/compatible.")
+    model_base_url: str | None = Field(
+        default=None, description="Chat-completions server (Ollama, vLLM, LM Studio) base URL."
+    )
+    model_api_key: SecretStr | None = Field(
+        default=None, description="Key for the OpenAI-compatible server, if it needs one."
+    )
+    model_timeout_seconds: float = Field(default=60, gt=0, description="Per model call.")
+    openai_tracing: bool = Field(
+        default=False, description="Send Agents SDK traces to OpenAI (off unless asked)."
+    )
+
+    # --- identity ---------------------------------------------------------------------------
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs TaskPilot's access and MCP tokens. Unset: a random secret kept in"
+        " .taskpilot/secret_key (fine for one machine; set it for several workers).",
+    )
+    access_token_minutes: int = Field(default=60 * 24, ge=1, description="Login token lifetime.")
+    mcp_token_seconds: int = Field(
+        default=300, ge=10, description="Lifetime of the per-turn MCP token."
+    )
+    better_auth_secret: SecretStr | None = Field(
+        default=None, description="Better Auth JWT shared secret (HS256), to accept its tokens."
+    )
+    better_auth_jwks_url: str | None = Field(
+        default=None, description="Better Auth JWKS URL (e.g. https://app/api/auth/jwks)."
+    )
+    better_auth_issuer: str | None = Field(default=None, description="Expected `iss` of those.")
+    better_auth_audience: str | None = Field(default=None, description="Expected `aud` of those.")
+
+    # --- HTTP -------------------------------------------------------------------------------
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "http://localhost:3000",
+            "http://127.0.0.1:3000",
+            "http://localhost:8000",
+            "http://127.0.0.1:8000",
+        ],
+        description="Browser origins allowed to call the API (comma-separated).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost:*", "127.0.0.1:*", "[::1]:*"],
+        description="Host headers the MCP endpoint accepts (DNS-rebinding protection).",
+    )
+    mcp_url: str | None = Field(
+        default=None,
+        description="Reach the MCP server over this URL instead of in-process (e.g. a separate"
+        " MCP deployment).",
+    )
+    max_message_chars: int = Field(default=4000, ge=1, description="Longest chat message.")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+
+    @field_validator("allowed_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def resolved_model_provider(self) -> ModelProvider:
+        """The provider in use, after applying the documented defaults."""
+        if self.model_provider is not None:
+            return self.model_provider
+        if self.openai_api_key is not None:
+            return ModelProvider.OPENAI
+        if self.model_base_url:
+            return ModelProvider.OPENAI_COMPATIBLE
+        return ModelProvider.OFFLINE
+
+    @property
+    def signing_secret(self) -> str:
+        """The JWT signing secret, creating a local one on first use when none is set."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return _local_secret()
+
+
+@lru_cache(maxsize=1)
+def _local_secret() -> str:
+    path = PROJECT_ROOT / ".taskpilot" / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

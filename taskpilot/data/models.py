@@ -1,0 +1,138 @@
+"""The database tables. Alembic migrations under `alembic/` create exactly these.
+
+Every row that belongs to a person carries `user_id`, and every index that serves a
+listing starts with it, so per-user queries stay fast and are easy to scope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A random, URL-safe identifier for users and conversations."""
+    return uuid.uuid4().hex
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kwargs)
+
+
+class Priority(StrEnum):
+    """How urgent a task is."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Role(StrEnum):
+    """Who wrote a message."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class TurnStatus(StrEnum):
+    """Where a user's message is in its turn; used for idempotent retries."""
+
+    PENDING = "pending"
+    ANSWERED = "answered"
+    FAILED = "failed"
+
+
+class User(SQLModel, table=True):
+    """A person. `password_hash` is empty for people who sign in through Better Auth."""
+
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True}, index=False)
+    display_name: str = Field(default="", max_length=120)
+    password_hash: str = Field(default="", max_length=255)
+    # Per-user task numbers ("task 3") come from this counter, bumped atomically.
+    task_seq: int = Field(default=0)
+    created_at: datetime = _ts()
+
+
+class Task(SQLModel, table=True):
+    """One to-do item. `number` is what the person and the agent call its id."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "number", name="uq_tasks_user_number"),
+        sa.Index("ix_tasks_user_completed_due", "user_id", "completed", "due_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")
+    number: int
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    completed: bool = Field(default=False)
+    priority: str = Field(default=Priority.MEDIUM.value, max_length=10)
+    due_date: date | None = Field(default=None)
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    completed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class Conversation(SQLModel, table=True):
+    """A chat thread. ChatKit threads are conversations too."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (sa.Index("ix_conversations_user_updated", "user_id", "updated_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")
+    title: str = Field(default="New chat", max_length=200)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Message(SQLModel, table=True):
+    """One message of a conversation, with the tool calls of the turn it answers."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # The history window: WHERE conversation_id = ? ORDER BY id DESC LIMIT n.
+        sa.Index("ix_messages_conversation_id", "conversation_id", "id"),
+        sa.UniqueConstraint("user_id", "client_message_id", name="uq_messages_client_id"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    )
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=64, ondelete="CASCADE")
+    user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")
+    role: str = Field(max_length=16)
+    content: str = Field(default="", sa_type=sa.Text)
+    # [{call_id, name, arguments, result, is_error}] — what the agent did in this turn.
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    client_message_id: str | None = Field(default=None, max_length=100)
+    status: str = Field(default=TurnStatus.ANSWERED.value, max_length=16)
+    reply_to_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts()
+
+
+ALL_TABLES: tuple[type[SQLModel], ...] = (User, Task, Conversation, Message)

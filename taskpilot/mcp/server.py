@@ -1,0 +1,260 @@
+"""The TaskPilot MCP server: the one gate through which the agent changes tasks.
+
+No tool takes a user id. Over HTTP the caller's bearer token (verified by
+`TaskPilotTokenVerifier`, the SDK's token-verifier hook) names the user; over stdio the
+token given at start-up does. Every tool then acts through `TaskService` for that user.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import Field
+from starlette.types import ASGIApp
+
+from taskpilot.core.clock import today
+from taskpilot.core.config import Settings
+from taskpilot.core.db import Database, DatabaseUnavailable
+from taskpilot.core.security import (
+    API_AUDIENCE,
+    MCP_AUDIENCE,
+    InvalidToken,
+    verify_taskpilot_token,
+)
+from taskpilot.data.models import Priority, Task
+from taskpilot.services.dates import DateParseError, parse_due
+from taskpilot.services.tasks import (
+    SortOrder,
+    StatusFilter,
+    TaskError,
+    TaskQuery,
+    TaskService,
+    task_to_dict,
+)
+
+SERVER_NAME = "taskpilot"
+INSTRUCTIONS = (
+    "Manage the signed-in person's to-do list. Tasks are numbered per person (task_id). "
+    "Use list_tasks with `search` to find a task named in words before changing it."
+)
+
+# Over stdio there is no HTTP request to carry a token: the process is bound to one user.
+_stdio_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("stdio_user", default=None)
+
+
+class TaskPilotTokenVerifier(TokenVerifier):
+    """Accepts TaskPilot's per-turn MCP tokens and its login tokens; the subject is the user."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            identity = verify_taskpilot_token(self.settings, token, (MCP_AUDIENCE, API_AUDIENCE))
+        except InvalidToken:
+            return None
+        return AccessToken(
+            token=token,
+            client_id="taskpilot",
+            scopes=["tasks"],
+            subject=identity.user_id,
+            expires_at=identity.expires_at,
+        )
+
+
+def bind_stdio_user(user_id: str) -> None:
+    """Bind this process's stdio MCP session to one user (see `python -m taskpilot.mcp`)."""
+    _stdio_user.set(user_id)
+
+
+def current_user_id() -> str:
+    """The user the current tool call acts for; a tool error when nobody is signed in."""
+    token = get_access_token()
+    if token is not None and token.subject:
+        return token.subject
+    user_id = _stdio_user.get()
+    if user_id:
+        return user_id
+    raise ToolError("Not signed in: TaskPilot's tools need a valid token.")
+
+
+def _due(value: str | None, settings: Settings) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_due(value, today(settings))
+    except DateParseError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def _result(task: Task, status: str) -> dict[str, Any]:
+    return {"task_id": task.number, "status": status, **task_to_dict(task)}
+
+
+PriorityArg = Literal["low", "medium", "high"]
+
+
+def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
+    """The MCP server with TaskPilot's five task tools, bound to this database."""
+    server = MCPServer(
+        SERVER_NAME,
+        title="TaskPilot",
+        instructions=INSTRUCTIONS,
+        version="1.0",
+        token_verifier=TaskPilotTokenVerifier(settings),
+        auth=AuthSettings(
+            issuer_url="http://taskpilot.local",  # not used: tokens are verified locally
+            resource_server_url=None,
+        ),
+        log_level="WARNING",
+    )
+
+    async def run(operation: Any) -> dict[str, Any]:
+        user_id = current_user_id()
+        try:
+            async with db.session() as session:
+                return await operation(TaskService(session, user_id))  # type: ignore[no-any-return]
+        except TaskError as exc:
+            raise ToolError(str(exc)) from exc
+        except DatabaseUnavailable as exc:
+            raise ToolError("The task database is unavailable right now; try again shortly.") from exc
+
+    @server.tool()
+    async def add_task(
+        title: Annotated[str, Field(description="What needs doing, in a few words.")],
+        description: Annotated[str, Field(description="Optional details.")] = "",
+        priority: Annotated[PriorityArg, Field(description="low, medium or high.")] = "medium",
+        due_date: Annotated[
+            str | None,
+            Field(description="YYYY-MM-DD, or today/tomorrow/a weekday/'next week'."),
+        ] = None,
+        tags: Annotated[list[str] | None, Field(description="Short labels, e.g. ['work'].")] = None,
+    ) -> dict[str, Any]:
+        """Add a task to the person's list. Returns the new task with its task_id."""
+        due = _due(due_date, settings)
+
+        async def op(tasks: TaskService) -> dict[str, Any]:
+            task = await tasks.add(title, description, priority, due, tags)
+            return _result(task, "created")
+
+        return await run(op)
+
+    @server.tool()
+    async def list_tasks(
+        status: Annotated[
+            Literal["all", "pending", "completed"], Field(description="Which tasks to include.")
+        ] = "all",
+        priority: Annotated[PriorityArg | None, Field(description="Only this priority.")] = None,
+        tag: Annotated[str | None, Field(description="Only tasks with this tag.")] = None,
+        search: Annotated[
+            str | None, Field(description="Words to find in the title or description.")
+        ] = None,
+        due_before: Annotated[str | None, Field(description="Due on or before this date.")] = None,
+        due_after: Annotated[str | None, Field(description="Due on or after this date.")] = None,
+        sort: Annotated[
+            Literal["created", "due", "priority", "title"], Field(description="Order.")
+        ] = "created",
+        limit: Annotated[int, Field(ge=1, le=200, description="At most this many.")] = 50,
+    ) -> dict[str, Any]:
+        """List the person's tasks, optionally filtered. Each has task_id, title, status."""
+        query = TaskQuery(
+            status=StatusFilter(status),
+            priority=Priority(priority) if priority else None,
+            tag=tag,
+            text=search,
+            due_before=_due(due_before, settings),
+            due_after=_due(due_after, settings),
+            sort=SortOrder(sort),
+            limit=limit,
+        )
+
+        async def op(tasks: TaskService) -> dict[str, Any]:
+            found = await tasks.list(query)
+            return {
+                "status": "ok",
+                "filter": status,
+                "count": len(found),
+                "tasks": [
+                    _result(task, "completed" if task.completed else "pending") for task in found
+                ],
+            }
+
+        return await run(op)
+
+    @server.tool()
+    async def complete_task(
+        task_id: Annotated[int, Field(description="The task's number.")],
+        completed: Annotated[bool, Field(description="False re-opens a done task.")] = True,
+    ) -> dict[str, Any]:
+        """Mark a task as done (or, with completed=false, as not done)."""
+
+        async def op(tasks: TaskService) -> dict[str, Any]:
+            task = await tasks.complete(task_id, completed)
+            return _result(task, "completed" if completed else "pending")
+
+        return await run(op)
+
+    @server.tool()
+    async def delete_task(
+        task_id: Annotated[int, Field(description="The task's number.")],
+    ) -> dict[str, Any]:
+        """Delete a task for good."""
+
+        async def op(tasks: TaskService) -> dict[str, Any]:
+            task = await tasks.delete(task_id)
+            return _result(task, "deleted")
+
+        return await run(op)
+
+    @server.tool()
+    async def update_task(
+        task_id: Annotated[int, Field(description="The task's number.")],
+        title: Annotated[str | None, Field(description="New title.")] = None,
+        description: Annotated[str | None, Field(description="New description.")] = None,
+        priority: Annotated[PriorityArg | None, Field(description="New priority.")] = None,
+        due_date: Annotated[
+            str | None, Field(description="New due date; 'none' removes it.")
+        ] = None,
+        tags: Annotated[list[str] | None, Field(description="Replaces the tags.")] = None,
+    ) -> dict[str, Any]:
+        """Change a task's title, description, priority, due date or tags."""
+        clear_due = due_date is not None and due_date.strip().lower() in ("none", "no", "clear")
+        due = None if clear_due else _due(due_date, settings)
+
+        async def op(tasks: TaskService) -> dict[str, Any]:
+            task = await tasks.update(
+                task_id,
+                title=title,
+                description=description,
+                priority=priority,
+                due_date=due,
+                clear_due_date=clear_due,
+                tags=tags,
+            )
+            return _result(task, "updated")
+
+        return await run(op)
+
+    return server
+
+
+def build_mcp_app(server: MCPServer, settings: Settings) -> ASGIApp:
+    """The streamable-HTTP ASGI app, stateless so any worker can serve any request."""
+    return server.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[*settings.allowed_hosts, "taskpilot.internal"],
+            allowed_origins=settings.allowed_origins,
+        ),
+    )

@@ -1,0 +1,50 @@
+"""The process's long-lived parts, built once: settings, database, MCP server, agent service.
+
+The HTTP API, the Reflex state handlers and the ChatKit server all reach the agent through
+`get_runtime()`. Nothing here holds conversation state; it is configuration and pools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import lru_cache
+
+from agents.models.interface import Model
+
+from taskpilot.agent.providers import build_model
+from taskpilot.agent.service import AgentService, McpConnector
+from taskpilot.core.config import Settings, get_settings
+from taskpilot.core.db import Database
+from taskpilot.mcp.server import build_mcp_app, build_mcp_server
+
+
+class Runtime:
+    """Everything a worker needs to serve turns, created once per process."""
+
+    def __init__(self, settings: Settings | None = None, model: Model | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.db = Database(self.settings)
+        self.mcp_server = build_mcp_server(self.settings, self.db)
+        self.mcp_app = build_mcp_app(self.mcp_server, self.settings)
+        self.agent = AgentService(
+            self.settings,
+            self.db,
+            model or build_model(self.settings),
+            McpConnector(self.settings, self.mcp_app),
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Runtime]:
+        """Start the MCP session manager for the app's lifetime; close the pool after."""
+        try:
+            async with self.mcp_server.session_manager.run():
+                yield self
+        finally:
+            await self.db.dispose()
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """The process-wide runtime."""
+    return Runtime()

@@ -1,0 +1,101 @@
+"""Accounts: sign-up, log-in, and the rows for people who arrive with a Better Auth token."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from taskpilot.core.security import Identity, hash_password, verify_password
+from taskpilot.data.models import User
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+class AccountError(ValueError):
+    """Sign-up or log-in could not go ahead; the message is for the person."""
+
+
+class EmailTaken(AccountError):
+    """An account with that email exists."""
+
+
+def clean_email(email: str) -> str:
+    """An email address, lower-cased and checked for shape."""
+    value = str(email).strip().lower()
+    if len(value) > 320 or not _EMAIL_RE.match(value):
+        raise AccountError("Enter a valid email address, like ada@example.com.")
+    return value
+
+
+def check_password(password: str) -> str:
+    """A password long enough to be worth hashing."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"Use a password of at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"Use a password of at most {MAX_PASSWORD} characters.")
+    return password
+
+
+class UserService:
+    """Account operations."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sign_up(self, email: str, password: str, display_name: str = "") -> User:
+        """Create an account; `EmailTaken` when the address is in use."""
+        address = clean_email(email)
+        user = User(
+            email=address,
+            display_name=" ".join(display_name.split())[:120] or address.split("@")[0],
+            password_hash=hash_password(check_password(password)),
+        )
+        self.session.add(user)
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise EmailTaken("An account with that email already exists; log in instead.") from exc
+        return user
+
+    async def log_in(self, email: str, password: str) -> User:
+        """The account for these credentials; one vague error for any mismatch."""
+        try:
+            address = clean_email(email)
+        except AccountError as exc:
+            raise AccountError("Wrong email or password.") from exc
+        user = (await self.session.exec(select(User).where(User.email == address))).first()
+        if user is None or not verify_password(password, user.password_hash):
+            raise AccountError("Wrong email or password.")
+        return user
+
+    async def get(self, user_id: str) -> User | None:
+        """A user by id."""
+        return await self.session.get(User, user_id)
+
+    async def ensure(self, identity: Identity) -> User:
+        """The user a verified token names, created on first sight for Better Auth tokens."""
+        user = await self.session.get(User, identity.user_id)
+        if user is not None:
+            return user
+        if identity.source != "better-auth":
+            raise AccountError("This account no longer exists.")
+        email = (identity.email or f"{identity.user_id}@better-auth.invalid").lower()
+        user = User(id=identity.user_id, email=email, display_name=email.split("@")[0])
+        self.session.add(user)
+        try:
+            await self.session.commit()
+        except IntegrityError:
+            await self.session.rollback()
+            existing = await self.session.get(User, identity.user_id)
+            if existing is None:
+                raise AccountError(
+                    "That email is already used by another TaskPilot account."
+                ) from None
+            return existing
+        return user
