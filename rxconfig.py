@@ -13,6 +13,5 @@ config = rx.Config(
     cors_allowed_origins=_settings.allowed_origins,
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.SitemapPlugin(), rx.plugins.TailwindV4Plugin()],
     disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
 )
