@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from agents.models.interface import Model
+from agents.testing import ScriptedModel
 
 from taskpilot.api.app import create_api
 from taskpilot.core.config import Settings
@@ -156,7 +157,14 @@ async def running() -> AsyncIterator[Callable[[Runtime], Any]]:
 
 @pytest.fixture
 async def runtime(settings: Settings, running: Any) -> Runtime:
-    """A started runtime on the test database with the offline model."""
+    """A started runtime on the test database. Its model is an empty script: tests that
+    chat use `offline_runtime` or `scripted_runtime`."""
+    return await running(Runtime(settings, model=ScriptedModel([])))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def offline_runtime(settings: Settings, running: Any) -> Runtime:
+    """A started runtime with the built-in offline model, as a fresh clone runs."""
     return await running(Runtime(settings))  # type: ignore[no-any-return]
 
 

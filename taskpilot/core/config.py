@@ -111,7 +111,14 @@ class Settings(BaseSettings):
         description="Browser origins allowed to call the API (comma-separated).",
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["localhost:*", "127.0.0.1:*", "[::1]:*"],
+        default_factory=lambda: [
+            "localhost",
+            "localhost:*",
+            "127.0.0.1",
+            "127.0.0.1:*",
+            "[::1]",
+            "[::1]:*",
+        ],
         description="Host headers the MCP endpoint accepts (DNS-rebinding protection).",
     )
     mcp_url: str | None = Field(
