@@ -25,7 +25,9 @@ def index() -> rx.Component:
     return rx.center(
         rx.vstack(
             rx.heading("TaskPilot", size="8"),
-            rx.text("Your task assistant. The chat API is at /api; its documentation at /api/docs."),
+            rx.text(
+                "Your task assistant. The chat API is at /api; its documentation at /api/docs."
+            ),
             spacing="3",
             align="center",
         ),

@@ -143,7 +143,9 @@ async def running() -> AsyncIterator[Callable[[Runtime], Any]]:
                 await stop.wait()
 
         task = asyncio.create_task(hold())
-        await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+        await asyncio.wait(
+            [task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED"
+        )
         if task.done():
             task.result()
         stops.append((stop, task))

@@ -26,7 +26,9 @@ async def test_sign_up_then_log_in(client: httpx.AsyncClient) -> None:
     )
     assert login.status_code == 200
     assert login.json()["user"]["id"] == created["id"]
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+    )
     assert me.json() == created["user"]
 
 
@@ -47,7 +49,11 @@ async def test_passwords_are_stored_hashed(client: httpx.AsyncClient, runtime: R
         ({"email": "not-an-email", "password": "long enough pw"}, 422, "valid email"),
         ({"email": "ada@example.com", "password": "short"}, 422, "at least 8"),
         ({"email": "ada@example.com"}, 422, "'password' is required"),
-        ({"email": "ada@example.com", "password": "long enough pw", "admin": True}, 422, "'admin' is not a known field"),
+        (
+            {"email": "ada@example.com", "password": "long enough pw", "admin": True},
+            422,
+            "'admin' is not a known field",
+        ),
         ({"email": 5, "password": "long enough pw"}, 422, "email"),
     ],
 )
@@ -90,7 +96,13 @@ async def test_routes_need_a_valid_token_for_the_same_user(
     expired = settings.model_copy(update={"access_token_minutes": 1})
     now = int(time.time())
     stale = jwt.encode(
-        {"iss": "taskpilot", "aud": "taskpilot-api", "sub": ada["id"], "iat": now - 600, "exp": now - 300},
+        {
+            "iss": "taskpilot",
+            "aud": "taskpilot-api",
+            "sub": ada["id"],
+            "iat": now - 600,
+            "exp": now - 300,
+        },
         expired.signing_secret,
         algorithm="HS256",
     )
@@ -99,9 +111,13 @@ async def test_routes_need_a_valid_token_for_the_same_user(
         missing = await client.request(method, path, json=body)
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"] == "Bearer"
-        garbage = await client.request(method, path, json=body, headers={"Authorization": "Bearer abc.def.ghi"})
+        garbage = await client.request(
+            method, path, json=body, headers={"Authorization": "Bearer abc.def.ghi"}
+        )
         assert garbage.status_code == 401
-        old = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {stale}"})
+        old = await client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {stale}"}
+        )
         assert old.status_code == 401 and "expired" in old.json()["detail"]
         assert (await client.request(method, path, json=body, headers=forged)).status_code == 401
         # The MCP token of a turn is not an API token.
@@ -111,7 +127,9 @@ async def test_routes_need_a_valid_token_for_the_same_user(
         assert other.status_code == 403
 
 
-async def test_token_for_a_deleted_account_is_refused(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_token_for_a_deleted_account_is_refused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     headers = bearer(settings, "no-such-user")
     response = await client.get("/api/no-such-user/tasks", headers=headers)
     assert response.status_code == 401
@@ -119,16 +137,27 @@ async def test_token_for_a_deleted_account_is_refused(client: httpx.AsyncClient,
 
 async def test_better_auth_shared_secret_tokens(sqlite_url: str, running: object) -> None:
     secret = "better-auth-shared-secret-0123456789abcdef"
-    settings = make_settings(sqlite_url, better_auth_secret=secret, better_auth_issuer="https://app.example")
+    settings = make_settings(
+        sqlite_url, better_auth_secret=secret, better_auth_issuer="https://app.example"
+    )
     runtime = await running(Runtime(settings))  # type: ignore[operator]
     now = int(time.time())
-    claims = {"sub": "ba_user_1", "email": "Grace@Example.com", "iss": "https://app.example",
-              "iat": now, "exp": now + 600}
+    claims = {
+        "sub": "ba_user_1",
+        "email": "Grace@Example.com",
+        "iss": "https://app.example",
+        "iat": now,
+        "exp": now + 600,
+    }
     token = jwt.encode(claims, secret, algorithm="HS256")
     async with api_client(runtime) as http:
         me = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
-        assert me.json() == {"id": "ba_user_1", "email": "grace@example.com", "display_name": "grace"}
+        assert me.json() == {
+            "id": "ba_user_1",
+            "email": "grace@example.com",
+            "display_name": "grace",
+        }
         tasks = await http.get("/api/ba_user_1/tasks", headers={"Authorization": f"Bearer {token}"})
         assert tasks.status_code == 200 and tasks.json()["count"] == 0
         wrong_iss = jwt.encode({**claims, "iss": "https://evil.example"}, secret, algorithm="HS256")
@@ -150,7 +179,7 @@ async def test_better_auth_jwks_tokens(sqlite_url: str, running: object) -> None
     jwk.update(kid="key-1", alg="EdDSA", use="sig")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = json.dumps({"keys": [jwk]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -164,10 +193,18 @@ async def test_better_auth_jwks_tokens(sqlite_url: str, running: object) -> None
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/api/auth/jwks"
-        settings = make_settings(sqlite_url, better_auth_jwks_url=url, better_auth_audience="taskpilot")
+        settings = make_settings(
+            sqlite_url, better_auth_jwks_url=url, better_auth_audience="taskpilot"
+        )
         runtime = await running(Runtime(settings))  # type: ignore[operator]
         now = int(time.time())
-        claims = {"sub": "ba_user_2", "email": "lin@example.com", "aud": "taskpilot", "iat": now, "exp": now + 600}
+        claims = {
+            "sub": "ba_user_2",
+            "email": "lin@example.com",
+            "aud": "taskpilot",
+            "iat": now,
+            "exp": now + 600,
+        }
         token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "key-1"})
         async with api_client(runtime) as http:
             me = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})

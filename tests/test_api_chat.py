@@ -27,7 +27,9 @@ def add_then_reply(title: str = "Buy milk", reply: str = "Added task 1: Buy milk
     ]
 
 
-async def chat_client(settings: Settings, running: Any, steps: list[Any]) -> tuple[httpx.AsyncClient, ScriptedModel]:
+async def chat_client(
+    settings: Settings, running: Any, steps: list[Any]
+) -> tuple[httpx.AsyncClient, ScriptedModel]:
     model = ScriptedModel(steps)
     runtime = await running(scripted_runtime(settings, model))
     return api_client(runtime), model
@@ -46,7 +48,9 @@ async def test_chat_returns_reply_and_tool_calls(settings: Settings, running: An
     async with http:
         me = await sign_up(http)
         response = await http.post(
-            f"/api/{me['id']}/chat", json={"message": "add buy milk, high priority"}, headers=me["headers"]
+            f"/api/{me['id']}/chat",
+            json={"message": "add buy milk, high priority"},
+            headers=me["headers"],
         )
         assert response.status_code == 200, response.text
         body = response.json()
@@ -59,21 +63,35 @@ async def test_chat_returns_reply_and_tool_calls(settings: Settings, running: An
         assert call["is_error"] is False
 
         tasks = (await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()
-        assert [(t["task_id"], t["title"], t["priority"]) for t in tasks["tasks"]] == [(1, "Buy milk", "high")]
+        assert [(t["task_id"], t["title"], t["priority"]) for t in tasks["tasks"]] == [
+            (1, "Buy milk", "high")
+        ]
 
-        conversations = (await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])).json()
+        conversations = (
+            await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])
+        ).json()
         [conversation] = conversations["conversations"]
         assert conversation["id"] == body["conversation_id"]
         assert conversation["title"] == "add buy milk, high priority"
         messages = (
-            await http.get(f"/api/{me['id']}/conversations/{conversation['id']}/messages", headers=me["headers"])
+            await http.get(
+                f"/api/{me['id']}/conversations/{conversation['id']}/messages",
+                headers=me["headers"],
+            )
         ).json()["messages"]
-        assert [(m["role"], m["status"]) for m in messages] == [("user", "answered"), ("assistant", "answered")]
+        assert [(m["role"], m["status"]) for m in messages] == [
+            ("user", "answered"),
+            ("assistant", "answered"),
+        ]
         assert messages[1]["tool_calls"][0]["result"]["title"] == "Buy milk"
     model.assert_complete()
     # The agent's only tools are the MCP server's.
     assert {tool.name for tool in model.first_call.tools} == {  # type: ignore[union-attr]
-        "add_task", "list_tasks", "complete_task", "delete_task", "update_task"
+        "add_task",
+        "list_tasks",
+        "complete_task",
+        "delete_task",
+        "update_task",
     }
 
 
@@ -101,12 +119,18 @@ async def test_chat_streams_server_sent_events(settings: Settings, running: Any)
     assert done["conversation_id"] == started["conversation_id"]
 
 
-async def test_second_turn_sees_history_including_tool_calls(settings: Settings, running: Any) -> None:
+async def test_second_turn_sees_history_including_tool_calls(
+    settings: Settings, running: Any
+) -> None:
     steps = [*add_then_reply(), [assistant_message("You have 1 task.")]]
     http, model = await chat_client(settings, running, steps)
     async with http:
         me = await sign_up(http)
-        first = (await http.post(f"/api/{me['id']}/chat", json={"message": "add milk"}, headers=me["headers"])).json()
+        first = (
+            await http.post(
+                f"/api/{me['id']}/chat", json={"message": "add milk"}, headers=me["headers"]
+            )
+        ).json()
         second = await http.post(
             f"/api/{me['id']}/chat",
             json={"message": "how many tasks?", "conversation_id": first["conversation_id"]},
@@ -121,15 +145,27 @@ async def test_second_turn_sees_history_including_tool_calls(settings: Settings,
     assert history[-1]["content"] == "how many tasks?"
 
 
-async def test_a_fresh_service_instance_continues_the_conversation(settings: Settings, running: Any) -> None:
+async def test_a_fresh_service_instance_continues_the_conversation(
+    settings: Settings, running: Any
+) -> None:
     """Statelessness: nothing from the first runtime is needed to serve the second turn."""
     http, _ = await chat_client(settings, running, add_then_reply())
     async with http:
         me = await sign_up(http)
-        first = (await http.post(f"/api/{me['id']}/chat", json={"message": "add milk"}, headers=me["headers"])).json()
+        first = (
+            await http.post(
+                f"/api/{me['id']}/chat", json={"message": "add milk"}, headers=me["headers"]
+            )
+        ).json()
 
-    fresh_model = ScriptedModel([[function_call("list_tasks", {}, call_id="c2")], [assistant_message("1 task")]])
-    fresh = await running(scripted_runtime(make_settings(settings.database_url, jwt_secret=settings.jwt_secret), fresh_model))
+    fresh_model = ScriptedModel(
+        [[function_call("list_tasks", {}, call_id="c2")], [assistant_message("1 task")]]
+    )
+    fresh = await running(
+        scripted_runtime(
+            make_settings(settings.database_url, jwt_secret=settings.jwt_secret), fresh_model
+        )
+    )
     async with api_client(fresh) as http2:
         second = await http2.post(
             f"/api/{me['id']}/chat",
@@ -153,10 +189,18 @@ async def test_history_window_is_bounded(sqlite_url: str, running: Any) -> None:
             body = {"message": f"message {i}"}
             if conversation_id:
                 body["conversation_id"] = conversation_id
-            conversation_id = (await http.post(f"/api/{me['id']}/chat", json=body, headers=me["headers"])).json()["conversation_id"]
+            conversation_id = (
+                await http.post(f"/api/{me['id']}/chat", json=body, headers=me["headers"])
+            ).json()["conversation_id"]
     last_input = model.last_call.input  # type: ignore[union-attr]
     assert [item["content"] for item in last_input] == [
-        "message 2", "reply 2", "message 3", "reply 3", "message 4", "reply 4", "message 5"
+        "message 2",
+        "reply 2",
+        "message 3",
+        "reply 3",
+        "message 4",
+        "reply 4",
+        "message 5",
     ]
 
 
@@ -165,47 +209,79 @@ async def test_conversation_management_and_isolation(settings: Settings, running
     async with http:
         ada = await sign_up(http, "ada@example.com")
         bob = await sign_up(http, "bob@example.com")
-        cid = (await http.post(f"/api/{ada['id']}/chat", json={"message": "add milk"}, headers=ada["headers"])).json()["conversation_id"]
+        cid = (
+            await http.post(
+                f"/api/{ada['id']}/chat", json={"message": "add milk"}, headers=ada["headers"]
+            )
+        ).json()["conversation_id"]
         base = f"/api/{ada['id']}/conversations/{cid}"
 
         renamed = await http.patch(base, json={"title": "  Groceries  "}, headers=ada["headers"])
         assert renamed.status_code == 200 and renamed.json()["title"] == "Groceries"
         assert (await http.get(base, headers=ada["headers"])).json()["title"] == "Groceries"
-        assert (await http.patch(base, json={"title": "   "}, headers=ada["headers"])).status_code == 422
+        assert (
+            await http.patch(base, json={"title": "   "}, headers=ada["headers"])
+        ).status_code == 422
 
         # Bob, on his own path, cannot reach Ada's conversation: it does not exist for him.
         bob_base = f"/api/{bob['id']}/conversations/{cid}"
         assert (await http.get(bob_base, headers=bob["headers"])).status_code == 404
         assert (await http.get(f"{bob_base}/messages", headers=bob["headers"])).status_code == 404
-        assert (await http.patch(bob_base, json={"title": "mine"}, headers=bob["headers"])).status_code == 404
+        assert (
+            await http.patch(bob_base, json={"title": "mine"}, headers=bob["headers"])
+        ).status_code == 404
         assert (await http.delete(bob_base, headers=bob["headers"])).status_code == 404
         posted = await http.post(
-            f"/api/{bob['id']}/chat", json={"message": "hi", "conversation_id": cid}, headers=bob["headers"]
+            f"/api/{bob['id']}/chat",
+            json={"message": "hi", "conversation_id": cid},
+            headers=bob["headers"],
         )
         assert posted.status_code == 404
-        assert (await http.get(f"/api/{bob['id']}/conversations", headers=bob["headers"])).json() == {"conversations": []}
-        assert (await http.get(f"/api/{bob['id']}/tasks", headers=bob["headers"])).json()["count"] == 0
+        assert (
+            await http.get(f"/api/{bob['id']}/conversations", headers=bob["headers"])
+        ).json() == {"conversations": []}
+        assert (await http.get(f"/api/{bob['id']}/tasks", headers=bob["headers"])).json()[
+            "count"
+        ] == 0
 
         assert (await http.delete(base, headers=ada["headers"])).status_code == 204
         assert (await http.get(base, headers=ada["headers"])).status_code == 404
-        assert (await http.get(f"/api/{ada['id']}/conversations", headers=ada["headers"])).json() == {"conversations": []}
+        assert (
+            await http.get(f"/api/{ada['id']}/conversations", headers=ada["headers"])
+        ).json() == {"conversations": []}
         # Deleting a chat does not delete the tasks it created.
-        assert (await http.get(f"/api/{ada['id']}/tasks", headers=ada["headers"])).json()["count"] == 1
+        assert (await http.get(f"/api/{ada['id']}/tasks", headers=ada["headers"])).json()[
+            "count"
+        ] == 1
 
 
-async def test_conversations_are_listed_newest_first_with_paging(settings: Settings, running: Any) -> None:
+async def test_conversations_are_listed_newest_first_with_paging(
+    settings: Settings, running: Any
+) -> None:
     http, _ = await chat_client(settings, running, [[assistant_message(f"r{i}")] for i in range(3)])
     async with http:
         me = await sign_up(http)
         ids = [
-            (await http.post(f"/api/{me['id']}/chat", json={"message": f"chat {i}"}, headers=me["headers"])).json()["conversation_id"]
+            (
+                await http.post(
+                    f"/api/{me['id']}/chat", json={"message": f"chat {i}"}, headers=me["headers"]
+                )
+            ).json()["conversation_id"]
             for i in range(3)
         ]
-        listed = (await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])).json()["conversations"]
+        listed = (await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])).json()[
+            "conversations"
+        ]
         assert [c["id"] for c in listed] == ids[::-1]
-        page = (await http.get(f"/api/{me['id']}/conversations?limit=1&before={ids[2]}", headers=me["headers"])).json()
+        page = (
+            await http.get(
+                f"/api/{me['id']}/conversations?limit=1&before={ids[2]}", headers=me["headers"]
+            )
+        ).json()
         assert [c["id"] for c in page["conversations"]] == [ids[1]]
-        unknown = await http.get(f"/api/{me['id']}/conversations?before=nope", headers=me["headers"])
+        unknown = await http.get(
+            f"/api/{me['id']}/conversations?before=nope", headers=me["headers"]
+        )
         assert unknown.status_code == 404
 
 
@@ -232,7 +308,9 @@ async def test_bad_chat_input_gets_a_clear_4xx(
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
     # Nothing was stored for a rejected message.
-    assert (await client.get(f"/api/{me['id']}/conversations", headers=me["headers"])).json() == {"conversations": []}
+    assert (await client.get(f"/api/{me['id']}/conversations", headers=me["headers"])).json() == {
+        "conversations": []
+    }
 
 
 async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient) -> None:
@@ -240,7 +318,10 @@ async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient) -> None
     url = f"/api/{me['id']}/chat"
     headers = {**me["headers"], "Content-Type": "application/json"}
     broken = await client.post(url, content=b'{"message": "hi"', headers=headers)
-    assert broken.status_code == 400 and broken.json()["detail"] == "The request body is not valid JSON."
+    assert (
+        broken.status_code == 400
+        and broken.json()["detail"] == "The request body is not valid JSON."
+    )
     not_object = await client.post(url, content=b'"hi"', headers=headers)
     assert not_object.status_code == 422
     huge = await client.post(url, content=b'{"message": "' + b"x" * 70_000 + b'"}', headers=headers)
@@ -260,8 +341,12 @@ async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient) -> None
     assert wrong_method.status_code == 405
 
 
-async def test_retry_with_same_client_message_id_does_not_run_twice(settings: Settings, running: Any) -> None:
-    http, model = await chat_client(settings, running, [*add_then_reply(), [assistant_message("Hi")]])
+async def test_retry_with_same_client_message_id_does_not_run_twice(
+    settings: Settings, running: Any
+) -> None:
+    http, model = await chat_client(
+        settings, running, [*add_then_reply(), [assistant_message("Hi")]]
+    )
     async with http:
         me = await sign_up(http)
         body = {"message": "add milk", "client_message_id": "msg-1"}
@@ -272,8 +357,14 @@ async def test_retry_with_same_client_message_id_does_not_run_twice(settings: Se
         assert again.json()["message_id"] == first.json()["message_id"]
         assert again.json()["response"] == first.json()["response"]
         assert again.json()["tool_calls"] == first.json()["tool_calls"]
-        assert (await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()["count"] == 1
-        other = (await http.post(f"/api/{me['id']}/chat", json={"message": "new chat"}, headers=me["headers"])).json()
+        assert (await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()[
+            "count"
+        ] == 1
+        other = (
+            await http.post(
+                f"/api/{me['id']}/chat", json={"message": "new chat"}, headers=me["headers"]
+            )
+        ).json()
         reused = await http.post(
             f"/api/{me['id']}/chat",
             json={**body, "conversation_id": other["conversation_id"]},
@@ -284,9 +375,11 @@ async def test_retry_with_same_client_message_id_does_not_run_twice(settings: Se
     assert len(model.calls) == 3
 
 
-async def test_model_failure_keeps_the_message_and_a_retry_can_succeed(settings: Settings, running: Any) -> None:
+async def test_model_failure_keeps_the_message_and_a_retry_can_succeed(
+    settings: Settings, running: Any
+) -> None:
     failure = APIConnectionError(request=httpx2.Request("POST", "http://model.invalid"))
-    http, model = await chat_client(
+    http, _ = await chat_client(
         settings, running, [ModelStep.raise_error(failure), [assistant_message("Here I am.")]]
     )
     async with http:
@@ -294,24 +387,40 @@ async def test_model_failure_keeps_the_message_and_a_retry_can_succeed(settings:
         body = {"message": "hello?", "client_message_id": "retry-me"}
         failed = await http.post(f"/api/{me['id']}/chat", json=body, headers=me["headers"])
         assert failed.status_code == 502
-        assert failed.json()["detail"] == "The model service can't be reached right now. Please try again."
+        assert (
+            failed.json()["detail"]
+            == "The model service can't be reached right now. Please try again."
+        )
         cid = failed.json()["conversation_id"]
-        messages = (await http.get(f"/api/{me['id']}/conversations/{cid}/messages", headers=me["headers"])).json()["messages"]
-        assert [(m["role"], m["content"], m["status"]) for m in messages] == [("user", "hello?", "failed")]
+        messages = (
+            await http.get(f"/api/{me['id']}/conversations/{cid}/messages", headers=me["headers"])
+        ).json()["messages"]
+        assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+            ("user", "hello?", "failed")
+        ]
 
         retried = await http.post(f"/api/{me['id']}/chat", json=body, headers=me["headers"])
         assert retried.status_code == 200 and retried.json()["response"] == "Here I am."
         assert retried.json()["conversation_id"] == cid
-        messages = (await http.get(f"/api/{me['id']}/conversations/{cid}/messages", headers=me["headers"])).json()["messages"]
-        assert [(m["role"], m["status"]) for m in messages] == [("user", "answered"), ("assistant", "answered")]
+        messages = (
+            await http.get(f"/api/{me['id']}/conversations/{cid}/messages", headers=me["headers"])
+        ).json()["messages"]
+        assert [(m["role"], m["status"]) for m in messages] == [
+            ("user", "answered"),
+            ("assistant", "answered"),
+        ]
 
 
 async def test_model_failure_over_sse_is_an_error_event(settings: Settings, running: Any) -> None:
-    http, _ = await chat_client(settings, running, [ModelStep.raise_error(RuntimeError("secret internals"))])
+    http, _ = await chat_client(
+        settings, running, [ModelStep.raise_error(RuntimeError("secret internals"))]
+    )
     async with http:
         me = await sign_up(http)
         response = await http.post(
-            f"/api/{me['id']}/chat", json={"message": "hi"}, headers={**me["headers"], "Accept": "text/event-stream"}
+            f"/api/{me['id']}/chat",
+            json={"message": "hi"},
+            headers={**me["headers"], "Accept": "text/event-stream"},
         )
     events = parse_sse(response.text)
     assert [kind for kind, _ in events] == ["started", "error"]
@@ -319,7 +428,9 @@ async def test_model_failure_over_sse_is_an_error_event(settings: Settings, runn
     assert "secret internals" not in response.text
 
 
-async def test_tool_error_is_reported_and_the_turn_completes(settings: Settings, running: Any) -> None:
+async def test_tool_error_is_reported_and_the_turn_completes(
+    settings: Settings, running: Any
+) -> None:
     steps = [
         [function_call("complete_task", {"task_id": 42}, call_id="c1")],
         [assistant_message("I couldn't find task 42.")],
@@ -327,7 +438,11 @@ async def test_tool_error_is_reported_and_the_turn_completes(settings: Settings,
     http, model = await chat_client(settings, running, steps)
     async with http:
         me = await sign_up(http)
-        body = (await http.post(f"/api/{me['id']}/chat", json={"message": "complete task 42"}, headers=me["headers"])).json()
+        body = (
+            await http.post(
+                f"/api/{me['id']}/chat", json={"message": "complete task 42"}, headers=me["headers"]
+            )
+        ).json()
     [call] = body["tool_calls"]
     assert call["is_error"] is True
     assert "Task 42 was not found" in call["result"]
@@ -342,19 +457,30 @@ async def test_database_unreachable_is_a_503(running: Any) -> None:
     runtime = await running(Runtime(settings, model=ScriptedModel([])))
     async with api_client(runtime) as http:
         health = await http.get("/api/health")
-        assert health.status_code == 503 and health.json() == {"status": "unavailable", "database": False}
-        signup = await http.post("/api/auth/signup", json={"email": "a@example.com", "password": "long password"})
+        assert health.status_code == 503 and health.json() == {
+            "status": "unavailable",
+            "database": False,
+        }
+        signup = await http.post(
+            "/api/auth/signup", json={"email": "a@example.com", "password": "long password"}
+        )
         assert signup.status_code == 503
         assert "database is unavailable" in signup.json()["detail"]
-        chat = await http.post("/api/u1/chat", json={"message": "hi"}, headers=bearer(settings, "u1"))
+        chat = await http.post(
+            "/api/u1/chat", json={"message": "hi"}, headers=bearer(settings, "u1")
+        )
         assert chat.status_code == 503
 
 
 async def test_openapi_and_info(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/api/openapi.json")).json()
     for path in (
-        "/api/auth/signup", "/api/auth/login", "/api/{user_id}/chat", "/api/{user_id}/conversations",
-        "/api/{user_id}/conversations/{conversation_id}/messages", "/api/{user_id}/tasks",
+        "/api/auth/signup",
+        "/api/auth/login",
+        "/api/{user_id}/chat",
+        "/api/{user_id}/conversations",
+        "/api/{user_id}/conversations/{conversation_id}/messages",
+        "/api/{user_id}/tasks",
     ):
         assert path in spec["paths"], path
     assert (await client.get("/api/docs")).status_code == 200

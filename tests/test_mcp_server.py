@@ -43,11 +43,13 @@ async def mcp_session(
     kwargs: dict[str, Any] = {"headers": headers, "timeout": 30}
     if transport is not None:
         kwargs["transport"] = transport
-    async with httpx2.AsyncClient(**kwargs) as http:
-        async with streamable_http_client(url, http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                yield session
+    async with (
+        httpx2.AsyncClient(**kwargs) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
 
 
 def payload(result: Any) -> Any:
@@ -82,8 +84,12 @@ async def test_task_lifecycle_through_every_tool(runtime: Runtime) -> None:
         added = payload(
             await session.call_tool(
                 "add_task",
-                {"title": "  Buy   milk ", "priority": "high", "due_date": "2026-12-01",
-                 "tags": ["#Home", "errands"]},
+                {
+                    "title": "  Buy   milk ",
+                    "priority": "high",
+                    "due_date": "2026-12-01",
+                    "tags": ["#Home", "errands"],
+                },
             )
         )
         assert added["status"] == "created"
@@ -103,15 +109,24 @@ async def test_task_lifecycle_through_every_tool(runtime: Runtime) -> None:
         assert [t["task_id"] for t in tagged["tasks"]] == [1]
         urgent = payload(await session.call_tool("list_tasks", {"priority": "high"}))
         assert [t["task_id"] for t in urgent["tasks"]] == [1]
-        due = payload(await session.call_tool("list_tasks", {"due_before": "2026-12-31", "sort": "due"}))
+        due = payload(
+            await session.call_tool("list_tasks", {"due_before": "2026-12-31", "sort": "due"})
+        )
         assert [t["task_id"] for t in due["tasks"]] == [1]
 
         updated = payload(
-            await session.call_tool("update_task", {"task_id": 2, "title": "Call mom tonight",
-                                                    "due_date": "none", "priority": "low"})
+            await session.call_tool(
+                "update_task",
+                {"task_id": 2, "title": "Call mom tonight", "due_date": "none", "priority": "low"},
+            )
         )
-        assert updated == {**updated, "status": "updated", "title": "Call mom tonight",
-                           "priority": "low", "due_date": None}
+        assert updated == {
+            **updated,
+            "status": "updated",
+            "title": "Call mom tonight",
+            "priority": "low",
+            "due_date": None,
+        }
 
         done = payload(await session.call_tool("complete_task", {"task_id": 1}))
         assert done["status"] == "completed" and done["completed"] and done["completed_at"]
@@ -119,7 +134,9 @@ async def test_task_lifecycle_through_every_tool(runtime: Runtime) -> None:
         assert [t["task_id"] for t in pending["tasks"]] == [2]
         completed = payload(await session.call_tool("list_tasks", {"status": "completed"}))
         assert [t["task_id"] for t in completed["tasks"]] == [1]
-        reopened = payload(await session.call_tool("complete_task", {"task_id": 1, "completed": False}))
+        reopened = payload(
+            await session.call_tool("complete_task", {"task_id": 1, "completed": False})
+        )
         assert reopened["status"] == "pending" and reopened["completed_at"] is None
 
         deleted = payload(await session.call_tool("delete_task", {"task_id": 2}))
@@ -140,7 +157,11 @@ async def test_task_lifecycle_through_every_tool(runtime: Runtime) -> None:
         ("add_task", {"title": "x" * 201}, "at most 200"),
         ("add_task", {"title": "x", "due_date": "someday"}, "can't read 'someday' as a date"),
         ("add_task", {"title": "x", "due_date": "2026-02-30"}, "not a real calendar date"),
-        ("add_task", {"title": "x", "tags": ["t"] * 0 + [f"t{i}" for i in range(11)]}, "at most 10 tags"),
+        (
+            "add_task",
+            {"title": "x", "tags": ["t"] * 0 + [f"t{i}" for i in range(11)]},
+            "at most 10 tags",
+        ),
         ("update_task", {"task_id": 1}, "Nothing to change"),
     ],
 )
@@ -222,7 +243,9 @@ async def test_a_login_token_works_for_external_mcp_clients(runtime: Runtime) ->
     user = await make_user(runtime, "ada@example.com")
     token, _ = mint_access_token(runtime.settings, user, "ada@example.com")
     async with mcp_session("http://localhost/mcp", token, app=runtime.mcp_app) as session:
-        assert payload(await session.call_tool("add_task", {"title": "from my IDE"}))["task_id"] == 1
+        assert (
+            payload(await session.call_tool("add_task", {"title": "from my IDE"}))["task_id"] == 1
+        )
 
 
 def _free_port() -> int:
@@ -284,7 +307,9 @@ async def test_stdio_serves_the_token_owner(runtime: Runtime) -> None:
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
-        added = payload(await session.call_tool("add_task", {"title": "from stdio", "due_date": "tomorrow"}))
+        added = payload(
+            await session.call_tool("add_task", {"title": "from stdio", "due_date": "tomorrow"})
+        )
         listed = payload(await session.call_tool("list_tasks", {}))
     assert added["task_id"] == 1
     assert [t["title"] for t in listed["tasks"]] == ["from stdio"]

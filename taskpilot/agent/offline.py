@@ -84,6 +84,7 @@ class Intent(StrEnum):
     CLARIFY = "clarify"  # understood, but something is missing or wrong: `message` says what
     GREETING = "greeting"
     THANKS = "thanks"
+    DISMISS = "dismiss"  # "never mind"
     HELP = "help"
     UNKNOWN = "unknown"
 
@@ -161,7 +162,7 @@ _FLAGS = re.IGNORECASE
 _LEADING_FILLER = re.compile(
     r"^(?:(?:please|pls|plz|kindly|ok(?:ay)?|so|hey|hi|hello|yo|taskpilot|now|and|also|then|"
     r"just|can you|could you|would you(?: mind)?|will you|can u|could u|"
-    r"i'?d like (?:you )?to|i would like (?:you )?to|i want (?:you )?to|go ahead and|let'?s)"
+    r"i'?d like you to|i would like you to|i want you to|go ahead and|let'?s)"
     r"\b[\s,!.:;-]*)+",
     _FLAGS,
 )
@@ -177,6 +178,11 @@ _GREETING = re.compile(
 _THANKS = re.compile(
     r"^(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|cheers|great|cool|nice|awesome|perfect|"
     r"ok(?:ay)?|got it)(?: thanks?(?: you)?)?$",
+    _FLAGS,
+)
+_DISMISS = re.compile(
+    r"^(?:never\s*mind|forget (?:it|that)|cancel(?: that| it)?|no(?:pe)?(?: thanks?)?|"
+    r"nothing(?: else)?|stop|that'?s all)$",
     _FLAGS,
 )
 _HELP = re.compile(
@@ -206,14 +212,31 @@ _NUMBERED_REF = re.compile(
     _FLAGS,
 )
 
+_ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "last": -1,
+}
+_ORDINAL = re.compile(
+    r"^(?:the\s+)?(?P<o>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|task|item|match))?$", _FLAGS
+)
+
 _QUESTION_START = re.compile(
     r"^(?:what|what'?s|whats|which|how many|how much|do i|did i|have i|am i|any|anything|"
     r"is there|are there|show|list|display|view|see|get me|give me|tell me|find|search|"
-    r"look(?:ing)? (?:up|for)|check)\b",
+    r"look(?:ing)? (?:up|for))\b",
     _FLAGS,
 )
 _LIST_VERB_START = re.compile(
-    r"^(?:show|list|display|view|see|get me|give me|find|search|look(?:ing)? (?:up|for))\b",
+    r"^(?:show|list|display|view|get me|give me|find|search|look(?:ing)? (?:up|for))\b",
     _FLAGS,
 )
 _TASK_TALK = re.compile(
@@ -282,16 +305,29 @@ _DUE_FOLLOWER = re.compile(
 )
 
 _ADD_VERB = re.compile(
-    r"^(?:add|create|new|put|insert|jot down|note down|write down|track|save|schedule|"
+    r"^(?:add|create|new|jot down|note down|write down|schedule|"
+    r"put(?=.*\b(?:on|onto|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list\b)|"
     r"(?:make|set up|set)(?=\s+(?:a|an|another|new|me)?\s*(?:task|todo|to-do|reminder)))"
     r"\b[\s:,-]*(?P<rest>.*)$",
     _FLAGS,
 )
-_ADD_PHRASE = re.compile(
+# Always a new task: "remind me to ...", "todo: ...".
+_REMIND_PHRASE = re.compile(
     r"^(?:remind me|don'?t let me forget|do not let me forget|don'?t forget|do not forget|"
-    r"i (?:need|have|must|should|want) to remember|i'?ll need to remember|remember|"
-    r"i (?:need|have|must|should) to|i'?ve got to|i got to|i gotta|i must|need to|have to|"
-    r"gotta|todo|to-?do|to do)\b(?:\s*[:,-]\s*|\s+(?:to|that|about)\b\s*|\s*)(?P<rest>.+)$",
+    r"i (?:need|have|must|should|want) to remember|i'?ll need to remember|remember)"
+    r"\b(?:\s*[:,-]\s*|\s+(?:to|that|about)\b\s*|\s*)(?P<rest>.+)$"
+    r"|^(?:todo|to-?do|to do)\s*[:-]+\s*(?P<item>.+)$",
+    _FLAGS,
+)
+# A new task unless what follows is a command: "I need to call mom" / "I want to see my tasks".
+_NEED_PHRASE = re.compile(
+    r"^(?:i (?:need|have|want|must|should) to|i'?d like to|i would like to|i'?ve got to|"
+    r"i got to|i gotta|i must|need to|have to|gotta)\s+(?P<rest>.+)$",
+    _FLAGS,
+)
+_COMMAND_VERB = re.compile(
+    r"^(?:add|create|new|delete|remove|complete|mark|reopen|rename|update|change|edit|move|"
+    r"reschedule|set|tag|see|show|list|view|find|check)\b",
     _FLAGS,
 )
 _ADD_NOUN = re.compile(
@@ -315,6 +351,16 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^(?:remove|clear|delete|drop|unset)\s+(?:the\s+)?(?:due\s*date|deadline)\s+"
             r"(?:from|of|on|for)\s+(?P<ref>.+)$",
             "clear_due",
+        ),
+        (
+            r"^(?:remove|clear|delete|drop)\s+(?:all\s+)?(?:the\s+)?(?:tags|labels)\s+"
+            r"(?:from|of|on)\s+(?P<ref>.+)$",
+            "clear_tags",
+        ),
+        (
+            r"^(?:remove|delete|drop)\s+(?:the\s+)?(?:tag|label)\s+\S+\s+(?:from|of|on)\s+"
+            r"(?P<ref>.+)$",
+            "remove_tag",
         ),
         (
             r"^(?:tag|label)\s+" + _REF + r"\s+(?:with|as)\s+(?P<value>.+)$",
@@ -407,7 +453,14 @@ _REF_NOUN_PREFIX = re.compile(
     _FLAGS,
 )
 _REF_NOUN_SUFFIX = re.compile(r"\s+(?:task|todo|to-do|item|reminder|one)s?$", _FLAGS)
-_BULK_REF = re.compile(r"^(?:all|every|everything|each|my tasks|all my|the whole)\b", _FLAGS)
+_BULK_REF = re.compile(
+    r"^(?:all|every|everything|each|my tasks|all my|the whole|"
+    r"(?:the\s+|my\s+)?(?:completed|done|finished|old)\s+(?:tasks|ones|items|todos))\b",
+    _FLAGS,
+)
+_PRONOUN = re.compile(r"^(?:it|that|this|them|those|these|one)$", _FLAGS)
+# "set up a task to ...", "make a note ..." create something; they do not name a task.
+_NOT_A_REF = re.compile(r"^(?:up|a|an|another|new|me|us)\b", _FLAGS)
 
 
 def _normalize(text: str) -> str:
@@ -434,7 +487,9 @@ def _reference(text: str) -> tuple[int | None, str | None]:
         return _number(match.group("n")), None
     words = _REF_NOUN_SUFFIX.sub("", _REF_NOUN_PREFIX.sub("", ref, count=1))
     words = words.strip(" \t,.;:!?\"'“”")
-    return None, (words or None)
+    if not words or _PRONOUN.match(words):
+        return None, None
+    return None, words
 
 
 def _unquote(text: str) -> str:
@@ -465,7 +520,7 @@ def _tidy(text: str) -> str:
     while previous != text:
         previous = text
         text = re.sub(r"^[\s,;:.\-–—]+|[\s,;:\-–—]+$", "", text)
-        text = re.sub(r"\s+(?:and|with|due|by|on|at|,)$", "", text, flags=_FLAGS)
+        text = re.sub(r"\s+(?:and|with)$", "", text, flags=_FLAGS)
     return text
 
 
@@ -578,7 +633,7 @@ def _parse_update(text: str, today: date) -> Command | None:
         if match is None:
             continue
         # "update task 2: high priority, due friday" is not a task named "2: high priority".
-        if re.search(r"[:,;]", match.group("ref")):
+        if re.search(r"[:,;]", match.group("ref")) or _NOT_A_REF.match(match.group("ref")):
             continue
         task_id, target = _reference(match.group("ref"))
         if task_id is None and target is None:
@@ -587,6 +642,14 @@ def _parse_update(text: str, today: date) -> Command | None:
         changes: dict[str, Any] | str
         if kind == "clear_due":
             changes = {"due_date": "none"}
+        elif kind == "clear_tags":
+            changes = {"tags": []}
+        elif kind == "remove_tag":
+            ref = match.group("ref")
+            changes = (
+                f"I can't remove one tag on its own. Say **tag {ref} with …** to set the tags"
+                f" you want, or **remove the tags from {ref}**."
+            )
         elif kind == "prioritize":
             changes = {"priority": "high"}
         elif kind in ("field", "priority", "due", "tags", "title"):
@@ -606,7 +669,9 @@ def _parse_update(text: str, today: date) -> Command | None:
                 else:
                     continue
         if isinstance(changes, str):
-            return Command(Intent.CLARIFY, message=f"I couldn't update that: {changes}")
+            if kind != "remove_tag":
+                changes = f"I couldn't update that: {changes}"
+            return Command(Intent.CLARIFY, message=changes)
         return Command(Intent.UPDATE, task_id=task_id, target=target, arguments=changes)
     return None
 
@@ -734,10 +799,15 @@ def parse_command(text: str, today: date) -> Command:
         return Command(Intent.HELP)
     if _THANKS.match(bare):
         return Command(Intent.THANKS)
+    if _DISMISS.match(bare):
+        return Command(Intent.DISMISS)
     if _HELP.match(bare):
         return Command(Intent.HELP)
     if match := _NUMBERED_REF.match(bare):
         return Command(Intent.CHOOSE, task_id=_number(match.group("n")))
+    if match := _ORDINAL.match(bare):
+        position = _ORDINALS[match.group("o").lower()]
+        return Command(Intent.CHOOSE, arguments={"position": position})
     if _LIST_ONLY_WORD.match(bare):
         return _parse_list(bare, today)
     if _LIST_VERB_START.match(bare) or (_QUESTION_START.match(bare) and _TASK_TALK.search(bare)):
@@ -747,8 +817,11 @@ def parse_command(text: str, today: date) -> Command:
             return command
     if match := _ADD_VERB.match(bare):
         return _parse_add(match.group("rest"), today)
-    if match := _ADD_PHRASE.match(bare):
-        return _parse_add(match.group("rest"), today)
+    if match := _REMIND_PHRASE.match(bare):
+        return _parse_add(match.group("rest") or match.group("item"), today)
+    if match := _NEED_PHRASE.match(bare):
+        rest = match.group("rest")
+        return parse_command(rest, today) if _COMMAND_VERB.match(rest) else _parse_add(rest, today)
     if _TASK_TALK.search(bare) and re.search(
         r"\b(?:tasks?|todos?|to-?dos?|list|agenda|backlog|overdue)\b", bare, _FLAGS
     ):
@@ -1036,6 +1109,8 @@ def _first_step(command: Command) -> ToolRequest | Reply:
         return Reply(prefix + _HELP_TEXT)
     if command.intent is Intent.THANKS:
         return Reply("You're welcome! Anything else for your list?")
+    if command.intent is Intent.DISMISS:
+        return Reply("OK, I left your tasks as they are.")
     if command.intent is Intent.UNKNOWN:
         return Reply("Sorry, I didn't understand that. " + _HELP_TEXT)
     if command.intent is Intent.CLARIFY or command.tool is None:
@@ -1046,15 +1121,21 @@ def _first_step(command: Command) -> ToolRequest | Reply:
 
 
 def _resolve_choice(command: Command, history: Sequence[Any], today: date) -> Command:
-    """Apply a bare number ("2") to the by-name command whose matches we just listed."""
+    """Apply "2" or "the first one" to the by-name command whose matches we just listed."""
     assistant = next((i for i in reversed(history) if _is_message(i, "assistant")), None)
     previous = next((i for i in reversed(history) if _is_message(i, "user")), None)
-    asked = assistant is not None and WHICH_ONE in _content_text(_get(assistant, "content"))
-    if asked and previous is not None:
-        earlier = parse_command(_content_text(_get(previous, "content")), today)
-        if earlier.needs_lookup:
-            return replace(earlier, task_id=command.task_id, target=None)
+    question = _content_text(_get(assistant, "content")) if assistant is not None else ""
     number = command.task_id
+    if WHICH_ONE in question and previous is not None:
+        earlier = parse_command(_content_text(_get(previous, "content")), today)
+        listed = [int(n) for n in re.findall(r"^- \*\*(\d+)\*\*", question, re.MULTILINE)]
+        position = command.arguments.get("position")
+        if position is not None and listed and -len(listed) <= position - 1 < len(listed):
+            number = listed[position - 1 if position > 0 else position]
+        if earlier.needs_lookup and number is not None:
+            return replace(earlier, task_id=number, target=None)
+    if number is None:
+        return Command(Intent.CLARIFY, message="Which task? Name it by number, e.g. **task 3**.")
     return Command(
         Intent.CLARIFY,
         message=f"What should I do with task {number}? For example: **complete task {number}**,"

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,7 +188,10 @@ def _explain(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, APITimeoutError | TimeoutError):
         return "model_timeout", "The model took too long to answer. Please try again."
     if isinstance(exc, APIConnectionError):
-        return "model_unreachable", "The model service can't be reached right now. Please try again."
+        return (
+            "model_unreachable",
+            "The model service can't be reached right now. Please try again.",
+        )
     if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
         return "model_auth", "The model service rejected TaskPilot's credentials."
     if isinstance(exc, APIStatusError) and exc.status_code == 429:
@@ -283,7 +286,7 @@ class AgentService:
         await store.retry_turn(message)
         return PreparedTurn(store.user_id, conversation, message, history)
 
-    async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+    async def stream(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         """Run a prepared turn, yielding its events; always ends with done or error."""
         assert turn.user_message.id is not None
         yield TurnStarted(
@@ -349,7 +352,7 @@ class AgentService:
             if not finished:
                 await asyncio.shield(self._fail(turn, "The reply was stopped before it finished."))
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure ends the turn readably
+        except Exception as exc:
             code, message = _explain(exc)
             logger.error(
                 "turn failed",
@@ -366,7 +369,7 @@ class AgentService:
         conversation_id: str | None,
         text: str,
         client_message_id: str | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Prepare and stream a turn; a rejected turn yields one error event."""
         try:
             turn = await self.prepare(user_id, conversation_id, text, client_message_id)
@@ -376,14 +379,15 @@ class AgentService:
         except DatabaseUnavailable as exc:
             yield TurnError(code="database_unavailable", message=str(exc))
             return
-        async for event in self.stream(turn):
-            yield event
+        async with aclosing(self.stream(turn)) as events:
+            async for event in events:
+                yield event
 
     async def _fail(self, turn: PreparedTurn, reason: str) -> None:
         try:
             async with self.db.session() as session:
                 await ConversationStore(session, turn.user_id).fail_turn(turn.user_message, reason)
-        except Exception:  # noqa: BLE001 - the turn already failed; a stale pending row is retried
+        except Exception:
             logger.warning("could not mark turn failed", exc_info=True)
 
     @staticmethod

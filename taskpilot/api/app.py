@@ -58,7 +58,9 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str]:
         return 400, "The request body is not valid JSON."
     parts = []
     for err in errors[:5]:
-        location = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        location = ".".join(
+            str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")
+        )
         kind = err.get("type", "")
         if kind == "missing":
             parts.append(f"'{location}' is required")

@@ -103,8 +103,10 @@ class Database:
             async with self._sessions() as session:
                 yield session
         except (OperationalError, DBAPIError, OSError) as exc:
-            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
-                exc, OperationalError
+            if (
+                isinstance(exc, DBAPIError)
+                and not exc.connection_invalidated
+                and not isinstance(exc, OperationalError)
             ):
                 raise
             raise DatabaseUnavailable("The database is unavailable right now.") from exc

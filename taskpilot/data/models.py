@@ -120,7 +120,8 @@ class Message(SQLModel, table=True):
     )
 
     id: int | None = Field(
-        default=None, sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
     )
     conversation_id: str = Field(foreign_key="conversations.id", max_length=64, ondelete="CASCADE")
     user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")

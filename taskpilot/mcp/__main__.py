@@ -1,11 +1,11 @@
 """Run TaskPilot's MCP server on its own.
 
-    python -m taskpilot.mcp stdio --token "$TASKPILOT_TOKEN"
-        One user's tasks over stdio, for an IDE or desktop assistant. The token is a login
-        token from POST /api/auth/login; it is verified once at start-up.
+python -m taskpilot.mcp stdio --token "$TASKPILOT_TOKEN"
+    One user's tasks over stdio, for an IDE or desktop assistant. The token is a login
+    token from POST /api/auth/login; it is verified once at start-up.
 
-    python -m taskpilot.mcp http --host 127.0.0.1 --port 8765
-        Streamable HTTP at /mcp; every request carries its own bearer token.
+python -m taskpilot.mcp http --host 127.0.0.1 --port 8765
+    Streamable HTTP at /mcp; every request carries its own bearer token.
 """
 
 from __future__ import annotations
@@ -54,12 +54,18 @@ def _serve_http(host: str, port: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m taskpilot.mcp", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m taskpilot.mcp",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     stdio = commands.add_parser("stdio", help="serve one user's tasks over stdio")
-    stdio.add_argument("--token", default=os.environ.get("TASKPILOT_TOKEN"),
-                       help="login token (default: $TASKPILOT_TOKEN)")
+    stdio.add_argument(
+        "--token",
+        default=os.environ.get("TASKPILOT_TOKEN"),
+        help="login token (default: $TASKPILOT_TOKEN)",
+    )
     http = commands.add_parser("http", help="serve streamable HTTP at /mcp")
     http.add_argument("--host", default="127.0.0.1")
     http.add_argument("--port", type=int, default=8765)

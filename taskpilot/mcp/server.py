@@ -125,7 +125,9 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         except TaskError as exc:
             raise ToolError(str(exc)) from exc
         except DatabaseUnavailable as exc:
-            raise ToolError("The task database is unavailable right now; try again shortly.") from exc
+            raise ToolError(
+                "The task database is unavailable right now; try again shortly."
+            ) from exc
 
     @server.tool()
     async def add_task(
@@ -177,7 +179,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         )
 
         async def op(tasks: TaskService) -> dict[str, Any]:
-            found = await tasks.list(query)
+            found = await tasks.find(query)
             return {
                 "status": "ok",
                 "filter": status,

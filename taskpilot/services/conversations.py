@@ -44,7 +44,9 @@ def clean_conversation_title(title: str) -> str:
     if not value:
         raise ValueError("A conversation title can't be empty.")
     if len(value) > MAX_CONVERSATION_TITLE:
-        raise ValueError(f"A conversation title can be at most {MAX_CONVERSATION_TITLE} characters.")
+        raise ValueError(
+            f"A conversation title can be at most {MAX_CONVERSATION_TITLE} characters."
+        )
     return value
 
 
@@ -97,7 +99,7 @@ class ConversationStore:
         await self.session.commit()
         return conversation
 
-    async def list(self, limit: int = 50, before: str | None = None) -> list[Conversation]:
+    async def recent(self, limit: int = 50, before: str | None = None) -> list[Conversation]:
         """The caller's conversations, most recently active first."""
         statement = select(Conversation).where(Conversation.user_id == self.user_id)
         if before:

@@ -34,7 +34,11 @@ DUE_PATTERN = re.compile(
     r"|(?:next|this)\s+(?:week|month|weekend|" + "|".join(WEEKDAYS) + r")"
     r"|in\s+\d{1,3}\s+(?:days?|weeks?)"
     r"|(?:" + "|".join(WEEKDAYS) + r"|" + "|".join(_SHORT) + r")"
-    r"|(?:" + "|".join(_MONTHS) + r"|" + "|".join(m[:3] for m in _MONTHS) + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?"
+    r"|(?:"
+    + "|".join(_MONTHS)
+    + r"|"
+    + "|".join(m[:3] for m in _MONTHS)
+    + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?"
     r")\b",
     re.IGNORECASE,
 )

@@ -190,7 +190,7 @@ class TaskService:
             raise TaskNotFound(number)
         return task
 
-    async def list(self, query: TaskQuery | None = None) -> list[Task]:
+    async def find(self, query: TaskQuery | None = None) -> list[Task]:
         """The caller's tasks matching `query`."""
         query = query or TaskQuery()
         statement = select(Task).where(Task.user_id == self.user_id)
@@ -204,9 +204,7 @@ class TaskService:
             tags = clean_tags([query.tag])
             if tags:
                 # Tags are normalised to [a-z0-9_-], so matching the JSON text is exact and safe.
-                statement = statement.where(
-                    sa.cast(col(Task.tags), sa.Text).like(f'%"{tags[0]}"%')
-                )
+                statement = statement.where(sa.cast(col(Task.tags), sa.Text).like(f'%"{tags[0]}"%'))
         if query.text and query.text.strip():
             needle = query.text.strip().lower()
             statement = statement.where(
@@ -282,7 +280,9 @@ class TaskService:
             task.completed_at = utcnow() if completed else None
             changes = True
         if not changes:
-            raise TaskError("Nothing to change: give a new title, description, priority, due date or tags.")
+            raise TaskError(
+                "Nothing to change: give a new title, description, priority, due date or tags."
+            )
         task.updated_at = utcnow()
         self.session.add(task)
         await self.session.commit()

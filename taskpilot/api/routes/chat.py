@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, status
@@ -33,8 +34,9 @@ def _detached(agent: AgentService, turn: PreparedTurn) -> asyncio.Queue[Any]:
 
     async def pump() -> None:
         try:
-            async for event in agent.stream(turn):
-                queue.put_nowait(event)
+            async with aclosing(agent.stream(turn)) as events:
+                async for event in events:
+                    queue.put_nowait(event)
         finally:
             queue.put_nowait(_END)
 
@@ -84,12 +86,15 @@ async def chat(
     """Send a message to the agent; it manages your tasks and answers."""
     agent = runtime.agent
     try:
-        turn = await agent.prepare(user.id, body.conversation_id, body.message, body.client_message_id)
+        turn = await agent.prepare(
+            user.id, body.conversation_id, body.message, body.client_message_id
+        )
     except TurnRejected as exc:
         raise HTTPException(exc.status, detail=exc.message) from exc
     queue = _detached(agent, turn)
 
     if "text/event-stream" in accept:
+
         async def frames() -> AsyncIterator[str]:
             async for event in _events(queue):
                 yield _sse(event)
@@ -111,7 +116,11 @@ async def chat(
             )
         if isinstance(event, TurnError):
             return JSONResponse(
-                {"detail": event.message, "code": event.code, "conversation_id": event.conversation_id},
+                {
+                    "detail": event.message,
+                    "code": event.code,
+                    "conversation_id": event.conversation_id,
+                },
                 status_code=ERROR_STATUS.get(event.code, status.HTTP_502_BAD_GATEWAY),
             )
     raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="The turn ended without a reply.")

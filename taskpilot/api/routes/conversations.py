@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
@@ -23,7 +23,7 @@ from taskpilot.services.conversations import (
 )
 
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
-_ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 ConversationId = Annotated[str, "conversation id"]
 
 
@@ -40,7 +40,7 @@ async def list_conversations(
 ) -> ConversationList:
     """Your conversations, most recently active first."""
     try:
-        rows = await ConversationStore(session, user.id).list(limit=limit, before=before)
+        rows = await ConversationStore(session, user.id).recent(limit=limit, before=before)
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
     return ConversationList(
@@ -74,9 +74,7 @@ async def rename_conversation(
     return ConversationOut(**conversation_to_dict(row))
 
 
-@router.delete(
-    "/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS
-)
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
 async def delete_conversation(
     user: PathUser, session: SessionDep, conversation_id: ConversationId
 ) -> Response:

@@ -39,5 +39,5 @@ async def list_tasks(
         sort=sort,
         limit=limit,
     )
-    rows = await TaskService(session, user.id).list(query)
+    rows = await TaskService(session, user.id).find(query)
     return TaskList(tasks=[TaskOut(**task_to_dict(row)) for row in rows], count=len(rows))

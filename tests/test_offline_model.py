@@ -1,0 +1,709 @@
+"""The offline model: its command parser, and whole turns through the real Agents SDK Runner.
+
+The Runner tests give the model real `FunctionTool`s named like the MCP tools, backed by a
+small in-test task list, so each turn really calls a tool, feeds its output back and ends
+with a reply. (The same model against the real MCP server is tested elsewhere.)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import pytest
+from agents import Agent, FunctionTool, RunConfig, Runner, ToolOutputText, function_tool
+from agents.items import TResponseInputItem
+from openai.types.responses import ResponseTextDeltaEvent
+
+from taskpilot.agent.offline import (
+    Command,
+    Intent,
+    OfflineModel,
+    Reply,
+    ToolRequest,
+    canonical_tool_name,
+    next_step,
+    parse_command,
+)
+from taskpilot.core.config import Settings
+
+TODAY = date(2026, 11, 22)  # a Sunday
+
+
+def command(
+    intent: Intent, task_id: int | None = None, target: str | None = None, **arguments: Any
+):
+    return Command(intent, task_id=task_id, target=target, arguments=arguments)
+
+
+# --------------------------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------------------------
+
+ADD, LIST, UPDATE = Intent.ADD, Intent.LIST, Intent.UPDATE
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Add a task to buy groceries", command(ADD, title="Buy groceries")),
+        (
+            "add buy milk tomorrow, high priority",
+            command(ADD, title="Buy milk", priority="high", due_date="2026-11-23"),
+        ),
+        (
+            "add call the dentist friday, high priority",
+            command(ADD, title="Call the dentist", priority="high", due_date="2026-11-27"),
+        ),
+        ("Remind me to water the plants", command(ADD, title="Water the plants")),
+        ("I need to remember to pay bills", command(ADD, title="Pay bills")),
+        ("create task Write report", command(ADD, title="Write report")),
+        ("new task: review the PR", command(ADD, title="Review the PR")),
+        ("Remind me to pay rent on dec 5", command(ADD, title="Pay rent", due_date="2026-12-05")),
+        ("add submit taxes in 3 days", command(ADD, title="Submit taxes", due_date="2026-11-25")),
+        (
+            "add renew passport 2027-01-15",
+            command(ADD, title="Renew passport", due_date="2027-01-15"),
+        ),
+        (
+            "add plan the party next week",
+            command(ADD, title="Plan the party", due_date="2026-11-23"),
+        ),
+        ("add call mom today", command(ADD, title="Call mom", due_date="2026-11-22")),
+        ("add fix the bike, urgent", command(ADD, title="Fix the bike", priority="high")),
+        ("add important: file the report", command(ADD, title="File the report", priority="high")),
+        ("add tidy the shed, low priority", command(ADD, title="Tidy the shed", priority="low")),
+        ("add email Sam #work", command(ADD, title="Email Sam", tags=["work"])),
+        ("add email Sam tagged work", command(ADD, title="Email Sam", tags=["work"])),
+        (
+            "add a task to buy groceries tag: home",
+            command(ADD, title="Buy groceries", tags=["home"]),
+        ),
+        (
+            "Please can you add water plants this weekend, low priority #home thanks!",
+            command(
+                ADD, title="Water plants", priority="low", due_date="2026-11-28", tags=["home"]
+            ),
+        ),
+        ("add buy milk to my list", command(ADD, title="Buy milk")),
+        (
+            "add 'Plan next week' for monday",
+            command(ADD, title="Plan next week", due_date="2026-11-23"),
+        ),
+        # A date word inside a title stays in the title; one at the end is the due date.
+        ("add plan friday drinks", command(ADD, title="Plan friday drinks")),
+        ("add meeting on monday at 10", command(ADD, title="Meeting at 10", due_date="2026-11-23")),
+    ],
+)
+def test_add_commands(text: str, expected: Command) -> None:
+    assert parse_command(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        ("Show me all my tasks", {"status": "all"}),
+        ("list my tasks", {"status": "all"}),
+        ("what's on my list", {"status": "all"}),
+        ("What’s pending?", {"status": "pending"}),
+        ("what's still open?", {"status": "pending"}),
+        ("what do I have left", {"status": "pending"}),
+        ("What have I completed?", {"status": "completed"}),
+        ("show done tasks", {"status": "completed"}),
+        ("show high priority tasks", {"status": "all", "priority": "high"}),
+        ("tasks tagged work", {"status": "all", "tag": "work"}),
+        ("show #home tasks", {"status": "all", "tag": "home"}),
+        ("find the meeting task", {"status": "all", "search": "meeting"}),
+        ("show my tasks sorted by priority", {"status": "all", "sort": "priority"}),
+        (
+            "what's due today",
+            {"status": "pending", "due_before": "2026-11-22", "sort": "due"},
+        ),
+        (
+            "what's due tomorrow?",
+            {"status": "pending", "due_before": "2026-11-23", "sort": "due"},
+        ),
+        (
+            "what's due this week",
+            {"status": "pending", "due_before": "2026-11-22", "sort": "due"},
+        ),
+        (
+            "any tasks due friday?",
+            {"status": "pending", "due_before": "2026-11-27", "sort": "due"},
+        ),
+        (
+            "what's overdue",
+            {"status": "pending", "due_before": "2026-11-21", "sort": "due"},
+        ),
+    ],
+)
+def test_list_commands(text: str, arguments: dict[str, Any]) -> None:
+    assert parse_command(text, TODAY) == command(LIST, **arguments)
+
+
+def test_this_week_runs_to_sunday_midweek() -> None:
+    wednesday = date(2026, 11, 25)
+    assert parse_command("what's due this week", wednesday).arguments["due_before"] == (
+        "2026-11-29"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mark task 3 as complete", command(Intent.COMPLETE, 3)),
+        ("complete task 3", command(Intent.COMPLETE, 3)),
+        ("I finished task 3", command(Intent.COMPLETE, 3)),
+        ("done with 3", command(Intent.COMPLETE, 3)),
+        ("task 3 is done!", command(Intent.COMPLETE, 3)),
+        ("please complete task #3", command(Intent.COMPLETE, 3)),
+        ("complete task three", command(Intent.COMPLETE, 3)),
+        ("complete the groceries task", command(Intent.COMPLETE, target="groceries")),
+        ("mark buy milk as done", command(Intent.COMPLETE, target="buy milk")),
+        ("I'm done with the report", command(Intent.COMPLETE, target="report")),
+        ("reopen task 3", command(Intent.REOPEN, 3, completed=False)),
+        ("mark task 3 as not done", command(Intent.REOPEN, 3, completed=False)),
+        ("Delete task 2", command(Intent.DELETE, 2)),
+        ("remove task 2", command(Intent.DELETE, 2)),
+        ("Can you delete task 2 please?", command(Intent.DELETE, 2)),
+        ("Delete the meeting task", command(Intent.DELETE, target="meeting")),
+        ("remove buy milk from my list", command(Intent.DELETE, target="buy milk")),
+    ],
+)
+def test_task_actions(text: str, expected: Command) -> None:
+    assert parse_command(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Change task 1 to 'Call mom tonight'", command(UPDATE, 1, title="Call mom tonight")),
+        ('rename task 1 to "Call mom tonight"', command(UPDATE, 1, title="Call mom tonight")),
+        ("rename task 1 to call mom", command(UPDATE, 1, title="Call mom")),
+        ("update task 1 title to Call mom tonight", command(UPDATE, 1, title="Call mom tonight")),
+        ("set task 2 priority to high", command(UPDATE, 2, priority="high")),
+        ("set the priority of task 4 to low", command(UPDATE, 4, priority="low")),
+        ("make task 2 high priority", command(UPDATE, 2, priority="high")),
+        ("change task 2 to high priority", command(UPDATE, 2, priority="high")),
+        ("move task 2 to friday", command(UPDATE, 2, due_date="2026-11-27")),
+        ("task 2 is due tomorrow", command(UPDATE, 2, due_date="2026-11-23")),
+        ("change task 3's due date to next friday", command(UPDATE, 3, due_date="2026-11-27")),
+        ("remove the due date from task 2", command(UPDATE, 2, due_date="none")),
+        ("tag task 2 with work", command(UPDATE, 2, tags=["work"])),
+        ("tag task 2 with work and errands", command(UPDATE, 2, tags=["work", "errands"])),
+        (
+            "update task 2: high priority, due friday",
+            command(UPDATE, 2, priority="high", due_date="2026-11-27"),
+        ),
+        (
+            "rename the meeting task to Team sync",
+            command(UPDATE, target="meeting", title="Team sync"),
+        ),
+        (
+            "move the dentist task to next week",
+            command(UPDATE, target="dentist", due_date="2026-11-23"),
+        ),
+    ],
+)
+def test_update_commands(text: str, expected: Command) -> None:
+    assert parse_command(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hi", Intent.GREETING),
+        ("Hello there!", Intent.GREETING),
+        ("help", Intent.HELP),
+        ("what can you do?", Intent.HELP),
+        ("", Intent.HELP),
+        ("thanks!", Intent.THANKS),
+        ("what's the weather like?", Intent.UNKNOWN),
+        ("tell me a joke", Intent.UNKNOWN),
+        ("2", Intent.CHOOSE),
+        ("add pay rent 2026-02-30", Intent.CLARIFY),
+        ("add", Intent.CLARIFY),
+        ("delete all tasks", Intent.CLARIFY),
+        ("set task 2 priority to extreme", Intent.CLARIFY),
+    ],
+)
+def test_other_messages(text: str, intent: Intent) -> None:
+    assert parse_command(text, TODAY).intent is intent
+
+
+def test_a_bad_date_says_why() -> None:
+    parsed = parse_command("add pay rent 2026-02-30", TODAY)
+    assert parsed.message is not None and "not a real calendar date" in parsed.message
+
+
+def test_canonical_tool_name_ignores_a_client_prefix() -> None:
+    assert canonical_tool_name("taskpilot_add_task") == "add_task"
+    assert canonical_tool_name("list_tasks") == "list_tasks"
+    assert canonical_tool_name("something_else") == "something_else"
+
+
+# --------------------------------------------------------------------------------------------
+# Deciding the next step from the Runner's input (no Runner)
+# --------------------------------------------------------------------------------------------
+
+
+def call_items(name: str, arguments: dict[str, Any], output: Any, call_id: str = "c1") -> list[Any]:
+    return [
+        {
+            "type": "function_call",
+            "call_id": call_id,
+            "name": name,
+            "arguments": json.dumps(arguments),
+        },
+        {"type": "function_call_output", "call_id": call_id, "output": output},
+    ]
+
+
+def test_first_step_is_the_tool_call() -> None:
+    step = next_step([{"role": "user", "content": "complete task 3"}], TODAY)
+    assert step == ToolRequest("complete_task", {"task_id": 3})
+
+
+def test_user_content_may_be_a_list_of_parts() -> None:
+    message = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "delete task 4"}],
+    }
+    assert next_step([message], TODAY) == ToolRequest("delete_task", {"task_id": 4})
+
+
+def test_mcp_shaped_output_and_error_text_are_read() -> None:
+    task = {"task_id": 3, "status": "completed", "title": "Buy milk"}
+    mcp_output = [{"type": "input_text", "text": json.dumps(task)}]
+    items = [{"role": "user", "content": "complete task 3"}]
+    done = next_step(items + call_items("complete_task", {"task_id": 3}, mcp_output), TODAY)
+    assert isinstance(done, Reply) and "task 3" in done.text and "**Buy milk**" in done.text
+
+    error = {
+        "type": "text",
+        "text": "Error executing tool complete_task: Task 3 was not found in your list.",
+    }
+    failed = next_step(items + call_items("complete_task", {"task_id": 3}, error), TODAY)
+    assert failed == Reply("I couldn't do that: Task 3 was not found in your list.")
+
+
+def test_a_python_repr_output_is_read_too() -> None:
+    # A plain function tool returning a dict reaches the model as its repr.
+    output = str({"task_id": 2, "status": "deleted", "title": "Old thing"})
+    items = [
+        {"role": "user", "content": "delete task 2"},
+        *call_items("delete_task", {"task_id": 2}, output),
+    ]
+    assert next_step(items, TODAY) == Reply("Deleted task 2: **Old thing**.")
+
+
+def test_only_the_latest_message_and_what_follows_count() -> None:
+    earlier = [
+        {"role": "user", "content": "delete task 1"},
+        *call_items("delete_task", {"task_id": 1}, json.dumps({"task_id": 1, "title": "A"})),
+        {"role": "assistant", "content": "Deleted task 1: **A**."},
+    ]
+    step = next_step([*earlier, {"role": "user", "content": "what's pending?"}], TODAY)
+    assert step == ToolRequest("list_tasks", {"status": "pending"})
+
+
+def test_a_bare_number_without_a_question_asks_what_to_do() -> None:
+    step = next_step([{"role": "user", "content": "4"}], TODAY)
+    assert isinstance(step, Reply) and "task 4" in step.text
+
+
+# --------------------------------------------------------------------------------------------
+# Whole turns through the real Runner
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskList:
+    """A tiny in-memory task list behind tools named like the MCP server's."""
+
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    mcp_shaped: bool = False  # answer the way MCP tool results reach the model
+    next_id: int = 1
+
+    def seed(self, *titles: str) -> TaskList:
+        for title in titles:
+            self._add(title)
+        return self
+
+    def _add(self, title: str, **fields: Any) -> dict[str, Any]:
+        task = {
+            "task_id": self.next_id,
+            "title": title,
+            "description": "",
+            "completed": False,
+            "priority": "medium",
+            "due_date": None,
+            "tags": [],
+            **fields,
+        }
+        self.next_id += 1
+        self.tasks.append(task)
+        return task
+
+    def _find(self, task_id: int) -> dict[str, Any] | None:
+        return next((task for task in self.tasks if task["task_id"] == task_id), None)
+
+    def _reply(self, payload: dict[str, Any]) -> Any:
+        text = json.dumps(payload)
+        return ToolOutputText(text=text) if self.mcp_shaped else text
+
+    def _missing(self, tool: str, task_id: int) -> Any:
+        """A tool failure: plain text, worded as the MCP server words it."""
+        text = f"Task {task_id} was not found in your list."
+        if self.mcp_shaped:
+            return ToolOutputText(text=f"Error executing tool {tool}: {text}")
+        return text
+
+    def tools(self) -> list[FunctionTool]:
+        @function_tool
+        async def add_task(
+            title: str,
+            description: str = "",
+            priority: Literal["low", "medium", "high"] = "medium",
+            due_date: str | None = None,
+            tags: list[str] | None = None,
+        ) -> Any:
+            """Add a task."""
+            self.calls.append(
+                (
+                    "add_task",
+                    {"title": title, "priority": priority, "due_date": due_date, "tags": tags},
+                )
+            )
+            task = self._add(
+                title,
+                description=description,
+                priority=priority,
+                due_date=due_date,
+                tags=tags or [],
+            )
+            return self._reply({**task, "status": "created"})
+
+        @function_tool
+        async def list_tasks(
+            status: Literal["all", "pending", "completed"] = "all",
+            priority: Literal["low", "medium", "high"] | None = None,
+            tag: str | None = None,
+            search: str | None = None,
+            due_before: str | None = None,
+            due_after: str | None = None,
+            sort: Literal["created", "due", "priority", "title"] = "created",
+            limit: int = 50,
+        ) -> Any:
+            """List tasks."""
+            arguments = {"status": status, "search": search, "priority": priority, "tag": tag}
+            self.calls.append(("list_tasks", {k: v for k, v in arguments.items() if v is not None}))
+            found = [
+                {**task, "status": "completed" if task["completed"] else "pending"}
+                for task in self.tasks
+                if (status == "all" or task["completed"] == (status == "completed"))
+                and (not search or search.lower() in task["title"].lower())
+                and (not priority or task["priority"] == priority)
+                and (not tag or tag in task["tags"])
+                and (not due_before or (task["due_date"] and task["due_date"] <= due_before))
+            ]
+            return self._reply(
+                {"status": "ok", "filter": status, "count": len(found), "tasks": found}
+            )
+
+        @function_tool
+        async def complete_task(task_id: int, completed: bool = True) -> Any:
+            """Complete a task."""
+            self.calls.append(("complete_task", {"task_id": task_id, "completed": completed}))
+            task = self._find(task_id)
+            if task is None:
+                return self._missing("complete_task", task_id)
+            task["completed"] = completed
+            return self._reply({**task, "status": "completed" if completed else "pending"})
+
+        @function_tool
+        async def delete_task(task_id: int) -> Any:
+            """Delete a task."""
+            self.calls.append(("delete_task", {"task_id": task_id}))
+            task = self._find(task_id)
+            if task is None:
+                return self._missing("delete_task", task_id)
+            self.tasks.remove(task)
+            return self._reply({**task, "status": "deleted"})
+
+        @function_tool
+        async def update_task(
+            task_id: int,
+            title: str | None = None,
+            description: str | None = None,
+            priority: Literal["low", "medium", "high"] | None = None,
+            due_date: str | None = None,
+            tags: list[str] | None = None,
+        ) -> Any:
+            """Update a task."""
+            changes = {
+                "title": title,
+                "description": description,
+                "priority": priority,
+                "due_date": due_date,
+                "tags": tags,
+            }
+            changes = {key: value for key, value in changes.items() if value is not None}
+            self.calls.append(("update_task", {"task_id": task_id, **changes}))
+            task = self._find(task_id)
+            if task is None:
+                return self._missing("update_task", task_id)
+            if changes.get("due_date") == "none":
+                changes["due_date"] = None
+            task.update(changes)
+            return self._reply({**task, "status": "updated"})
+
+        return [add_task, list_tasks, complete_task, delete_task, update_task]
+
+
+@dataclass
+class Turn:
+    output: str
+    deltas: list[str]
+    items: list[TResponseInputItem]
+    event_types: list[str]
+
+
+def make_agent(store: TaskList | None) -> Agent[Any]:
+    model = OfflineModel(Settings(database_url="sqlite:///:memory:"), today=lambda: TODAY)
+    return Agent(
+        name="TaskPilot",
+        instructions="Manage the user's tasks.",
+        model=model,
+        tools=list(store.tools()) if store is not None else [],
+    )
+
+
+async def run_turn(
+    store: TaskList | None,
+    message: str,
+    streamed: bool,
+    history: list[TResponseInputItem] | None = None,
+) -> Turn:
+    agent = make_agent(store)
+    items: list[TResponseInputItem] = [*(history or []), {"role": "user", "content": message}]
+    config = RunConfig(tracing_disabled=True)
+    if not streamed:
+        result = await Runner.run(agent, items, run_config=config)
+        return Turn(str(result.final_output), [], result.to_input_list(), [])
+    streaming = Runner.run_streamed(agent, items, run_config=config)
+    deltas: list[str] = []
+    event_types: list[str] = []
+    async for event in streaming.stream_events():
+        if event.type == "raw_response_event":
+            event_types.append(event.data.type)
+            if isinstance(event.data, ResponseTextDeltaEvent):
+                deltas.append(event.data.delta)
+    output = str(streaming.final_output)
+    assert "".join(deltas) == output  # the streamed text is the reply, exactly
+    return Turn(output, deltas, streaming.to_input_list(), event_types)
+
+
+both_modes = pytest.mark.parametrize("streamed", [True, False], ids=["run_streamed", "run"])
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_add_turn(streamed: bool) -> None:
+    store = TaskList()
+    turn = await run_turn(store, "add call the dentist friday, high priority", streamed)
+    assert store.calls == [
+        (
+            "add_task",
+            {
+                "title": "Call the dentist",
+                "priority": "high",
+                "due_date": "2026-11-27",
+                "tags": None,
+            },
+        )
+    ]
+    assert turn.output == "Added task 1: **Call the dentist** (due Fri 2026-11-27, high priority)."
+
+
+@pytest.mark.asyncio
+async def test_streamed_reply_comes_word_by_word_in_the_standard_event_order() -> None:
+    store = TaskList().seed("Buy milk")
+    turn = await run_turn(store, "complete task 1", streamed=True)
+    assert len(turn.deltas) > 3
+    reply_events = turn.event_types[turn.event_types.index("response.completed") + 1 :]
+    first_delta = reply_events.index("response.output_text.delta")
+    assert reply_events[:first_delta] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert reply_events[first_delta + len(turn.deltas) :] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    tool_events = turn.event_types[: turn.event_types.index("response.completed") + 1]
+    assert "response.function_call_arguments.done" in tool_events
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_list_turns(streamed: bool) -> None:
+    store = TaskList().seed("Buy milk", "Call mom")
+    store.tasks[0]["due_date"], store.tasks[0]["priority"] = "2026-11-27", "high"
+    store.tasks[1]["completed"] = True
+
+    turn = await run_turn(store, "What's pending?", streamed)
+    assert store.calls == [("list_tasks", {"status": "pending"})]
+    assert turn.output == "You have 1 pending task:\n- **1** Buy milk — due 2026-11-27 · high"
+
+    turn = await run_turn(store, "show me all my tasks", streamed)
+    assert turn.output.splitlines() == [
+        "You have 2 tasks (1 done):",
+        "- **1** Buy milk — due 2026-11-27 · high",
+        "- **2** Call mom — done ✓",
+    ]
+
+    turn = await run_turn(store, "show high priority tasks tagged home", streamed)
+    assert turn.output == "You have no high priority tasks tagged #home."
+
+
+@pytest.mark.asyncio
+async def test_an_empty_list_is_friendly() -> None:
+    turn = await run_turn(TaskList(), "what's still open?", streamed=True)
+    assert turn.output == "You have no pending tasks."
+    turn = await run_turn(TaskList(), "list my tasks", streamed=True)
+    assert turn.output.startswith("You have no tasks yet.")
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_complete_reopen_update_by_number(streamed: bool) -> None:
+    store = TaskList().seed("Buy milk", "Call mom")
+    turn = await run_turn(store, "Mark task 2 as complete", streamed)
+    assert store.calls[-1] == ("complete_task", {"task_id": 2, "completed": True})
+    assert "Marked task 2 as done: **Call mom**" in turn.output
+
+    turn = await run_turn(store, "reopen task 2", streamed)
+    assert store.calls[-1] == ("complete_task", {"task_id": 2, "completed": False})
+    assert turn.output == "Reopened task 2: **Call mom** is pending again."
+
+    turn = await run_turn(store, "Change task 2 to 'Call mom tonight'", streamed)
+    assert store.calls[-1] == ("update_task", {"task_id": 2, "title": "Call mom tonight"})
+    assert turn.output == "Updated task 2: **Call mom tonight** (renamed)."
+
+    turn = await run_turn(store, "move task 2 to friday", streamed)
+    assert store.calls[-1] == ("update_task", {"task_id": 2, "due_date": "2026-11-27"})
+    assert turn.output == "Updated task 2: **Call mom tonight** (due Fri 2026-11-27)."
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_a_tool_error_is_relayed_plainly(streamed: bool) -> None:
+    store = TaskList().seed("Buy milk")
+    turn = await run_turn(store, "complete task 7", streamed)
+    assert store.calls == [("complete_task", {"task_id": 7, "completed": True})]
+    assert turn.output == "I couldn't do that: Task 7 was not found in your list."
+
+
+@pytest.mark.asyncio
+async def test_mcp_shaped_tool_outputs() -> None:
+    store = TaskList(mcp_shaped=True).seed("Buy milk")
+    turn = await run_turn(store, "delete task 1", streamed=True)
+    assert turn.output == "Deleted task 1: **Buy milk**."
+    turn = await run_turn(store, "delete task 1", streamed=True)
+    assert turn.output == "I couldn't do that: Task 1 was not found in your list."
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_delete_by_name_with_one_match(streamed: bool) -> None:
+    store = TaskList().seed("Buy milk", "Team meeting")
+    turn = await run_turn(store, "Delete the meeting task", streamed)
+    assert store.calls == [
+        ("list_tasks", {"status": "all", "search": "meeting"}),
+        ("delete_task", {"task_id": 2}),
+    ]
+    assert turn.output == "Deleted task 2: **Team meeting**."
+    assert [task["title"] for task in store.tasks] == ["Buy milk"]
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_delete_by_name_with_no_match(streamed: bool) -> None:
+    store = TaskList().seed("Buy milk")
+    turn = await run_turn(store, "Delete the meeting task", streamed)
+    assert store.calls == [("list_tasks", {"status": "all", "search": "meeting"})]
+    assert 'No task matching "meeting" was found.' in turn.output
+    assert len(store.tasks) == 1
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_delete_by_name_with_two_matches_asks_then_acts_on_the_number(
+    streamed: bool,
+) -> None:
+    store = TaskList().seed("Team meeting", "Buy milk", "Meeting notes")
+    turn = await run_turn(store, "Delete the meeting task", streamed)
+    assert store.calls == [("list_tasks", {"status": "all", "search": "meeting"})]
+    assert turn.output.splitlines()[:3] == [
+        'I found 2 tasks matching "meeting":',
+        "- **1** Team meeting",
+        "- **3** Meeting notes",
+    ]
+    assert "Which one should I delete?" in turn.output
+    assert len(store.tasks) == 3
+
+    # The answer "3" is read against the question in the history.
+    answer = await run_turn(store, "3", streamed, history=turn.items)
+    assert store.calls[-1] == ("delete_task", {"task_id": 3})
+    assert answer.output == "Deleted task 3: **Meeting notes**."
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_complete_and_update_by_name(streamed: bool) -> None:
+    store = TaskList().seed("Buy groceries", "Buy milk")
+    turn = await run_turn(store, "complete the groceries task", streamed)
+    assert store.calls == [
+        ("list_tasks", {"status": "pending", "search": "groceries"}),
+        ("complete_task", {"task_id": 1, "completed": True}),
+    ]
+    assert "**Buy groceries**" in turn.output
+
+    turn = await run_turn(store, "mark buy milk as done", streamed)
+    assert store.calls[-1] == ("complete_task", {"task_id": 2, "completed": True})
+
+    turn = await run_turn(store, "complete the groceries task", streamed)
+    assert turn.output.startswith('No pending task matching "groceries" was found.')
+
+    turn = await run_turn(store, "rename the milk task to Buy oat milk", streamed)
+    assert store.calls[-2:] == [
+        ("list_tasks", {"status": "all", "search": "milk"}),
+        ("update_task", {"task_id": 2, "title": "Buy oat milk"}),
+    ]
+    assert turn.output == "Updated task 2: **Buy oat milk** (renamed)."
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_help_is_honest_and_calls_no_tool(streamed: bool) -> None:
+    store = TaskList()
+    for message in ("hi", "help", "what's the meaning of life?"):
+        turn = await run_turn(store, message, streamed)
+        assert "rule-based" in turn.output and "not an AI" in turn.output
+        assert "OPENAI_API_KEY" in turn.output and "MODEL_PROVIDER" in turn.output
+    assert store.calls == []
+
+
+@pytest.mark.asyncio
+async def test_without_task_tools_it_says_so() -> None:
+    turn = await run_turn(None, "add buy milk", streamed=True)
+    assert turn.output.startswith("I can't reach the task tools right now")
