@@ -134,6 +134,15 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "JWT_SECRET must be at least 32 characters (try `openssl rand -hex 32`)."
+            )
+        return value
+
     @property
     def resolved_model_provider(self) -> ModelProvider:
         """The provider in use, after applying the documented defaults."""
