@@ -15,6 +15,8 @@ from typing import Any, Literal
 import pytest
 from agents import Agent, FunctionTool, RunConfig, Runner, ToolOutputText, function_tool
 from agents.items import TResponseInputItem
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.types.responses import ResponseTextDeltaEvent
 
 from taskpilot.agent.offline import (
@@ -34,7 +36,8 @@ TODAY = date(2026, 11, 22)  # a Sunday
 
 def command(
     intent: Intent, task_id: int | None = None, target: str | None = None, **arguments: Any
-):
+) -> Command:
+    """The `Command` the parser should produce."""
     return Command(intent, task_id=task_id, target=target, arguments=arguments)
 
 
@@ -88,6 +91,17 @@ ADD, LIST, UPDATE = Intent.ADD, Intent.LIST, Intent.UPDATE
             ),
         ),
         ("add buy milk to my list", command(ADD, title="Buy milk")),
+        ("put buy stamps on my list", command(ADD, title="Buy stamps")),
+        (
+            "todo: renew passport by 2026-12-15",
+            command(ADD, title="Renew passport", due_date="2026-12-15"),
+        ),
+        (
+            "don't forget to call grandma on sunday",
+            command(ADD, title="Call grandma", due_date="2026-11-29"),
+        ),
+        ("I need to finish the report", command(ADD, title="Finish the report")),
+        ("add turn the heating on", command(ADD, title="Turn the heating on")),
         (
             "add 'Plan next week' for monday",
             command(ADD, title="Plan next week", due_date="2026-11-23"),
@@ -116,6 +130,8 @@ def test_add_commands(text: str, expected: Command) -> None:
         ("tasks tagged work", {"status": "all", "tag": "work"}),
         ("show #home tasks", {"status": "all", "tag": "home"}),
         ("find the meeting task", {"status": "all", "search": "meeting"}),
+        ("I want to see my tasks", {"status": "all"}),
+        ("my to do list", {"status": "all"}),
         ("show my tasks sorted by priority", {"status": "all", "sort": "priority"}),
         (
             "what's due today",
@@ -126,8 +142,9 @@ def test_add_commands(text: str, expected: Command) -> None:
             {"status": "pending", "due_before": "2026-11-23", "sort": "due"},
         ),
         (
+            # On a Sunday, "this week" is the week ahead.
             "what's due this week",
-            {"status": "pending", "due_before": "2026-11-22", "sort": "due"},
+            {"status": "pending", "due_before": "2026-11-29", "sort": "due"},
         ),
         (
             "any tasks due friday?",
@@ -170,6 +187,8 @@ def test_this_week_runs_to_sunday_midweek() -> None:
         ("Can you delete task 2 please?", command(Intent.DELETE, 2)),
         ("Delete the meeting task", command(Intent.DELETE, target="meeting")),
         ("remove buy milk from my list", command(Intent.DELETE, target="buy milk")),
+        ("I need to delete task 3", command(Intent.DELETE, 3)),
+        ("check off task 3", command(Intent.COMPLETE, 3)),
     ],
 )
 def test_task_actions(text: str, expected: Command) -> None:
@@ -193,6 +212,7 @@ def test_task_actions(text: str, expected: Command) -> None:
         ("remove the due date from task 2", command(UPDATE, 2, due_date="none")),
         ("tag task 2 with work", command(UPDATE, 2, tags=["work"])),
         ("tag task 2 with work and errands", command(UPDATE, 2, tags=["work", "errands"])),
+        ("remove the tags from task 2", command(UPDATE, 2, tags=[])),
         (
             "update task 2: high priority, due friday",
             command(UPDATE, 2, priority="high", due_date="2026-11-27"),
@@ -220,6 +240,12 @@ def test_update_commands(text: str, expected: Command) -> None:
         ("what can you do?", Intent.HELP),
         ("", Intent.HELP),
         ("thanks!", Intent.THANKS),
+        ("never mind", Intent.DISMISS),
+        ("the first one", Intent.CHOOSE),
+        ("put the bins out tonight", Intent.UNKNOWN),
+        ("delete it", Intent.UNKNOWN),
+        ("clear completed tasks", Intent.CLARIFY),
+        ("remove tag work from task 2", Intent.CLARIFY),
         ("what's the weather like?", Intent.UNKNOWN),
         ("tell me a joke", Intent.UNKNOWN),
         ("2", Intent.CHOOSE),
@@ -236,6 +262,65 @@ def test_other_messages(text: str, intent: Intent) -> None:
 def test_a_bad_date_says_why() -> None:
     parsed = parse_command("add pay rent 2026-02-30", TODAY)
     assert parsed.message is not None and "not a real calendar date" in parsed.message
+
+
+_PHRASES = (
+    "add",
+    "remind me to",
+    "delete",
+    "complete",
+    "mark",
+    "as done",
+    "rename",
+    "change",
+    "move",
+    "to",
+    "task 3",
+    "the meeting",
+    "friday",
+    "tomorrow",
+    "next week",
+    "in 3 days",
+    "on dec 5",
+    "2026-02-30",
+    "2026-12-01",
+    "high priority",
+    "low",
+    "#work",
+    "tagged home",
+    "tag:",
+    "what's pending",
+    "show",
+    "list",
+    "please",
+    "can you",
+    "i need to",
+    "it",
+    "first",
+    ",",
+    ":",
+    "'",
+    '"',
+    "todo:",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PHRASES), max_size=10), st.dates())
+def test_parse_command_is_total(phrases: list[str], today: date) -> None:
+    parsed = parse_command(" ".join(phrases), today)
+    if parsed.intent is Intent.ADD:
+        assert parsed.arguments["title"].strip()
+    if "due_date" in parsed.arguments and parsed.arguments["due_date"] != "none":
+        date.fromisoformat(parsed.arguments["due_date"])
+    if parsed.intent in (Intent.COMPLETE, Intent.DELETE, Intent.UPDATE, Intent.REOPEN):
+        assert (parsed.task_id is None) != (parsed.target is None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_parse_command_never_raises(text: str) -> None:
+    assert isinstance(parse_command(text, TODAY), Command)
 
 
 def test_canonical_tool_name_ignores_a_client_prefix() -> None:
@@ -308,6 +393,21 @@ def test_only_the_latest_message_and_what_follows_count() -> None:
     ]
     step = next_step([*earlier, {"role": "user", "content": "what's pending?"}], TODAY)
     assert step == ToolRequest("list_tasks", {"status": "pending"})
+
+
+def test_an_ordinal_answers_the_which_one_question() -> None:
+    question = (
+        'I found 2 tasks matching "meeting":\n- **4** Team meeting\n- **9** Meeting notes\n'
+        "Which one should I mark as done? Reply with its number, or say **complete task 4**."
+    )
+    history = [
+        {"role": "user", "content": "complete the meeting task"},
+        *call_items("list_tasks", {"status": "pending", "search": "meeting"}, "{}"),
+        {"role": "assistant", "content": question},
+    ]
+    for answer, task_id in (("the first one", 4), ("second", 9), ("the last one", 9), ("9", 9)):
+        step = next_step([*history, {"role": "user", "content": answer}], TODAY)
+        assert step == ToolRequest("complete_task", {"task_id": task_id}), answer
 
 
 def test_a_bare_number_without_a_question_asks_what_to_do() -> None:

@@ -106,7 +106,8 @@ class Command:
 
     A task is named by number (`task_id`) or by words (`target`, looked up with
     `list_tasks(search=...)` first). `arguments` holds the tool arguments other than
-    `task_id`, with only the values the message gave.
+    `task_id`, with only the values the message gave (for `CHOOSE`, `position`: 1-based,
+    -1 for the last). `message` is what to say for `CLARIFY`.
     """
 
     intent: Intent
@@ -732,8 +733,8 @@ _LIST_SORT = re.compile(
 
 def _week_end(today: date) -> date:
     # A filter for "this week" wants the whole week to Sunday; `parse_due("this week")` is a
-    # due date (that Friday), not a range.
-    return today + timedelta(days=6 - today.weekday())
+    # due date (that Friday), not a range. On a Sunday the week ahead is the useful answer.
+    return today + timedelta(days=(6 - today.weekday()) or 7)
 
 
 def _parse_list(text: str, today: date) -> Command:
@@ -884,12 +885,12 @@ def _tool_result(name: str, arguments: dict[str, Any], output: Any) -> ToolResul
     data: Any = None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         # A plain function tool's dict reaches the model as its Python repr.
         if text.startswith("{"):
             try:
                 data = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 data = None
     if isinstance(data, dict) and "error" not in data:
         return ToolResult(name, arguments, data, None)
@@ -940,17 +941,20 @@ _HELP_TEXT = (
 )
 
 
-def _format_day(iso: str | None) -> str:
+def _format_day(iso: Any) -> str:
+    """'Fri 2026-11-27' for '2026-11-27'."""
     if not iso:
         return ""
     try:
-        return f"{date.fromisoformat(iso):%a} {iso}"
+        return f"{date.fromisoformat(str(iso)):%a} {iso}"
     except ValueError:
-        return iso
+        return str(iso)
 
 
 def _tags_text(tags: Any) -> str:
-    return " ".join(f"#{tag}" for tag in tags or [])
+    if not isinstance(tags, list):
+        tags = [tags] if tags else []
+    return " ".join(f"#{tag}" for tag in tags)
 
 
 def _details(task: Mapping[str, Any]) -> list[str]:
@@ -982,10 +986,6 @@ def _task_line(task: Mapping[str, Any], today: date) -> str:
     return line + (" — " + " · ".join(facts) if facts else "")
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 def _list_phrase(arguments: Mapping[str, Any], count: int | None) -> str:
     """'pending high priority tasks tagged #work due by Sun 2026-11-29', for any count."""
     words = []
@@ -1010,16 +1010,31 @@ def _list_phrase(arguments: Mapping[str, Any], count: int | None) -> str:
     return phrase
 
 
+def _listed_tasks(data: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The tasks of a `list_tasks` result, skipping anything that is not a numbered task."""
+    tasks = (data or {}).get("tasks")
+    if not isinstance(tasks, list):
+        return []
+    return [
+        task
+        for task in tasks
+        if isinstance(task, Mapping)
+        and isinstance(task.get("task_id"), int)
+        and not isinstance(task.get("task_id"), bool)
+    ]
+
+
 def _describe_list(result: ToolResult, today: date) -> str:
     data = result.data or {}
-    tasks = [task for task in data.get("tasks") or [] if isinstance(task, Mapping)]
+    tasks = _listed_tasks(data)
     arguments = result.arguments
     if not tasks:
         unfiltered = set(arguments) <= {"status", "sort", "limit"}
         if unfiltered and arguments.get("status", "all") == "all":
             return "You have no tasks yet. Try **add buy milk tomorrow**."
         return f"You have no {_list_phrase(arguments, 0)}."
-    count = int(data.get("count") or len(tasks))
+    count = data["count"] if isinstance(data.get("count"), int) else len(tasks)
+    count = max(count, len(tasks))
     header = f"You have {count} {_list_phrase(arguments, count)}"
     if arguments.get("status", "all") == "all":
         done = sum(1 for task in tasks if task.get("status") == "completed")
@@ -1084,7 +1099,7 @@ _ACTION_WORDS = {
 def _after_lookup(command: Command, lookup: ToolResult) -> ToolRequest | Reply:
     if lookup.error is not None or lookup.data is None:
         return Reply(f"I couldn't look that task up: {lookup.error}")
-    matches = [task for task in lookup.data.get("tasks") or [] if isinstance(task, Mapping)]
+    matches = _listed_tasks(lookup.data)
     status = command.lookup_arguments()["status"]
     kind = f"{status} task" if status != "all" else "task"
     if not matches:
@@ -1093,7 +1108,7 @@ def _after_lookup(command: Command, lookup: ToolResult) -> ToolRequest | Reply:
             " them all."
         )
     if len(matches) == 1:
-        task_id = int(matches[0]["task_id"])
+        task_id = matches[0]["task_id"]
         return ToolRequest(str(command.tool), command.tool_arguments(task_id))
     verb, example = _ACTION_WORDS[command.intent]
     lines = [f'I found {len(matches)} {kind}s matching "{command.target}":']
