@@ -1,0 +1,125 @@
+"""The offline model end to end: the issue's command list through the real API, agent
+service, Agents SDK Runner, MCP server and database — what a fresh clone runs."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+from taskpilot.core.clock import today
+from taskpilot.core.config import Settings
+from tests.conftest import api_client, sign_up
+
+
+class Chat:
+    """One conversation with the agent over the HTTP API."""
+
+    def __init__(self, http: httpx.AsyncClient, me: dict[str, Any]) -> None:
+        self.http, self.me, self.conversation_id = http, me, None
+
+    async def say(self, message: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": message}
+        if self.conversation_id:
+            body["conversation_id"] = self.conversation_id
+        response = await self.http.post(
+            f"/api/{self.me['id']}/chat", json=body, headers=self.me["headers"]
+        )
+        assert response.status_code == 200, response.text
+        reply: dict[str, Any] = response.json()
+        self.conversation_id = reply["conversation_id"]
+        return reply
+
+    async def tasks(self) -> list[dict[str, Any]]:
+        response = await self.http.get(f"/api/{self.me['id']}/tasks", headers=self.me["headers"])
+        return response.json()["tasks"]  # type: ignore[no-any-return]
+
+
+def tools(reply: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(call["name"], call["arguments"]) for call in reply["tool_calls"]]
+
+
+def coming(weekday: int, start: date) -> date:
+    return start + timedelta(days=(weekday - start.weekday()) % 7 or 7)
+
+
+async def test_the_command_list(offline_runtime: Any, settings: Settings) -> None:
+    now = today(settings)
+    async with api_client(offline_runtime) as http:
+        chat = Chat(http, await sign_up(http))
+
+        reply = await chat.say("Add a task to buy groceries")
+        assert tools(reply) == [("add_task", {"title": "Buy groceries"})]
+        assert "Buy groceries" in reply["response"] and "1" in reply["response"]
+
+        reply = await chat.say("I need to remember to pay bills")
+        assert tools(reply)[0][0] == "add_task"
+        assert tools(reply)[0][1]["title"].lower() == "pay bills"
+
+        reply = await chat.say("add call the dentist friday, high priority")
+        name, args = tools(reply)[0]
+        assert name == "add_task" and args["priority"] == "high"
+        assert args["due_date"] == coming(4, now).isoformat()
+
+        reply = await chat.say("Add team meeting tomorrow #work")
+        args = tools(reply)[0][1]
+        assert args["due_date"] == (now + timedelta(days=1)).isoformat()
+        assert args["tags"] == ["work"]
+
+        reply = await chat.say("Show me all my tasks")
+        [(name, args)] = tools(reply)
+        assert name == "list_tasks" and args.get("status", "all") == "all"
+        for title in ("Buy groceries", "Call the dentist", "Team meeting"):
+            assert title.lower() in reply["response"].lower()
+
+        reply = await chat.say("Mark task 3 as complete")
+        assert tools(reply) == [("complete_task", {"task_id": 3})]
+        assert reply["tool_calls"][0]["result"]["status"] == "completed"
+
+        reply = await chat.say("What's pending?")
+        assert tools(reply)[0][1]["status"] == "pending"
+        assert "dentist" not in reply["response"].lower()
+        assert "groceries" in reply["response"].lower()
+
+        reply = await chat.say("What have I completed?")
+        assert tools(reply)[0][1]["status"] == "completed"
+        assert "dentist" in reply["response"].lower()
+
+        reply = await chat.say("Change task 1 to 'Call mom tonight'")
+        assert tools(reply) == [("update_task", {"task_id": 1, "title": "Call mom tonight"})]
+
+        reply = await chat.say("Delete the meeting task")
+        assert [name for name, _ in tools(reply)] == ["list_tasks", "delete_task"]
+        assert tools(reply)[0][1]["search"] == "meeting"
+        assert reply["tool_calls"][1]["result"]["title"].lower() == "team meeting"
+
+        reply = await chat.say("Delete the meeting task")
+        assert [name for name, _ in tools(reply)] == ["list_tasks"]
+        assert "no task matching" in reply["response"].lower()
+
+        reply = await chat.say("Mark task 42 as complete")
+        assert reply["tool_calls"][0]["is_error"]
+        assert "Task 42 was not found" in reply["response"]
+
+        reply = await chat.say("What's the weather like?")
+        assert reply["tool_calls"] == []
+        assert "rule-based" in reply["response"].lower()
+
+        titles = sorted(task["title"] for task in await chat.tasks())
+        assert titles == ["Call mom tonight", "Call the dentist", "Pay bills"]
+
+
+async def test_ambiguous_names_ask_which_one(offline_runtime: Any) -> None:
+    async with api_client(offline_runtime) as http:
+        chat = Chat(http, await sign_up(http))
+        await chat.say("add weekly meeting prep")
+        await chat.say("add meeting with Sam")
+        reply = await chat.say("complete the meeting task")
+        assert [name for name, _ in tools(reply)] == ["list_tasks"]
+        assert "which one" in reply["response"].lower()
+        # History comes from the database, so the answer to the question is understood.
+        reply = await chat.say("2")
+        assert tools(reply) == [("complete_task", {"task_id": 2})]
+        done = [task["title"] for task in await chat.tasks() if task["completed"]]
+        assert done == ["Meeting with Sam"]
