@@ -13,5 +13,7 @@ config = rx.Config(
     cors_allowed_origins=_settings.allowed_origins,
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    # Radix Themes explicitly (implicit enablement is deprecated in 0.10); no sitemap.xml.
+    plugins=[rx.plugins.RadixThemesPlugin()],
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -12,12 +12,9 @@ from contextlib import asynccontextmanager
 import reflex as rx
 
 from taskpilot.api.app import create_api
-from taskpilot.data.models import ALL_TABLES
+from taskpilot.api.routes.chat import wait_for_running_turns
+from taskpilot.data import models  # noqa: F401 - our tables share SQLModel.metadata with rx.Model
 from taskpilot.runtime import get_runtime
-
-# Reflex's `reflex db makemigrations` autogenerates from its model registry.
-for _table in ALL_TABLES:
-    rx.ModelRegistry.register(_table)
 
 
 def index() -> rx.Component:
@@ -37,8 +34,11 @@ def index() -> rx.Component:
 
 @asynccontextmanager
 async def _runtime_lifespan() -> AsyncIterator[None]:
+    # Reflex mounts our FastAPI app, and mounted apps get no lifespan of their own: start the
+    # runtime (MCP session manager, pools) here instead.
     async with get_runtime().running():
         yield
+        await wait_for_running_turns()
 
 
 app = rx.App(api_transformer=create_api(get_runtime()))
