@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from agents.models.interface import Model
 
-from taskpilot.agent.providers import build_model
+from taskpilot.agent.providers import build_model, close_model
 from taskpilot.agent.service import AgentService, McpConnector
 from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.db import Database
@@ -42,6 +42,7 @@ class Runtime:
                 yield self
         finally:
             await self.db.dispose()
+            await close_model(self.agent.model)
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ listed in `unexpected`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -73,6 +74,7 @@ class Step:
     status: int = 0
     message: str = ""
     delay: float = 0.0
+    failure_event: str = "error"
 
 
 def reply(text: str, *, delay: float = 0.0) -> Step:
@@ -103,10 +105,15 @@ def stall(seconds: float) -> Step:
 
 
 def stream_error(
-    message: str = "The stand-in broke off the stream.", *, text: str = "Let me check that."
+    message: str = "The stand-in broke off the stream.",
+    *,
+    text: str = "Let me check that.",
+    event: Literal["error", "response.failed"] = "error",
 ) -> Step:
-    """Stream the first word of `text`, then an `error` event instead of the rest."""
-    return Step("stream_error", text=text, message=message)
+    """Stream the first word of `text`, then fail instead of finishing. The Responses API
+    sends `event` (an `error` event, or `response.failed` with the response's `error`); Chat
+    Completions sends a `data: {"error": …}` line."""
+    return Step("stream_error", text=text, message=message, failure_event=event)
 
 
 def split_text(text: str) -> list[str]:
@@ -179,7 +186,9 @@ class RecordedRequest:
             items = self.body.get("input")
             return [{"role": "user", "content": items}] if isinstance(items, str) else items
         return [
-            m for m in self.body.get("messages") or [] if m.get("role") not in ("system", "developer")
+            message
+            for message in self.body.get("messages") or []
+            if message.get("role") not in ("system", "developer")
         ]
 
     def function_outputs(self) -> dict[str, str]:
@@ -207,10 +216,19 @@ def _text_of(content: Any) -> str:
 class OpenAIStandIn:
     """The stand-in server. Start it with `with OpenAIStandIn() as standin:` (or start/stop)."""
 
-    def __init__(self, *, api_key: str | None = None, retry_after_ms: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        retry_after_ms: int = 10,
+        check_conversation: bool = True,
+    ) -> None:
         """`api_key`: when set, requests with another bearer key get OpenAI's 401.
-        `retry_after_ms`: sent with 429/5xx so the client's retry waits only this long."""
+        `retry_after_ms`: sent with 429/5xx so the client's retry waits only this long.
+        `check_conversation`: answer 400, as OpenAI does, when tool calls and tool results in
+        the conversation do not pair up (before using a scripted step)."""
         self.api_key = api_key
+        self.check_conversation = check_conversation
         self.retry_after_ms = retry_after_ms
         self._lock = threading.Lock()
         self._steps: deque[Step] = deque()
@@ -352,10 +370,8 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             sockets = list(self._open.values())
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def join_handlers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -369,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `standin.requests` instead."""
 
     # routing
@@ -400,9 +416,13 @@ class _Handler(BaseHTTPRequestHandler):
         if standin.api_key is not None and request.authorization != f"Bearer {standin.api_key}":
             self._error(401, _incorrect_key_message(request.authorization), *_ERROR_KINDS[401])
             return
+        problem = _conversation_problem(request) if standin.check_conversation else None
+        if problem is not None:
+            self._error(400, problem, "invalid_request_error", None)
+            return
         step = standin._next_step(request)
         if step is None:
-            self._error(500, "The stand-in has no scripted step for this request.", "server_error", None)
+            self._error(500, "The stand-in has no step scripted for this.", "server_error", None)
             return
         if step.kind == "stall":
             standin.wait(step.delay)
@@ -498,80 +518,109 @@ class _Handler(BaseHTTPRequestHandler):
             if item["type"] == "message":
                 self._stream_message(send, index, item, broken=step.kind == "stream_error")
                 if step.kind == "stream_error":
-                    send({"type": "error", "code": "server_error", "message": step.message, "param": None})
-                    self._end_stream()
+                    self._stream_failure(send, step, response)
                     return
             else:
                 self._stream_function_call(send, index, item)
         send({"type": "response.completed", "response": final})
         self._end_stream()
 
+    def _stream_failure(self, send: Any, step: Step, response: dict[str, Any]) -> None:
+        if step.failure_event == "response.failed":
+            failed = {
+                **response,
+                "status": "failed",
+                "error": {"code": "server_error", "message": step.message},
+            }
+            send({"type": "response.failed", "response": failed})
+        else:
+            send({"type": "error", "code": "server_error", "message": step.message, "param": None})
+        self._end_stream()
+
     @staticmethod
     def _stream_message(send: Any, index: int, item: dict[str, Any], *, broken: bool) -> None:
         text = item["content"][0]["text"]
         where = {"item_id": item["id"], "output_index": index}
-        send({
-            "type": "response.output_item.added",
-            "output_index": index,
-            "item": {**item, "status": "in_progress", "content": []},
-        })
-        send({
-            "type": "response.content_part.added",
-            **where,
-            "content_index": 0,
-            "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
-        })
-        pieces = split_text(text)
-        for piece in pieces[:1] if broken else pieces:
-            send({
-                "type": "response.output_text.delta",
+        send(
+            {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": {**item, "status": "in_progress", "content": []},
+            }
+        )
+        send(
+            {
+                "type": "response.content_part.added",
                 **where,
                 "content_index": 0,
-                "delta": piece,
-                "logprobs": [],
-            })
+                "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+            }
+        )
+        pieces = split_text(text)
+        for piece in pieces[:1] if broken else pieces:
+            send(
+                {
+                    "type": "response.output_text.delta",
+                    **where,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+            )
         if broken:
             return
-        send({
-            "type": "response.output_text.done",
-            **where,
-            "content_index": 0,
-            "text": text,
-            "logprobs": [],
-        })
-        send({
-            "type": "response.content_part.done",
-            **where,
-            "content_index": 0,
-            "part": item["content"][0],
-        })
+        send(
+            {
+                "type": "response.output_text.done",
+                **where,
+                "content_index": 0,
+                "text": text,
+                "logprobs": [],
+            }
+        )
+        send(
+            {
+                "type": "response.content_part.done",
+                **where,
+                "content_index": 0,
+                "part": item["content"][0],
+            }
+        )
         send({"type": "response.output_item.done", "output_index": index, "item": item})
 
     @staticmethod
     def _stream_function_call(send: Any, index: int, item: dict[str, Any]) -> None:
         where = {"item_id": item["id"], "output_index": index}
-        send({
-            "type": "response.output_item.added",
-            "output_index": index,
-            "item": {**item, "status": "in_progress", "arguments": ""},
-        })
+        send(
+            {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": {**item, "status": "in_progress", "arguments": ""},
+            }
+        )
         for piece in _split_arguments(item["arguments"]):
             send({"type": "response.function_call_arguments.delta", **where, "delta": piece})
-        send({
-            "type": "response.function_call_arguments.done",
-            **where,
-            "name": item["name"],
-            "arguments": item["arguments"],
-        })
+        send(
+            {
+                "type": "response.function_call_arguments.done",
+                **where,
+                "name": item["name"],
+                "arguments": item["arguments"],
+            }
+        )
         send({"type": "response.output_item.done", "output_index": index, "item": item})
 
     # Chat Completions API
     def _chat(self, request: RecordedRequest, step: Step) -> None:
         ids = self.server.standin.new_id
         body = request.body
-        completion_id = ids("chatcmpl")
-        created = int(time.time())
-        calls = [
+        head = {
+            "id": ids("chatcmpl"),
+            "created": int(time.time()),
+            "model": body["model"],
+            "system_fingerprint": None,
+        }
+        calls: list[dict[str, Any]] = [
             {
                 "id": call.call_id or ids("call"),
                 "type": "function",
@@ -582,7 +631,7 @@ class _Handler(BaseHTTPRequestHandler):
         finish_reason = "tool_calls" if calls else "stop"
         usage = _chat_usage(body, step.text, calls)
         if not request.streamed:
-            message = {
+            message: dict[str, Any] = {
                 "role": "assistant",
                 "content": step.text or None,
                 "refusal": None,
@@ -590,75 +639,129 @@ class _Handler(BaseHTTPRequestHandler):
             }
             if calls:
                 message["tool_calls"] = calls
-            self._json(200, {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": body["model"],
-                "system_fingerprint": None,
-                "service_tier": "default",
-                "choices": [
-                    {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-                ],
-                "usage": usage,
-            })
+            choice = {"index": 0, "message": message, "logprobs": None}
+            choice["finish_reason"] = finish_reason
+            self._json(
+                200,
+                {
+                    **head,
+                    "object": "chat.completion",
+                    "service_tier": "default",
+                    "choices": [choice],
+                    "usage": usage,
+                },
+            )
             return
 
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
-        def send(delta: dict[str, Any], finish: str | None = None) -> None:
-            chunk: dict[str, Any] = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": body["model"],
-                "system_fingerprint": None,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
-            }
+        def send(choices: list[dict[str, Any]], chunk_usage: Any = None) -> None:
+            chunk = {**head, "object": "chat.completion.chunk", "choices": choices}
             if include_usage:
-                chunk["usage"] = None
+                chunk["usage"] = chunk_usage
             self._chunk(f"data: {json.dumps(chunk)}\n\n")
 
+        def delta(fields: dict[str, Any], finish: str | None = None) -> None:
+            send([{"index": 0, "delta": fields, "logprobs": None, "finish_reason": finish}])
+
         self._start_stream()
-        send({"role": "assistant", "content": "", "refusal": None})
+        delta({"role": "assistant", "content": "", "refusal": None})
         pieces = split_text(step.text) if step.text else []
         for piece in pieces[:1] if step.kind == "stream_error" else pieces:
-            send({"content": piece})
+            delta({"content": piece})
         if step.kind == "stream_error":
             payload = {"error": {"message": step.message, "type": "server_error", "code": None}}
             self._chunk(f"data: {json.dumps(payload)}\n\n")
             self._end_stream()
             return
         for index, call in enumerate(calls):
-            send({
-                "tool_calls": [{
-                    "index": index,
-                    "id": call["id"],
-                    "type": "function",
-                    "function": {"name": call["function"]["name"], "arguments": ""},
-                }]
-            })
-            for piece in _split_arguments(call["function"]["arguments"]):
-                send({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-        send({}, finish_reason)
-        if include_usage:
-            self._chunk(
-                "data: "
-                + json.dumps({
-                    "id": completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": body["model"],
-                    "system_fingerprint": None,
-                    "choices": [],
-                    "usage": usage,
-                })
-                + "\n\n"
+            name = call["function"]["name"]
+            delta(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
             )
+            for piece in _split_arguments(call["function"]["arguments"]):
+                delta({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        delta({}, finish_reason)
+        if include_usage:
+            send([], usage)
         self._chunk("data: [DONE]\n\n")
         self._end_stream()
+
+
+# --- the checks OpenAI makes on a conversation ---------------------------------------------
+
+
+def _conversation_problem(request: RecordedRequest) -> str | None:
+    """OpenAI's 400 message when tool calls and their results do not pair up, else None."""
+    if request.api == "responses":
+        return _responses_problem(request.body.get("input"))
+    return _chat_problem(request.body.get("messages"))
+
+
+def _responses_problem(items: Any) -> str | None:
+    if isinstance(items, str):
+        return None
+    if not isinstance(items, list):
+        return "Invalid type for 'input': expected a string or an array of input items."
+    calls: list[str] = []
+    answered: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            return "Invalid type for 'input': expected an array of objects."
+        if item.get("type") == "function_call":
+            calls.append(str(item.get("call_id")))
+        elif item.get("type") == "function_call_output":
+            call_id = str(item.get("call_id"))
+            if call_id not in calls:
+                return f"No tool call found for function call output with call_id {call_id}."
+            answered.add(call_id)
+    missing = [call_id for call_id in calls if call_id not in answered]
+    if missing:
+        return f"No tool output found for function call {missing[0]}."
+    return None
+
+
+def _chat_problem(messages: Any) -> str | None:
+    if not isinstance(messages, list) or not messages:
+        return "Invalid type for 'messages': expected a non-empty array of objects."
+    awaiting: list[str] = []  # tool_call_ids of the last assistant message not yet answered
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in awaiting:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    f"preceeding message with 'tool_calls'. (messages.[{index}].role)"
+                )
+            awaiting.remove(call_id)
+            continue
+        if awaiting:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(awaiting)}"
+            )
+        if role == "assistant":
+            awaiting = [str(call.get("id")) for call in message.get("tool_calls") or []]
+        elif role not in ("system", "developer", "user"):
+            return f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', ..."
+    if awaiting:
+        return (
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+            f"response messages: {', '.join(awaiting)}"
+        )
+    return None
 
 
 # --- payloads --------------------------------------------------------------------------------
@@ -715,24 +818,28 @@ def _response_object(body: dict[str, Any], response_id: str) -> dict[str, Any]:
 def _response_output(step: Step, new_id: Any) -> list[dict[str, Any]]:
     output: list[dict[str, Any]] = []
     if step.text:
-        output.append({
-            "id": new_id("msg"),
-            "type": "message",
-            "status": "completed",
-            "role": "assistant",
-            "content": [
-                {"type": "output_text", "text": step.text, "annotations": [], "logprobs": []}
-            ],
-        })
+        output.append(
+            {
+                "id": new_id("msg"),
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [
+                    {"type": "output_text", "text": step.text, "annotations": [], "logprobs": []}
+                ],
+            }
+        )
     for call in step.calls:
-        output.append({
-            "id": new_id("fc"),
-            "type": "function_call",
-            "status": "completed",
-            "call_id": call.call_id or new_id("call"),
-            "name": call.name,
-            "arguments": json.dumps(call.arguments),
-        })
+        output.append(
+            {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "completed",
+                "call_id": call.call_id or new_id("call"),
+                "name": call.name,
+                "arguments": json.dumps(call.arguments),
+            }
+        )
     return output
 
 
@@ -741,7 +848,7 @@ def _response_usage(body: dict[str, Any], output: list[dict[str, Any]]) -> dict[
     completion = _tokens(output)
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": prompt + completion,

@@ -42,6 +42,14 @@ def build_model(settings: Settings) -> Model:
     return OfflineModel(settings)
 
 
+async def close_model(model: Model) -> None:
+    """Release the model's connections, including the OpenAI client `build_model` made."""
+    await model.close()
+    client = getattr(model, "_client", None)
+    if isinstance(client, AsyncOpenAI):
+        await client.close()
+
+
 def describe_model(settings: Settings) -> str:
     """A one-line, secret-free description of the model in use, for the UI and /api/info."""
     provider = settings.resolved_model_provider

@@ -22,8 +22,13 @@ from typing import Any
 
 import httpx2
 from agents import Agent, ModelSettings, RunConfig, Runner
-from agents.exceptions import AgentsException, MaxTurnsExceeded
-from agents.items import ToolCallItem, ToolCallOutputItem, TResponseInputItem
+from agents.exceptions import AgentsException, MaxTurnsExceeded, ModelBehaviorError
+from agents.items import (
+    MessageOutputItem,
+    ToolCallItem,
+    ToolCallOutputItem,
+    TResponseInputItem,
+)
 from agents.mcp import MCPServerStreamableHttp
 from agents.models.interface import Model
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
@@ -42,7 +47,7 @@ from taskpilot.agent.events import (
 )
 from taskpilot.agent.instructions import build_instructions
 from taskpilot.core.clock import today
-from taskpilot.core.config import Settings
+from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus
@@ -181,6 +186,11 @@ def _parse_json(text: Any) -> Any:
     return text
 
 
+# How the Agents SDK words a Responses stream that ended in a provider failure; it has no
+# dedicated exception class for it.
+_PROVIDER_STREAM_FAILURE = "Responses stream ended with terminal event"
+
+
 def _explain(exc: BaseException) -> tuple[str, str]:
     """A failure as (code, message for the person). Never the raw exception text."""
     if isinstance(exc, DatabaseUnavailable):
@@ -197,6 +207,8 @@ def _explain(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, APIStatusError) and exc.status_code == 429:
         return "model_busy", "The model service is busy (rate limited). Please try again shortly."
     if isinstance(exc, APIError):
+        return "model_error", "The model service returned an error. Please try again."
+    if isinstance(exc, ModelBehaviorError) and str(exc).startswith(_PROVIDER_STREAM_FAILURE):
         return "model_error", "The model service returned an error. Please try again."
     if isinstance(exc, MaxTurnsExceeded):
         return "too_many_steps", "That took too many steps; try asking in a simpler way."
@@ -219,6 +231,9 @@ class AgentService:
         self.db = db
         self.model = model
         self.mcp = mcp
+        # TaskPilot keeps history itself, so OpenAI need not store responses (privacy).
+        store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
+        self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
 
     async def prepare(
         self,
@@ -313,7 +328,7 @@ class AgentService:
                     instructions=build_instructions(today(self.settings)),
                     mcp_servers=[mcp_server],
                     model=self.model,
-                    model_settings=ModelSettings(parallel_tool_calls=False),
+                    model_settings=self.model_settings,
                 )
                 items = history_to_input(turn.history)
                 items.append({"role": "user", "content": turn.user_message.content})
@@ -327,11 +342,24 @@ class AgentService:
                         workflow_name="TaskPilot turn",
                     ),
                 )
+                # The stored reply is the text the person watched stream: every message of the
+                # turn (a model may speak before calling a tool), a blank line between them.
+                pieces: list[str] = []
+                new_message = False
                 async for event in result.stream_events():
                     out = self._translate(event, calls)
+                    if event.type == "run_item_stream_event" and isinstance(
+                        event.item, MessageOutputItem
+                    ):
+                        new_message = bool(pieces)
+                    if isinstance(out, TextDelta):
+                        if new_message:
+                            out = TextDelta(delta="\n\n" + out.delta)
+                            new_message = False
+                        pieces.append(out.delta)
                     if out is not None:
                         yield out
-                reply = str(result.final_output or "")
+                reply = "".join(pieces) if pieces else str(result.final_output or "")
             async with self.db.session() as session:
                 store = ConversationStore(session, turn.user_id)
                 stored = await store.finish_turn(

@@ -23,7 +23,11 @@ from taskpilot.services.conversations import (
 )
 
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+}
 ConversationId = Annotated[str, "conversation id"]
 
 
