@@ -1,0 +1,229 @@
+"""The API app as deployed: its own lifespan, /mcp served beside /api, the agent reaching a
+separate MCP server by URL, dropped SSE clients, and failures that must not leak internals."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
+from sqlalchemy.exc import OperationalError
+
+from taskpilot.api.app import create_api
+from taskpilot.api.routes.chat import wait_for_running_turns
+from taskpilot.core.config import PROJECT_ROOT, Settings
+from taskpilot.core.security import mint_access_token
+from taskpilot.runtime import Runtime
+from taskpilot.services.conversations import ConversationStore
+from taskpilot.services.tasks import TaskService
+from tests.conftest import TEST_SECRET, api_client, make_settings, scripted_runtime, sign_up
+from tests.test_mcp_server import _env, _free_port, mcp_session, payload
+
+
+async def test_standalone_app_runs_its_own_lifespan(sqlite_url: str) -> None:
+    """`uvicorn taskpilot.api.app:…` style: the FastAPI lifespan starts and stops the runtime."""
+    model = ScriptedModel([[assistant_message("hello")]])
+    app = create_api(scripted_runtime(make_settings(sqlite_url), model))
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+                me = await sign_up(http)
+                reply = await http.post(
+                    f"/api/{me['id']}/chat", json={"message": "hi"}, headers=me["headers"]
+                )
+                assert reply.json()["response"] == "hello"
+                assert (await http.get("/api/health")).json() == {"status": "ok", "database": True}
+
+    await asyncio.create_task(serve())
+
+
+async def test_mcp_is_served_beside_the_api(runtime: Runtime, client: httpx.AsyncClient) -> None:
+    me = await sign_up(client)
+    token = me["access_token"]
+    app = create_api(runtime)
+    for path in ("http://localhost:8000/mcp", "http://localhost:8000/mcp/"):
+        async with mcp_session(path, token, app=app) as session:
+            added = payload(await session.call_tool("add_task", {"title": f"via {path[-4:]}"}))
+            assert added["status"] == "created"
+    tasks = (await client.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()
+    assert tasks["count"] == 2
+    # Paths outside /api and /mcp fall through to the app below (Reflex, when mounted).
+    assert (await client.get("/not-an-api-route")).status_code == 404
+
+
+async def test_agent_reaches_a_separate_mcp_server_by_url(sqlite_url: str, running: Any) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskpilot.mcp", "http", "--port", str(port)],
+        env=_env(sqlite_url),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        settings = make_settings(sqlite_url, mcp_url=f"http://127.0.0.1:{port}/mcp")
+        model = ScriptedModel(
+            [
+                [function_call("add_task", {"title": "remote"}, call_id="c1")],
+                [assistant_message("ok")],
+            ]
+        )
+        runtime = await running(scripted_runtime(settings, model))
+        async with api_client(runtime) as http:
+            me = await sign_up(http)
+            reply = await http.post(
+                f"/api/{me['id']}/chat", json={"message": "add remote"}, headers=me["headers"]
+            )
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["tool_calls"][0]["result"]["title"] == "remote"
+            tasks = (await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()
+            assert [t["title"] for t in tasks["tasks"]] == ["remote"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@asynccontextmanager
+async def live_server(runtime: Runtime) -> AsyncIterator[str]:
+    """The API app on a real loopback socket (httpx's ASGI transport buffers whole responses,
+    so streaming and disconnects need a real server)."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_api(runtime), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_a_dropped_sse_client_does_not_cut_the_turn_short(
+    settings: Settings, running: Any
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow(call: Any) -> Any:
+        await gate.wait()
+        return [assistant_message("Stored anyway.")]
+
+    runtime = await running(scripted_runtime(settings, ScriptedModel([ModelStep.respond(slow)])))
+    async with live_server(runtime) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        me = await sign_up(http)
+        async with http.stream(
+            "POST",
+            f"/api/{me['id']}/chat",
+            json={"message": "hello"},
+            headers={**me["headers"], "Accept": "text/event-stream"},
+        ) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    break  # the client goes away after the first event
+        gate.set()
+        await wait_for_running_turns()
+        listed = await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])
+        cid = listed.json()["conversations"][0]["id"]
+        messages = (
+            await http.get(f"/api/{me['id']}/conversations/{cid}/messages", headers=me["headers"])
+        ).json()["messages"]
+    assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+        ("user", "hello", "answered"),
+        ("assistant", "Stored anyway.", "answered"),
+    ]
+
+
+async def test_unexpected_errors_are_a_plain_500(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("internal detail that must not leak")
+
+    monkeypatch.setattr(ConversationStore, "recent", broken)
+    transport = httpx.ASGITransport(app=create_api(runtime), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        me = await sign_up(http)
+        response = await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Something went wrong on our side.",
+        "code": "internal_error",
+    }
+
+
+async def test_a_database_error_inside_a_route_is_a_503(
+    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = await sign_up(client)
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, ConnectionError("server closed the connection"))
+
+    monkeypatch.setattr(TaskService, "find", down)
+    response = await client.get(f"/api/{me['id']}/tasks", headers=me["headers"])
+    assert response.status_code == 503
+    assert "server closed" not in response.text
+
+
+async def test_better_auth_user_whose_email_is_taken(sqlite_url: str, running: Any) -> None:
+    secret = "better-auth-shared-secret-0123456789abcdef"
+    runtime = await running(Runtime(make_settings(sqlite_url, better_auth_secret=secret)))
+    async with api_client(runtime) as http:
+        await sign_up(http, "grace@example.com")
+        now = int(time.time())
+        token = jwt.encode(
+            {"sub": "ba_9", "email": "grace@example.com", "iat": now, "exp": now + 60},
+            secret,
+            algorithm="HS256",
+        )
+        response = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "already used by another TaskPilot account" in response.json()["detail"]
+
+
+def test_stdio_refuses_a_token_for_a_deleted_account(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url)
+    token, _ = mint_access_token(settings, "gone-user", "gone@example.com")
+    assert settings.signing_secret == TEST_SECRET
+    result = subprocess.run(
+        [sys.executable, "-m", "taskpilot.mcp", "stdio", "--token", token],
+        env=_env(sqlite_url),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "no longer exists" in result.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "taskpilot.mcp", "stdio"],
+        env={k: v for k, v in _env(sqlite_url).items() if k != "TASKPILOT_TOKEN"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert missing.returncode == 2 and "TASKPILOT_TOKEN" in missing.stderr
