@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from sqlalchemy.exc import OperationalError
@@ -227,3 +228,35 @@ def test_stdio_refuses_a_token_for_a_deleted_account(sqlite_url: str) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert missing.returncode == 2 and "TASKPILOT_TOKEN" in missing.stderr
+
+
+@pytest.mark.postgres
+async def test_a_running_turn_holds_no_pooled_connection(postgres_url: str, running: Any) -> None:
+    """With one pooled connection, other requests are served while a turn waits on the model;
+    an exhausted pool is a clear 503, not a hang or a 500."""
+    from tests.conftest import _truncate_postgres
+
+    _truncate_postgres(postgres_url)
+    settings = make_settings(postgres_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5)
+    gate = asyncio.Event()
+
+    async def slow(call: Any) -> Any:
+        await gate.wait()
+        return [assistant_message("done")]
+
+    runtime = await running(scripted_runtime(settings, ScriptedModel([ModelStep.respond(slow)])))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        turn = asyncio.create_task(
+            http.post(f"/api/{me['id']}/chat", json={"message": "hi"}, headers=me["headers"])
+        )
+        while not runtime.agent.model.calls:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+        tasks = await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])
+        assert tasks.status_code == 200
+        async with runtime.db.session() as held:
+            await held.exec(sa.text("SELECT 1"))  # type: ignore[call-overload]
+            starved = await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])
+        assert starved.status_code == 503
+        gate.set()
+        assert (await turn).json()["response"] == "done"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from agents.items import (
 )
 from agents.mcp import MCPServerStreamableHttp
 from agents.models.interface import Model
+from mcp.types import Tool as MCPTool
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp
@@ -96,21 +99,61 @@ class PreparedTurn:
     replay: Message | None = None
 
 
+class _TaskPilotMcpClient(MCPServerStreamableHttp):
+    """The Agents SDK's streamable-HTTP MCP client, listing tools from a shared cache.
+
+    Every turn opens its own client (its token names the turn's user), but the tool list is
+    the same for everyone: fetching it once per process saves a round trip per turn.
+    """
+
+    def __init__(self, cache: _ToolCache, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared = cache
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
+        tools = self._shared.get()
+        if tools is None:
+            tools = await super().list_tools(run_context, agent)
+            self._shared.put(tools)
+        return tools
+
+
+class _ToolCache:
+    """The MCP server's tool list, refreshed after `ttl` seconds (a remote server may be
+    redeployed with new tools)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._tools: list[MCPTool] | None = None
+        self._fetched = 0.0
+
+    def get(self) -> list[MCPTool] | None:
+        if self._tools is not None and time.monotonic() - self._fetched < self.ttl:
+            return self._tools
+        return None
+
+    def put(self, tools: list[MCPTool]) -> None:
+        self._tools, self._fetched = list(tools), time.monotonic()
+
+
 class McpConnector:
     """Opens the MCP client a turn's agent uses: in-process ASGI, or a real URL."""
 
     def __init__(self, settings: Settings, asgi_app: ASGIApp | None) -> None:
         self.settings = settings
         self.asgi_app = asgi_app
+        self.tools = _ToolCache(ttl=300)
+        # One TLS context for every turn: building one per client costs ~25 ms (bench/).
+        self._tls = ssl.create_default_context()
 
-    def _factory(self) -> Callable[..., httpx2.AsyncClient] | None:
-        if self.settings.mcp_url or self.asgi_app is None:
-            return None
-        app = self.asgi_app
+    def _factory(self) -> Callable[..., httpx2.AsyncClient]:
+        app = None if self.settings.mcp_url else self.asgi_app
 
         def factory(
             headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None
         ) -> httpx2.AsyncClient:
+            if app is None:
+                return httpx2.AsyncClient(headers=headers, timeout=timeout, verify=self._tls)
             return httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(app=app),  # type: ignore[arg-type]
                 base_url=INTERNAL_MCP_BASE,
@@ -128,14 +171,12 @@ class McpConnector:
             "url": self.settings.mcp_url or f"{INTERNAL_MCP_BASE}/mcp",
             "headers": {"Authorization": f"Bearer {token}"},
             "timeout": 15,
+            "httpx_client_factory": self._factory(),
         }
-        factory = self._factory()
-        if factory is not None:
-            params["httpx_client_factory"] = factory
-        server = MCPServerStreamableHttp(
-            params,  # type: ignore[arg-type]
+        server = _TaskPilotMcpClient(
+            self.tools,
+            params,
             name="taskpilot",
-            cache_tools_list=True,
             client_session_timeout_seconds=30,
             custom_data_extractor=lambda ctx: {"is_error": bool(ctx.is_error)},
         )

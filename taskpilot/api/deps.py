@@ -56,10 +56,15 @@ async def get_identity(
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 
-async def get_current_user(identity: IdentityDep, session: SessionDep) -> User:
-    """The signed-in user's row (created on first sight for Better Auth users)."""
+async def get_current_user(identity: IdentityDep, runtime: RuntimeDep) -> User:
+    """The signed-in user's row (created on first sight for Better Auth users).
+
+    Looked up in a session of its own, closed at once: a chat turn must not hold a pooled
+    connection for the model's whole run.
+    """
     try:
-        return await UserService(session).ensure(identity)
+        async with runtime.db.session() as session:
+            return await UserService(session).ensure(identity)
     except AccountError as exc:
         raise _unauthorized(str(exc)) from exc
 
@@ -70,12 +75,12 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 async def get_path_user(
     user_id: Annotated[str, Path(max_length=64, description="Your user id.")],
     identity: IdentityDep,
-    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> User:
     """The signed-in user, who must be the one named in the path (403 otherwise)."""
     if identity.user_id != user_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="You can only access your own data.")
-    return await get_current_user(identity, session)
+    return await get_current_user(identity, runtime)
 
 
 PathUser = Annotated[User, Depends(get_path_user)]

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per worker.")
     db_max_overflow: int = Field(default=20, ge=0, description="Extra connections under load.")
+    db_pool_timeout: float = Field(
+        default=10, gt=0, description="Seconds to wait for a free connection before a 503."
+    )
     timezone: str = Field(
         default="UTC", description="IANA time zone for 'today', 'tomorrow', 'friday'."
     )

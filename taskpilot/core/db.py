@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,7 +79,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_recycle=300,  # Neon closes idle connections; recycle before it does.
-            pool_timeout=10,
+            pool_timeout=settings.db_pool_timeout,
         )
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite(url):
@@ -102,7 +103,9 @@ class Database:
         try:
             async with self._sessions() as session:
                 yield session
-        except (OperationalError, DBAPIError, OSError) as exc:
+        except (OperationalError, DBAPIError, OSError, PoolTimeout) as exc:
+            # Pool exhausted, connection refused or dropped: the database can't serve us now.
+            # Other driver errors (a constraint, bad SQL) are bugs or conflicts, not outages.
             if (
                 isinstance(exc, DBAPIError)
                 and not exc.connection_invalidated
