@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import reflex as rx
 
+from taskpilot.agent.providers import describe_model
 from taskpilot.api.app import create_api
 from taskpilot.api.routes.chat import wait_for_running_turns
 from taskpilot.data import models  # noqa: F401 - our tables share SQLModel.metadata with rx.Model
@@ -25,6 +26,7 @@ def index() -> rx.Component:
             rx.text(
                 "Your task assistant. The chat API is at /api; its documentation at /api/docs."
             ),
+            rx.text(f"Model: {describe_model(get_runtime().settings)}", size="2", color="gray"),
             spacing="3",
             align="center",
         ),
