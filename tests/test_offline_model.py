@@ -17,7 +17,12 @@ from agents import Agent, FunctionTool, RunConfig, Runner, ToolOutputText, funct
 from agents.items import TResponseInputItem
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openai.types.responses import ResponseTextDeltaEvent
+from openai.types.responses import (
+    ResponseFunctionToolCall,
+    ResponseInputText,
+    ResponseTextDeltaEvent,
+)
+from openai.types.responses.response_input_item import FunctionCallOutput, Message
 
 from taskpilot.agent.offline import (
     Command,
@@ -109,6 +114,16 @@ ADD, LIST, UPDATE = Intent.ADD, Intent.LIST, Intent.UPDATE
         # A date word inside a title stays in the title; one at the end is the due date.
         ("add plan friday drinks", command(ADD, title="Plan friday drinks")),
         ("add meeting on monday at 10", command(ADD, title="Meeting at 10", due_date="2026-11-23")),
+        (
+            "add call the bank friday (notes: ask about fees)",
+            command(
+                ADD, title="Call the bank", due_date="2026-11-27", description="ask about fees"
+            ),
+        ),
+        (
+            "ok, add buy milk",  # "ok" only leads in
+            command(ADD, title="Buy milk"),
+        ),
     ],
 )
 def test_add_commands(text: str, expected: Command) -> None:
@@ -154,10 +169,62 @@ def test_add_commands(text: str, expected: Command) -> None:
             "what's overdue",
             {"status": "pending", "due_before": "2026-11-21", "sort": "due"},
         ),
+        (
+            "show upcoming tasks",
+            {"status": "pending", "due_before": "2026-11-29", "sort": "due"},
+        ),
+        (
+            "what's due next week",
+            {
+                "status": "pending",
+                "due_after": "2026-11-23",
+                "due_before": "2026-11-29",
+                "sort": "due",
+            },
+        ),
+        (
+            "what's due this month",
+            {"status": "pending", "due_before": "2026-11-30", "sort": "due"},
+        ),
+        (
+            # The whole of December, not everything up to its first day.
+            "what's due next month",
+            {
+                "status": "pending",
+                "due_after": "2026-12-01",
+                "due_before": "2026-12-31",
+                "sort": "due",
+            },
+        ),
+        (
+            # The filters are inclusive, so "before"/"after" friday leave friday out.
+            "what's due before friday",
+            {"status": "pending", "due_before": "2026-11-26", "sort": "due"},
+        ),
+        (
+            "show tasks due after friday",
+            {"status": "pending", "due_after": "2026-11-28", "sort": "due"},
+        ),
+        (
+            "show tasks due from friday",
+            {"status": "pending", "due_after": "2026-11-27", "sort": "due"},
+        ),
+        # A task number is not text to search titles for.
+        ("find task 3", {"status": "all"}),
+        # A one-word filter is a list request too.
+        ("pending?", {"status": "pending"}),
+        ("Overdue", {"status": "pending", "due_before": "2026-11-21", "sort": "due"}),
     ],
 )
 def test_list_commands(text: str, arguments: dict[str, Any]) -> None:
     assert parse_command(text, TODAY) == command(LIST, **arguments)
+
+
+def test_month_ranges_cross_the_year() -> None:
+    arguments = parse_command("what's due next month", date(2026, 12, 15)).arguments
+    assert (arguments["due_after"], arguments["due_before"]) == ("2027-01-01", "2027-01-31")
+    arguments = parse_command("what's due this month", date(2028, 2, 3)).arguments
+    assert arguments["due_before"] == "2028-02-29"
 
 
 def test_this_week_runs_to_sunday_midweek() -> None:
@@ -201,6 +268,7 @@ def test_task_actions(text: str, expected: Command) -> None:
         ("Change task 1 to 'Call mom tonight'", command(UPDATE, 1, title="Call mom tonight")),
         ('rename task 1 to "Call mom tonight"', command(UPDATE, 1, title="Call mom tonight")),
         ("rename task 1 to call mom", command(UPDATE, 1, title="Call mom")),
+        ("change task 1 to call mom", command(UPDATE, 1, title="Call mom")),
         ("update task 1 title to Call mom tonight", command(UPDATE, 1, title="Call mom tonight")),
         ("set task 2 priority to high", command(UPDATE, 2, priority="high")),
         ("set the priority of task 4 to low", command(UPDATE, 4, priority="low")),
@@ -225,6 +293,19 @@ def test_task_actions(text: str, expected: Command) -> None:
             "move the dentist task to next week",
             command(UPDATE, target="dentist", due_date="2026-11-23"),
         ),
+        ("set task 2 priority to 'high'", command(UPDATE, 2, priority="high")),
+        ("prioritize task 3", command(UPDATE, 3, priority="high")),
+        ("prioritise the report", command(UPDATE, target="report", priority="high")),
+        ("set the due date of task 2 to none", command(UPDATE, 2, due_date="none")),
+        ("change task 2's deadline to never", command(UPDATE, 2, due_date="none")),
+        (
+            "set the description of task 2 to call the bank first",
+            command(UPDATE, 2, description="call the bank first"),
+        ),
+        ("set task 2 notes to bring cake", command(UPDATE, 2, description="bring cake")),
+        # Repeated tags count once, whatever their case.
+        ("tag task 2 with work, Work and home", command(UPDATE, 2, tags=["work", "home"])),
+        ("set task 2 tags to #work #home", command(UPDATE, 2, tags=["work", "home"])),
     ],
 )
 def test_update_commands(text: str, expected: Command) -> None:
@@ -240,6 +321,9 @@ def test_update_commands(text: str, expected: Command) -> None:
         ("what can you do?", Intent.HELP),
         ("", Intent.HELP),
         ("thanks!", Intent.THANKS),
+        ("ok", Intent.THANKS),
+        ("Okay!", Intent.THANKS),
+        ("cancel that", Intent.DISMISS),
         ("never mind", Intent.DISMISS),
         ("the first one", Intent.CHOOSE),
         ("put the bins out tonight", Intent.UNKNOWN),
@@ -262,6 +346,39 @@ def test_other_messages(text: str, intent: Intent) -> None:
 def test_a_bad_date_says_why() -> None:
     parsed = parse_command("add pay rent 2026-02-30", TODAY)
     assert parsed.message is not None and "not a real calendar date" in parsed.message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "change task 2 to 2026-02-30",
+            "I couldn't update that: '2026-02-30' is not a real calendar date.",
+        ),
+        ("set task 2 due date to feb 30", "I couldn't update that: 'feb 30' is not a real"),
+        ("move task 2 to the garage", "I couldn't update that: I can't read 'the garage' as a"),
+        ('rename task 2 to ""', "I couldn't update that: The new title is empty."),
+        ("set task 2 priority to extreme", "I couldn't update that: Priorities are low, medium"),
+        ("tag task 2 with #", "I couldn't update that: No tags given."),
+        (
+            "show tasks due 2026-02-30",
+            "I couldn't filter by that date: '2026-02-30' is not a real calendar date.",
+        ),
+        # An edit that names no task, or no change, is not a request to list everything.
+        ("update task 2: call mom", "I couldn't tell which task to change, or how."),
+        ("change task 2 priority", "I couldn't tell which task to change, or how."),
+        ("rename it to Call mom", "I couldn't tell which task to change, or how."),
+        ("I need to update the meeting task", "I couldn't tell which task to change, or how."),
+        ("delete all my tasks", "I can change one task at a time."),
+        ("remove tag work from task 2", "I can't remove one tag on its own."),
+    ],
+)
+def test_clarifications_say_what_is_wrong(text: str, message: str) -> None:
+    parsed = parse_command(text, TODAY)
+    assert parsed.intent is Intent.CLARIFY
+    assert parsed.message is not None and parsed.message.startswith(message)
+    # The reply is that message, and no tool is called.
+    assert next_step(text, TODAY) == Reply(parsed.message)
 
 
 _PHRASES = (
@@ -413,6 +530,242 @@ def test_an_ordinal_answers_the_which_one_question() -> None:
 def test_a_bare_number_without_a_question_asks_what_to_do() -> None:
     step = next_step([{"role": "user", "content": "4"}], TODAY)
     assert isinstance(step, Reply) and "task 4" in step.text
+
+
+def test_an_answer_that_fits_no_listed_task_asks_again() -> None:
+    question = (
+        'I found 2 tasks matching "meeting":\n- **4** Team meeting\n- **9** Meeting notes\n'
+        "Which one should I delete? Reply with its number, or say **delete task 4**."
+    )
+    history = [
+        {"role": "user", "content": "delete the meeting task"},
+        {"role": "assistant", "content": question},
+    ]
+    step = next_step([*history, {"role": "user", "content": "the fifth one"}], TODAY)
+    assert step == Reply("Which task? Name it by number, e.g. **task 3**.")
+    # Without a question before it, "the first one" names nothing either.
+    assert next_step("the first one", TODAY) == step
+
+
+@pytest.mark.parametrize(
+    ("message", "reply"),
+    [
+        ("thanks!", "You're welcome! Anything else for your list?"),
+        ("ok", "You're welcome! Anything else for your list?"),
+        ("never mind", "OK, I left your tasks as they are."),
+        ("no thanks", "OK, I left your tasks as they are."),
+    ],
+)
+def test_small_talk_replies_call_no_tool(message: str, reply: str) -> None:
+    assert next_step(message, TODAY) == Reply(reply)
+
+
+def test_without_a_user_message_it_offers_help() -> None:
+    step = next_step([{"role": "assistant", "content": "Hi!"}], TODAY)
+    assert isinstance(step, Reply) and "offline model" in step.text
+
+
+def test_sdk_item_objects_are_read_like_dicts() -> None:
+    user = Message(
+        role="user",
+        type="message",
+        content=[ResponseInputText(type="input_text", text="delete task 4")],
+    )
+    call = ResponseFunctionToolCall(
+        type="function_call",
+        call_id="c1",
+        name="delete_task",
+        arguments=json.dumps({"task_id": 4}),
+    )
+    output = FunctionCallOutput(
+        type="function_call_output",
+        call_id="c1",
+        output=json.dumps({"task_id": 4, "title": "Old thing", "status": "deleted"}),
+    )
+    assert next_step([user], TODAY) == ToolRequest("delete_task", {"task_id": 4})
+    assert next_step([user, call, output], TODAY) == Reply("Deleted task 4: **Old thing**.")
+
+
+def test_non_text_parts_of_a_message_are_ignored() -> None:
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+            {"type": "input_text", "text": "delete task 4"},
+        ],
+    }
+    assert next_step([message], TODAY) == ToolRequest("delete_task", {"task_id": 4})
+
+
+def test_other_items_in_the_turn_are_skipped() -> None:
+    items = [
+        {"role": "user", "content": "delete task 2"},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        *call_items("delete_task", {"task_id": 2}, json.dumps({"task_id": 2, "title": "Old"})),
+    ]
+    assert next_step(items, TODAY) == Reply("Deleted task 2: **Old**.")
+
+
+def reply_to(message: str, tool: str, arguments: dict[str, Any] | str, output: Any) -> str:
+    """The model's reply once `tool`, called with `arguments`, has returned `output`."""
+    if isinstance(arguments, dict):
+        arguments = json.dumps(arguments)
+    call = {"type": "function_call", "call_id": "c1", "name": tool, "arguments": arguments}
+    items = [
+        {"role": "user", "content": message},
+        call,
+        {"type": "function_call_output", "call_id": "c1", "output": output},
+    ]
+    step = next_step(items, TODAY)
+    assert isinstance(step, Reply)
+    return step.text
+
+
+@pytest.mark.parametrize(
+    ("output", "reply"),
+    [
+        # A JSON error object, a plain-text error, an empty or missing output.
+        ('{"error": "Task 5 was not found."}', "I couldn't do that: Task 5 was not found."),
+        ("Error: database is busy", "I couldn't do that: database is busy"),
+        ("{not json", "I couldn't do that: {not json"),
+        ("", "I couldn't do that: The tool returned nothing."),
+        (None, "I couldn't do that: The tool returned nothing."),
+    ],
+)
+def test_tool_failures_are_relayed(output: Any, reply: str) -> None:
+    assert reply_to("delete task 5", "delete_task", '{"task_id": 5}', output) == reply
+
+
+def test_call_arguments_as_a_mapping_or_garbled_text() -> None:
+    task = json.dumps({"task_id": 3, "title": "Buy milk", "status": "pending"})
+    # Arguments already parsed into a mapping still tell a reopen from a completion.
+    items = [
+        {"role": "user", "content": "reopen task 3"},
+        {
+            "type": "function_call",
+            "call_id": "c1",
+            "name": "complete_task",
+            "arguments": {"task_id": 3, "completed": False},
+        },
+        {"type": "function_call_output", "call_id": "c1", "output": task},
+    ]
+    assert next_step(items, TODAY) == Reply("Reopened task 3: **Buy milk** is pending again.")
+    # Unreadable arguments do not stop the reply from describing the result.
+    done = reply_to("complete task 3", "complete_task", "{task_id: 3", task)
+    assert done == "Nice work! Marked task 3 as done: **Buy milk** ✓"
+
+
+def test_an_output_for_an_unknown_call_is_still_acknowledged() -> None:
+    user = {"role": "user", "content": "add buy milk"}
+    for output, reply in (
+        ('{"task_id": 8, "title": "Buy milk"}', "Done: task 8 **Buy milk**."),
+        ('{"status": "ok"}', "Done."),
+    ):
+        item = {"type": "function_call_output", "call_id": "unknown", "output": output}
+        assert next_step([user, item], TODAY) == Reply(reply)
+
+
+def test_a_failed_lookup_is_explained() -> None:
+    items = [
+        {"role": "user", "content": "delete the meeting task"},
+        *call_items("list_tasks", {"status": "all", "search": "meeting"}, "Database unavailable"),
+    ]
+    assert next_step(items, TODAY) == Reply("I couldn't look that task up: Database unavailable")
+
+
+# --------------------------------------------------------------------------------------------
+# Replies describing tool results
+# --------------------------------------------------------------------------------------------
+
+
+def test_added_task_reply_lists_its_details() -> None:
+    task = {"task_id": 1, "title": "Email Sam", "priority": "medium", "due_date": None}
+    reply = reply_to("add email Sam", "add_task", {}, json.dumps({**task, "tags": ["work", "x"]}))
+    assert reply == "Added task 1: **Email Sam** (#work #x)."
+    assert (
+        reply_to("add email Sam", "add_task", {}, json.dumps(task))
+        == "Added task 1: **Email Sam**."
+    )
+    # A due date or tag the tool returns in another form is shown as it is.
+    odd = {**task, "due_date": "someday", "tags": "work", "priority": "low"}
+    reply = reply_to("add email Sam", "add_task", {}, json.dumps(odd))
+    assert reply == "Added task 1: **Email Sam** (due someday, low priority, #work)."
+
+
+@pytest.mark.parametrize(
+    ("arguments", "task", "summary"),
+    [
+        ({"priority": "high"}, {"priority": "high"}, "priority is now high"),
+        ({"tags": ["work", "home"]}, {"tags": ["work", "home"]}, "tags: #work #home"),
+        ({"tags": []}, {"tags": []}, "no tags"),
+        ({"due_date": "none"}, {"due_date": None}, "no due date"),
+        ({"description": "bring cake"}, {"description": "bring cake"}, "description updated"),
+        (
+            {"title": "Cake", "due_date": "2026-11-27"},
+            {"title": "Cake", "due_date": "2026-11-27"},
+            "renamed, due Fri 2026-11-27",
+        ),
+    ],
+)
+def test_update_reply_says_what_changed(
+    arguments: dict[str, Any], task: dict[str, Any], summary: str
+) -> None:
+    result = json.dumps({"task_id": 2, "title": "Party", **task})
+    reply = reply_to("tag task 2 with work", "update_task", {"task_id": 2, **arguments}, result)
+    assert reply == f"Updated task 2: **{task.get('title', 'Party')}** ({summary})."
+
+
+def listed(*tasks: dict[str, Any], count: int | None = None) -> str:
+    return json.dumps({"count": len(tasks) if count is None else count, "tasks": list(tasks)})
+
+
+def test_task_lines_flag_overdue_and_show_tags() -> None:
+    tasks = [
+        {"task_id": 1, "title": "Pay rent", "status": "pending", "due_date": "2026-11-20"},
+        {"task_id": 2, "title": "Email Sam", "status": "pending", "tags": ["work"]},
+        {"task_id": 3, "title": "Old bill", "status": "completed", "due_date": "2026-11-01"},
+    ]
+    reply = reply_to("show my tasks", "list_tasks", {"status": "all"}, listed(*tasks))
+    assert reply.splitlines() == [
+        "You have 3 tasks (1 done):",
+        "- **1** Pay rent — due 2026-11-20 (overdue)",
+        "- **2** Email Sam — #work",
+        "- **3** Old bill — due 2026-11-01 · done ✓",
+    ]
+    pending = reply_to("show my tasks", "list_tasks", {"status": "all"}, listed(*tasks[:2]))
+    assert pending.splitlines()[0] == "You have 2 tasks:"
+
+
+def test_a_long_list_says_it_is_cut_short() -> None:
+    task = {"task_id": 1, "title": "A", "status": "pending"}
+    reply = reply_to("list", "list_tasks", {"status": "all", "limit": 1}, listed(task, count=7))
+    assert reply.splitlines() == [
+        "You have 7 tasks:",
+        "- **1** A",
+        "_Showing the first 1; add a filter to narrow it down._",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "reply"),
+    [
+        ("find the meeting task", 'You have no tasks matching "meeting".'),
+        ("what's due today", "You have no pending tasks due by Sun 2026-11-22."),
+        ("what's due next week", "You have no pending tasks due Mon 2026-11-23 to Sun 2026-11-29."),
+        ("show tasks due after friday", "You have no pending tasks due from Sat 2026-11-28."),
+        ("show low priority tasks tagged home", "You have no low priority tasks tagged #home."),
+    ],
+)
+def test_an_empty_filtered_list_names_the_filter(message: str, reply: str) -> None:
+    request = next_step(message, TODAY)
+    assert isinstance(request, ToolRequest) and request.name == "list_tasks"
+    assert reply_to(message, "list_tasks", request.arguments, listed()) == reply
+
+
+def test_a_malformed_list_result_reads_as_empty() -> None:
+    output = json.dumps({"tasks": "oops"})
+    reply = reply_to("what's pending", "list_tasks", {"status": "pending"}, output)
+    assert reply == "You have no pending tasks."
 
 
 # --------------------------------------------------------------------------------------------
@@ -807,3 +1160,18 @@ async def test_help_is_honest_and_calls_no_tool(streamed: bool) -> None:
 async def test_without_task_tools_it_says_so() -> None:
     turn = await run_turn(None, "add buy milk", streamed=True)
     assert turn.output.startswith("I can't reach the task tools right now")
+
+
+@pytest.mark.asyncio
+@both_modes
+async def test_tagging_turn_and_an_unreadable_edit(streamed: bool) -> None:
+    store = TaskList().seed("Buy milk")
+    turn = await run_turn(store, "tag task 1 with work and errands", streamed)
+    assert store.calls == [("update_task", {"task_id": 1, "tags": ["work", "errands"]})]
+    assert turn.output == "Updated task 1: **Buy milk** (tags: #work #errands)."
+
+    # An edit it cannot read changes nothing and says how to phrase it.
+    turn = await run_turn(store, "update task 1: call mom", streamed)
+    assert len(store.calls) == 1
+    assert turn.output.startswith("I couldn't tell which task to change, or how.")
+    assert store.tasks[0]["title"] == "Buy milk"

@@ -620,11 +620,11 @@ def _field_value(field_name: str, value: str, today: date) -> dict[str, Any] | s
             return str(exc)
     if name in ("tag", "tags", "label", "labels"):
         tags = _split_tags(value)
-        return {"tags": tags} if tags else "Which tags? For example: **tag task 2 with work**."
+        return {"tags": tags} if tags else "No tags given. For example: **tag task 2 with work**."
     if name in ("description", "note", "notes"):
         return {"description": value}
     if not value:
-        return "What should the new title be?"
+        return "The new title is empty. For example: **rename task 2 to Call mom**."
     return {"title": _capitalize(value)}
 
 
@@ -758,7 +758,10 @@ def _parse_list(text: str, today: date) -> Command:
             word, word.split()[0]
         )
     if arguments["status"] != "completed":
-        due_before, due_after = _list_due_range(text, today)
+        try:
+            due_before, due_after = _list_due_range(text, today)
+        except DateParseError as exc:
+            return Command(Intent.CLARIFY, message=f"I couldn't filter by that date: {exc}")
         if due_before or due_after:
             arguments["status"] = "pending"
             arguments.setdefault("sort", "due")
@@ -769,7 +772,17 @@ def _parse_list(text: str, today: date) -> Command:
     return Command(Intent.LIST, arguments=arguments)
 
 
+def _month_end(day: date) -> date:
+    """The last day of `day`'s month."""
+    following = day.replace(day=28) + timedelta(days=4)
+    return following - timedelta(days=following.day)
+
+
 def _list_due_range(text: str, today: date) -> tuple[date | None, date | None]:
+    """The (due_before, due_after) a list question asks for; both inclusive.
+
+    Raises `DateParseError` for a date that is not a real one ("due 2026-02-30").
+    """
     lowered = text.lower()
     if re.search(r"\b(?:overdue|past\s+due|late)\b", lowered):
         return today - timedelta(days=1), None
@@ -778,28 +791,44 @@ def _list_due_range(text: str, today: date) -> tuple[date | None, date | None]:
     if re.search(r"\bnext\s+week\b", lowered):
         monday = parse_due("next week", today)
         return monday + timedelta(days=6), monday
+    if re.search(r"\bthis\s+month\b", lowered):
+        return _month_end(today), None
+    if re.search(r"\bnext\s+month\b", lowered):
+        first = _month_end(today) + timedelta(days=1)
+        return _month_end(first), first
     if re.search(r"\b(?:upcoming|soon|coming\s+up)\b", lowered):
         return today + timedelta(days=7), None
     for match in DUE_PATTERN.finditer(lowered):
-        try:
-            when = parse_due(match.group(0), today)
-        except DateParseError:
-            continue
-        if re.search(r"\b(?:after|from|since)\s+$", lowered[: match.start()]):
+        when = parse_due(match.group(0), today)
+        connector = re.search(r"\b(after|from|since|before)\s+$", lowered[: match.start()])
+        word = connector.group(1) if connector else None
+        if word == "after":
+            return None, when + timedelta(days=1)
+        if word in ("from", "since"):
             return None, when
-        return when, None
+        return (when - timedelta(days=1) if word == "before" else when), None
     return None, None
+
+
+_EDIT_VERB = re.compile(r"^(?:update|change|edit|modify|rename|retitle)\b", _FLAGS)
+_EDIT_HELP = (
+    "I couldn't tell which task to change, or how. Name the task and the change, for example:"
+    " **rename task 2 to Call mom**, **set task 2 priority to high** or **move task 2 to"
+    " friday**."
+)
 
 
 def parse_command(text: str, today: date) -> Command:
     """Parse one user message into a `Command`; relative dates resolve against `today`."""
-    if _GREETING.match(" ".join(text.replace("’", "'").split()).strip(" .!?,")):
+    plain = " ".join(text.replace("’", "'").split()).strip(" .!?,")
+    if _GREETING.match(plain):
         return Command(Intent.GREETING)
     bare = _normalize(text).strip(" .!?,")
+    # "ok" on its own is an acknowledgement, though "ok, add ..." is just a lead-in.
+    if _THANKS.match(plain) or _THANKS.match(bare):
+        return Command(Intent.THANKS)
     if not bare:
         return Command(Intent.HELP)
-    if _THANKS.match(bare):
-        return Command(Intent.THANKS)
     if _DISMISS.match(bare):
         return Command(Intent.DISMISS)
     if _HELP.match(bare):
@@ -823,6 +852,9 @@ def parse_command(text: str, today: date) -> Command:
     if match := _NEED_PHRASE.match(bare):
         rest = match.group("rest")
         return parse_command(rest, today) if _COMMAND_VERB.match(rest) else _parse_add(rest, today)
+    if _EDIT_VERB.match(bare):
+        # An edit we could not read: say how to phrase it rather than list every task.
+        return Command(Intent.CLARIFY, message=_EDIT_HELP)
     if _TASK_TALK.search(bare) and re.search(
         r"\b(?:tasks?|todos?|to-?dos?|list|agenda|backlog|overdue)\b", bare, _FLAGS
     ):
@@ -943,8 +975,6 @@ _HELP_TEXT = (
 
 def _format_day(iso: Any) -> str:
     """'Fri 2026-11-27' for '2026-11-27'."""
-    if not iso:
-        return ""
     try:
         return f"{date.fromisoformat(str(iso)):%a} {iso}"
     except ValueError:
@@ -953,7 +983,7 @@ def _format_day(iso: Any) -> str:
 
 def _tags_text(tags: Any) -> str:
     if not isinstance(tags, list):
-        tags = [tags] if tags else []
+        tags = [tags]
     return " ".join(f"#{tag}" for tag in tags)
 
 
@@ -1197,6 +1227,10 @@ def _resolve_tool_name(name: str, tools: Sequence[Tool]) -> str | None:
     return next((offered for offered in names if canonical_tool_name(offered) == name), None)
 
 
+# The model answers with one of these: a tool call, or a reply.
+_OutputItem = ResponseFunctionToolCall | ResponseOutputMessage
+
+
 def _text_chunks(text: str) -> list[str]:
     """Word-sized pieces that join back to exactly `text`."""
     return re.findall(r"\S+\s*|\s+", text) or [text]
@@ -1212,9 +1246,7 @@ class OfflineModel(Model):
         self.settings = settings
         self._today = today or (lambda: settings_today(settings))
 
-    def _output(
-        self, input: str | list[TResponseInputItem], tools: list[Tool]
-    ) -> ResponseOutputItem:
+    def _output(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> _OutputItem:
         step = next_step(input, self._today())
         if isinstance(step, ToolRequest):
             name = _resolve_tool_name(step.name, tools)
@@ -1304,7 +1336,7 @@ def _response(response_id: str, output: list[ResponseOutputItem], done: bool) ->
     )
 
 
-def _stream_events(item: ResponseOutputItem, response_id: str) -> list[TResponseStreamEvent]:
+def _stream_events(item: _OutputItem, response_id: str) -> list[TResponseStreamEvent]:
     """The Responses API event sequence for a response with one output item."""
     events: list[TResponseStreamEvent] = []
     add = events.append
@@ -1354,7 +1386,7 @@ def _stream_events(item: ResponseOutputItem, response_id: str) -> list[TResponse
                 }
             )
         )
-    elif isinstance(item, ResponseOutputMessage):
+    else:
         part = item.content[0]
         assert isinstance(part, ResponseOutputText)
         add(
