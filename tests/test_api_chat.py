@@ -487,3 +487,41 @@ async def test_openapi_and_info(client: httpx.AsyncClient) -> None:
     info = (await client.get("/api/info")).json()
     assert info["max_message_chars"] == 4000
     assert "secret" not in json.dumps(info).lower()
+
+
+async def test_a_retry_sees_the_tool_calls_a_failed_attempt_made(
+    settings: Settings, running: Any
+) -> None:
+    """The task was added before the model failed: the retry must not add it twice."""
+    failure = APIConnectionError(request=httpx2.Request("POST", "http://model.invalid"))
+    steps = [
+        [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
+        ModelStep.raise_error(failure),
+        [assistant_message("Buy milk is already on your list as task 1.")],
+    ]
+    http, model = await chat_client(settings, running, steps)
+    async with http:
+        me = await sign_up(http)
+        body = {"message": "add buy milk", "client_message_id": "m-1"}
+        failed = await http.post(f"/api/{me['id']}/chat", json=body, headers=me["headers"])
+        assert failed.status_code == 502
+        cid = failed.json()["conversation_id"]
+        url = f"/api/{me['id']}/conversations/{cid}/messages"
+        [kept] = (await http.get(url, headers=me["headers"])).json()["messages"]
+        assert kept["status"] == "failed"
+        assert [call["name"] for call in kept["tool_calls"]] == ["add_task"]
+
+        retried = await http.post(f"/api/{me['id']}/chat", json=body, headers=me["headers"])
+        assert retried.status_code == 200
+        assert [call["name"] for call in retried.json()["tool_calls"]] == ["add_task"]
+        tasks = (await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()
+        assert tasks["count"] == 1
+        user, reply = (await http.get(url, headers=me["headers"])).json()["messages"]
+        assert user["tool_calls"] == [] and user["status"] == "answered"
+        assert [call["name"] for call in reply["tool_calls"]] == ["add_task"]
+    seen = model.last_call.input  # type: ignore[union-attr]
+    assert [item.get("type") or item.get("role") for item in seen] == [
+        "user",
+        "function_call",
+        "function_call_output",
+    ]

@@ -184,6 +184,30 @@ class McpConnector:
             yield server
 
 
+def _tool_items(calls: list[dict[str, Any]], prefix: str) -> list[TResponseInputItem]:
+    """Stored tool calls as function_call / function_call_output input item pairs."""
+    items: list[TResponseInputItem] = []
+    for index, call in enumerate(calls):
+        call_id = str(call.get("call_id") or f"call_{prefix}_{index}")
+        result = call.get("result")
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call_id,
+                "name": str(call.get("name", "")),
+                "arguments": json.dumps(call.get("arguments") or {}),
+            }
+        )
+        items.append(
+            {
+                "type": "function_call_output",
+                "call_id": call_id,
+                "output": result if isinstance(result, str) else json.dumps(result),
+            }
+        )
+    return items
+
+
 def history_to_input(messages: list[Message]) -> list[TResponseInputItem]:
     """Stored messages as model input, tool calls included, so history replays faithfully."""
     items: list[TResponseInputItem] = []
@@ -191,24 +215,7 @@ def history_to_input(messages: list[Message]) -> list[TResponseInputItem]:
         if message.role == Role.USER.value:
             items.append({"role": "user", "content": message.content})
             continue
-        for call in message.tool_calls or []:
-            call_id = str(call.get("call_id") or f"call_{message.id}_{len(items)}")
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call_id,
-                    "name": str(call.get("name", "")),
-                    "arguments": json.dumps(call.get("arguments") or {}),
-                }
-            )
-            result = call.get("result")
-            items.append(
-                {
-                    "type": "function_call_output",
-                    "call_id": call_id,
-                    "output": result if isinstance(result, str) else json.dumps(result),
-                }
-            )
+        items.extend(_tool_items(message.tool_calls or [], str(message.id)))
         if message.content:
             items.append({"role": "assistant", "content": message.content})
     return items
@@ -373,6 +380,10 @@ class AgentService:
                 )
                 items = history_to_input(turn.history)
                 items.append({"role": "user", "content": turn.user_message.content})
+                # Tool calls an earlier, failed attempt at this turn already made: the model
+                # sees them, so a retry does not add the same task twice.
+                earlier = list(turn.user_message.tool_calls or [])
+                items.extend(_tool_items(earlier, f"retry_{turn.user_message.id}"))
                 result = Runner.run_streamed(
                     agent,
                     input=items,
@@ -414,12 +425,13 @@ class AgentService:
                 conversation_id=turn.conversation.id,
                 message_id=stored.id or 0,
                 response=reply,
-                tool_calls=list(calls.values()),
+                tool_calls=[ToolCall(**call) for call in stored.tool_calls],
             )
         except (asyncio.CancelledError, GeneratorExit):
             # Stop button or a dropped connection: keep the user's message, store no reply.
             if not finished:
-                await asyncio.shield(self._fail(turn, "The reply was stopped before it finished."))
+                stopped = "The reply was stopped before it finished."
+                await asyncio.shield(self._fail(turn, stopped, calls))
             raise
         except Exception as exc:
             code, message = _explain(exc)
@@ -429,7 +441,7 @@ class AgentService:
                 exc_info=not isinstance(exc, DatabaseUnavailable | APIError),
             )
             if not finished:
-                await self._fail(turn, message)
+                await self._fail(turn, message, calls)
             yield TurnError(code=code, message=message, conversation_id=turn.conversation.id)
 
     async def run_turn(
@@ -452,10 +464,14 @@ class AgentService:
             async for event in events:
                 yield event
 
-    async def _fail(self, turn: PreparedTurn, reason: str) -> None:
+    async def _fail(self, turn: PreparedTurn, reason: str, calls: dict[str, ToolCall]) -> None:
+        # Tool calls that returned did change data: keep them with the user's message.
+        done = [call.model_dump() for call in calls.values() if call.result is not None]
         try:
             async with self.db.session() as session:
-                await ConversationStore(session, turn.user_id).fail_turn(turn.user_message, reason)
+                await ConversationStore(session, turn.user_id).fail_turn(
+                    turn.user_message, reason, done
+                )
         except Exception:
             logger.warning("could not mark turn failed", exc_info=True)
 

@@ -211,26 +211,39 @@ class ConversationStore:
         reply: str,
         tool_calls: list[dict[str, Any]],
     ) -> Message:
-        """Store the assistant's reply and mark the user's message answered, atomically."""
+        """Store the assistant's reply and mark the user's message answered, atomically.
+
+        Tool calls an earlier failed attempt made (kept on the user's message) move to the
+        reply, so the turn's record holds every call once.
+        """
         assistant = Message(
             conversation_id=conversation.id,
             user_id=self.user_id,
             role=Role.ASSISTANT.value,
             content=reply,
-            tool_calls=tool_calls,
+            tool_calls=[*(user_message.tool_calls or []), *tool_calls],
             reply_to_id=user_message.id,
         )
         user_message.status = TurnStatus.ANSWERED.value
         user_message.error = None
+        user_message.tool_calls = []
         conversation.updated_at = utcnow()
         self.session.add_all([assistant, user_message, conversation])
         await self.session.commit()
         return assistant
 
-    async def fail_turn(self, user_message: Message, reason: str) -> None:
-        """Mark the user's message failed (it is kept); no reply is stored."""
+    async def fail_turn(
+        self, user_message: Message, reason: str, done_calls: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Mark the user's message failed (it is kept); no reply is stored.
+
+        `done_calls` are tool calls that completed before the failure: their effects are real,
+        so they are kept with the message and shown to the model if the turn is retried.
+        """
         user_message.status = TurnStatus.FAILED.value
         user_message.error = reason[:500]
+        if done_calls:
+            user_message.tool_calls = [*(user_message.tool_calls or []), *done_calls]
         self.session.add(user_message)
         await self.session.commit()
 
