@@ -25,11 +25,12 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bench.machine import Load, LoadMeter
-from bench.model import next_output, stream_events
+from bench.model import MODEL_NAME, next_output
 from bench.stack import ChatStack
 from bench.stats import NS_PER_MS
 from taskpilot.agent.events import TurnDone, TurnError, TurnEvent
 from taskpilot.agent.service import PreparedTurn
+from taskpilot.agent.stream_events import response_events
 from taskpilot.runtime import Runtime
 
 API, PREPARE, STREAM, MCP_SERVER = "api", "prepare", "stream", "mcp_server"
@@ -263,7 +264,7 @@ def model_double_cost_ms(repeats: int = 200) -> float:
     started = time.perf_counter_ns()
     for _ in range(repeats):
         for items in (user_input, tool_output):
-            list(stream_events(next_output(items), "resp_x"))
+            response_events(next_output(items), "resp_x", MODEL_NAME)
     return (time.perf_counter_ns() - started) / repeats / NS_PER_MS
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import itertools
 import json
 import re
 import uuid
@@ -31,28 +30,14 @@ from agents.model_settings import ModelSettings
 from agents.models.interface import Model, ModelTracing
 from agents.tool import Tool
 from agents.usage import Usage
-from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
-    ResponseFunctionToolCall,
-    ResponseInProgressEvent,
-    ResponseOutputItem,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
-    ResponseUsage,
-)
 from openai.types.responses.response_prompt_param import ResponsePromptParam
-from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from taskpilot.agent.stream_events import (
+    OutputItem,
+    function_call_item,
+    message_item,
+    response_events,
+)
 from taskpilot.core.clock import today as settings_today
 from taskpilot.core.config import Settings
 from taskpilot.services.dates import DUE_PATTERN, DateParseError, parse_due
@@ -1227,15 +1212,6 @@ def _resolve_tool_name(name: str, tools: Sequence[Tool]) -> str | None:
     return next((offered for offered in names if canonical_tool_name(offered) == name), None)
 
 
-# The model answers with one of these: a tool call, or a reply.
-_OutputItem = ResponseFunctionToolCall | ResponseOutputMessage
-
-
-def _text_chunks(text: str) -> list[str]:
-    """Word-sized pieces that join back to exactly `text`."""
-    return re.findall(r"\S+\s*|\s+", text) or [text]
-
-
 class OfflineModel(Model):
     """A rule-based stand-in for a language model (no AI): task commands become tool calls.
 
@@ -1246,31 +1222,17 @@ class OfflineModel(Model):
         self.settings = settings
         self._today = today or (lambda: settings_today(settings))
 
-    def _output(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> _OutputItem:
+    def _output(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> OutputItem:
         step = next_step(input, self._today())
         if isinstance(step, ToolRequest):
             name = _resolve_tool_name(step.name, tools)
             if name is not None:
-                call_id = f"call_{uuid.uuid4().hex[:24]}"
-                return ResponseFunctionToolCall(
-                    id=f"fc_{call_id}",
-                    call_id=call_id,
-                    type="function_call",
-                    name=name,
-                    arguments=json.dumps(step.arguments, ensure_ascii=False),
-                    status="completed",
-                )
+                return function_call_item(name, step.arguments)
             step = Reply(
                 f"I can't reach the task tools right now (`{step.name}` is not available),"
                 " so I couldn't do that. Please try again in a moment."
             )
-        return ResponseOutputMessage(
-            id=f"msg_{uuid.uuid4().hex[:24]}",
-            type="message",
-            role="assistant",
-            status="completed",
-            content=[ResponseOutputText(type="output_text", text=step.text, annotations=[])],
-        )
+        return message_item(step.text)
 
     async def get_response(
         self,
@@ -1308,151 +1270,7 @@ class OfflineModel(Model):
     ) -> AsyncIterator[TResponseStreamEvent]:
         """The same step as `get_response`, as Responses API stream events (text word by word)."""
         output = self._output(input, tools)
-        for event in _stream_events(output, f"resp_{uuid.uuid4().hex}"):
+        for event in response_events(output, f"resp_{uuid.uuid4().hex}", MODEL_NAME):
             yield event
             # Let the consumer render each delta before the next one arrives.
             await asyncio.sleep(0)
-
-
-def _response(response_id: str, output: list[ResponseOutputItem], done: bool) -> Response:
-    usage = ResponseUsage(
-        input_tokens=0,
-        output_tokens=0,
-        total_tokens=0,
-        input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
-        output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
-    )
-    return Response(
-        id=response_id,
-        created_at=0,
-        model=MODEL_NAME,
-        object="response",
-        output=output,
-        tool_choice="auto",
-        tools=[],
-        parallel_tool_calls=False,
-        status="completed" if done else "in_progress",
-        usage=usage if done else None,
-    )
-
-
-def _stream_events(item: _OutputItem, response_id: str) -> list[TResponseStreamEvent]:
-    """The Responses API event sequence for a response with one output item."""
-    events: list[TResponseStreamEvent] = []
-    add = events.append
-    numbers = itertools.count()
-    started = _response(response_id, [], done=False)
-    add(
-        ResponseCreatedEvent(
-            type="response.created", response=started, sequence_number=next(numbers)
-        )
-    )
-    add(
-        ResponseInProgressEvent(
-            type="response.in_progress",
-            response=started.model_copy(),
-            sequence_number=next(numbers),
-        )
-    )
-    if isinstance(item, ResponseFunctionToolCall):
-        pending = item.model_copy(update={"arguments": "", "status": "in_progress"})
-        item_id = item.id or item.call_id
-        add(
-            ResponseOutputItemAddedEvent(
-                type="response.output_item.added",
-                item=pending,
-                output_index=0,
-                sequence_number=next(numbers),
-            )
-        )
-        add(
-            ResponseFunctionCallArgumentsDeltaEvent(
-                type="response.function_call_arguments.delta",
-                item_id=item_id,
-                output_index=0,
-                delta=item.arguments,
-                sequence_number=next(numbers),
-            )
-        )
-        add(
-            ResponseFunctionCallArgumentsDoneEvent.model_validate(
-                {
-                    "type": "response.function_call_arguments.done",
-                    "item_id": item_id,
-                    "output_index": 0,
-                    "arguments": item.arguments,
-                    "name": item.name,
-                    "sequence_number": next(numbers),
-                }
-            )
-        )
-    else:
-        part = item.content[0]
-        assert isinstance(part, ResponseOutputText)
-        add(
-            ResponseOutputItemAddedEvent(
-                type="response.output_item.added",
-                item=item.model_copy(update={"content": [], "status": "in_progress"}),
-                output_index=0,
-                sequence_number=next(numbers),
-            )
-        )
-        add(
-            ResponseContentPartAddedEvent(
-                type="response.content_part.added",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                part=part.model_copy(update={"text": ""}),
-                sequence_number=next(numbers),
-            )
-        )
-        for chunk in _text_chunks(part.text):
-            add(
-                ResponseTextDeltaEvent(
-                    type="response.output_text.delta",
-                    item_id=item.id,
-                    output_index=0,
-                    content_index=0,
-                    delta=chunk,
-                    logprobs=[],
-                    sequence_number=next(numbers),
-                )
-            )
-        add(
-            ResponseTextDoneEvent(
-                type="response.output_text.done",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                text=part.text,
-                logprobs=[],
-                sequence_number=next(numbers),
-            )
-        )
-        add(
-            ResponseContentPartDoneEvent(
-                type="response.content_part.done",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                part=part,
-                sequence_number=next(numbers),
-            )
-        )
-    add(
-        ResponseOutputItemDoneEvent(
-            type="response.output_item.done",
-            item=item,
-            output_index=0,
-            sequence_number=next(numbers),
-        )
-    )
-    add(
-        ResponseCompletedEvent(
-            type="response.completed",
-            response=_response(response_id, [item], done=True),
-            sequence_number=next(numbers),
-        )
-    )
-    return events
