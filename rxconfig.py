@@ -13,7 +13,19 @@ config = rx.Config(
     cors_allowed_origins=_settings.allowed_origins,
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    # Radix Themes explicitly (implicit enablement is deprecated in 0.10); no sitemap.xml.
-    plugins=[rx.plugins.RadixThemesPlugin()],
+    plugins=[
+        # Radix Themes explicitly (implicit enablement is deprecated in 0.10): neutral greys
+        # and a near-black accent, like ChatKit; light/dark follows the toggle.
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(
+                appearance="inherit",
+                accent_color="indigo",
+                gray_color="slate",
+                radius="large",
+                scaling="100%",
+            )
+        ),
+    ],
+    # No sitemap.xml.
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -11,27 +11,11 @@ from contextlib import asynccontextmanager
 
 import reflex as rx
 
-from taskpilot.agent.providers import describe_model
 from taskpilot.api.app import create_api
 from taskpilot.api.routes.chat import wait_for_running_turns
 from taskpilot.data import models  # noqa: F401 - our tables share SQLModel.metadata with rx.Model
 from taskpilot.runtime import get_runtime
-
-
-def index() -> rx.Component:
-    """A minimal landing page until the chat page lands."""
-    return rx.center(
-        rx.vstack(
-            rx.heading("TaskPilot", size="8"),
-            rx.text(
-                "Your task assistant. The chat API is at /api; its documentation at /api/docs."
-            ),
-            rx.text(f"Model: {describe_model(get_runtime().settings)}", size="2", color="gray"),
-            spacing="3",
-            align="center",
-        ),
-        height="100vh",
-    )
+from taskpilot.web.pages import register
 
 
 @asynccontextmanager
@@ -43,6 +27,10 @@ async def _runtime_lifespan() -> AsyncIterator[None]:
         await wait_for_running_turns()
 
 
-app = rx.App(api_transformer=create_api(get_runtime()))
+app = rx.App(
+    api_transformer=create_api(get_runtime()),
+    stylesheets=["/taskpilot.css"],
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
 app.register_lifespan_task(_runtime_lifespan)
-app.add_page(index, route="/", title="TaskPilot")
+register(app)

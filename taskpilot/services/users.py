@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +54,8 @@ class UserService:
         user = User(
             email=address,
             display_name=" ".join(display_name.split())[:120] or address.split("@")[0],
-            password_hash=hash_password(check_password(password)),
+            # Argon2 takes ~0.3 s of CPU: off the event loop, so other requests keep flowing.
+            password_hash=await asyncio.to_thread(hash_password, check_password(password)),
         )
         self.session.add(user)
         try:
@@ -70,7 +72,10 @@ class UserService:
         except AccountError as exc:
             raise AccountError("Wrong email or password.") from exc
         user = (await self.session.exec(select(User).where(User.email == address))).first()
-        if user is None or not verify_password(password, user.password_hash):
+        matches = user is not None and await asyncio.to_thread(
+            verify_password, password, user.password_hash
+        )
+        if user is None or not matches:
             raise AccountError("Wrong email or password.")
         return user
 

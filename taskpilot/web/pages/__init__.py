@@ -1,0 +1,28 @@
+"""The app's pages; `register` adds them to the Reflex app with their routes and loaders."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from taskpilot.web.pages.auth import login_page, signup_page
+from taskpilot.web.pages.chat import chat_page
+from taskpilot.web.routes import CONVERSATION, HOME, LOGIN, SIGNUP
+from taskpilot.web.states.auth import AuthState
+from taskpilot.web.states.chat import ChatState
+
+TITLE = "TaskPilot"
+
+
+def register(app: rx.App) -> None:
+    """Add the chat, log-in and sign-up pages (routes per docs/ui-contract.md)."""
+    for route in (HOME, CONVERSATION):
+        app.add_page(chat_page, route=route, title=TITLE, on_load=ChatState.load_page)
+    app.add_page(
+        login_page, route=LOGIN, title=f"Log in · {TITLE}", on_load=AuthState.redirect_if_signed_in
+    )
+    app.add_page(
+        signup_page,
+        route=SIGNUP,
+        title=f"Create an account · {TITLE}",
+        on_load=AuthState.redirect_if_signed_in,
+    )

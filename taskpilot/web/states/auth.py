@@ -1,0 +1,130 @@
+"""AuthState: the login token in the browser, sign-up, log-in and log-out.
+
+The browser keeps only the token (localStorage `taskpilot_token`). Every handler that touches
+data verifies it on the server and acts as its subject; the page never sends a user id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import reflex as rx
+
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.security import Identity, mint_access_token
+from taskpilot.data.models import User
+from taskpilot.runtime import get_runtime
+from taskpilot.services.users import AccountError, UserService
+from taskpilot.web.routes import HOME, LOGIN
+from taskpilot.web.session import TOKEN_KEY, identify
+
+logger = logging.getLogger("taskpilot.web")
+
+DATABASE_DOWN = "TaskPilot can't reach its database right now. Please try again shortly."
+
+
+class AuthState(rx.State):
+    """The signed-in person, as far as the page needs to know."""
+
+    # sync=True: logging out in one tab logs out the others.
+    token: str = rx.LocalStorage(name=TOKEN_KEY, sync=True)
+    user_name: rx.Field[str] = rx.field("")
+    user_email: rx.Field[str] = rx.field("")
+    form_error: rx.Field[str] = rx.field("")
+    submitting: rx.Field[bool] = rx.field(False)
+
+    async def _identity(self) -> Identity | None:
+        """The verified identity behind the browser's token, or None."""
+        return await identify(get_runtime().settings, self.token)
+
+    async def _forget_user(self) -> None:
+        """Clear the token and every state that holds the person's data."""
+        self.token = ""
+        self.user_name = ""
+        self.user_email = ""
+        for state_class in type(self).get_substates():
+            substate = await self.get_state(state_class)
+            substate.reset()
+
+    async def _sign_out(self) -> Any:
+        """Forget the person and send them to the login page (expired or invalid token)."""
+        await self._forget_user()
+        return rx.redirect(LOGIN, replace=True)
+
+    def _remember(self, user: User) -> None:
+        self.token, _ = mint_access_token(get_runtime().settings, user.id, user.email)
+        self.user_name = user.display_name
+        self.user_email = user.email
+        self.form_error = ""
+
+    @rx.event
+    async def redirect_if_signed_in(self) -> Any:
+        """On the login and sign-up pages: a signed-in visitor goes straight to the chat.
+
+        It leaves `form_error` alone: on a first visit this runs after any submit the person
+        managed before the page connected, and must not wipe that submit's message.
+        """
+        if await self._identity() is not None:
+            return rx.redirect(HOME, replace=True)
+        return None
+
+    @rx.event
+    async def sign_up(self, form_data: dict[str, Any]) -> Any:
+        """Create an account from the sign-up form and sign in."""
+        email = str(form_data.get("email") or "").strip()
+        password = str(form_data.get("password") or "")
+        name = str(form_data.get("name") or "")
+        if not email:
+            self.form_error = "Enter your email address."
+            return
+        if not password:
+            self.form_error = "Choose a password of at least 8 characters."
+            return
+        self.submitting = True
+        yield
+        try:
+            async with get_runtime().db.session() as session:
+                user = await UserService(session).sign_up(email, password, name)
+        except AccountError as exc:
+            self.form_error = str(exc)  # written for the person (services/users.py)
+        except DatabaseUnavailable:
+            self.form_error = DATABASE_DOWN
+        else:
+            self._remember(user)
+            yield rx.redirect(HOME, replace=True)
+        finally:
+            self.submitting = False
+
+    @rx.event
+    async def log_in(self, form_data: dict[str, Any]) -> Any:
+        """Check the log-in form's credentials and sign in."""
+        email = str(form_data.get("email") or "").strip()
+        password = str(form_data.get("password") or "")
+        if not email or not password:
+            self.form_error = "Enter your email address and password."
+            return
+        self.submitting = True
+        yield
+        try:
+            async with get_runtime().db.session() as session:
+                user = await UserService(session).log_in(email, password)
+        except AccountError as exc:
+            self.form_error = str(exc)
+        except DatabaseUnavailable:
+            self.form_error = DATABASE_DOWN
+        else:
+            self._remember(user)
+            yield rx.redirect(HOME, replace=True)
+        finally:
+            self.submitting = False
+
+    @rx.event
+    async def log_out(self) -> Any:
+        """Forget the token (in every tab) and the page's data."""
+        return await self._sign_out()
+
+    @rx.event
+    def clear_form_error(self) -> None:
+        """Hide the form's error once the person edits the form again."""
+        self.form_error = ""

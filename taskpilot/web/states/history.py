@@ -1,0 +1,119 @@
+"""HistoryState: the person's conversations in the sidebar; rename and delete."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import reflex as rx
+
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.data.models import Conversation
+from taskpilot.runtime import get_runtime
+from taskpilot.services.conversations import (
+    ConversationNotFound,
+    ConversationStore,
+    conversation_to_dict,
+)
+from taskpilot.web.routes import HOME, conversation_id_from_path
+from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
+from taskpilot.web.view_models import ConversationView, conversation_views, regroup
+
+HISTORY_LIMIT = 100
+
+
+class HistoryState(AuthState):
+    """The sidebar's conversations (newest first), the current title, and the dialogs."""
+
+    conversations: rx.Field[list[ConversationView]] = rx.field(default_factory=list)
+    current_title: rx.Field[str] = rx.field("")
+    history_error: rx.Field[str] = rx.field("")
+    rename_id: rx.Field[str] = rx.field("")
+    rename_title: rx.Field[str] = rx.field("")
+    rename_error: rx.Field[str] = rx.field("")
+    delete_id: rx.Field[str] = rx.field("")
+    delete_title: rx.Field[str] = rx.field("")
+
+    def _show(self, rows: list[Conversation]) -> None:
+        """Show these conversations (newest first), grouped by when they were last active."""
+        now = datetime.now(ZoneInfo(get_runtime().settings.timezone))
+        self.conversations = conversation_views([conversation_to_dict(c) for c in rows], now)
+        self.history_error = ""
+
+    @rx.event
+    def start_rename(self, conversation_id: str, title: str) -> None:
+        """Open the rename dialog for a conversation."""
+        self.rename_id = conversation_id
+        self.rename_title = title
+        self.rename_error = ""
+
+    @rx.event
+    def set_rename_open(self, is_open: bool) -> None:
+        """The rename dialog was opened or dismissed (Escape, click outside)."""
+        if not is_open:
+            self.rename_id = ""
+            self.rename_error = ""
+
+    @rx.event
+    async def save_rename(self, form_data: dict[str, Any]) -> Any:
+        """Give the conversation in the rename dialog its new title."""
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        title = str(form_data.get("title") or "")
+        try:
+            async with get_runtime().db.session() as session:
+                renamed = await ConversationStore(session, identity.user_id).rename(
+                    self.rename_id, title
+                )
+        except ConversationNotFound:
+            self.rename_error = "That conversation no longer exists."
+            return None
+        except ValueError as exc:
+            self.rename_error = str(exc)  # written for the person (clean_conversation_title)
+            return None
+        except DatabaseUnavailable:
+            self.rename_error = DATABASE_DOWN
+            return None
+        self.conversations = [
+            dataclasses.replace(c, title=renamed.title) if c.id == renamed.id else c
+            for c in self.conversations
+        ]
+        if conversation_id_from_path(self.router.url.path) == renamed.id:
+            self.current_title = renamed.title
+        self.rename_id = ""
+        return None
+
+    @rx.event
+    def start_delete(self, conversation_id: str, title: str) -> None:
+        """Ask to confirm deleting a conversation."""
+        self.delete_id = conversation_id
+        self.delete_title = title
+
+    @rx.event
+    def set_delete_open(self, is_open: bool) -> None:
+        """The delete confirmation was dismissed."""
+        if not is_open:
+            self.delete_id = ""
+
+    @rx.event
+    async def confirm_delete(self) -> Any:
+        """Delete the conversation being confirmed; leave it if it is the one on screen."""
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        doomed, self.delete_id = self.delete_id, ""
+        try:
+            async with get_runtime().db.session() as session:
+                await ConversationStore(session, identity.user_id).delete(doomed)
+        except ConversationNotFound:
+            pass  # already gone (another tab): just drop it from the list
+        except DatabaseUnavailable:
+            self.history_error = DATABASE_DOWN
+            return None
+        self.conversations = regroup([c for c in self.conversations if c.id != doomed])
+        if conversation_id_from_path(self.router.url.path) == doomed:
+            return rx.redirect(HOME, replace=True)
+        return None

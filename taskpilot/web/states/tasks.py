@@ -1,0 +1,122 @@
+"""TaskState: the task panel. It reads through TaskService and changes tasks only through the
+MCP tools, so the MCP server stays the one gate for task changes (as it is for the agent)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import reflex as rx
+
+from taskpilot.core.clock import today
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.data.models import Task
+from taskpilot.runtime import get_runtime
+from taskpilot.services.tasks import MAX_LIST, SortOrder, TaskQuery, TaskService, task_to_dict
+from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
+from taskpilot.web.view_models import TaskView, task_view
+from taskpilot.web.wording import tool_error_in_words
+
+logger = logging.getLogger("taskpilot.web")
+
+FILTERS = ("all", "pending", "completed")
+TOOL_FAILED = "That didn't work; please try again."
+
+
+class TaskState(AuthState):
+    """The person's tasks (pending first) and the panel's filter."""
+
+    tasks: rx.Field[list[TaskView]] = rx.field(default_factory=list)
+    status_filter: rx.Field[str] = rx.field("all")
+    task_error: rx.Field[str] = rx.field("")
+    loaded: rx.Field[bool] = rx.field(False)
+
+    @rx.var
+    def visible_tasks(self) -> list[TaskView]:
+        """The tasks the filter lets through."""
+        if self.status_filter == "pending":
+            return [task for task in self.tasks if not task.completed]
+        if self.status_filter == "completed":
+            return [task for task in self.tasks if task.completed]
+        return self.tasks
+
+    @rx.var
+    def pending_count(self) -> int:
+        """How many tasks are still open."""
+        return sum(1 for task in self.tasks if not task.completed)
+
+    @rx.var
+    def completed_count(self) -> int:
+        """How many tasks are done."""
+        return sum(1 for task in self.tasks if task.completed)
+
+    def _show(self, rows: list[Task]) -> None:
+        """Show these tasks: open ones first (by due date), then done ones."""
+        day = today(get_runtime().settings)
+        views = [task_view(task_to_dict(row), day) for row in rows]
+        self.tasks = sorted(views, key=lambda task: task.completed)
+        self.task_error = ""
+        self.loaded = True
+
+    @staticmethod
+    def _query() -> TaskQuery:
+        # Everything (up to the service's cap), so the filter's counts need no second query.
+        return TaskQuery(sort=SortOrder.DUE, limit=MAX_LIST)
+
+    @rx.event
+    async def load_tasks(self) -> Any:
+        """Reload the task list from the database."""
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        await self._reload(identity.user_id)
+        return None
+
+    async def _reload(self, user_id: str) -> None:
+        try:
+            async with get_runtime().db.session() as session:
+                rows = await TaskService(session, user_id).find(self._query())
+        except DatabaseUnavailable:
+            self.task_error = DATABASE_DOWN
+            return
+        self._show(rows)
+
+    @rx.event
+    def set_status_filter(self, value: str | list[str]) -> None:
+        """Show all, pending or completed tasks."""
+        choice = value[0] if isinstance(value, list) and value else value
+        if choice in FILTERS:
+            self.status_filter = str(choice)
+
+    @rx.event
+    async def complete_task(self, task_id: int) -> Any:
+        """Mark a task done, through the MCP `complete_task` tool."""
+        return await self._change("complete_task", {"task_id": task_id})
+
+    @rx.event
+    async def reopen_task(self, task_id: int) -> Any:
+        """Mark a done task as not done, through the MCP `complete_task` tool."""
+        return await self._change("complete_task", {"task_id": task_id, "completed": False})
+
+    @rx.event
+    async def delete_task(self, task_id: int) -> Any:
+        """Delete a task, through the MCP `delete_task` tool."""
+        return await self._change("delete_task", {"task_id": task_id})
+
+    async def _change(self, tool: str, arguments: dict[str, Any]) -> Any:
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        try:
+            async with get_runtime().agent.mcp.connect(identity.user_id) as server:
+                result = await server.call_tool(tool, arguments)
+        except Exception:
+            logger.warning("task panel tool call failed", extra={"tool": tool}, exc_info=True)
+            self.task_error = TOOL_FAILED
+            return None
+        if result.is_error:
+            text = " ".join(getattr(part, "text", "") for part in result.content)
+            self.task_error = tool_error_in_words(text)
+            return None
+        await self._reload(identity.user_id)
+        return None

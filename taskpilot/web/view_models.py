@@ -1,0 +1,218 @@
+"""What the page shows, as plain serialisable records built from the services' JSON forms.
+
+State vars hold these (never ORM rows or clients), so Reflex can pickle them into Redis and
+send them to the browser. Builders are pure functions, tested in `tests/web/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from typing import Any
+
+from taskpilot.web.wording import (
+    due_in_words,
+    history_group,
+    tool_arguments_in_words,
+    tool_result_in_words,
+)
+
+RUNNING, DONE, ERROR = "running", "done", "error"
+NOT_ANSWERED = "This message wasn't answered."
+
+
+@dataclasses.dataclass
+class ToolCardView:
+    """One tool call: which tool, its arguments in words, and how it went."""
+
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
+    state: str = RUNNING  # running / done / error
+    result: str = ""
+
+
+@dataclasses.dataclass
+class MessageView:
+    """One chat message. `created_at` is ISO 8601; the browser formats it in local time."""
+
+    key: str = ""
+    id: int = 0
+    role: str = "user"
+    content: str = ""
+    created_at: str = ""
+    tool_calls: list[ToolCardView] = dataclasses.field(default_factory=list)
+    failed: bool = False
+    error: str = ""
+    client_message_id: str = ""
+
+
+@dataclasses.dataclass
+class ConversationView:
+    """A conversation in the history sidebar; `group` heads a run of items ("Today")."""
+
+    id: str = ""
+    title: str = ""
+    group: str = ""
+    first_in_group: bool = False
+
+
+@dataclasses.dataclass
+class TaskView:
+    """A task in the task panel."""
+
+    task_id: int = 0
+    title: str = ""
+    description: str = ""
+    completed: bool = False
+    priority: str = "medium"
+    due_label: str = ""
+    due_tone: str = ""
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+def tool_card_started(call_id: str, name: str, arguments: dict[str, Any] | None) -> ToolCardView:
+    """A card for a tool call that is still running."""
+    return ToolCardView(
+        call_id=call_id, name=name, arguments=tool_arguments_in_words(name, arguments)
+    )
+
+
+def tool_card_finished(
+    call_id: str, name: str, arguments: dict[str, Any] | None, result: object, is_error: bool
+) -> ToolCardView:
+    """A card for a tool call that returned (or failed)."""
+    return ToolCardView(
+        call_id=call_id,
+        name=name,
+        arguments=tool_arguments_in_words(name, arguments),
+        state=ERROR if is_error else DONE,
+        result=tool_result_in_words(name, result, is_error),
+    )
+
+
+def finish_card(cards: list[ToolCardView], finished: ToolCardView) -> list[ToolCardView]:
+    """The cards with `finished` replacing its running card (or added, if never started)."""
+    if any(card.call_id == finished.call_id for card in cards):
+        return [finished if card.call_id == finished.call_id else card for card in cards]
+    return [*cards, finished]
+
+
+def stored_tool_cards(tool_calls: list[dict[str, Any]] | None) -> list[ToolCardView]:
+    """Cards for a stored message's tool calls (`message_to_dict` form)."""
+    return [
+        tool_card_finished(
+            f"stored-{index}",
+            str(call.get("name") or "tool"),
+            call.get("arguments") if isinstance(call.get("arguments"), dict) else {},
+            call.get("result"),
+            bool(call.get("is_error")),
+        )
+        for index, call in enumerate(tool_calls or [])
+    ]
+
+
+def message_view(message: dict[str, Any]) -> MessageView:
+    """A stored message (`message_to_dict` form) as the page shows it."""
+    role = str(message.get("role") or "user")
+    failed = role == "user" and message.get("status") == "failed"
+    return MessageView(
+        key=f"m{message.get('id')}",
+        id=int(message.get("id") or 0),
+        role=role,
+        content=str(message.get("content") or ""),
+        created_at=str(message.get("created_at") or ""),
+        tool_calls=stored_tool_cards(message.get("tool_calls")),
+        failed=failed,
+        error=str(message.get("error") or NOT_ANSWERED) if failed else "",
+        client_message_id=str(message.get("client_message_id") or ""),
+    )
+
+
+def pending_user_message(text: str, client_message_id: str, now: datetime) -> MessageView:
+    """The user's message as shown the moment it is sent, before the server numbers it."""
+    return MessageView(
+        key=f"c{client_message_id}",
+        role="user",
+        content=text,
+        created_at=now.isoformat(),
+        client_message_id=client_message_id,
+    )
+
+
+def assistant_message(
+    message_id: int, text: str, cards: list[ToolCardView], now: datetime
+) -> MessageView:
+    """The assistant's finished reply as it was streamed."""
+    return MessageView(
+        key=f"m{message_id}",
+        id=message_id,
+        role="assistant",
+        content=text,
+        created_at=now.isoformat(),
+        tool_calls=list(cards),
+    )
+
+
+def failed_last_turn(messages: list[MessageView]) -> MessageView | None:
+    """The last message when it is the user's and its turn failed: it can be retried."""
+    if messages and messages[-1].role == "user" and messages[-1].failed:
+        return messages[-1]
+    return None
+
+
+def conversation_views(
+    conversations: list[dict[str, Any]], now: datetime
+) -> list[ConversationView]:
+    """Conversations (`conversation_to_dict` form, newest first) with their sidebar groups."""
+    views: list[ConversationView] = []
+    previous = None
+    for conversation in conversations:
+        group = history_group(datetime.fromisoformat(conversation["updated_at"]), now)
+        views.append(
+            ConversationView(
+                id=str(conversation["id"]),
+                title=str(conversation.get("title") or "New chat"),
+                group=group,
+                first_in_group=group != previous,
+            )
+        )
+        previous = group
+    return views
+
+
+def regroup(views: list[ConversationView]) -> list[ConversationView]:
+    """The list with each group's heading on its first item again (after a move or delete)."""
+    regrouped: list[ConversationView] = []
+    previous = None
+    for view in views:
+        regrouped.append(dataclasses.replace(view, first_in_group=view.group != previous))
+        previous = view.group
+    return regrouped
+
+
+def bump_conversation(
+    views: list[ConversationView], conversation_id: str, title: str
+) -> list[ConversationView]:
+    """The list with this conversation moved (or added) to the top, as active now."""
+    rest = [view for view in views if view.id != conversation_id]
+    top = ConversationView(id=conversation_id, title=title or "New chat", group="Today")
+    return regroup([top, *rest])
+
+
+def task_view(task: dict[str, Any], today: date) -> TaskView:
+    """A task (`task_to_dict` form) as the panel shows it."""
+    due = task.get("due_date")
+    label, tone = due_in_words(date.fromisoformat(due) if due else None, today)
+    if task.get("completed"):
+        tone = "done" if label else ""
+    return TaskView(
+        task_id=int(task["task_id"]),
+        title=str(task.get("title") or ""),
+        description=str(task.get("description") or ""),
+        completed=bool(task.get("completed")),
+        priority=str(task.get("priority") or "medium"),
+        due_label=label,
+        due_tone=tone,
+        tags=[str(tag) for tag in task.get("tags") or []],
+    )

@@ -1,0 +1,466 @@
+"""The page's states against a real runtime: who is signed in, loading, sending, streaming,
+stopping, retrying, the sidebar and the task panel — including the unhappy paths a browser
+test cannot easily provoke (a database outage, a token that expires mid-session)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from agents.testing import ModelStep, assistant_message, function_call
+from reflex_base.event import EventSpec
+
+from taskpilot.services.conversations import ConversationStore
+from taskpilot.services.tasks import TaskService
+from taskpilot.web.states.auth import DATABASE_DOWN
+from taskpilot.web.states.chat import GENERIC_FAILURE, SESSION_EXPIRED
+from taskpilot.web.states.tasks import TOOL_FAILED, TaskState
+from tests.web.conftest import Page, call
+
+
+def redirect_to(events: Any) -> str | None:
+    """The path of the first redirect among the events a handler returned, if any."""
+    for event in events if isinstance(events, list) else [events]:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_redirect":
+            return str(dict((str(k), v) for k, v in event.args)["path"]._var_value)  # type: ignore[attr-defined]
+    return None
+
+
+async def send(tab: Page, text: str) -> list[Any]:
+    """Submit the composer, then run the background turn to its end; its follow-up events."""
+    spec = await call(tab.chat, "send", {"message": text})
+    if spec is None:
+        return []
+    assert isinstance(spec, EventSpec) and spec.handler.fn.__name__ == "run_turn"
+    args = [value._var_value for _, value in spec.args]  # type: ignore[attr-defined]
+    return await call(tab.chat, "run_turn", *args)  # type: ignore[no-any-return]
+
+
+# --- signing in and out ------------------------------------------------------------------------
+
+
+async def test_sign_up_explains_what_is_missing_then_signs_in(tab: Page) -> None:
+    auth = tab.auth
+    await call(auth, "sign_up", {"email": "", "password": "x"})
+    assert auth.form_error == "Enter your email address."
+    await call(auth, "sign_up", {"email": "ada@example.com", "password": ""})
+    assert "8 characters" in auth.form_error
+    await call(auth, "sign_up", {"email": "not-an-email", "password": "correct horse"})
+    assert "valid email" in auth.form_error
+    await call(auth, "clear_form_error")
+    events = await call(auth, "sign_up", {"email": "Ada@Example.com", "password": "correct horse"})
+    assert redirect_to(events) == "/"
+    assert auth.token.count(".") == 2 and auth.user_email == "ada@example.com"
+    assert not auth.submitting and auth.form_error == ""
+    # The same address again is refused, kindly.
+    events = await call(auth, "sign_up", {"email": "ada@example.com", "password": "correct horse"})
+    assert redirect_to(events) is None and "already" in auth.form_error
+
+
+async def test_log_in_log_out_and_the_forms_send_signed_in_visitors_on(tab: Page) -> None:
+    await tab.sign_up()
+    assert redirect_to(await call(tab.auth, "redirect_if_signed_in")) == "/"
+    tab.history.current_title = "Private"
+    assert redirect_to(await call(tab.auth, "log_out")) == "/login"
+    assert tab.auth.token == "" and tab.history.current_title == ""
+    assert await call(tab.auth, "redirect_if_signed_in") is None
+
+    await call(tab.auth, "log_in", {"email": "ada@example.com", "password": ""})
+    assert tab.auth.form_error == "Enter your email address and password."
+    await call(tab.auth, "log_in", {"email": "ada@example.com", "password": "wrong password"})
+    assert tab.auth.form_error == "Wrong email or password." and tab.auth.token == ""
+    events = await call(
+        tab.auth, "log_in", {"email": "ADA@example.com", "password": "correct horse battery"}
+    )
+    assert redirect_to(events) == "/" and tab.auth.user_name == "Ada Lovelace"
+
+
+async def test_forms_say_when_the_database_is_down(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tab.database_down(monkeypatch)
+    await call(tab.auth, "sign_up", {"email": "ada@example.com", "password": "correct horse"})
+    assert tab.auth.form_error == DATABASE_DOWN
+    await call(tab.auth, "log_in", {"email": "ada@example.com", "password": "correct horse"})
+    assert tab.auth.form_error == DATABASE_DOWN and not tab.auth.submitting
+
+
+# --- loading the page ---------------------------------------------------------------------------
+
+
+async def test_chat_routes_need_a_valid_token(tab: Page) -> None:
+    assert redirect_to(await call(tab.chat, "load_page")) == "/login"
+    tab.auth.token = "not-a-token"
+    assert redirect_to(await call(tab.chat, "load_page")) == "/login"
+    assert tab.auth.token == ""
+    # A token for an account that no longer exists logs out too.
+    await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        from taskpilot.data.models import User
+
+        user = (await session.exec(__import__("sqlmodel").select(User))).one()
+        await session.delete(user)
+        await session.commit()
+    assert redirect_to(await call(tab.chat, "load_page")) == "/login"
+
+
+async def test_a_turn_streams_into_the_page_and_survives_a_reload(
+    tab: Page, another_tab: Any
+) -> None:
+    user_id = await tab.sign_up()
+    assert await call(tab.chat, "load_page") is None
+    assert tab.chat.user_name == "Ada Lovelace" and tab.chat.greeting.endswith("Ada?")
+    assert tab.chat.initials == "AL" and tab.tasks.loaded and tab.tasks.tasks == []
+    tab.model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk", "priority": "high"}, call_id="c1")],
+            [assistant_message("Added **Buy milk**.")],
+        ]
+    )
+    tab.composer.draft = "add buy milk, high priority"
+    follow_ups = await send(tab, "  add buy milk, high priority ")
+    chat = tab.chat
+    assert [(m.role, m.content) for m in chat.messages] == [
+        ("user", "add buy milk, high priority"),
+        ("assistant", "Added **Buy milk**."),
+    ]
+    card = chat.messages[1].tool_calls[0]
+    assert (card.name, card.arguments, card.state, card.result) == (
+        "add_task",
+        "Buy milk · high",
+        "done",
+        "Added task 1 · Buy milk",
+    )
+    assert chat.live_status == "" and not chat.streaming and tab.composer.draft == ""
+    conversation_id = chat.current_id
+    assert redirect_to(follow_ups) == f"/c/{conversation_id}"
+    assert TaskState.load_tasks in follow_ups  # the panel refreshes after add_task
+    assert any(
+        isinstance(e, EventSpec) and e.handler.fn.__qualname__ == "_set_focus" for e in follow_ups
+    )
+    assert [c.title for c in tab.history.conversations] == ["add buy milk, high priority"]
+    await call(tab.tasks, "load_tasks")
+    assert [t.title for t in tab.tasks.visible_tasks] == ["Buy milk"]
+
+    # Our own move to /c/<id> while the turn runs keeps the live turn on screen.
+    chat._active_turn, chat.live_status, chat.live_text = "t", "streaming", "partial"
+    tab.visit(f"/c/{conversation_id}")
+    await call(chat, "load_page")
+    assert chat.live_text == "partial" and len(chat.messages) == 2
+    chat._active_turn, chat.live_status, chat.live_text = "", "", ""
+
+    # A second browser of the same person loads the same conversation from the database.
+    other = another_tab()
+    other.auth.token = tab.auth.token
+    other.visit(f"/c/{conversation_id}")
+    await call(other.chat, "load_page")
+    assert [m.content for m in other.chat.messages] == [m.content for m in chat.messages]
+    assert other.chat.messages[1].tool_calls[0].result == "Added task 1 · Buy milk"
+    assert other.history.current_title == "add buy milk, high priority"
+    # Someone else's (or a deleted) conversation shows nothing of it.
+    other.visit("/c/doesnotexist")
+    await call(other.chat, "load_page")
+    assert other.chat.missing and other.chat.messages == [] and other.chat.current_id == ""
+    # Writing there starts a conversation of one's own.
+    tab.model.extend([[assistant_message("A fresh start.")]])
+    follow_ups = await send(other, "hello")
+    assert not other.chat.missing and other.chat.current_id not in ("", conversation_id)
+    assert redirect_to(follow_ups) == f"/c/{other.chat.current_id}"
+    assert user_id
+
+
+async def test_load_page_says_when_the_database_is_down(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tab.sign_up()
+    tab.database_down(monkeypatch)
+    assert await call(tab.chat, "load_page") is None
+    assert tab.chat.load_error == DATABASE_DOWN
+
+
+# --- sending, failing, stopping, retrying ---------------------------------------------------------
+
+
+async def test_nothing_is_sent_while_streaming_or_when_empty(tab: Page) -> None:
+    await tab.sign_up()
+    assert await call(tab.chat, "send", {"message": "   "}) is None
+    assert await call(tab.chat, "send", {"message": "x" * 5000}) is None
+    tab.chat.live_status = "streaming"
+    assert await call(tab.chat, "send_prompt", "hello") is None
+    assert await call(tab.chat, "retry") is None
+    assert tab.chat.messages == []
+    call_stop = await call(tab.chat, "stop")
+    assert call_stop is None and tab.chat.stopping
+    tab.chat.live_status = ""
+    assert await call(tab.chat, "retry") is None  # nothing to retry
+    tab.auth.token = ""
+    assert redirect_to(await call(tab.chat, "send_prompt", "hello")) == "/login"
+
+
+async def test_a_failing_model_shows_a_readable_error_and_retry_runs_it_again(tab: Page) -> None:
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    tab.model.extend([RuntimeError("KeyError('choices') at line 42")])
+    await send(tab, "what is still open?")
+    chat = tab.chat
+    assert chat.live_status == "error"
+    assert "line 42" not in chat.live_error and chat.live_error.endswith("try again.")
+    assert [m.content for m in chat.messages] == ["what is still open?"]
+    # Retry: the same message runs again (the service resumes it by its client id).
+    tab.model.extend([[assistant_message("Nothing is open.")]])
+    spec = await call(chat, "retry")
+    await call(chat, "run_turn", *[v._var_value for _, v in spec.args])
+    assert [(m.role, m.content) for m in chat.messages] == [
+        ("user", "what is still open?"),
+        ("assistant", "Nothing is open."),
+    ]
+    async with tab.runtime.db.session() as session:
+        stored = await ConversationStore(session, user_id).messages(chat.current_id)
+    assert [m.content for m in stored] == ["what is still open?", "Nothing is open."]
+
+
+async def test_a_failed_turn_found_on_reload_can_be_retried(tab: Page) -> None:
+    await tab.sign_up()
+    tab.model.extend([RuntimeError("boom")])
+    await send(tab, "hello there")
+    conversation_id = tab.chat.current_id
+    tab.visit(f"/c/{conversation_id}")
+    await call(tab.chat, "load_page")
+    failed = tab.chat.messages[-1]
+    assert failed.failed and tab.chat.retry_key == failed.key and tab.chat.live_status == ""
+    tab.model.extend([[assistant_message("Hello!")]])
+    spec = await call(tab.chat, "retry")
+    assert not tab.chat.messages[-1].failed
+    await call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args])
+    assert [m.content for m in tab.chat.messages] == ["hello there", "Hello!"]
+
+
+async def test_stop_cancels_a_silent_model_and_keeps_the_message(tab: Page) -> None:
+    user_id = await tab.sign_up()
+    started = asyncio.Event()
+
+    async def silent(call_: Any) -> Any:
+        started.set()
+        await asyncio.sleep(3600)
+
+    tab.model.extend([ModelStep.respond(silent)])
+    spec = await call(tab.chat, "send", {"message": "tell me a story"})
+    async with asyncio.timeout(10), asyncio.TaskGroup() as group:
+        group.create_task(call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args]))
+        await started.wait()
+        await call(tab.chat, "stop")
+    chat = tab.chat
+    assert chat.live_status == "stopped" and not chat.stopping and not chat.streaming
+    assert [m.content for m in chat.messages] == ["tell me a story"]
+    async with tab.runtime.db.session() as session:
+        stored = await ConversationStore(session, user_id).messages(chat.current_id)
+    assert [(m.status, m.error) for m in stored] == [
+        ("failed", "The reply was stopped before it finished.")
+    ]
+
+
+async def test_a_turn_left_behind_finishes_without_touching_the_page(tab: Page) -> None:
+    await tab.sign_up()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(call_: Any) -> Any:
+        started.set()
+        await release.wait()
+        return [assistant_message("Finished later.")]
+
+    tab.model.extend(
+        [
+            [function_call("add_task", {"title": "Water plants"}, call_id="c1")],
+            ModelStep.respond(slow),
+        ]
+    )
+    spec = await call(tab.chat, "send", {"message": "add water plants"})
+    async with asyncio.timeout(10), asyncio.TaskGroup() as group:
+        turn = group.create_task(call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args]))
+        await started.wait()
+        # The person starts a new chat meanwhile.
+        tab.visit("/")
+        await call(tab.chat, "load_page")
+        assert tab.chat.live_status == "" and tab.chat.messages == []
+        assert tab.chat.current_id == ""
+        release.set()
+    follow_ups = turn.result()
+    assert tab.chat.messages == [] and tab.chat.live_status == ""
+    assert TaskState.load_tasks in follow_ups  # the task panel still hears about the change
+    focus = [e for e in follow_ups if isinstance(e, EventSpec) and "focus" in e.handler.fn.__name__]
+    assert focus == []  # and the page it left is not touched when it ends
+
+
+async def test_turns_that_cannot_start_say_why(tab: Page, monkeypatch: pytest.MonkeyPatch) -> None:
+    await tab.sign_up()
+    tab.chat.current_id = "gone"  # a conversation deleted in another tab
+    await send(tab, "hello")
+    assert tab.chat.live_status == "error" and "not found" in tab.chat.live_error
+    # A token that expired between Send and the turn.
+    tab.chat.current_id = ""
+    spec = await call(tab.chat, "send", {"message": "hello"})
+    tab.auth.token = "expired"
+    await call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args])
+    assert tab.chat.live_error == SESSION_EXPIRED
+
+
+async def test_unexpected_failures_read_as_plain_sentences(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tab.sign_up()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("internal detail")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tab.runtime.agent, "prepare", broken)
+        await send(tab, "hello")
+    assert tab.chat.live_error == GENERIC_FAILURE
+    tab.database_down(monkeypatch)
+    await send(tab, "hello again")
+    assert tab.chat.live_error == DATABASE_DOWN
+
+
+# --- the sidebar ---------------------------------------------------------------------------------
+
+
+async def test_rename_and_delete_conversations(tab: Page, monkeypatch: pytest.MonkeyPatch) -> None:
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        store = ConversationStore(session, user_id)
+        first = await store.create("First")
+        second = await store.create("Second")
+    tab.visit(f"/c/{first.id}")
+    await call(tab.chat, "load_page")
+    history = tab.history
+    assert [c.title for c in history.conversations] == ["Second", "First"]
+    assert history.conversations[0].first_in_group and history.conversations[0].group == "Today"
+
+    await call(history, "start_rename", first.id, "First")
+    assert history.rename_id == first.id and history.rename_title == "First"
+    await call(history, "save_rename", {"title": "   "})
+    assert history.rename_error == "A conversation title can't be empty."
+    await call(history, "save_rename", {"title": " Garden  plans "})
+    assert history.rename_id == "" and history.current_title == "Garden plans"
+    assert [c.title for c in history.conversations] == ["Second", "Garden plans"]
+    await call(history, "start_rename", second.id, "Second")
+    await call(history, "set_rename_open", False)
+    assert history.rename_id == ""
+
+    await call(history, "start_delete", second.id, "Second")
+    assert await call(history, "confirm_delete") is None  # not the one on screen
+    assert [c.title for c in history.conversations] == ["Garden plans"]
+    assert history.conversations[0].first_in_group
+    await call(history, "start_delete", first.id, "Garden plans")
+    await call(history, "set_delete_open", False)
+    assert history.delete_id == ""
+    await call(history, "start_delete", first.id, "Garden plans")
+    assert redirect_to(await call(history, "confirm_delete")) == "/"  # it was on screen
+    assert history.conversations == []
+    # Already gone (another tab deleted it): it just leaves the list.
+    await call(history, "start_delete", first.id, "Garden plans")
+    assert redirect_to(await call(history, "confirm_delete")) == "/"
+    # Renaming what is gone, or with the database down, says so.
+    await call(history, "start_rename", first.id, "x")
+    await call(history, "save_rename", {"title": "y"})
+    assert history.rename_error == "That conversation no longer exists."
+    tab.database_down(monkeypatch)
+    await call(history, "save_rename", {"title": "y"})
+    assert history.rename_error == DATABASE_DOWN
+    await call(history, "start_delete", second.id, "x")
+    await call(history, "confirm_delete")
+    assert history.history_error == DATABASE_DOWN
+
+
+async def test_sidebar_and_panel_handlers_need_a_valid_token(tab: Page) -> None:
+    for state, handler, args in [
+        (tab.history, "save_rename", [{"title": "x"}]),
+        (tab.history, "confirm_delete", []),
+        (tab.tasks, "load_tasks", []),
+        (tab.tasks, "complete_task", [1]),
+    ]:
+        assert redirect_to(await call(state, handler, *args)) == "/login"
+
+
+# --- the task panel ------------------------------------------------------------------------------
+
+
+async def test_task_panel_changes_go_through_the_mcp_tools(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        service = TaskService(session, user_id)
+        await service.add("Water the plants", priority="high")
+        await service.add("File taxes", tags=["home"])
+    panel = tab.tasks
+    await call(panel, "load_tasks")
+    assert [t.task_id for t in panel.visible_tasks] == [1, 2]
+    await call(panel, "complete_task", 1)
+    assert [(t.task_id, t.completed) for t in panel.tasks] == [(2, False), (1, True)]
+    assert (panel.pending_count, panel.completed_count) == (1, 1)
+    await call(panel, "set_status_filter", ["completed"])
+    assert [t.task_id for t in panel.visible_tasks] == [1]
+    await call(panel, "set_status_filter", "pending")
+    assert [t.task_id for t in panel.visible_tasks] == [2]
+    await call(panel, "set_status_filter", "bogus")
+    assert panel.status_filter == "pending"
+    await call(panel, "reopen_task", 1)
+    await call(panel, "delete_task", 2)
+    await call(panel, "set_status_filter", "all")
+    assert [(t.task_id, t.completed) for t in panel.visible_tasks] == [(1, False)]
+    # A task that is not there: the tool's own words, without the SDK's prefix.
+    await call(panel, "delete_task", 9)
+    assert panel.task_error == "Task 9 was not found in your list."
+    await call(panel, "load_tasks")
+    assert panel.task_error == ""
+
+    class Unreachable:
+        def connect(self, user: str) -> Any:
+            raise OSError("connection refused")
+
+    monkeypatch.setattr(tab.runtime.agent, "mcp", Unreachable())
+    await call(panel, "complete_task", 1)
+    assert panel.task_error == TOOL_FAILED
+    tab.database_down(monkeypatch)
+    await call(panel, "load_tasks")
+    assert panel.task_error == DATABASE_DOWN
+
+
+async def test_layout_toggles(tab: Page) -> None:
+    layout = tab.layout
+    await call(layout, "toggle_history")
+    await call(layout, "toggle_tasks")
+    assert layout.history_toggled and layout.tasks_toggled
+    await call(layout, "close_drawers", False)
+    assert layout.history_toggled  # a wide screen keeps what the person chose
+    await call(layout, "close_drawers", True)
+    assert not layout.history_toggled and not layout.tasks_toggled
+
+
+async def test_a_cancelled_turn_task_stops_the_stream_too(tab: Page) -> None:
+    user_id = await tab.sign_up()
+    started = asyncio.Event()
+
+    async def silent(call_: Any) -> Any:
+        started.set()
+        await asyncio.sleep(3600)
+
+    tab.model.extend([ModelStep.respond(silent)])
+    spec = await call(tab.chat, "send", {"message": "hello"})
+    runner = asyncio.get_running_loop().create_task(
+        call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args])
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    runner.cancel()  # the server shutting down, say
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    async with tab.runtime.db.session() as session:
+        stored = await ConversationStore(session, user_id).messages(tab.chat.current_id)
+    assert [m.status for m in stored] == ["failed"]
+
+
+async def test_the_composer_keeps_the_draft(tab: Page) -> None:
+    await call(tab.composer, "set_draft", "half a thought")
+    assert tab.composer.draft == "half a thought"

@@ -1,0 +1,151 @@
+"""How stored messages, tool calls, conversations and tasks become what the page shows."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, date, datetime, timedelta
+
+from taskpilot.web.view_models import (
+    NOT_ANSWERED,
+    ConversationView,
+    ToolCardView,
+    assistant_message,
+    bump_conversation,
+    conversation_views,
+    failed_last_turn,
+    finish_card,
+    message_view,
+    pending_user_message,
+    regroup,
+    stored_tool_cards,
+    task_view,
+    tool_card_finished,
+    tool_card_started,
+)
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_a_tool_card_goes_from_running_to_done_in_place() -> None:
+    running = tool_card_started("c1", "add_task", {"title": "Buy milk", "priority": "high"})
+    assert (running.state, running.arguments, running.result) == (
+        "running",
+        "Buy milk · high",
+        "",
+    )
+    other = tool_card_started("c2", "list_tasks", {})
+    done = tool_card_finished(
+        "c1", "add_task", {"title": "Buy milk"}, {"task_id": 1, "status": "created"}, False
+    )
+    cards = finish_card([running, other], done)
+    assert [card.call_id for card in cards] == ["c1", "c2"]
+    assert (cards[0].state, cards[0].result) == ("done", "Added task 1")
+    failed = tool_card_finished(
+        "c3", "delete_task", {"task_id": 9}, "Error executing tool x: No.", True
+    )
+    assert finish_card(cards, failed)[-1] == ToolCardView(
+        call_id="c3", name="delete_task", arguments="task 9", state="error", result="No."
+    )
+
+
+def test_stored_messages_replay_their_tool_calls_and_failures() -> None:
+    stored = {
+        "id": 12,
+        "role": "assistant",
+        "content": "Added task 1.",
+        "tool_calls": [
+            {
+                "name": "add_task",
+                "arguments": {"title": "Milk"},
+                "result": {"task_id": 1, "status": "created"},
+            },
+            {
+                "name": "complete_task",
+                "arguments": "not a dict",
+                "result": "Error executing tool complete_task: gone",
+                "is_error": True,
+            },
+        ],
+        "status": "answered",
+        "created_at": "2026-11-22T10:00:00+00:00",
+    }
+    view = message_view(stored)
+    assert (view.key, view.id, view.role, view.failed) == ("m12", 12, "assistant", False)
+    assert [(c.name, c.state, c.result) for c in view.tool_calls] == [
+        ("add_task", "done", "Added task 1"),
+        ("complete_task", "error", "gone"),
+    ]
+    failed = message_view(
+        {
+            "id": 3,
+            "role": "user",
+            "content": "hi",
+            "status": "failed",
+            "error": None,
+            "client_message_id": "abc",
+        }
+    )
+    assert (failed.failed, failed.error, failed.client_message_id) == (True, NOT_ANSWERED, "abc")
+    assert failed_last_turn([view, failed]) is failed
+    assert failed_last_turn([failed, view]) is None
+    assert failed_last_turn([]) is None
+    assert stored_tool_cards(None) == []
+
+
+def test_views_built_while_a_turn_streams() -> None:
+    mine = pending_user_message("add milk", "cid", NOW)
+    assert (mine.key, mine.role, mine.client_message_id) == ("ccid", "user", "cid")
+    cards = [tool_card_started("c", "list_tasks", {})]
+    reply = assistant_message(5, "Done.", cards, NOW)
+    assert (reply.key, reply.role, reply.tool_calls) == ("m5", "assistant", cards)
+    assert reply.tool_calls is not cards  # a copy: later edits to the live cards don't leak
+    # State vars are pickled into Redis across workers.
+    assert pickle.loads(pickle.dumps([mine, reply])) == [mine, reply]  # noqa: S301
+
+
+def test_conversations_are_grouped_and_bumped_to_the_top() -> None:
+    rows = [
+        {"id": "a", "title": "Today one", "updated_at": (NOW - timedelta(hours=1)).isoformat()},
+        {"id": "b", "title": "", "updated_at": (NOW - timedelta(hours=2)).isoformat()},
+        {"id": "c", "title": "Old", "updated_at": (NOW - timedelta(days=3)).isoformat()},
+    ]
+    views = conversation_views(rows, NOW)
+    assert [(v.id, v.title, v.group, v.first_in_group) for v in views] == [
+        ("a", "Today one", "Today", True),
+        ("b", "New chat", "Today", False),
+        ("c", "Old", "Previous 7 days", True),
+    ]
+    bumped = bump_conversation(views, "c", "Old")
+    assert [(v.id, v.group, v.first_in_group) for v in bumped] == [
+        ("c", "Today", True),
+        ("a", "Today", False),
+        ("b", "Today", False),
+    ]
+    added = bump_conversation(views, "new", "")
+    assert (added[0].id, added[0].title, added[1].first_in_group) == ("new", "New chat", False)
+    survivors = regroup([v for v in views if v.id != "a"])
+    assert survivors[0] == ConversationView("b", "New chat", "Today", True)
+
+
+def test_tasks_show_their_badges() -> None:
+    task = {
+        "task_id": 2,
+        "title": "File taxes",
+        "description": "",
+        "completed": False,
+        "priority": "high",
+        "due_date": "2026-11-20",
+        "tags": ["home"],
+    }
+    view = task_view(task, date(2026, 11, 22))
+    assert (view.task_id, view.priority, view.due_label, view.due_tone, view.tags) == (
+        2,
+        "high",
+        "Overdue · Nov 20",
+        "overdue",
+        ["home"],
+    )
+    done = task_view({**task, "completed": True, "priority": None}, date(2026, 11, 22))
+    assert (done.completed, done.due_tone, done.priority) == (True, "done", "medium")
+    undated = task_view({**task, "due_date": None, "completed": True}, date(2026, 11, 22))
+    assert (undated.due_label, undated.due_tone) == ("", "")
