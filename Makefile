@@ -43,7 +43,8 @@ $(error usage: make migration m="what changed")
 endif
 endif
 
-.PHONY: help install tools migrate run run-prod test chromium lint bench migration clean distclean
+.PHONY: help install tools migrate run run-prod test chromium lint bench bench-frontend migration \
+	clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,8 +100,11 @@ lint: $(VENV_STAMP) ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
-bench: install ## Run the benchmarks (python -m bench)
+bench: install ## Run the server benchmarks (python -m bench → bench/RESULTS.md)
 	$(PY) -m bench $(BENCH_ARGS)
+
+bench-frontend: install chromium ## Chat page: bundle size, cold load, first token (bench/FRONTEND.md)
+	$(PY) -m bench.frontend $(BENCH_ARGS)
 
 migration: migrate ## New migration from the models: make migration m="add task colour"
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

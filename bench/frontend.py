@@ -1,0 +1,171 @@
+"""`python -m bench.frontend`: the chat page's own figures, written to bench/FRONTEND.md.
+
+1. The production build's JS + CSS, gzipped.
+2. Cold page load to an interactive composer, in headless Chromium with an empty cache
+   (a new browser context per run), median of several runs.
+3. Time from pressing Enter to the first streamed token on screen, with a zero-latency model
+   (the loopback OpenAI stand-in answering at once, streamed in pieces).
+
+The app runs the way production runs it (`reflex run --env prod`, one port), started by the
+browser tests' launcher (`tests/browser/app_server.py`), so both measure the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+from taskpilot.core.config import PROJECT_ROOT
+from tests.browser.app_server import missing_prerequisites, start_app, stop_app
+from tests.openai_standin import OpenAIStandIn, reply
+
+OUTPUT = Path(__file__).resolve().parent / "FRONTEND.md"
+ASSETS = PROJECT_ROOT / ".web" / "build" / "client" / "assets"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+LOAD_AIM_MS = 1000
+TOKEN_AIM_MS = 150
+
+
+def bundle_size() -> tuple[int, int, int]:
+    """(files, raw bytes, gzipped bytes) of the prod build's JS and CSS."""
+    files = [p for p in ASSETS.rglob("*") if p.suffix in (".js", ".css") and p.is_file()]
+    raw = sum(p.stat().st_size for p in files)
+    zipped = sum(len(gzip.compress(p.read_bytes(), compresslevel=9)) for p in files)
+    return len(files), raw, zipped
+
+
+def _summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    return (
+        f"{statistics.median(ordered):.0f} | {ordered[0]:.0f} | {ordered[-1]:.0f} | "
+        + ", ".join(f"{v:.0f}" for v in values)
+    )
+
+
+def measure(runs: int) -> str:
+    """Start the app, measure, stop it; the results as Markdown."""
+    if reason := missing_prerequisites():
+        raise SystemExit(f"bench.frontend: {reason}")
+    standin = OpenAIStandIn().start()
+    with tempfile.TemporaryDirectory() as workdir:
+        server = start_app(Path(workdir), standin.base_url, redis_url=None)
+        try:
+            files, raw, zipped = bundle_size()
+            signup = httpx.post(
+                f"{server.base_url}/api/auth/signup",
+                json={"email": "bench@example.com", "password": "benchmark password"},
+                timeout=30,
+            ).json()
+            token = signup["access_token"]
+            loads: list[float] = []
+            tokens: list[float] = []
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+                )
+                for run in range(runs + 1):  # the first run warms the server, not counted
+                    context = browser.new_context(viewport={"width": 1280, "height": 800})
+                    context.add_init_script(
+                        f"window.localStorage.setItem('taskpilot_token', {token!r});"
+                    )
+                    page = context.new_page()
+                    composer = page.get_by_role("textbox", name="Message")
+                    started = time.perf_counter()
+                    page.goto(f"{server.base_url}/")
+                    composer.wait_for(state="visible")
+                    page.wait_for_function(
+                        "() => { const el = document.querySelector('textarea');"
+                        " return el && !el.disabled; }"
+                    )
+                    loaded = (time.perf_counter() - started) * 1000
+                    standin.script(reply("Here is your answer, streamed in small pieces."))
+                    composer.fill(f"hello {run}")
+                    assistant = page.get_by_test_id("message-assistant").last
+                    started = time.perf_counter()
+                    composer.press("Enter")
+                    page.wait_for_function(
+                        "() => [...document.querySelectorAll("
+                        "'[data-testid=message-assistant]')].some(e => e.innerText.trim())"
+                    )
+                    first_token = (time.perf_counter() - started) * 1000
+                    assistant.wait_for(state="visible")
+                    if run:
+                        loads.append(loaded)
+                        tokens.append(first_token)
+                    context.close()
+                browser.close()
+        finally:
+            stop_app(server)
+            standin.stop()
+    verdict_load = "met" if statistics.median(loads) < LOAD_AIM_MS else "**not met**"
+    verdict_token = "met" if statistics.median(tokens) < TOKEN_AIM_MS else "**not met**"
+    return "\n".join(
+        [
+            "# TaskPilot chat page benchmark",
+            "",
+            "Written by `python -m bench.frontend` (also `make bench-frontend`). Regenerate"
+            " rather than edit.",
+            "",
+            "## Method",
+            "",
+            "- The app runs as in production: `reflex run --env prod` on one loopback port,"
+            " SQLite, one worker, started by the browser tests' launcher. Headless Debian"
+            " Chromium driven by Playwright on the same 2-core machine.",
+            "- **Bundle**: every `.js`/`.css` file under `.web/build/client/assets`, gzipped"
+            " at level 9.",
+            "- **Cold load**: a new browser context per run (empty cache, the token already in"
+            " localStorage), from `page.goto('/')` until the composer is visible and enabled"
+            " (the page has hydrated and loaded its state over the websocket).",
+            "- **First token**: the model is the loopback OpenAI stand-in answering at once;"
+            " from pressing Enter until an assistant message has text on screen.",
+            f"- {runs} timed runs after one untimed warm-up; median, min, max in ms.",
+            "",
+            "## Results",
+            "",
+            "| Measure | Value | Aim | Verdict |",
+            "| --- | ---: | ---: | --- |",
+            f"| Prod JS + CSS, gzipped ({files} files; {raw / 1024:.0f} KB raw) |"
+            f" {zipped / 1024:.0f} KB | — | — |",
+            f"| Cold load to interactive composer, median | {statistics.median(loads):.0f} ms"
+            f" | < {LOAD_AIM_MS} ms | {verdict_load} |",
+            f"| Enter to first token on screen, median | {statistics.median(tokens):.0f} ms"
+            f" | < {TOKEN_AIM_MS} ms | {verdict_token} |",
+            "",
+            "| Series (ms) | median | min | max | runs |",
+            "| --- | ---: | ---: | ---: | --- |",
+            f"| cold load | {_summary(loads)} |",
+            f"| first token | {_summary(tokens)} |",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench.frontend", description=__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="timed runs (default 7)")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    text = measure(args.runs)
+    args.output.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

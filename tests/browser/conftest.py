@@ -1,0 +1,238 @@
+"""Fixtures for the browser tests: one production server and one Chromium for the package,
+a fresh account and fresh browser contexts for each test, the model scripted per test.
+
+Skipped, with the reason printed, when Debian's Chromium or the `.tools` bun/node are missing
+(`make test` installs both, so CI runs these tests).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ViewportSize, expect, sync_playwright
+
+from tests.openai_standin import Step, reply
+
+from .app_server import (
+    CHROMIUM,
+    REDIS_URL,
+    AppServer,
+    missing_prerequisites,
+    redis_problem,
+    start_app,
+    stop_app,
+)
+from .chat_page import SCREENSHOTS, TOKEN_KEY, Account, ChatPage
+from .standin import BrowserStandIn
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 375, "height": 812}
+PASSWORD = "correct horse battery"
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+def _require_browser() -> None:
+    if reason := missing_prerequisites():
+        pytest.skip(f"browser tests skipped: {reason}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+# --- package-wide: the model stand-in, the server, the browser ----------------------------------
+
+
+@pytest.fixture(scope="package")
+def standin() -> Iterator[BrowserStandIn]:
+    _require_browser()
+    server = BrowserStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def app(
+    standin: BrowserStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[AppServer]:
+    """`reflex run --env prod` on a free port: SQLite file, stand-in model, Redis workers."""
+    problem = redis_problem()
+    if problem:
+        _say(request.config, f"browser: {problem}; running one Granian worker, no Redis")
+    server = start_app(
+        tmp_path_factory.mktemp("taskpilot-app"), standin.base_url, None if problem else REDIS_URL
+    )
+    state = f"Redis {server.redis_url}" if server.redis_url else "in-process state"
+    _say(
+        request.config,
+        f"\nbrowser: reflex run --env prod on {server.base_url} "
+        f"({server.workers} Granian worker(s), {state}; log {server.log_path})",
+    )
+    if server.attempt > 1:
+        _say(request.config, f"browser: the first build failed (see {server.log_path.parent})")
+    workers = server.worker_pids()
+    if len(workers) != server.workers:
+        stop_app(server)
+        pytest.fail(f"expected {server.workers} Granian workers, found {workers}")
+    yield server
+    stop_app(server)
+
+
+@pytest.fixture(scope="package")
+def browser(app: AppServer) -> Iterator[Browser]:
+    expect.set_options(timeout=10_000)
+    for stale in SCREENSHOTS.glob("FAILED-*.png"):
+        stale.unlink()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+# --- per test -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def model(standin: BrowserStandIn) -> BrowserStandIn:
+    """The stand-in model, with nothing scripted or recorded yet."""
+    standin.reset()
+    return standin
+
+
+@pytest.fixture
+def api(app: AppServer) -> Iterator[httpx.Client]:
+    """An HTTP client on the same server, to check what the UI stored."""
+    with httpx.Client(base_url=app.base_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def new_account(api: httpx.Client) -> Callable[[], Account]:
+    """Sign up a fresh account through the API (the sign-up page has its own tests)."""
+
+    def create() -> Account:
+        email = f"user-{uuid.uuid4().hex[:10]}@example.com"
+        response = api.post("/api/auth/signup", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return Account(email, PASSWORD, body["access_token"], body["user"]["id"])
+
+    return create
+
+
+@pytest.fixture
+def account(new_account: Callable[[], Account]) -> Account:
+    return new_account()
+
+
+@pytest.fixture
+def open_page(
+    app: AppServer, browser: Browser, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., ChatPage]]:
+    """Open a tab in a fresh browser context, signed in as `account` (its token in
+    localStorage, as the log-in page leaves it) or signed out."""
+    contexts: list[tuple[BrowserContext, ChatPage]] = []
+
+    def open_tab(
+        account: Account | None = None,
+        viewport: ViewportSize = DESKTOP,
+        permissions: list[str] | None = None,
+    ) -> ChatPage:
+        storage: Any = {"cookies": [], "origins": []}
+        if account is not None:
+            storage["origins"] = [
+                {
+                    "origin": app.base_url,
+                    "localStorage": [{"name": TOKEN_KEY, "value": account.token}],
+                }
+            ]
+        context = browser.new_context(
+            base_url=app.base_url,
+            viewport=viewport,
+            storage_state=storage,
+            permissions=permissions or [],
+        )
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        chat = ChatPage(page, app.base_url)
+
+        def on_dialog(dialog: Any) -> None:
+            chat.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("pageerror", lambda error: chat.page_errors.append(str(error)))
+        contexts.append((context, chat))
+        return chat
+
+    yield open_tab
+    failed = getattr(request.node, "report_call", None)
+    for index, (context, chat) in enumerate(contexts):
+        if failed is not None and failed.failed:
+            name = request.node.name.replace("/", "_")
+            chat.screenshot(f"FAILED-{name}-{index}")
+            if chat.page_errors:
+                print(f"page errors in tab {index}: {chat.page_errors}")
+        context.close()
+
+
+def hold_database_writes(app: AppServer, seconds: float) -> Callable[[], None]:
+    """A stand-in hook that takes SQLite's write lock for `seconds` (a slow database): a tool
+    called by the step it is attached to waits that long before it can write."""
+
+    def hook() -> None:
+        connection = sqlite3.connect(app.database_path, timeout=10, check_same_thread=False)
+        connection.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            connection.rollback()
+            connection.close()
+
+        threading.Timer(seconds, release).start()
+
+    return hook
+
+
+def seed_conversation(
+    api: httpx.Client,
+    account: Account,
+    model: BrowserStandIn,
+    message: str,
+    answer: str,
+    *tool_steps: Step,
+) -> str:
+    """A finished turn through the JSON API (the same agent service and MCP tools), the model
+    taking `tool_steps` before it answers; the conversation's id."""
+    for step in tool_steps:
+        model.script_step(step)
+    model.script_step(reply(answer))
+    response = api.post(
+        f"/api/{account.id}/chat", json={"message": message}, headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["conversation_id"])
