@@ -41,9 +41,10 @@ LOAD_AIM_MS = 1000
 TOKEN_AIM_MS = 150
 
 
-def bundle_size() -> tuple[int, int, int]:
-    """(files, raw bytes, gzipped bytes) of the prod build's JS and CSS."""
-    files = [p for p in ASSETS.rglob("*") if p.suffix in (".js", ".css") and p.is_file()]
+def bundle_size(paths: list[Path] | None = None) -> tuple[int, int, int]:
+    """(files, raw bytes, gzipped bytes) of the prod build's JS and CSS (or of `paths`)."""
+    files = paths or [p for p in ASSETS.rglob("*") if p.suffix in (".js", ".css")]
+    files = [p for p in files if p.is_file()]
     raw = sum(p.stat().st_size for p in files)
     zipped = sum(len(gzip.compress(p.read_bytes(), compresslevel=9)) for p in files)
     return len(files), raw, zipped
@@ -65,13 +66,14 @@ def measure(runs: int) -> str:
     with tempfile.TemporaryDirectory() as workdir:
         server = start_app(Path(workdir), standin.base_url, redis_url=None)
         try:
-            files, raw, zipped = bundle_size()
+            files, _raw, zipped = bundle_size()
             signup = httpx.post(
                 f"{server.base_url}/api/auth/signup",
                 json={"email": "bench@example.com", "password": "benchmark password"},
                 timeout=30,
             ).json()
             token = signup["access_token"]
+            loaded_assets: set[Path] = set()
             loads: list[float] = []
             tokens: list[float] = []
             with sync_playwright() as pw:
@@ -84,6 +86,13 @@ def measure(runs: int) -> str:
                         f"window.localStorage.setItem('taskpilot_token', {token!r});"
                     )
                     page = context.new_page()
+                    if run == 1:
+                        page.on(
+                            "response",
+                            lambda response: loaded_assets.add(
+                                ASSETS.parent / httpx.URL(response.url).path.lstrip("/")
+                            ),
+                        )
                     composer = page.get_by_role("textbox", name="Message")
                     started = time.perf_counter()
                     page.goto(f"{server.base_url}/")
@@ -109,6 +118,9 @@ def measure(runs: int) -> str:
                         tokens.append(first_token)
                     context.close()
                 browser.close()
+            page_files, page_raw, page_zipped = bundle_size(
+                [p for p in loaded_assets if p.suffix in (".js", ".css")]
+            )
         finally:
             stop_app(server)
             standin.stop()
@@ -126,8 +138,8 @@ def measure(runs: int) -> str:
             "- The app runs as in production: `reflex run --env prod` on one loopback port,"
             " SQLite, one worker, started by the browser tests' launcher. Headless Debian"
             " Chromium driven by Playwright on the same 2-core machine.",
-            "- **Bundle**: every `.js`/`.css` file under `.web/build/client/assets`, gzipped"
-            " at level 9.",
+            "- **Bundle**: the `.js`/`.css` files the chat page requested during a cold load,"
+            " and every one under `.web/build/client/assets`, gzipped at level 9.",
             "- **Cold load**: a new browser context per run (empty cache, the token already in"
             " localStorage), from `page.goto('/')` until the composer is visible and enabled"
             " (the page has hydrated and loaded its state over the websocket).",
@@ -139,8 +151,10 @@ def measure(runs: int) -> str:
             "",
             "| Measure | Value | Aim | Verdict |",
             "| --- | ---: | ---: | --- |",
-            f"| Prod JS + CSS, gzipped ({files} files; {raw / 1024:.0f} KB raw) |"
-            f" {zipped / 1024:.0f} KB | — | — |",
+            f"| JS + CSS the chat page loads, gzipped ({page_files} files;"
+            f" {page_raw / 1024:.0f} KB raw) | {page_zipped / 1024:.0f} KB | — | — |",
+            f"| Whole prod build's JS + CSS, gzipped ({files} files, most of them lazily"
+            f" loaded syntax-highlighting languages) | {zipped / 1024:.0f} KB | — | — |",
             f"| Cold load to interactive composer, median | {statistics.median(loads):.0f} ms"
             f" | < {LOAD_AIM_MS} ms | {verdict_load} |",
             f"| Enter to first token on screen, median | {statistics.median(tokens):.0f} ms"
