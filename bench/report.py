@@ -239,11 +239,16 @@ def _breakdown(label: str, breakdown: Breakdown) -> list[str]:
     ]
     lines += ["SQL driver calls per turn, all parts together:", ""]
     lines += _table(["Driver call", "calls/turn", "ms/turn"], sql_rows)
+    held = breakdown.api_session_ms
+    span = (
+        "i.e. across the whole turn"
+        if held > breakdown.total_ms / 2
+        else "only for the lookup, not across the turn"
+    )
     lines += [
-        f"The API request's own database session (`SessionDep`, opened for the user lookup)"
-        f" stayed open {breakdown.api_session_ms:.1f} ms per turn, i.e. across the whole turn."
-        f" The model double itself costs {breakdown.model_double_ms:.3f} ms per turn (its two"
-        " responses, timed in isolation).",
+        f"The API request's own database session (opened for the user lookup) stayed open"
+        f" {held:.1f} ms per turn, {span}. The model double itself costs"
+        f" {breakdown.model_double_ms:.3f} ms per turn (its two responses, timed in isolation).",
         "",
     ]
     return lines
