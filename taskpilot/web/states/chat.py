@@ -142,8 +142,11 @@ class ChatState(AuthState):
         if identity is None:
             return await self._sign_out()
         route_id = conversation_id_from_path(self.router.url.path)
-        # Our own move to /c/<id> after a new chat's first message: keep the live turn.
-        keep_live = bool(self._active_turn) and route_id == self.current_id
+        # Our own move to /c/<id> after a new chat's first message: the page already shows
+        # everything, so return at once — this handler holds the state lock, and the live
+        # turn's next text delta waits for it.
+        if self._active_turn and route_id == self.current_id:
+            return None
         history = await self.get_state(HistoryState)
         tasks = await self.get_state(TaskState)
         try:
@@ -153,7 +156,7 @@ class ChatState(AuthState):
                 conversations = await store.recent(HISTORY_LIMIT)
                 task_rows = await TaskService(session, user.id).find(tasks._query())
                 title, messages, missing = "", [], False
-                if route_id and not keep_live:
+                if route_id:
                     try:
                         title = (await store.get(route_id)).title
                         rows = await store.messages(route_id, limit=MESSAGE_LIMIT)
@@ -169,8 +172,6 @@ class ChatState(AuthState):
         history._show(conversations)
         tasks._show(task_rows)
         self.load_error = ""
-        if keep_live:
-            return None
         self._detach()
         self.current_id = "" if missing else route_id
         self.missing = missing
