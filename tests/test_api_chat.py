@@ -525,3 +525,33 @@ async def test_a_retry_sees_the_tool_calls_a_failed_attempt_made(
         "function_call",
         "function_call_output",
     ]
+
+
+async def test_a_retried_older_message_sees_the_turns_before_it(
+    sqlite_url: str, running: Any
+) -> None:
+    """History for a retry ends at the retried message, however many turns came after it."""
+    failure = APIConnectionError(request=httpx2.Request("POST", "http://model.invalid"))
+    steps = [
+        [assistant_message("first reply")],
+        ModelStep.raise_error(failure),
+        [assistant_message("later reply 1")],
+        [assistant_message("later reply 2")],
+        [assistant_message("retried reply")],
+    ]
+    http, model = await chat_client(make_settings(sqlite_url, history_turns=1), running, steps)
+    async with http:
+        me = await sign_up(http)
+        url = f"/api/{me['id']}/chat"
+        cid = (await http.post(url, json={"message": "first"}, headers=me["headers"])).json()[
+            "conversation_id"
+        ]
+        retried = {"message": "flaky", "client_message_id": "flaky", "conversation_id": cid}
+        assert (await http.post(url, json=retried, headers=me["headers"])).status_code == 502
+        for text in ("later 1", "later 2"):
+            body = {"message": text, "conversation_id": cid}
+            assert (await http.post(url, json=body, headers=me["headers"])).status_code == 200
+        again = await http.post(url, json=retried, headers=me["headers"])
+        assert again.json()["response"] == "retried reply"
+    seen = [item["content"] for item in model.last_call.input]  # type: ignore[union-attr]
+    assert seen == ["first", "first reply", "flaky"]

@@ -341,11 +341,9 @@ class AgentService:
             return PreparedTurn(store.user_id, conversation, message, replay=reply)
         if message.status == TurnStatus.PENDING.value and not store.is_stale(message):
             raise TurnRejected(409, "turn_in_progress", "This message is already being answered.")
-        history = [
-            m
-            for m in await store.history(conversation.id, self.settings.history_turns + 1)
-            if m.id is not None and message.id is not None and m.id < message.id
-        ][-self.settings.history_turns * 2 :]
+        history = await store.history(
+            conversation.id, self.settings.history_turns, before_id=message.id
+        )
         await store.retry_turn(message)
         return PreparedTurn(store.user_id, conversation, message, history)
 

@@ -149,21 +149,22 @@ class ConversationStore:
         rows.reverse()
         return rows
 
-    async def history(self, conversation_id: str, turns: int) -> list[Message]:
-        """The last `turns` turns the agent should see, oldest first.
+    async def history(
+        self, conversation_id: str, turns: int, before_id: int | None = None
+    ) -> list[Message]:
+        """The last `turns` turns the agent should see, oldest first; with `before_id`, the
+        turns before that message (a retried turn sees what came before it, not after).
 
         One bounded, index-backed query, whatever the conversation's length. Failed turns are
         left out so the model never sees a question without its answer twice.
         """
-        statement = (
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                col(Message.status) != TurnStatus.FAILED.value,
-            )
-            .order_by(col(Message.id).desc())
-            .limit(turns * 2)
+        statement = select(Message).where(
+            Message.conversation_id == conversation_id,
+            col(Message.status) != TurnStatus.FAILED.value,
         )
+        if before_id is not None:
+            statement = statement.where(col(Message.id) < before_id)
+        statement = statement.order_by(col(Message.id).desc()).limit(turns * 2)
         rows = list((await self.session.exec(statement)).all())
         rows.reverse()
         return rows
