@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from taskpilot.web.components.markdown_view import markdown_view
+from taskpilot.web.components.retry_button import retry_button
 from taskpilot.web.components.tool_cards import tool_cards
 from taskpilot.web.components.turn_error import turn_error
 from taskpilot.web.states.chat import ChatState
@@ -24,14 +25,7 @@ def _stopped() -> rx.Component:
     return rx.el.div(
         rx.icon("circle-stop", size=14),
         rx.el.span("Stopped"),
-        rx.button(
-            rx.icon("rotate-ccw", size=14),
-            "Retry",
-            on_click=ChatState.retry,
-            variant="soft",
-            color_scheme="gray",
-            size="1",
-        ),
+        retry_button(size="1"),
         class_name="tp-stopped",
         custom_attrs={"data-testid": "turn-stopped"},
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from taskpilot.web.states.chat import ChatState
+from taskpilot.web.components.retry_button import retry_button
 
 
 def turn_error(message: Any, can_retry: Any = True) -> rx.Component:
@@ -20,17 +20,7 @@ def turn_error(message: Any, can_retry: Any = True) -> rx.Component:
             size="1",
             flex="1",
         ),
-        rx.cond(
-            can_retry,
-            rx.button(
-                rx.icon("rotate-ccw", size=14),
-                "Retry",
-                on_click=ChatState.retry,
-                variant="soft",
-                color_scheme="gray",
-                size="2",
-            ),
-        ),
+        rx.cond(can_retry, retry_button()),
         role="alert",
         display="flex",
         align_items="center",

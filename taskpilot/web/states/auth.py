@@ -7,6 +7,7 @@ data verifies it on the server and acts as its subject; the page never sends a u
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import reflex as rx
@@ -58,6 +59,23 @@ class AuthState(rx.State):
         self.user_email = user.email
         self.form_error = ""
 
+    async def _submit(self, action: Callable[[UserService], Awaitable[User]]) -> AsyncIterator[Any]:
+        """Run a sign-up or log-in: show progress, then sign in or say why not."""
+        self.submitting = True
+        yield
+        try:
+            async with get_runtime().db.session() as session:
+                user = await action(UserService(session))
+        except AccountError as exc:
+            self.form_error = str(exc)  # written for the person (services/users.py)
+        except DatabaseUnavailable:
+            self.form_error = DATABASE_DOWN
+        else:
+            self._remember(user)
+            yield rx.redirect(HOME, replace=True)
+        finally:
+            self.submitting = False
+
     @rx.event
     async def redirect_if_signed_in(self) -> Any:
         """On the login and sign-up pages: a signed-in visitor goes straight to the chat.
@@ -81,20 +99,8 @@ class AuthState(rx.State):
         if not password:
             self.form_error = "Choose a password of at least 8 characters."
             return
-        self.submitting = True
-        yield
-        try:
-            async with get_runtime().db.session() as session:
-                user = await UserService(session).sign_up(email, password, name)
-        except AccountError as exc:
-            self.form_error = str(exc)  # written for the person (services/users.py)
-        except DatabaseUnavailable:
-            self.form_error = DATABASE_DOWN
-        else:
-            self._remember(user)
-            yield rx.redirect(HOME, replace=True)
-        finally:
-            self.submitting = False
+        async for update in self._submit(lambda users: users.sign_up(email, password, name)):
+            yield update
 
     @rx.event
     async def log_in(self, form_data: dict[str, Any]) -> Any:
@@ -104,20 +110,8 @@ class AuthState(rx.State):
         if not email or not password:
             self.form_error = "Enter your email address and password."
             return
-        self.submitting = True
-        yield
-        try:
-            async with get_runtime().db.session() as session:
-                user = await UserService(session).log_in(email, password)
-        except AccountError as exc:
-            self.form_error = str(exc)
-        except DatabaseUnavailable:
-            self.form_error = DATABASE_DOWN
-        else:
-            self._remember(user)
-            yield rx.redirect(HOME, replace=True)
-        finally:
-            self.submitting = False
+        async for update in self._submit(lambda users: users.log_in(email, password)):
+            yield update
 
     @rx.event
     async def log_out(self) -> Any:
