@@ -23,20 +23,16 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from taskpilot.core.config import PROJECT_ROOT
-from tests.browser.app_server import missing_prerequisites, start_app, stop_app
+from tests.browser.app_server import (
+    CHROMIUM_ARGS,
+    missing_prerequisites,
+    start_app,
+    stop_app,
+)
 from tests.openai_standin import OpenAIStandIn, reply
 
 OUTPUT = Path(__file__).resolve().parent / "FRONTEND.md"
 ASSETS = PROJECT_ROOT / ".web" / "build" / "client" / "assets"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 LOAD_AIM_MS = 1000
 TOKEN_AIM_MS = 150
 

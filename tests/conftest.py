@@ -8,8 +8,10 @@ that need it are skipped with a printed reason when it is unset or unreachable.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -29,6 +31,8 @@ from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
 
 POSTGRES_ENV = "TASKPILOT_TEST_POSTGRES_URL"
+# The MCP server's tools: the agent's only tools, and what every MCP client should see.
+TASK_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 TEST_SECRET = "test-secret-for-taskpilot-tests-only-0123456789"
 
 
@@ -204,3 +208,19 @@ def bearer(settings: Settings, user_id: str, email: str = "x@example.com") -> di
 def scripted_runtime(settings: Settings, model: Model) -> Runtime:
     """A runtime whose agent uses a test double of the model."""
     return Runtime(settings, model=model)
+
+
+def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """A server-sent-events body as (event, data) pairs."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -26,8 +26,15 @@ from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import ConversationStore
 from taskpilot.services.tasks import TaskService
-from tests.conftest import TEST_SECRET, api_client, make_settings, scripted_runtime, sign_up
-from tests.test_mcp_server import _env, _free_port, mcp_session, payload
+from tests.conftest import (
+    TEST_SECRET,
+    api_client,
+    free_port,
+    make_settings,
+    scripted_runtime,
+    sign_up,
+)
+from tests.test_mcp_server import _env, mcp_session, payload
 
 
 async def test_standalone_app_runs_its_own_lifespan(sqlite_url: str) -> None:
@@ -64,7 +71,7 @@ async def test_mcp_is_served_beside_the_api(runtime: Runtime, client: httpx.Asyn
 
 
 async def test_agent_reaches_a_separate_mcp_server_by_url(sqlite_url: str, running: Any) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "taskpilot.mcp", "http", "--port", str(port)],
         env=_env(sqlite_url),
@@ -106,7 +113,7 @@ async def test_agent_reaches_a_separate_mcp_server_by_url(sqlite_url: str, runni
 async def live_server(runtime: Runtime) -> AsyncIterator[str]:
     """The API app on a real loopback socket (httpx's ASGI transport buffers whole responses,
     so streaming and disconnects need a real server)."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_api(runtime), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
     )

@@ -23,9 +23,7 @@ from taskpilot.core.config import PROJECT_ROOT, Settings
 from taskpilot.core.security import mint_access_token, mint_mcp_token
 from taskpilot.runtime import Runtime
 from taskpilot.services.users import UserService
-from tests.conftest import TEST_SECRET
-
-TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+from tests.conftest import TASK_TOOLS, TEST_SECRET, free_port
 
 
 async def make_user(runtime: Runtime, email: str) -> str:
@@ -71,7 +69,7 @@ async def test_tools_are_listed_without_a_user_argument(runtime: Runtime) -> Non
     user = await make_user(runtime, "ada@example.com")
     async with in_process(runtime, user) as session:
         tools = (await session.list_tools()).tools
-    assert {tool.name for tool in tools} == TOOLS
+    assert {tool.name for tool in tools} == TASK_TOOLS
     for tool in tools:
         properties = tool.input_schema.get("properties", {})
         assert not any("user" in name for name in properties), tool.name
@@ -248,12 +246,6 @@ async def test_a_login_token_works_for_external_mcp_clients(runtime: Runtime) ->
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(database_url: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -265,7 +257,7 @@ def _env(database_url: str) -> dict[str, str]:
 
 async def test_streamable_http_over_a_real_socket(runtime: Runtime) -> None:
     user = await make_user(runtime, "ada@example.com")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "taskpilot.mcp", "http", "--port", str(port)],
         env=_env(runtime.settings.database_url),
@@ -306,7 +298,7 @@ async def test_stdio_serves_the_token_owner(runtime: Runtime) -> None:
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
-        assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
+        assert {tool.name for tool in (await session.list_tools()).tools} == TASK_TOOLS
         added = payload(
             await session.call_tool("add_task", {"title": "from stdio", "due_date": "tomorrow"})
         )

@@ -3,7 +3,6 @@ databases."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from taskpilot.core.db import alembic_config, async_url, migrate, sync_url
+from taskpilot.core.db import Database, alembic_config, async_url, migrate, sync_url
+from tests.conftest import make_settings
 
 EXPECTED_TABLES = {"users", "tasks", "conversations", "messages", "alembic_version"}
 
@@ -69,11 +69,10 @@ def test_url_forms() -> None:
     assert sync_url("sqlite+aiosqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_sqlite_file_in_a_new_folder_is_created(tmp_path: Path, sqlite_template: Path) -> None:
+def test_sqlite_file_in_a_new_folder_is_migrated(tmp_path: Path) -> None:
+    """A DATABASE_URL naming a folder that does not exist yet still works from empty."""
     target = tmp_path / "nested" / "dir" / "t.db"
-    from taskpilot.core.db import Database
-    from tests.conftest import make_settings
-
     Database(make_settings(f"sqlite:///{target}"))
     assert target.parent.is_dir()
-    shutil.copy(sqlite_template, target)
+    migrate(f"sqlite:///{target}")
+    _check_schema(f"sqlite:///{target}")

@@ -31,7 +31,7 @@ from taskpilot.agent.providers import build_model, close_model, describe_model
 from taskpilot.core.clock import today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.runtime import Runtime
-from tests.conftest import api_client, make_settings, sign_up
+from tests.conftest import TASK_TOOLS, api_client, make_settings, parse_sse, sign_up
 from tests.openai_standin import (
     OpenAIStandIn,
     RecordedRequest,
@@ -46,7 +46,6 @@ from tests.openai_standin import (
 OPENAI_KEY = "sk-proj-TaskPilotTestKey-3f9a1c7e5b2d4f60a8e1"
 COMPAT_KEY = "sk-compat-TaskPilotTestKey-77c0e4d2b19f"
 SECRETS = (OPENAI_KEY, COMPAT_KEY)
-TASK_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 PROVIDERS = ["openai", "openai-compatible"]
 
 
@@ -113,14 +112,6 @@ def assert_no_secret(response: httpx.Response) -> None:
     for secret in SECRETS:
         assert secret not in response.text
         assert secret[-8:] not in response.text
-
-
-def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
 
 
 def expected_path(provider: str) -> str:

@@ -29,8 +29,19 @@ import httpx
 
 from taskpilot.core.config import PROJECT_ROOT, Settings
 from taskpilot.core.db import migrate
+from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium, headless as root on a machine with no outside network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
 JWT_SECRET = "browser-tests-jwt-secret-0123456789abcdef"
 # Reflex's state for the test server; a database of its own (override: TASKPILOT_TEST_REDIS_URL).
@@ -48,12 +59,6 @@ def missing_prerequisites() -> str | None:
         if not (TOOLS_BIN / tool).exists():
             return f"{TOOLS_BIN / tool} is missing (`make install` puts bun and node 22 there)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:

@@ -21,6 +21,7 @@ from tests.openai_standin import Step, reply
 
 from .app_server import (
     CHROMIUM,
+    CHROMIUM_ARGS,
     REDIS_URL,
     AppServer,
     missing_prerequisites,
@@ -31,15 +32,6 @@ from .app_server import (
 from .chat_page import SCREENSHOTS, TOKEN_KEY, Account, ChatPage
 from .standin import BrowserStandIn
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE: ViewportSize = {"width": 375, "height": 812}
 PASSWORD = "correct horse battery"
