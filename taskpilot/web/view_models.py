@@ -10,12 +10,8 @@ import dataclasses
 from datetime import date, datetime
 from typing import Any
 
-from taskpilot.web.wording import (
-    due_in_words,
-    history_group,
-    tool_arguments_in_words,
-    tool_result_in_words,
-)
+from taskpilot.agent.tool_words import tool_arguments_in_words, tool_result_in_words
+from taskpilot.web.wording import due_in_words, history_group
 
 RUNNING, DONE, ERROR = "running", "done", "error"
 NOT_ANSWERED = "This message wasn't answered."

@@ -6,16 +6,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from taskpilot.web.wording import (
+from taskpilot.agent.tool_words import (
     GENERIC_TOOL_ERROR,
-    due_in_words,
-    greeting,
-    history_group,
-    initials,
     tool_arguments_in_words,
     tool_error_in_words,
     tool_result_in_words,
 )
+from taskpilot.web.wording import due_in_words, greeting, history_group, initials
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from taskpilot.agent.events import (
 )
 from taskpilot.agent.providers import describe_model
 from taskpilot.agent.service import AgentService, PreparedTurn, TurnRejected
+from taskpilot.agent.tool_words import TASK_CHANGING_TOOLS
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.data.models import utcnow
@@ -58,7 +59,7 @@ from taskpilot.web.view_models import (
     tool_card_finished,
     tool_card_started,
 )
-from taskpilot.web.wording import TASK_CHANGING_TOOLS, greeting, initials
+from taskpilot.web.wording import greeting, initials
 
 logger = logging.getLogger("taskpilot.web")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import reflex as rx
 
+from taskpilot.agent.tool_words import tool_error_in_words
 from taskpilot.core.clock import today
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.data.models import Task
@@ -15,7 +16,6 @@ from taskpilot.runtime import get_runtime
 from taskpilot.services.tasks import MAX_LIST, SortOrder, TaskQuery, TaskService, task_to_dict
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.view_models import TaskView, task_view
-from taskpilot.web.wording import tool_error_in_words
 
 logger = logging.getLogger("taskpilot.web")
 

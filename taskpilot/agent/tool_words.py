@@ -1,0 +1,124 @@
+"""How a tool call reads to a person: its arguments, its result, its error, in a few words.
+
+Shared by every adapter that shows tool calls (the chat page's cards, ChatKit's workflow
+items). Plain functions of plain values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+SEPARATOR = " · "
+# Tools whose success changes the task list, so the task panel refreshes after them.
+TASK_CHANGING_TOOLS = frozenset({"add_task", "complete_task", "delete_task", "update_task"})
+MAX_SHOWN_ERROR = 240
+MAX_SHOWN_VALUE = 80
+# The MCP SDK prefixes a tool's error text with this; the rest is written for the person.
+_TOOL_ERROR_PREFIX = re.compile(r"^Error executing tool [\w.-]+:\s*")
+GENERIC_TOOL_ERROR = "The tool could not do that."
+
+
+def _short(value: object, limit: int = MAX_SHOWN_VALUE) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _quoted(value: object) -> str:
+    return f"“{_short(value)}”"
+
+
+def _tags(value: object) -> str:
+    tags = value if isinstance(value, list) else [value]
+    return " ".join(f"#{_short(tag, 30)}" for tag in tags if str(tag).strip())
+
+
+def _due(value: object) -> str:
+    return f"due {_short(value, 30)}"
+
+
+def _task(value: object) -> str:
+    return f"task {_short(value, 12)}"
+
+
+# How each known argument reads; the order of this table is the order they are shown in.
+_ARGUMENT_WORDS: dict[str, Callable[[object], str]] = {
+    "task_id": _task,
+    "title": _short,
+    "search": _quoted,
+    "status": _short,
+    "due_date": _due,
+    "due_before": lambda v: f"due by {_short(v, 30)}",
+    "due_after": lambda v: f"due from {_short(v, 30)}",
+    "priority": _short,
+    "tag": _tags,
+    "tags": _tags,
+    "description": _quoted,
+    "sort": lambda v: f"by {_short(v, 20)}",
+    "limit": lambda v: f"up to {_short(v, 6)}",
+}
+
+
+def tool_arguments_in_words(name: str, arguments: dict[str, Any] | None) -> str:
+    """A tool call's arguments as a short phrase: `Buy milk · due 2026-11-23 · high`."""
+    args = {k: v for k, v in (arguments or {}).items() if v not in (None, "", [], {})}
+    reopen = name == "complete_task" and args.pop("completed", True) is False
+    if name == "list_tasks" and args.get("status") == "all" and len(args) > 1:
+        args.pop("status")  # "all" adds nothing once another filter is named
+    words: list[str] = []
+    for key, describe in _ARGUMENT_WORDS.items():
+        if key not in args:
+            continue
+        value = args.pop(key)
+        if key == "title" and name == "update_task":
+            words.append(f"rename to {_quoted(value)}")
+        else:
+            words.append(describe(value))
+    words.extend(f"{key} {_short(value, 40)}" for key, value in sorted(args.items()))
+    if reopen:
+        words.append("reopen")
+    if not words and name == "list_tasks":
+        words.append("all tasks")
+    return SEPARATOR.join(words)
+
+
+def tool_error_in_words(result: object) -> str:
+    """A tool's error for the person: the MCP prefix removed, bounded, never a dump."""
+    text = result if isinstance(result, str) else ""
+    text = _TOOL_ERROR_PREFIX.sub("", " ".join(text.split()))
+    if not text or "Traceback" in text:
+        return GENERIC_TOOL_ERROR
+    return _short(text, MAX_SHOWN_ERROR)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
+    """What a finished tool call did, in a few words: `Added task 3`, `2 tasks found`."""
+    if is_error:
+        return tool_error_in_words(result)
+    if not isinstance(result, dict):
+        return "Done" if result in (None, "") else _short(result)
+    if name == "list_tasks" or "tasks" in result:
+        count = result.get("count")
+        if not isinstance(count, int):
+            tasks = result.get("tasks")
+            count = len(tasks) if isinstance(tasks, list) else 0
+        return "No tasks found" if count == 0 else f"{_count(count, 'task')} found"
+    number = result.get("task_id")
+    title = result.get("title")
+    status = result.get("status")
+    verb = {
+        "created": "Added",
+        "completed": "Completed",
+        "pending": "Reopened",
+        "deleted": "Deleted",
+        "updated": "Updated",
+    }.get(str(status), "Done")
+    if number is None:
+        return verb
+    phrase = f"{verb} task {number}"
+    return f"{phrase}{SEPARATOR}{_short(title)}" if title else phrase
