@@ -325,6 +325,21 @@ class AgentService:
                 ) from exc
             return PreparedTurn(user_id, conversation, user_message, history)
 
+    async def prepare_retry(
+        self, user_id: str, conversation_id: str, message_id: int
+    ) -> PreparedTurn:
+        """Run the turn of a stored user message again (ChatKit's retry), as a retried
+        `client_message_id` does; `TurnRejected` (404) when it is not the caller's."""
+        async with self.db.session() as session:
+            store = ConversationStore(session, user_id)
+            try:
+                message = await store.message(message_id)
+            except LookupError as exc:
+                raise TurnRejected(404, "message_not_found", str(exc)) from exc
+            if message.role != Role.USER.value or message.conversation_id != conversation_id:
+                raise TurnRejected(404, "message_not_found", "That message was not found.")
+            return await self._resume(store, message, conversation_id)
+
     async def _resume(
         self, store: ConversationStore, message: Message, conversation_id: str | None
     ) -> PreparedTurn:

@@ -85,6 +85,9 @@ class MessageOut(BaseModel):
     tool_calls: list[ToolCallOut]
     status: str
     error: str | None
+    feedback: Literal["positive", "negative"] | None = Field(
+        default=None, description="The rating given to an assistant reply (ChatKit)."
+    )
     client_message_id: str | None
     created_at: str
 
@@ -126,3 +129,10 @@ class InfoOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     database: bool
+
+
+class ChatKitSessionOut(BaseModel):
+    """A hosted ChatKit session's client secret: all the browser needs, and all it gets."""
+
+    client_secret: str
+    expires_at: int = Field(description="Unix time (seconds) when the secret expires.")

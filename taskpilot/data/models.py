@@ -14,6 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# The title of a conversation before its first message names it.
+NEW_CHAT_TITLE = "New chat"
+
 
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
@@ -49,6 +52,13 @@ class Role(StrEnum):
 
     USER = "user"
     ASSISTANT = "assistant"
+
+
+class Feedback(StrEnum):
+    """What a person thought of an assistant reply (ChatKit's thumbs up / down)."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
 
 
 class TurnStatus(StrEnum):
@@ -104,7 +114,7 @@ class Conversation(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
     user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")
-    title: str = Field(default="New chat", max_length=200)
+    title: str = Field(default=NEW_CHAT_TITLE, max_length=200)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -133,6 +143,8 @@ class Message(SQLModel, table=True):
     status: str = Field(default=TurnStatus.ANSWERED.value, max_length=16)
     reply_to_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     error: str | None = Field(default=None, max_length=500)
+    # On assistant replies: the person's rating, if they gave one.
+    feedback: str | None = Field(default=None, max_length=16)
     created_at: datetime = _ts()
 
 

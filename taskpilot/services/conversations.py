@@ -7,14 +7,23 @@ HTTP API lists, renames and deletes through here too.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from taskpilot.data.models import Conversation, Message, Role, TurnStatus, as_utc, utcnow
+from taskpilot.data.models import (
+    NEW_CHAT_TITLE,
+    Conversation,
+    Feedback,
+    Message,
+    Role,
+    TurnStatus,
+    as_utc,
+    utcnow,
+)
 
 MAX_CONVERSATION_TITLE = 200
 TITLE_FROM_MESSAGE = 60
@@ -29,11 +38,25 @@ class ConversationNotFound(LookupError):
         super().__init__("That conversation was not found.")
 
 
+class MessageNotFound(LookupError):
+    """No message with that id belongs to the caller."""
+
+    def __init__(self) -> None:
+        super().__init__("That message was not found.")
+
+
+class InvalidTitle(ValueError):
+    """A conversation title that is empty or too long; the message says which."""
+
+
+Order = Literal["asc", "desc"]
+
+
 def title_from_message(text: str) -> str:
     """A conversation title from its first message: the first words, ellipsised."""
     words = " ".join(text.split())
     if len(words) <= TITLE_FROM_MESSAGE:
-        return words or "New chat"
+        return words or NEW_CHAT_TITLE
     cut = words[:TITLE_FROM_MESSAGE].rsplit(" ", 1)[0] or words[:TITLE_FROM_MESSAGE]
     return cut.rstrip(",.;:!?") + "…"
 
@@ -42,9 +65,9 @@ def clean_conversation_title(title: str) -> str:
     """A title for rename: trimmed, non-empty, bounded."""
     value = " ".join(str(title).split())
     if not value:
-        raise ValueError("A conversation title can't be empty.")
+        raise InvalidTitle("A conversation title can't be empty.")
     if len(value) > MAX_CONVERSATION_TITLE:
-        raise ValueError(
+        raise InvalidTitle(
             f"A conversation title can be at most {MAX_CONVERSATION_TITLE} characters."
         )
     return value
@@ -73,6 +96,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         ],
         "status": message.status,
         "error": message.error,
+        "feedback": message.feedback,
         "client_message_id": message.client_message_id,
         "created_at": as_utc(message.created_at).isoformat(),  # type: ignore[union-attr]
     }
@@ -92,30 +116,45 @@ class ConversationStore:
             raise ConversationNotFound()
         return conversation
 
-    async def create(self, title: str = "New chat") -> Conversation:
-        """Start a conversation."""
+    async def create(
+        self, title: str = NEW_CHAT_TITLE, conversation_id: str | None = None
+    ) -> Conversation:
+        """Start a conversation (with a chosen id, as ChatKit's thread ids are chosen first).
+
+        An id that is already taken, by anyone, raises `ConversationNotFound`.
+        """
         conversation = Conversation(user_id=self.user_id, title=title[:MAX_CONVERSATION_TITLE])
+        if conversation_id is not None:
+            if await self.session.get(Conversation, conversation_id) is not None:
+                raise ConversationNotFound()
+            conversation.id = conversation_id
         self.session.add(conversation)
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise ConversationNotFound() from exc
         return conversation
 
     async def recent(self, limit: int = 50, before: str | None = None) -> list[Conversation]:
         """The caller's conversations, most recently active first."""
+        return await self.page(limit, before, "desc")
+
+    async def page(
+        self, limit: int = 50, after: str | None = None, order: Order = "desc"
+    ) -> list[Conversation]:
+        """The caller's conversations by last activity ("desc": most recent first), the page
+        that follows the conversation `after` in that order."""
+        updated, key = col(Conversation.updated_at), col(Conversation.id)
+        newest_first = order == "desc"
         statement = select(Conversation).where(Conversation.user_id == self.user_id)
-        if before:
-            anchor = await self.get(before)
-            statement = statement.where(
-                sa.or_(
-                    col(Conversation.updated_at) < anchor.updated_at,
-                    sa.and_(
-                        col(Conversation.updated_at) == anchor.updated_at,
-                        col(Conversation.id) < anchor.id,
-                    ),
-                )
-            )
-        statement = statement.order_by(
-            col(Conversation.updated_at).desc(), col(Conversation.id).desc()
-        ).limit(max(1, min(limit, 200)))
+        if after:
+            anchor = await self.get(after)
+            beyond = updated < anchor.updated_at if newest_first else updated > anchor.updated_at
+            tie = key < anchor.id if newest_first else key > anchor.id
+            statement = statement.where(sa.or_(beyond, sa.and_(updated == anchor.updated_at, tie)))
+        ordering = (updated.desc(), key.desc()) if newest_first else (updated.asc(), key.asc())
+        statement = statement.order_by(*ordering).limit(max(1, min(limit, 200)))
         return list((await self.session.exec(statement)).all())
 
     async def rename(self, conversation_id: str, title: str) -> Conversation:
@@ -140,14 +179,29 @@ class ConversationStore:
         self, conversation_id: str, limit: int = 100, before_id: int | None = None
     ) -> list[Message]:
         """A page of messages, oldest first, ending before `before_id` when given."""
-        await self.get(conversation_id)
-        statement = select(Message).where(Message.conversation_id == conversation_id)
-        if before_id is not None:
-            statement = statement.where(col(Message.id) < before_id)
-        statement = statement.order_by(col(Message.id).desc()).limit(max(1, min(limit, 500)))
-        rows = list((await self.session.exec(statement)).all())
+        rows = await self.message_page(conversation_id, before_id, limit, "desc")
         rows.reverse()
         return rows
+
+    async def message_page(
+        self, conversation_id: str, after_id: int | None, limit: int, order: Order
+    ) -> list[Message]:
+        """Up to `limit` messages in `order` ("asc": oldest first), those that follow message
+        `after_id` in that order when it is given."""
+        await self.get(conversation_id)
+        key = col(Message.id)
+        statement = select(Message).where(Message.conversation_id == conversation_id)
+        if after_id is not None:
+            statement = statement.where(key > after_id if order == "asc" else key < after_id)
+        statement = statement.order_by(key.asc() if order == "asc" else key.desc())
+        return list((await self.session.exec(statement.limit(max(1, min(limit, 500))))).all())
+
+    async def message(self, message_id: int) -> Message:
+        """The caller's message with this id, or `MessageNotFound`."""
+        message = await self.session.get(Message, message_id)
+        if message is None or message.user_id != self.user_id:
+            raise MessageNotFound()
+        return message
 
     async def history(
         self, conversation_id: str, turns: int, before_id: int | None = None
@@ -172,7 +226,9 @@ class ConversationStore:
     async def find_by_client_id(self, client_message_id: str) -> Message | None:
         """The caller's message sent with this client id, if any."""
         statement = select(Message).where(
-            Message.user_id == self.user_id, Message.client_message_id == client_message_id
+            Message.user_id == self.user_id,
+            Message.client_message_id == client_message_id,
+            Message.role == Role.USER.value,
         )
         return (await self.session.exec(statement)).first()
 
@@ -255,6 +311,48 @@ class ConversationStore:
         user_message.created_at = utcnow()
         self.session.add(user_message)
         await self.session.commit()
+
+    async def discard_reply(self, reply: Message) -> None:
+        """Delete an assistant reply so its turn can run again (ChatKit's retry).
+
+        Its tool calls did change data, so they move to the user's message, as a failed turn
+        keeps them: the model sees them on the retry and does not repeat them.
+        """
+        if reply.reply_to_id is not None:
+            asked = await self.session.get(Message, reply.reply_to_id)
+            if asked is not None and asked.user_id == self.user_id:
+                asked.tool_calls = [*(asked.tool_calls or []), *(reply.tool_calls or [])]
+                self.session.add(asked)
+        await self.session.delete(reply)
+        await self.session.commit()
+
+    async def delete_message(self, message: Message) -> None:
+        """Delete a user's message and the reply to it, if any."""
+        if message.id is not None:
+            await self.session.exec(  # type: ignore[call-overload]
+                sa.delete(Message).where(
+                    col(Message.reply_to_id) == message.id, col(Message.user_id) == self.user_id
+                )
+            )
+        await self.session.delete(message)
+        await self.session.commit()
+
+    async def rate(self, conversation_id: str, message_ids: list[int], feedback: Feedback) -> int:
+        """Record the person's rating on these assistant replies; how many were rated."""
+        if not message_ids:
+            return 0
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(
+                col(Message.id).in_(message_ids),
+                col(Message.conversation_id) == conversation_id,
+                col(Message.user_id) == self.user_id,
+                col(Message.role) == Role.ASSISTANT.value,
+            )
+            .values(feedback=feedback.value)
+        )
+        await self.session.commit()
+        return int(result.rowcount or 0)
 
     @staticmethod
     def is_stale(message: Message) -> bool:
