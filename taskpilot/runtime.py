@@ -1,4 +1,5 @@
-"""The process's long-lived parts, built once: settings, database, MCP server, agent service.
+"""The process's long-lived parts, built once: settings, database, MCP server, agent service,
+and the ChatKit server and hosted-session client that sit on it.
 
 The HTTP API, the Reflex state handlers and the ChatKit server all reach the agent through
 `get_runtime()`. Nothing here holds conversation state; it is configuration and pools.
@@ -14,6 +15,9 @@ from agents.models.interface import Model
 
 from taskpilot.agent.providers import build_model, close_model
 from taskpilot.agent.service import AgentService, McpConnector
+from taskpilot.chatkit.server import TaskPilotChatKitServer
+from taskpilot.chatkit.sessions import HostedSessions
+from taskpilot.chatkit.store import ConversationThreadStore
 from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.db import Database
 from taskpilot.mcp.server import build_mcp_app, build_mcp_server
@@ -33,6 +37,8 @@ class Runtime:
             model or build_model(self.settings),
             McpConnector(self.settings, self.mcp_app),
         )
+        self.chatkit = TaskPilotChatKitServer(self.agent, ConversationThreadStore(self.db))
+        self.chatkit_sessions = HostedSessions(self.settings)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:
@@ -43,6 +49,7 @@ class Runtime:
         finally:
             await self.db.dispose()
             await close_model(self.agent.model)
+            await self.chatkit_sessions.close()
 
 
 @lru_cache(maxsize=1)

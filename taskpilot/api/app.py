@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskpilot.agent.providers import describe_model
 from taskpilot.api.deps import RuntimeDep
-from taskpilot.api.routes import auth, chat, conversations, tasks
+from taskpilot.api.routes import auth, chat, chatkit, conversations, tasks
 from taskpilot.api.schemas import HealthOut, InfoOut
 from taskpilot.core.config import ModelProvider
 from taskpilot.core.db import DatabaseUnavailable
@@ -201,7 +201,7 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
             max_message_chars=rt.settings.max_message_chars,
         )
 
-    for router in (auth.router, chat.router, conversations.router, tasks.router):
+    for router in (auth.router, chat.router, conversations.router, tasks.router, chatkit.router):
         api.include_router(router)
 
     api.add_middleware(

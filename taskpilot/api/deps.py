@@ -84,3 +84,17 @@ async def get_path_user(
 
 
 PathUser = Annotated[User, Depends(get_path_user)]
+
+
+async def check_origin(request: Request, runtime: RuntimeDep) -> None:
+    """A browser's request must come from an allowed origin (403 otherwise). Requests without
+    an Origin header are not from a browser page and need only their bearer token."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in runtime.settings.allowed_origins:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"The origin {origin!r} is not allowed to use TaskPilot's ChatKit endpoints.",
+        )
+
+
+AllowedOrigin = Depends(check_origin)

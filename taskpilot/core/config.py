@@ -18,6 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+class ChatKitMode(StrEnum):
+    """Where the /chatkit page's ChatKit component gets its answers."""
+
+    SELF_HOSTED = "self-hosted"  # TaskPilot's own ChatKit server: same agent, tools, database
+    HOSTED = "hosted"  # an Agent Builder workflow at OpenAI, through a session's client secret
+
+
 class ModelProvider(StrEnum):
     """Which language model answers a turn."""
 
@@ -132,6 +139,27 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, ge=1, description="Longest chat message.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
 
+    # --- ChatKit ----------------------------------------------------------------------------
+    chatkit_mode: ChatKitMode | None = Field(
+        default=None,
+        description="self-hosted | hosted. Unset: hosted when CHATKIT_WORKFLOW_ID is set,"
+        " else self-hosted.",
+    )
+    chatkit_workflow_id: str | None = Field(
+        default=None, description="Agent Builder workflow id (wf_…) for hosted mode."
+    )
+    chatkit_domain_key: str = Field(
+        default="domain_pk_localhost_dev",
+        description="ChatKit domain key from OpenAI's domain allowlist (any value on localhost).",
+    )
+    chatkit_script_url: str = Field(
+        default="https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
+        description="Where the browser loads ChatKit's web component from.",
+    )
+    chatkit_locale: str | None = Field(
+        default=None, description="ChatKit's UI language (e.g. de-DE). Unset: the browser's."
+    )
+
     @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -156,6 +184,13 @@ class Settings(BaseSettings):
         if self.model_base_url:
             return ModelProvider.OPENAI_COMPATIBLE
         return ModelProvider.OFFLINE
+
+    @property
+    def resolved_chatkit_mode(self) -> ChatKitMode:
+        """The ChatKit mode in use, after applying the documented default."""
+        if self.chatkit_mode is not None:
+            return self.chatkit_mode
+        return ChatKitMode.HOSTED if self.chatkit_workflow_id else ChatKitMode.SELF_HOSTED
 
     @property
     def signing_secret(self) -> str:

@@ -1,0 +1,233 @@
+"""TaskPilot's self-hosted ChatKit server: the ChatKit protocol over the one agent service.
+
+`handle()` is what the HTTP route calls. It refuses what TaskPilot cannot serve before any
+response starts (a 400/404/422 with a reason, never a 500 or a broken stream), then lets
+`openai-chatkit`'s `ChatKitServer` do the protocol. `respond()` is the thin part: it runs the
+turn through `AgentService` exactly as the chat page and the JSON API do, and translates the
+turn's events (`stream.py`). So history, tool calls, retries and failures behave the same in
+both chat UIs, and the problems `openai-chatkit` 1.6 has with its own Agents SDK helpers
+(tool calls neither streamed nor stored, `__fake_id__` item ids from chat-completions models,
+assistant history items those models reject) do not arise: those helpers are not used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+
+from chatkit.errors import CustomStreamError
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.store import NotFoundError
+from chatkit.types import (
+    ChatKitReq,
+    ErrorEvent,
+    FeedbackKind,
+    ItemsFeedbackReq,
+    ThreadItem,
+    ThreadMetadata,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsRetryAfterItemReq,
+    ThreadStreamEvent,
+    UserMessageItem,
+)
+from pydantic import TypeAdapter, ValidationError
+
+from taskpilot.agent.service import AgentService, PreparedTurn, TurnRejected, clean_message
+from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
+from taskpilot.chatkit.store import NO_ATTACHMENTS, ConversationThreadStore, RequestContext
+from taskpilot.chatkit.stream import TurnTranslator
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
+from taskpilot.services.conversations import InvalidTitle, title_from_message
+
+logger = logging.getLogger("taskpilot.chatkit")
+
+_requests: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+
+# Request types TaskPilot answers (the ones ChatKit's UI sends for a chat with history).
+SUPPORTED = (
+    "threads.create",
+    "threads.add_user_message",
+    "threads.retry_after_item",
+    "threads.get_by_id",
+    "threads.list",
+    "items.list",
+    "threads.update",
+    "threads.delete",
+    "items.feedback",
+)
+# Known ChatKit request types for features TaskPilot does not offer, and why.
+UNSUPPORTED = {
+    "attachments.create": "attachments",
+    "attachments.delete": "attachments",
+    "input.transcribe": "dictation",
+    "threads.add_client_tool_output": "client tools",
+    "threads.add_structured_input": "structured input",
+    "threads.custom_action": "widget actions",
+    "threads.sync_custom_action": "widget actions",
+}
+DATABASE_DOWN = "The database is unavailable right now; try again shortly."
+
+
+class ChatKitRequestError(Exception):
+    """A request TaskPilot will not serve; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_request(body: bytes) -> ChatKitReq:
+    """The ChatKit request in `body`; `ChatKitRequestError` (400) saying what is wrong."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ChatKitRequestError(400, "The request body is not valid JSON.") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ChatKitRequestError(
+            400, "Not a ChatKit request: the body must be a JSON object with a 'type'."
+        )
+    if data["type"] not in (*SUPPORTED, *UNSUPPORTED):
+        raise ChatKitRequestError(
+            400,
+            f"Unknown ChatKit request type {data['type'][:60]!r}. "
+            f"TaskPilot handles: {', '.join(SUPPORTED)}.",
+        )
+    try:
+        return _requests.validate_python(data)
+    except ValidationError as exc:
+        parts = []
+        for error in exc.errors()[:3]:
+            location = ".".join(str(part) for part in error.get("loc", ())[1:])
+            message = "is required" if error.get("type") == "missing" else error.get("msg", "")
+            parts.append(f"'{location}' {message}")
+        raise ChatKitRequestError(
+            400, "Invalid ChatKit request: " + "; ".join(parts) + "."
+        ) from exc
+
+
+class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
+    """ChatKit threads on TaskPilot's conversations, answered by the agent service."""
+
+    store: ConversationThreadStore
+
+    def __init__(self, agent: AgentService, store: ConversationThreadStore) -> None:
+        super().__init__(store)
+        self.agent = agent
+
+    async def handle(self, body: bytes, user_id: str) -> StreamingResult | NonStreamingResult:
+        """Serve one ChatKit request for `user_id` (`ChatKitRequestError` when refused)."""
+        request = parse_request(body)
+        context = RequestContext(user_id)
+        await self._admit(request, context)
+        try:
+            result = await self.process(request.model_dump_json(by_alias=True), context)
+        except NotFoundError as exc:
+            raise ChatKitRequestError(404, str(exc) or "Not found.") from exc
+        except InvalidTitle as exc:
+            raise ChatKitRequestError(400, str(exc)) from exc
+        if isinstance(result, StreamingResult):
+            return StreamingResult(self._guarded(result))
+        return result
+
+    async def _admit(self, request: ChatKitReq, context: RequestContext) -> None:
+        """Refuse, before anything streams, what would otherwise fail mid-stream."""
+        if request.type in UNSUPPORTED:
+            raise ChatKitRequestError(
+                400,
+                f"TaskPilot's ChatKit server does not support {UNSUPPORTED[request.type]} "
+                f"({request.type}).",
+            )
+        if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+            message = request.params.input
+            if message.attachments:
+                raise ChatKitRequestError(400, NO_ATTACHMENTS)
+            try:
+                clean_message(user_text(message.content), self.agent.settings.max_message_chars)
+            except TurnRejected as exc:
+                raise ChatKitRequestError(exc.status, exc.message) from exc
+        thread_id = getattr(request.params, "thread_id", None)
+        try:
+            if isinstance(request, ThreadsAddUserMessageReq | ItemsFeedbackReq):
+                await self.store.load_thread(str(thread_id), context)
+            elif isinstance(request, ThreadsRetryAfterItemReq):
+                stored = await self.store.find_user_message(
+                    request.params.thread_id, request.params.item_id, context
+                )
+                # ChatKit may still know the message by the id it made for it while the
+                # turn streamed; retry looks items up by the id they are listed under.
+                assert stored.id is not None
+                request.params.item_id = item_id(USER, stored.id)
+        except NotFoundError as exc:
+            raise ChatKitRequestError(404, str(exc)) from exc
+
+    async def _guarded(self, result: StreamingResult) -> AsyncGenerator[bytes, None]:
+        """The stream, ending in a ChatKit error event (not a cut connection) on failure."""
+        try:
+            async for chunk in result:
+                yield chunk
+        except Exception as exc:
+            database = isinstance(exc, DatabaseUnavailable)
+            logger.error("chatkit stream failed", exc_info=not database)
+            message = DATABASE_DOWN if database else "Something went wrong on our side."
+            event = ErrorEvent(code="custom", message=message, allow_retry=True)
+            yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
+
+    # --- the turn -----------------------------------------------------------------------------
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Run the turn for this user message through the agent service, streaming it."""
+        if input_user_message is None:
+            return  # only client tool outputs arrive without one, and they are refused
+        turn = await self._prepare(thread, input_user_message, context)
+        if not turn.history and thread.title in (None, NEW_CHAT_TITLE):
+            # A new thread takes its title from the first message, as a new chat does.
+            thread.title = title_from_message(turn.user_message.content)
+        assert turn.user_message.id is not None
+        translator = TurnTranslator(thread.id, turn.user_message.id)
+        async with aclosing(self.agent.stream(turn)) as events:
+            async for event in events:
+                for out in translator.translate(event):
+                    yield out
+
+    async def _prepare(
+        self, thread: ThreadMetadata, message: UserMessageItem, context: RequestContext
+    ) -> PreparedTurn:
+        """Store the message (a new one is named by ChatKit's item id), or, for a retry of a
+        stored one, get its turn ready to run again."""
+        ref = parse_item_id(message.id)
+        try:
+            if ref is not None and ref.kind == USER:
+                return await self.agent.prepare_retry(context.user_id, thread.id, ref.turn)
+            return await self.agent.prepare(
+                context.user_id,
+                thread.id,
+                user_text(message.content),
+                client_message_id=message.id,
+            )
+        except TurnRejected as exc:
+            raise CustomStreamError(exc.message, allow_retry=False) from exc
+        except DatabaseUnavailable as exc:
+            raise CustomStreamError(DATABASE_DOWN, allow_retry=True) from exc
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """Stop pressed (the stream was closed): the agent service has already kept the
+        user's message and marked the turn stopped; no partial reply is stored."""
+        logger.info("chatkit turn stopped", extra={"conversation_id": thread.id})
+
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
+    ) -> None:
+        """Keep the person's thumbs up or down on the reply."""
+        await self.store.rate_items(thread_id, item_ids, Feedback(feedback), context)

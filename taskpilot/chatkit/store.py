@@ -1,0 +1,285 @@
+"""ChatKit's `Store` on TaskPilot's database: threads are conversations, items are messages.
+
+Every call is scoped to the signed-in user in the request context: another person's thread
+or item does not exist here (`NotFoundError`, a 404 to the client).
+
+Writes of a turn belong to the agent service: it stores the user's message before the model
+runs and the reply with its tool calls after (`ConversationStore`). So when ChatKit hands this
+store the items a turn streamed (`add_thread_item`), they are already stored and are only
+acknowledged; the one write ChatKit itself asks for is the removal of a turn on retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+
+from taskpilot.chatkit.items import NOTE, REPLY, TOOLS, USER, message_items, parse_item_id
+from taskpilot.chatkit.items import thread_metadata as to_thread
+from taskpilot.core.db import Database
+from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, new_id
+from taskpilot.services.conversations import ConversationNotFound, ConversationStore, Order
+
+logger = logging.getLogger("taskpilot.chatkit")
+
+MAX_PAGE = 100
+THREAD_NOT_FOUND = "That thread was not found."
+NO_ATTACHMENTS = "TaskPilot's ChatKit server does not take attachments."
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking: the verified user every store call is scoped to."""
+
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Located:
+    """A thread item found in the database: the message it comes from and its place there."""
+
+    message: Message
+    index: int
+    item: ThreadItem
+
+
+def _bounded(limit: int) -> int:
+    return max(1, min(int(limit or 20), MAX_PAGE))
+
+
+def _order(order: str) -> Order:
+    return "asc" if order == "asc" else "desc"
+
+
+class ConversationThreadStore(Store[RequestContext]):
+    """ChatKit threads and items read from (and removed from) conversations and messages."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @asynccontextmanager
+    async def _conversations(self, context: RequestContext) -> AsyncIterator[ConversationStore]:
+        async with self.db.session() as session:
+            yield ConversationStore(session, context.user_id)
+
+    # --- ids ----------------------------------------------------------------------------------
+
+    def generate_thread_id(self, context: RequestContext) -> str:
+        """Thread ids are conversation ids."""
+        return new_id()
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        """Ids for items ChatKit creates itself (the user's message), unlike ours (`msg_12`)."""
+        return f"ck_{item_type}_{uuid.uuid4().hex}"
+
+    # --- threads ------------------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        """The caller's conversation as a thread."""
+        async with self._conversations(context) as store:
+            try:
+                return to_thread(await store.get(thread_id))
+            except ConversationNotFound as exc:
+                raise NotFoundError(THREAD_NOT_FOUND) from exc
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        """Create the conversation for a new thread, or rename an existing one."""
+        async with self._conversations(context) as store:
+            try:
+                conversation = await store.get(thread.id)
+            except ConversationNotFound:
+                try:
+                    await store.create(thread.title or NEW_CHAT_TITLE, conversation_id=thread.id)
+                except ConversationNotFound as exc:  # the id is someone else's
+                    raise NotFoundError(THREAD_NOT_FOUND) from exc
+                return
+            if thread.title and thread.title != conversation.title:
+                renamed = await store.rename(thread.id, thread.title)
+                thread.title = renamed.title  # as stored: trimmed (ChatKit answers with it)
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        """The caller's conversations, most recently active first (or last, with "asc")."""
+        size = _bounded(limit)
+        async with self._conversations(context) as store:
+            try:
+                rows = await store.page(size + 1, after, _order(order))
+            except ConversationNotFound as exc:
+                raise NotFoundError(THREAD_NOT_FOUND) from exc
+        more = len(rows) > size
+        rows = rows[:size]
+        return Page(
+            data=[to_thread(row) for row in rows],
+            has_more=more,
+            after=rows[-1].id if more and rows else None,
+        )
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        """Delete the conversation and its messages."""
+        async with self._conversations(context) as store:
+            try:
+                await store.delete(thread_id)
+            except ConversationNotFound as exc:
+                raise NotFoundError(THREAD_NOT_FOUND) from exc
+
+    # --- items --------------------------------------------------------------------------------
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        """A page of the thread's items, oldest first with "asc", after the item `after`."""
+        size, direction = _bounded(limit), _order(order)
+        async with self._conversations(context) as store:
+            try:
+                await store.get(thread_id)
+            except ConversationNotFound as exc:
+                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            items: list[ThreadItem] = []
+            cursor: int | None = None
+            if after:
+                anchor = await self._locate(store, thread_id, after)
+                if anchor is None:
+                    raise NotFoundError(f"Item {after} was not found in this thread.")
+                expanded = message_items(anchor.message, thread_id)
+                if direction == "desc":
+                    items = list(reversed(expanded[: anchor.index]))
+                else:
+                    items = expanded[anchor.index + 1 :]
+                cursor = anchor.message.id
+            exhausted = False
+            while len(items) <= size and not exhausted:
+                batch = await store.message_page(thread_id, cursor, size + 1, direction)
+                exhausted = len(batch) <= size
+                for message in batch:
+                    expanded = message_items(message, thread_id)
+                    items.extend(expanded if direction == "asc" else reversed(expanded))
+                if batch:
+                    cursor = batch[-1].id
+        page, more = items[:size], len(items) > size
+        return Page(data=page, has_more=more, after=page[-1].id if more and page else None)
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        """One item of the caller's thread."""
+        async with self._conversations(context) as store:
+            found = await self._find(store, thread_id, item_id)
+        return found.item
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        """Acknowledge an item of a turn: the agent service has stored it (module docstring)."""
+        logger.debug("chatkit item %s is stored by the agent service", item.type)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        """Items are derived from messages; nothing ChatKit replaces is kept separately."""
+        logger.debug("chatkit item %s is derived from messages, not saved", item.type)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
+        """Remove a turn's part on retry: a user message goes with its reply; a reply (or its
+        tool calls) goes, keeping the calls' record for the retry. Gone already: nothing."""
+        async with self._conversations(context) as store:
+            try:
+                await store.get(thread_id)
+            except ConversationNotFound as exc:
+                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            found = await self._locate(store, thread_id, item_id)
+            if found is None:
+                return
+            if found.message.role == Role.ASSISTANT.value:
+                await store.discard_reply(found.message)
+            elif found.item.type == "user_message":
+                await store.delete_message(found.message)
+            # A failed turn's note and tool calls are part of its user message; they go when
+            # the message is run again or deleted.
+
+    async def rate_items(
+        self, thread_id: str, item_ids: list[str], feedback: Feedback, context: RequestContext
+    ) -> int:
+        """Store feedback on the replies these items belong to; how many replies were rated."""
+        async with self._conversations(context) as store:
+            replies: set[int] = set()
+            for value in item_ids:
+                found = await self._locate(store, thread_id, value)
+                if found and found.message.role == Role.ASSISTANT.value and found.message.id:
+                    replies.add(found.message.id)
+            return await store.rate(thread_id, sorted(replies), feedback)
+
+    async def find_user_message(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> Message:
+        """The stored user message behind a `user_message` item id (for retry)."""
+        async with self._conversations(context) as store:
+            found = await self._find(store, thread_id, item_id)
+        if found.item.type != "user_message":
+            raise NotFoundError("That item is not one of your messages.")
+        return found.message
+
+    async def _find(self, store: ConversationStore, thread_id: str, item_id: str) -> Located:
+        try:
+            await store.get(thread_id)
+        except ConversationNotFound as exc:
+            raise NotFoundError(THREAD_NOT_FOUND) from exc
+        found = await self._locate(store, thread_id, item_id)
+        if found is None:
+            raise NotFoundError(f"Item {item_id} was not found in this thread.")
+        return found
+
+    @staticmethod
+    async def _locate(store: ConversationStore, thread_id: str, value: str) -> Located | None:
+        """The message an item id comes from, in this (already checked) thread."""
+        ref = parse_item_id(value)
+        candidates: list[Message | None] = []
+        if ref is None:
+            # An id ChatKit made for a user message: kept as its client_message_id.
+            candidates.append(await store.find_by_client_id(value))
+        elif ref.kind == USER:
+            candidates.append(await _message_or_none(store, ref.turn))
+        elif ref.kind in (TOOLS, REPLY, NOTE):
+            # The turn's user message (a failed turn keeps its calls and note) or its reply.
+            candidates.append(await _message_or_none(store, ref.turn))
+            candidates.append(await store.reply_to(ref.turn))
+        for message in candidates:
+            if message is None or message.conversation_id != thread_id:
+                continue
+            expanded = message_items(message, thread_id)
+            for index, item in enumerate(expanded):
+                if item.id == value or (ref is None and item.type == "user_message"):
+                    return Located(message, index, item)
+        return None
+
+    # --- attachments: not supported (requests that carry them are refused up front) ---------
+
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        """Attachments are not supported."""
+        raise NotFoundError(NO_ATTACHMENTS)
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        """Attachments are not supported."""
+        raise NotFoundError(NO_ATTACHMENTS)
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        """Attachments are not supported."""
+        raise NotFoundError(NO_ATTACHMENTS)
+
+
+async def _message_or_none(store: ConversationStore, message_id: int) -> Message | None:
+    try:
+        return await store.message(message_id)
+    except LookupError:
+        return None
