@@ -44,6 +44,8 @@ CHROMIUM_ARGS = [
 ]
 TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
 JWT_SECRET = "browser-tests-jwt-secret-0123456789abcdef"
+# Handed to the ChatKit component from settings (any value works on localhost).
+CHATKIT_DOMAIN_KEY = "domain_pk_taskpilot_browser_tests"
 # Reflex's state for the test server; a database of its own (override: TASKPILOT_TEST_REDIS_URL).
 REDIS_URL = os.environ.get("TASKPILOT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/9"
 WORKERS = 2
@@ -159,6 +161,7 @@ def server_env(
         MODEL_BASE_URL=model_base_url,
         MODEL_NAME="standin",
         MODEL_TIMEOUT_SECONDS="30",
+        CHATKIT_DOMAIN_KEY=CHATKIT_DOMAIN_KEY,
         # Reflex's websocket checks the page's origin against these.
         ALLOWED_ORIGINS=f"http://localhost:{port},http://127.0.0.1:{port}",
     )

@@ -20,9 +20,10 @@ from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
 from taskpilot.services.users import UserService
-from taskpilot.web.states import auth, chat, history, tasks
+from taskpilot.web.states import auth, chat, chatkit, history, tasks
 from taskpilot.web.states.auth import AuthState
 from taskpilot.web.states.chat import ChatState
+from taskpilot.web.states.chatkit import ChatKitState
 from taskpilot.web.states.composer import ComposerState
 from taskpilot.web.states.history import HistoryState
 from taskpilot.web.states.layout import LayoutState
@@ -69,6 +70,10 @@ class Page:
         return self.state(TaskState)  # type: ignore[no-any-return]
 
     @property
+    def chatkit(self) -> ChatKitState:
+        return self.state(ChatKitState)  # type: ignore[no-any-return]
+
+    @property
     def composer(self) -> ComposerState:
         return self.state(ComposerState)  # type: ignore[no-any-return]
 
@@ -78,7 +83,11 @@ class Page:
 
     def visit(self, path: str) -> None:
         """The browser is on `path` (what the next event's router data says)."""
-        route = "/c/[conversation_id]" if path.startswith("/c/") else path
+        route = path
+        if path.startswith("/c/"):
+            route = "/c/[conversation_id]"
+        elif path.startswith("/chatkit/"):
+            route = "/chatkit/[thread_id]"
         self.root.router = RouterData.from_router_data(
             {"pathname": route, "asPath": path, "headers": {"origin": "http://localhost:3000"}}
         )
@@ -115,7 +124,7 @@ async def tab(settings: Settings, running: Any, monkeypatch: pytest.MonkeyPatch)
     """A fresh tab whose states reach a started runtime with a scripted model."""
     model = ScriptedModel([])
     runtime = await running(scripted_runtime(settings, model))
-    for module in (auth, chat, history, tasks):
+    for module in (auth, chat, chatkit, history, tasks):
         monkeypatch.setattr(module, "get_runtime", lambda: runtime)
     root = State(_reflex_internal_init=True)
     tab = Page(runtime, model, root)

@@ -13,6 +13,7 @@ from taskpilot.core.config import PROJECT_ROOT
 from taskpilot.web.components.markdown_view import markdown_view
 from taskpilot.web.pages.auth import login_page, signup_page
 from taskpilot.web.pages.chat import chat_page
+from taskpilot.web.pages.chatkit import chatkit_page
 
 CONTRACT = (PROJECT_ROOT / "docs" / "ui-contract.md").read_text()
 
@@ -22,11 +23,30 @@ def chat_jsx() -> str:
     return str(chat_page())
 
 
-def test_every_test_id_in_the_contract_is_on_the_chat_page(chat_jsx: str) -> None:
+@pytest.fixture(scope="module")
+def chatkit_jsx() -> str:
+    return str(chatkit_page())
+
+
+def test_every_test_id_in_the_contract_is_on_its_page(chat_jsx: str, chatkit_jsx: str) -> None:
     test_ids = set(re.findall(r"\[data-testid=([a-z-]+)\]", CONTRACT))
     assert test_ids >= {"conversation-item", "tool-card", "char-count", "model-note"}
+    assert test_ids >= {"chatkit-unavailable", "chatkit-problem"}
     for test_id in test_ids:
-        assert f'"{test_id}"' in chat_jsx, test_id
+        page = chatkit_jsx if test_id.startswith("chatkit-") else chat_jsx
+        assert f'"{test_id}"' in page, test_id
+
+
+def test_the_chatkit_page_wraps_chatkit_and_listens_to_it(chatkit_jsx: str) -> None:
+    from taskpilot.web.components.chatkit_embed import CHATKIT_REACT, ChatKitEmbed
+
+    assert "TaskPilotChatKit" in chatkit_jsx
+    assert CHATKIT_REACT in ChatKitEmbed.lib_dependencies
+    assert ChatKitEmbed.library.endswith("/chatkit_embed.jsx")
+    for trigger in ("onThreadChange", "onResponseStart", "onResponseEnd", "onError"):
+        assert trigger in chatkit_jsx, trigger
+    for name in ("Toggle theme", "Toggle tasks", "Account menu", "Tasks", "TaskPilot chat"):
+        assert f'"{name}' in chatkit_jsx, name
 
 
 @pytest.mark.parametrize(
@@ -84,4 +104,11 @@ def test_register_adds_the_contract_routes() -> None:
             added.append((route, title))
 
     register(App())  # type: ignore[arg-type]
-    assert [route for route, _ in added] == ["/", "/c/[conversation_id]", "/login", "/signup"]
+    assert [route for route, _ in added] == [
+        "/",
+        "/c/[conversation_id]",
+        "/chatkit",
+        "/chatkit/[thread_id]",
+        "/login",
+        "/signup",
+    ]

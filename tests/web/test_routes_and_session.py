@@ -9,7 +9,12 @@ import pytest
 
 from taskpilot.core.config import Settings
 from taskpilot.core.security import mint_access_token
-from taskpilot.web.routes import conversation_id_from_path, conversation_path
+from taskpilot.web.routes import (
+    chatkit_path,
+    conversation_id_from_path,
+    conversation_path,
+    thread_id_from_path,
+)
 from taskpilot.web.session import identify
 from tests.conftest import TEST_SECRET, make_settings
 
@@ -30,6 +35,16 @@ from tests.conftest import TEST_SECRET, make_settings
 )
 def test_conversation_id_from_path(path: str, conversation_id: str) -> None:
     assert conversation_id_from_path(path) == conversation_id
+
+
+@pytest.mark.parametrize(
+    ("thread_id", "path"),
+    [("f00d_1-2", "/chatkit/f00d_1-2"), ("", "/chatkit"), ("'); alert(1); ('", "/chatkit")],
+)
+def test_chatkit_paths_name_only_real_thread_ids(thread_id: str, path: str) -> None:
+    assert chatkit_path(thread_id) == path
+    assert thread_id_from_path(path) == (thread_id if path != "/chatkit" else "")
+    assert thread_id_from_path("/c/f00d") == "" and thread_id_from_path("/chatkit/a/b") == ""
 
 
 @pytest.fixture

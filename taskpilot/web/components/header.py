@@ -8,7 +8,7 @@ from taskpilot.web.components.drawer_focus import focus_drawer
 from taskpilot.web.components.header_button import header_button
 from taskpilot.web.components.theme_toggle import theme_toggle
 from taskpilot.web.components.user_menu import user_menu
-from taskpilot.web.routes import HOME
+from taskpilot.web.routes import CHATKIT, HOME
 from taskpilot.web.states.history import HistoryState
 from taskpilot.web.states.layout import LayoutState
 
@@ -28,6 +28,9 @@ def header() -> rx.Component:
         ),
         rx.el.div(
             header_button("square-pen", "New chat", rx.redirect(HOME), "New chat"),
+            header_button(
+                "app-window", "Open in ChatKit", rx.redirect(CHATKIT), "OpenAI's ChatKit view"
+            ),
             header_button(
                 "list-todo",
                 "Toggle tasks",

@@ -6,14 +6,8 @@ import reflex as rx
 
 from taskpilot.web.components.brand_mark import brand_mark
 from taskpilot.web.components.prompt_chip import prompt_chip
+from taskpilot.web.prompts import PROMPTS
 from taskpilot.web.states.chat import ChatState
-
-PROMPTS = (
-    ("calendar-plus", "Add buy milk tomorrow, high priority"),
-    ("list-todo", "What's still open?"),
-    ("circle-check", "Show my completed tasks"),
-    ("trash-2", "Delete the meeting task"),
-)
 
 
 def start_screen() -> rx.Component:

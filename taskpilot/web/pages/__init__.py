@@ -6,17 +6,23 @@ import reflex as rx
 
 from taskpilot.web.pages.auth import login_page, signup_page
 from taskpilot.web.pages.chat import chat_page
-from taskpilot.web.routes import CONVERSATION, HOME, LOGIN, SIGNUP
+from taskpilot.web.pages.chatkit import chatkit_page
+from taskpilot.web.routes import CHATKIT, CHATKIT_THREAD, CONVERSATION, HOME, LOGIN, SIGNUP
 from taskpilot.web.states.auth import AuthState
 from taskpilot.web.states.chat import ChatState
+from taskpilot.web.states.chatkit import ChatKitState
 
 TITLE = "TaskPilot"
 
 
 def register(app: rx.App) -> None:
-    """Add the chat, log-in and sign-up pages (routes per docs/ui-contract.md)."""
+    """Add the chat, ChatKit, log-in and sign-up pages (routes per docs/ui-contract.md)."""
     for route in (HOME, CONVERSATION):
         app.add_page(chat_page, route=route, title=TITLE, on_load=ChatState.load_page)
+    for route in (CHATKIT, CHATKIT_THREAD):
+        app.add_page(
+            chatkit_page, route=route, title=f"ChatKit · {TITLE}", on_load=ChatKitState.load_page
+        )
     app.add_page(
         login_page, route=LOGIN, title=f"Log in · {TITLE}", on_load=AuthState.redirect_if_signed_in
     )

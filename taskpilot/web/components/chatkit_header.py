@@ -1,0 +1,44 @@
+"""The /chatkit page's header: which chat this is, the way back, and the page's actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from taskpilot.web.components.brand_mark import brand_mark
+from taskpilot.web.components.drawer_focus import focus_drawer
+from taskpilot.web.components.header_button import header_button
+from taskpilot.web.components.theme_toggle import theme_toggle
+from taskpilot.web.components.user_menu import user_menu
+from taskpilot.web.routes import HOME
+from taskpilot.web.states.layout import LayoutState
+
+
+def chatkit_header() -> rx.Component:
+    """The bar across the top; ChatKit draws its own thread header and history below it."""
+    return rx.el.header(
+        rx.el.div(
+            brand_mark(16),
+            rx.el.span("TaskPilot", class_name="tp-brand-name"),
+            rx.badge("ChatKit", variant="soft", color_scheme="gray", radius="full"),
+            class_name="tp-header-title tp-chatkit-title",
+        ),
+        rx.el.div(
+            rx.link(
+                rx.icon("messages-square", size=16),
+                "TaskPilot chat",
+                href=HOME,
+                class_name="tp-chatkit-back",
+                size="2",
+            ),
+            header_button(
+                "list-todo",
+                "Toggle tasks",
+                [LayoutState.toggle_tasks, focus_drawer("tasks")],
+                "Tasks",
+            ),
+            theme_toggle(),
+            user_menu(),
+            class_name="tp-header-actions",
+        ),
+        class_name="tp-header",
+    )

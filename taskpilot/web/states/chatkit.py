@@ -1,0 +1,126 @@
+"""ChatKitState: the /chatkit page, where OpenAI's ChatKit component does the chatting.
+
+The component talks to ChatKit itself (TaskPilot's ChatKit server, or a hosted workflow);
+this state tells it how (from settings, never a key: the hosted mode's secrets come from
+`/api/chatkit/sessions`), and hears back what the page cares about: which thread is open, when
+a reply starts and ends (the task panel then reloads), errors, and a script that won't load.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import reflex as rx
+
+from taskpilot.agent.providers import describe_model
+from taskpilot.core.config import ChatKitMode
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.runtime import get_runtime
+from taskpilot.services.users import AccountError, UserService
+from taskpilot.web.routes import chatkit_path, thread_id_from_path
+from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
+from taskpilot.web.states.tasks import TaskState
+from taskpilot.web.wording import greeting
+
+CHATKIT_API = "/api/chatkit"
+CHATKIT_SESSIONS = "/api/chatkit/sessions"
+PLACEHOLDER = "Ask about your tasks, or tell me what to add"
+MAX_SHOWN_ERROR = 240
+HOSTED_NOTE = "Answered by the hosted ChatKit workflow."
+
+
+class ChatKitState(AuthState):
+    """How the ChatKit component reaches ChatKit, and what it has reported."""
+
+    mode: rx.Field[str] = rx.field("")  # "" until the page has loaded
+    domain_key: rx.Field[str] = rx.field("")
+    script_url: rx.Field[str] = rx.field("")
+    locale: rx.Field[str] = rx.field("")
+    disclaimer: rx.Field[str] = rx.field("")
+    initial_thread: rx.Field[str] = rx.field("")
+    thread_id: rx.Field[str] = rx.field("")
+    ready: rx.Field[bool] = rx.field(False)
+    responding: rx.Field[bool] = rx.field(False)
+    problem: rx.Field[str] = rx.field("")
+    unavailable: rx.Field[bool] = rx.field(False)
+
+    @rx.var
+    def chatkit_greeting(self) -> str:
+        """ChatKit's start-screen heading, as the native chat's."""
+        return greeting(self.user_name)
+
+    @rx.var
+    def script_host(self) -> str:
+        """The host ChatKit's script comes from, to name in the offline notice."""
+        return self.script_url.split("//", 1)[-1].split("/", 1)[0]
+
+    @rx.event
+    async def load_page(self) -> Any:
+        """On `/chatkit` and `/chatkit/<thread>`: check the token, then configure ChatKit."""
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        settings = get_runtime().settings
+        tasks = await self.get_state(TaskState)
+        try:
+            async with get_runtime().db.session() as session:
+                user = await UserService(session).ensure(identity)
+        except AccountError:
+            return await self._sign_out()
+        except DatabaseUnavailable:
+            self.problem = DATABASE_DOWN
+            return None
+        self.user_name, self.user_email = user.display_name, user.email
+        await tasks._reload(user.id)
+        self.mode = settings.resolved_chatkit_mode.value
+        self.domain_key = settings.chatkit_domain_key
+        self.script_url = settings.chatkit_script_url
+        self.locale = settings.chatkit_locale or ""
+        hosted = settings.resolved_chatkit_mode is ChatKitMode.HOSTED
+        self.disclaimer = HOSTED_NOTE if hosted else describe_model(settings)
+        self.initial_thread = thread_id_from_path(self.router.url.path)
+        self.thread_id = self.initial_thread
+        self.problem = ""
+        self.unavailable = False
+        self.ready = False
+        self.responding = False
+        return None
+
+    @rx.event
+    def chatkit_ready(self) -> None:
+        """ChatKit has drawn itself."""
+        self.ready = True
+        self.unavailable = False
+
+    @rx.event
+    def thread_changed(self, thread_id: str) -> Any:
+        """Another thread is open: name it in the URL (without reloading), so a reload or a
+        shared link opens it again."""
+        self.thread_id = thread_id
+        path = json.dumps(chatkit_path(thread_id))
+        return rx.call_script(f"window.history.replaceState(window.history.state, '', {path})")
+
+    @rx.event
+    def response_started(self) -> None:
+        """A reply is streaming."""
+        self.responding = True
+        self.problem = ""
+
+    @rx.event
+    def response_ended(self) -> Any:
+        """The reply is done: the agent may have changed tasks, so the panel reloads."""
+        self.responding = False
+        return TaskState.load_tasks
+
+    @rx.event
+    def chatkit_failed(self, message: str) -> None:
+        """ChatKit reported an error; show it, briefly and as text."""
+        self.responding = False
+        text = " ".join(str(message).split()) or "ChatKit reported a problem."
+        self.problem = text if len(text) <= MAX_SHOWN_ERROR else text[: MAX_SHOWN_ERROR - 1] + "…"
+
+    @rx.event
+    def script_unavailable(self, script_url: str) -> None:
+        """ChatKit's script could not be loaded: the page says so and offers the native chat."""
+        self.unavailable = True
