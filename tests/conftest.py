@@ -1,5 +1,6 @@
 """Shared fixtures: real databases (a SQLite file and, when available, PostgreSQL), the real
-runtime with its MCP server, and an HTTP client on the real API app.
+runtime with its MCP server, an HTTP client on the real API app, and the loopback OpenAI
+stand-in with a check that no API key reaches any log.
 
 PostgreSQL comes from TASKPILOT_TEST_POSTGRES_URL (`.ci/run` and `make test` set it); tests
 that need it are skipped with a printed reason when it is unset or unreachable.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import socket
@@ -29,11 +31,17 @@ from taskpilot.core.config import Settings
 from taskpilot.core.db import migrate, sync_url
 from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
+from tests.openai_standin import OpenAIStandIn
 
 POSTGRES_ENV = "TASKPILOT_TEST_POSTGRES_URL"
 # The MCP server's tools: the agent's only tools, and what every MCP client should see.
 TASK_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 TEST_SECRET = "test-secret-for-taskpilot-tests-only-0123456789"
+# API keys tests give TaskPilot for OpenAI and for an OpenAI-compatible server: never to be
+# seen in a response or a log.
+OPENAI_KEY = "sk-proj-TaskPilotTestKey-3f9a1c7e5b2d4f60a8e1"
+COMPAT_KEY = "sk-compat-TaskPilotTestKey-77c0e4d2b19f"
+SECRETS = (OPENAI_KEY, COMPAT_KEY)
 
 
 def _postgres_admin_url() -> str | None:
@@ -224,3 +232,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def standin() -> Iterator[OpenAIStandIn]:
+    """The loopback OpenAI stand-in (`tests.openai_standin`), running for the test."""
+    with OpenAIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def secret_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Capture every log record at DEBUG (TaskPilot's, the SDK's, openai's, httpx's) and
+    check afterwards that no API key was written to any of them."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="taskpilot")
+    yield caplog
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    assert any(r.name.startswith("openai") for r in records), "the capture is not working"
+    formatter = logging.Formatter()
+    for record in records:
+        dumped = f"{formatter.format(record)} {record.__dict__!r}"
+        for secret in SECRETS:
+            assert secret not in dumped, f"API key in log record {record.name}: {record.msg}"

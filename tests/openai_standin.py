@@ -20,6 +20,13 @@ listed in `unexpected`.
         standin.script(tool_call("add_task", {"title": "Milk"}), reply("Added."))
         ... point the product at standin.base_url ...
         assert standin.model_requests[1].function_outputs()
+
+It also answers `POST /v1/chatkit/sessions` (hosted ChatKit) with a `chatkit.session` object:
+a fresh `ek_…` client secret expiring in 10 minutes, the request's `user` and `workflow.id`
+echoed; `sessions` lists what it answered. `fail_sessions(status, times=n)` makes the next n
+session requests fail instead (an openai client with `max_retries=1` retries a 5xx once, so
+a lasting 5xx needs `times=2`). Session requests are recorded (`session_requests`), but are
+not `model_requests` and use no scripted step.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from typing import Any, Literal
 
 RESPONSES_PATH = "/v1/responses"
 CHAT_PATH = "/v1/chat/completions"
+CHATKIT_SESSIONS_PATH = "/v1/chatkit/sessions"
+SESSION_LIFETIME_SECONDS = 600  # OpenAI's default `expires_after`
 
 StepKind = Literal["reply", "error", "stall", "stream_error"]
 
@@ -140,11 +149,13 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.monotonic)
 
     @property
-    def api(self) -> Literal["responses", "chat", "other"]:
+    def api(self) -> Literal["responses", "chat", "chatkit_sessions", "other"]:
         if self.path == RESPONSES_PATH:
             return "responses"
         if self.path == CHAT_PATH:
             return "chat"
+        if self.path == CHATKIT_SESSIONS_PATH:
+            return "chatkit_sessions"
         return "other"
 
     @property
@@ -234,6 +245,8 @@ class OpenAIStandIn:
         self._steps: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
         self._unexpected: list[RecordedRequest] = []
+        self._session_failures: deque[Step] = deque()
+        self._sessions: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -304,6 +317,16 @@ class OpenAIStandIn:
             self._unexpected.append(request)
             return None
 
+    def fail_sessions(self, status: int, message: str | None = None, *, times: int = 1) -> None:
+        """Make the next `times` ChatKit session requests fail with this HTTP status and an
+        OpenAI-shaped error (`message`, or a default naming the status)."""
+        with self._lock:
+            self._session_failures.extend([error(status, message)] * times)
+
+    def _next_session_failure(self) -> Step | None:
+        with self._lock:
+            return self._session_failures.popleft() if self._session_failures else None
+
     # what was received
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -314,7 +337,24 @@ class OpenAIStandIn:
     @property
     def model_requests(self) -> list[RecordedRequest]:
         """Requests to /v1/responses and /v1/chat/completions, in order."""
-        return [r for r in self.requests if r.api != "other"]
+        return [r for r in self.requests if r.api in ("responses", "chat")]
+
+    @property
+    def session_requests(self) -> list[RecordedRequest]:
+        """Requests to /v1/chatkit/sessions, in order."""
+        return [r for r in self.requests if r.api == "chatkit_sessions"]
+
+    @property
+    def sessions(self) -> list[dict[str, Any]]:
+        """The ChatKit sessions the stand-in created (what it answered), in order."""
+        with self._lock:
+            return list(self._sessions)
+
+    def _issue_session(self, user: str, workflow: dict[str, Any]) -> dict[str, Any]:
+        session = _chat_session(user, workflow, self.new_id)
+        with self._lock:
+            self._sessions.append(session)
+        return session
 
     @property
     def unexpected(self) -> list[RecordedRequest]:
@@ -407,6 +447,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         request = self._record(body)
         standin = self.server.standin
+        if request.api == "chatkit_sessions":
+            self._chatkit_session(request)
+            return
         if request.api == "other":
             self._error(404, f"Unknown path {self.path}.", "invalid_request_error", None)
             return
@@ -487,6 +530,28 @@ class _Handler(BaseHTTPRequestHandler):
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    # ChatKit sessions (hosted ChatKit)
+    def _chatkit_session(self, request: RecordedRequest) -> None:
+        standin = self.server.standin
+        if standin.api_key is not None and request.authorization != f"Bearer {standin.api_key}":
+            self._error(401, _incorrect_key_message(request.authorization), *_ERROR_KINDS[401])
+            return
+        body = request.body if isinstance(request.body, dict) else {}
+        workflow = body.get("workflow")
+        if not isinstance(body.get("user"), str) or not body["user"]:
+            self._error(400, "Missing required parameter: 'user'.", "invalid_request_error", None)
+            return
+        if not isinstance(workflow, dict) or not isinstance(workflow.get("id"), str):
+            message = "Missing required parameter: 'workflow.id'."
+            self._error(400, message, "invalid_request_error", None)
+            return
+        failure = standin._next_session_failure()
+        if failure is not None:
+            kind, code = _ERROR_KINDS.get(failure.status, ("server_error", None))
+            self._error(failure.status, failure.message, kind, code)
+            return
+        self._json(200, standin._issue_session(body["user"], workflow))
 
     # Responses API
     def _responses(self, request: RecordedRequest, step: Step) -> None:
@@ -812,6 +877,32 @@ def _response_object(body: dict[str, Any], response_id: str) -> dict[str, Any]:
         "usage": None,
         "user": None,
         "metadata": {},
+    }
+
+
+def _chat_session(user: str, workflow: dict[str, Any], new_id: Any) -> dict[str, Any]:
+    """A `chatkit.session` object as OpenAI returns it, with the settings it defaults to."""
+    limit = 10
+    return {
+        "id": new_id("cksess"),
+        "object": "chatkit.session",
+        "client_secret": new_id("ek"),
+        "expires_at": int(time.time()) + SESSION_LIFETIME_SECONDS,
+        "status": "active",
+        "user": user,
+        "workflow": {
+            "id": workflow["id"],
+            "version": workflow.get("version"),
+            "state_variables": workflow.get("state_variables"),
+            "tracing": {"enabled": bool((workflow.get("tracing") or {}).get("enabled", True))},
+        },
+        "rate_limits": {"max_requests_per_1_minute": limit},
+        "max_requests_per_1_minute": limit,
+        "chatkit_configuration": {
+            "automatic_thread_titling": {"enabled": True},
+            "file_upload": {"enabled": False, "max_file_size": 512, "max_files": 10},
+            "history": {"enabled": True, "recent_threads": None},
+        },
     }
 
 

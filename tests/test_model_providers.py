@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -31,7 +30,16 @@ from taskpilot.agent.providers import build_model, close_model, describe_model
 from taskpilot.core.clock import today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.runtime import Runtime
-from tests.conftest import TASK_TOOLS, api_client, make_settings, parse_sse, sign_up
+from tests.conftest import (
+    COMPAT_KEY,
+    OPENAI_KEY,
+    SECRETS,
+    TASK_TOOLS,
+    api_client,
+    make_settings,
+    parse_sse,
+    sign_up,
+)
 from tests.openai_standin import (
     OpenAIStandIn,
     RecordedRequest,
@@ -43,32 +51,7 @@ from tests.openai_standin import (
     tool_call,
 )
 
-OPENAI_KEY = "sk-proj-TaskPilotTestKey-3f9a1c7e5b2d4f60a8e1"
-COMPAT_KEY = "sk-compat-TaskPilotTestKey-77c0e4d2b19f"
-SECRETS = (OPENAI_KEY, COMPAT_KEY)
 PROVIDERS = ["openai", "openai-compatible"]
-
-
-@pytest.fixture
-def standin() -> Iterator[OpenAIStandIn]:
-    with OpenAIStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-def secret_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Capture every log record at DEBUG (TaskPilot's, the SDK's, openai's, httpx's) and
-    check afterwards that no API key was written to any of them."""
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="taskpilot")
-    yield caplog
-    records = caplog.get_records("setup") + caplog.get_records("call")
-    assert any(r.name.startswith("openai") for r in records), "the capture is not working"
-    formatter = logging.Formatter()
-    for record in records:
-        dumped = f"{formatter.format(record)} {record.__dict__!r}"
-        for secret in SECRETS:
-            assert secret not in dumped, f"API key in log record {record.name}: {record.msg}"
 
 
 def provider_settings(

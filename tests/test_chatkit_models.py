@@ -1,0 +1,229 @@
+"""The self-hosted ChatKit server with real models: the Agents SDK's Responses and Chat
+Completions models, with the real `openai` client, against `tests.openai_standin`; and what
+ChatKit's Stop (closing the stream mid-turn) leaves behind, on a real socket.
+
+Everything but the model is real: the API app, the agent service, the MCP server, the
+database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from agents.testing import ModelStep, ScriptedModel, assistant_message
+from chatkit.types import ErrorEvent, ThreadCreateParams, ThreadsCreateReq, ThreadStreamEvent
+
+from taskpilot.core.config import Settings
+from taskpilot.runtime import Runtime
+from tests.chatkit_client import (
+    CHATKIT,
+    ChatKitClient,
+    event_summary,
+    parse_events,
+    thread_id_of,
+    user_input,
+)
+from tests.conftest import api_client, scripted_runtime, sign_up
+from tests.openai_standin import OpenAIStandIn, reply, tool_call
+from tests.test_api_deployment import live_server
+from tests.test_chatkit_server import first_turn, item_ids, texts
+from tests.test_model_providers import PROVIDERS, provider_settings, shapes
+
+FAKE_ID = "__fake_id__"  # the id the Agents SDK gives every chat-completions output item
+STOPPED = "The reply was stopped before it finished."
+
+
+def streamed_ids(events: list[ThreadStreamEvent]) -> list[str]:
+    """The id of each item a stream finished, in order (one entry per item)."""
+    return [event.item.id for event in events if event.type == "thread.item.done"]
+
+
+def mentioned_ids(events: list[ThreadStreamEvent]) -> set[str]:
+    """Every item id any event of a stream names."""
+    ids = set()
+    for event in events:
+        item = getattr(event, "item", None)
+        if item is not None:
+            ids.add(item.id)
+        elif (name := getattr(event, "item_id", None)) is not None:
+            ids.add(name)
+    return ids
+
+
+# --- two turns with a real model kind ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_thread_replays_its_tool_call_faithfully_to_either_model_kind(
+    provider: str, database_url: str, running: Any, standin: OpenAIStandIn
+) -> None:
+    settings = provider_settings(database_url, provider, standin)
+    standin.script(
+        tool_call("add_task", {"title": "Buy milk", "priority": "high"}, call_id="call_add_1"),
+        reply("Added task 1: Buy milk, high priority."),
+        reply("You have 1 open task: Buy milk."),
+    )
+    runtime = await running(Runtime(settings))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        first = await ck.create("add buy milk, high priority")
+        thread_id = thread_id_of(first)
+        second = await ck.add(thread_id, "how many tasks?")
+        page = await ck.items(thread_id, order="asc")
+        n = await first_turn(ck, thread_id)
+
+    # Both turns finished cleanly: the replayed conversation was one OpenAI accepts (the
+    # stand-in answers 400, as OpenAI does, when tool calls and results do not pair up).
+    for events in (first, second):
+        assert not [event for event in events if isinstance(event, ErrorEvent)]
+    standin.assert_done()
+    assert [r.path for r in standin.model_requests] == [
+        "/v1/responses" if provider == "openai" else "/v1/chat/completions"
+    ] * 3
+
+    # The second turn's request replays the first turn: the question, the call paired with
+    # its real result, the answer, then the new question.
+    replayed = standin.model_requests[2]
+    items = replayed.conversation()
+    if provider == "openai":
+        assert shapes(replayed) == [
+            "user",
+            "function_call",
+            "function_call_output",
+            "assistant",
+            "user",
+        ]
+        call = items[1]
+        assert (call["call_id"], call["name"]) == ("call_add_1", "add_task")
+        arguments = json.loads(call["arguments"])
+    else:
+        assert shapes(replayed) == ["user", "assistant+tool_calls", "tool", "assistant", "user"]
+        [call] = items[1]["tool_calls"]
+        assert (call["id"], call["function"]["name"]) == ("call_add_1", "add_task")
+        arguments = json.loads(call["function"]["arguments"])
+    assert arguments == {"title": "Buy milk", "priority": "high"}
+    assert list(replayed.function_outputs()) == ["call_add_1"]
+    result = json.loads(replayed.function_outputs()["call_add_1"])
+    assert (result["task_id"], result["title"]) == (1, "Buy milk")
+    assert items[0]["content"] == "add buy milk, high priority"
+    assert items[3]["content"] == "Added task 1: Buy milk, high priority."
+    assert items[4]["content"] == "how many tasks?"
+
+    # Ids are TaskPilot's, never the model's: unique, none the SDK's fake id, and what
+    # streamed (apart from the user messages, which ChatKit names while they stream) is
+    # what is listed afterwards.
+    listed = item_ids(page)
+    second_turn = listed[3]
+    assert second_turn.startswith("msg_")
+    assert listed == [
+        f"msg_{n}",
+        f"tools_{n}",
+        f"reply_{n}",
+        second_turn,
+        f"reply_{second_turn[4:]}",
+    ]
+    assert len(set(listed)) == len(listed)
+    done = streamed_ids(first) + streamed_ids(second)
+    assert len(set(done)) == len(done)
+    for ids in (listed, done, mentioned_ids(first), mentioned_ids(second)):
+        assert FAKE_ID not in ids
+    assert [i for i in done if not i.startswith("ck_message_")] == [
+        i for i in listed if not i.startswith("msg_")
+    ]
+
+    # The tool call is a workflow item, while streaming and after.
+    assert f"thread.item.done:workflow:tools_{n}" in event_summary(first)
+    assert texts(page) == [
+        ("user_message", "add buy milk, high priority"),
+        ("workflow", "Added task 1 · Buy milk"),
+        ("assistant_message", "Added task 1: Buy milk, high priority."),
+        ("user_message", "how many tasks?"),
+        ("assistant_message", "You have 1 open task: Buy milk."),
+    ]
+
+
+# --- Stop ------------------------------------------------------------------------------------
+
+
+async def test_closing_the_stream_stops_the_turn_and_leaves_a_retryable_note(
+    settings: Settings, running: Any
+) -> None:
+    """ChatKit's Stop aborts the fetch. Unlike the JSON chat API (whose turns outlive their
+    client), that stops the turn: the model call is cancelled, the message is kept with a
+    note and no partial reply, and retrying it runs the turn to completion."""
+    reached, cancelled, gate = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow(call: Any) -> Any:
+        reached.set()
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return [assistant_message("Too late.")]
+
+    model = ScriptedModel(
+        [ModelStep.respond(slow), ModelStep.respond(lambda call: [assistant_message("Hi!")])]
+    )
+    runtime = await running(scripted_runtime(settings, model))
+    async with live_server(runtime) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        request = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hello")))
+        seen: list[ThreadStreamEvent] = []
+        async with http.stream(
+            "POST",
+            CHATKIT,
+            content=request.model_dump_json(by_alias=True),
+            headers={**me["headers"], "Content-Type": "application/json"},
+        ) as response:
+            assert response.status_code == 200
+            # Read by hand: breaking out of `aiter_lines()` would let the generator be
+            # finalised, which hangs up at once, before the model is even asked.
+            lines = response.aiter_lines()
+            while not any(event.type == "thread.item.done" for event in seen):
+                line = await anext(lines)
+                if line.startswith("data: "):
+                    seen += parse_events(line)
+            await asyncio.wait_for(reached.wait(), 10)  # the model is working on it
+            # Stop: the browser aborts the fetch, so the connection closes mid-turn.
+            await response.aclose()
+        await asyncio.wait_for(cancelled.wait(), 10)
+        gate.set()
+        thread_id = thread_id_of(seen)
+        page = await _until_stopped(ck, thread_id)
+        n = await first_turn(ck, thread_id)
+        assert item_ids(page) == [f"msg_{n}", f"note_{n}"]
+        assert texts(page) == [
+            ("user_message", "hello"),
+            ("assistant_message", f"_{STOPPED}_ · Retry to run it again."),
+        ]
+        messages = (
+            await http.get(
+                f"/api/{me['id']}/conversations/{thread_id}/messages", headers=me["headers"]
+            )
+        ).json()["messages"]
+        assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+            ("user", "hello", "failed")
+        ]
+
+        retried = await ck.retry(thread_id, f"msg_{n}")
+        assert not [event for event in retried if isinstance(event, ErrorEvent)]
+        assert event_summary(retried)[-1] == f"thread.item.done:assistant_message:reply_{n}"
+        page = await ck.items(thread_id, order="asc")
+        assert texts(page) == [("user_message", "hello"), ("assistant_message", "Hi!")]
+
+
+async def _until_stopped(ck: ChatKitClient, thread_id: str) -> dict[str, Any]:
+    """The thread's items once the stopped turn's note is stored (it is written as the turn
+    unwinds, just after the connection closes)."""
+    for _ in range(200):
+        page: dict[str, Any] = await ck.items(thread_id, order="asc")
+        if any(item_id.startswith("note_") for item_id in item_ids(page)):
+            return page
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no note after the stream was closed: {item_ids(page)}")
