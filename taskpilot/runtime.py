@@ -37,7 +37,8 @@ class Runtime:
             model or build_model(self.settings),
             McpConnector(self.settings, self.mcp_app),
         )
-        self.chatkit = TaskPilotChatKitServer(self.agent, ConversationThreadStore(self.db))
+        store = ConversationThreadStore(self.db, start_turn=self.agent.prepare)
+        self.chatkit = TaskPilotChatKitServer(self.agent, store)
         self.chatkit_sessions = HostedSessions(self.settings)
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message
 from chatkit.types import ErrorEvent, ThreadCreateParams, ThreadsCreateReq, ThreadStreamEvent
 
+from taskpilot.agent.service import STOPPED
 from taskpilot.core.config import Settings
 from taskpilot.runtime import Runtime
 from tests.chatkit_client import (
@@ -33,7 +34,6 @@ from tests.test_chatkit_server import first_turn, item_ids, texts
 from tests.test_model_providers import PROVIDERS, provider_settings, shapes
 
 FAKE_ID = "__fake_id__"  # the id the Agents SDK gives every chat-completions output item
-STOPPED = "The reply was stopped before it finished."
 
 
 def streamed_ids(events: list[ThreadStreamEvent]) -> list[str]:
@@ -216,6 +216,60 @@ async def test_closing_the_stream_stops_the_turn_and_leaves_a_retryable_note(
         assert event_summary(retried)[-1] == f"thread.item.done:assistant_message:reply_{n}"
         page = await ck.items(thread_id, order="asc")
         assert texts(page) == [("user_message", "hello"), ("assistant_message", "Hi!")]
+
+
+async def test_leaving_before_the_turn_starts_still_keeps_the_message(
+    settings: Settings, running: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client is told its message is in before the turn runs; if it leaves right then,
+    the message is already stored (and marked stopped, to retry), not lost."""
+    runtime = await running(
+        scripted_runtime(
+            settings,
+            ScriptedModel([ModelStep.respond(lambda call: [assistant_message("Hi again!")])]),
+        )
+    )
+    started = asyncio.Event()
+    respond = runtime.chatkit.respond
+
+    async def slow_to_start(*args: Any) -> Any:
+        started.set()
+        await asyncio.Event().wait()  # never starts: the client leaves first
+        async for event in respond(*args):  # pragma: no cover - never reached
+            yield event
+
+    monkeypatch.setattr(runtime.chatkit, "respond", slow_to_start)
+    async with live_server(runtime) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        request = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hello")))
+        seen: list[ThreadStreamEvent] = []
+        async with http.stream(
+            "POST",
+            CHATKIT,
+            content=request.model_dump_json(by_alias=True),
+            headers={**me["headers"], "Content-Type": "application/json"},
+        ) as response:
+            lines = response.aiter_lines()
+            while not any(event.type == "thread.item.done" for event in seen):
+                line = await anext(lines)
+                if line.startswith("data: "):
+                    seen += parse_events(line)
+            await asyncio.wait_for(started.wait(), 10)
+            await response.aclose()
+        thread_id = thread_id_of(seen)
+        page = await _until_stopped(ck, thread_id)
+        assert texts(page) == [
+            ("user_message", "hello"),
+            ("assistant_message", f"_{STOPPED}_ · Retry to run it again."),
+        ]
+        monkeypatch.setattr(runtime.chatkit, "respond", respond)
+        # The id ChatKit showed the message under still finds it.
+        streamed_user = next(e.item.id for e in seen if e.type == "thread.item.done")  # type: ignore[union-attr]
+        retried = await ck.retry(thread_id, streamed_user)
+        assert not [event for event in retried if isinstance(event, ErrorEvent)]
+        page = await ck.items(thread_id, order="asc")
+        assert texts(page) == [("user_message", "hello"), ("assistant_message", "Hi again!")]
 
 
 async def _until_stopped(ck: ChatKitClient, thread_id: str) -> dict[str, Any]:

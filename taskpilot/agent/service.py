@@ -60,6 +60,7 @@ logger = logging.getLogger("taskpilot.agent")
 
 INTERNAL_MCP_BASE = "http://taskpilot.internal"
 MAX_AGENT_STEPS = 8
+STOPPED = "The reply was stopped before it finished."
 
 
 class TurnRejected(Exception):
@@ -443,8 +444,7 @@ class AgentService:
         except (asyncio.CancelledError, GeneratorExit):
             # Stop button or a dropped connection: keep the user's message, store no reply.
             if not finished:
-                stopped = "The reply was stopped before it finished."
-                await asyncio.shield(self._fail(turn, stopped, calls))
+                await asyncio.shield(self._fail(turn, STOPPED, calls))
             raise
         except Exception as exc:
             code, message = _explain(exc)
@@ -476,6 +476,11 @@ class AgentService:
         async with aclosing(self.stream(turn)) as events:
             async for event in events:
                 yield event
+
+    async def abandon(self, turn: PreparedTurn, reason: str = STOPPED) -> None:
+        """A prepared turn that will not run (its client left first): mark it failed, so its
+        message is kept and can be retried."""
+        await self._fail(turn, reason, {})
 
     async def _fail(self, turn: PreparedTurn, reason: str, calls: dict[str, ToolCall]) -> None:
         # Tool calls that returned did change data: keep them with the user's message.

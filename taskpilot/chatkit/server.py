@@ -12,6 +12,7 @@ assistant history items those models reject) do not arise: those helpers are not
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -131,7 +132,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         except InvalidTitle as exc:
             raise ChatKitRequestError(400, str(exc)) from exc
         if isinstance(result, StreamingResult):
-            return StreamingResult(self._guarded(result))
+            return StreamingResult(self._guarded(result, context))
         return result
 
     async def _admit(self, request: ChatKitReq, context: RequestContext) -> None:
@@ -165,17 +166,28 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         except NotFoundError as exc:
             raise ChatKitRequestError(404, str(exc)) from exc
 
-    async def _guarded(self, result: StreamingResult) -> AsyncGenerator[bytes, None]:
-        """The stream, ending in a ChatKit error event (not a cut connection) on failure."""
+    async def _guarded(
+        self, result: StreamingResult, context: RequestContext
+    ) -> AsyncGenerator[bytes, None]:
+        """The stream, ending in a ChatKit error event (not a cut connection) on failure; a
+        turn prepared but never run (the client left first) is marked stopped, not lost."""
         try:
             async for chunk in result:
                 yield chunk
         except Exception as exc:
-            database = isinstance(exc, DatabaseUnavailable)
-            logger.error("chatkit stream failed", exc_info=not database)
-            message = DATABASE_DOWN if database else "Something went wrong on our side."
+            if isinstance(exc, TurnRejected):
+                message = exc.message
+            elif isinstance(exc, DatabaseUnavailable):
+                message = DATABASE_DOWN
+            else:
+                logger.exception("chatkit stream failed")
+                message = "Something went wrong on our side."
             event = ErrorEvent(code="custom", message=message, allow_retry=True)
             yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
+        finally:
+            for turn in context.turns.values():
+                await asyncio.shield(self.agent.abandon(turn))
+            context.turns.clear()
 
     # --- the turn -----------------------------------------------------------------------------
 
@@ -188,7 +200,10 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         """Run the turn for this user message through the agent service, streaming it."""
         if input_user_message is None:
             return  # only client tool outputs arrive without one, and they are refused
-        turn = await self._prepare(thread, input_user_message, context)
+        # A new message's turn was prepared when the store took it; a retried one's is now.
+        turn = context.turns.pop(input_user_message.id, None)
+        if turn is None:
+            turn = await self._prepare(thread, input_user_message, context)
         if not turn.history and thread.title in (None, NEW_CHAT_TITLE):
             # A new thread takes its title from the first message, as a new chat does.
             thread.title = title_from_message(turn.user_message.content)
@@ -202,8 +217,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
     async def _prepare(
         self, thread: ThreadMetadata, message: UserMessageItem, context: RequestContext
     ) -> PreparedTurn:
-        """Store the message (a new one is named by ChatKit's item id), or, for a retry of a
-        stored one, get its turn ready to run again."""
+        """Get a stored message's turn ready to run again (retry); a message ChatKit named
+        itself is found by that name (its client_message_id)."""
         ref = parse_item_id(message.id)
         try:
             if ref is not None and ref.kind == USER:

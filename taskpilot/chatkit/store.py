@@ -4,23 +4,35 @@ Every call is scoped to the signed-in user in the request context: another perso
 or item does not exist here (`NotFoundError`, a 404 to the client).
 
 Writes of a turn belong to the agent service: it stores the user's message before the model
-runs and the reply with its tool calls after (`ConversationStore`). So when ChatKit hands this
-store the items a turn streamed (`add_thread_item`), they are already stored and are only
-acknowledged; the one write ChatKit itself asks for is the removal of a turn on retry.
+runs and the reply with its tool calls after (`ConversationStore`). When ChatKit hands this
+store a new user message (`add_thread_item`, just before it tells the client the message is
+in), the store has the agent service prepare its turn — which stores the message — and keeps
+the prepared turn in the request context for `respond()` to run: a client that leaves at that
+moment loses nothing. The items a turn streams are already stored when ChatKit hands them
+over, and are only acknowledged; the other write ChatKit asks for is removing a turn on retry.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatkit.store import NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
 
-from taskpilot.chatkit.items import NOTE, REPLY, TOOLS, USER, message_items, parse_item_id
+from taskpilot.agent.service import PreparedTurn
+from taskpilot.chatkit.items import (
+    NOTE,
+    REPLY,
+    TOOLS,
+    USER,
+    message_items,
+    parse_item_id,
+    user_text,
+)
 from taskpilot.chatkit.items import thread_metadata as to_thread
 from taskpilot.core.db import Database
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, new_id
@@ -33,11 +45,17 @@ THREAD_NOT_FOUND = "That thread was not found."
 NO_ATTACHMENTS = "TaskPilot's ChatKit server does not take attachments."
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestContext:
-    """Who is asking: the verified user every store call is scoped to."""
+    """One ChatKit request: the verified user every store call is scoped to, and the turns
+    prepared for its new messages (by ChatKit item id) until `respond()` runs them."""
 
     user_id: str
+    turns: dict[str, PreparedTurn] = field(default_factory=dict)
+
+
+# Prepares a turn for a new message: (user id, thread id, text, ChatKit's item id).
+StartTurn = Callable[[str, str, str, str], Awaitable[PreparedTurn]]
 
 
 @dataclass(frozen=True)
@@ -60,8 +78,9 @@ def _order(order: str) -> Order:
 class ConversationThreadStore(Store[RequestContext]):
     """ChatKit threads and items read from (and removed from) conversations and messages."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, start_turn: StartTurn) -> None:
         self.db = db
+        self.start_turn = start_turn
 
     @asynccontextmanager
     async def _conversations(self, context: RequestContext) -> AsyncIterator[ConversationStore]:
@@ -181,7 +200,13 @@ class ConversationThreadStore(Store[RequestContext]):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
-        """Acknowledge an item of a turn: the agent service has stored it (module docstring)."""
+        """A new user message: prepare (and so store) its turn. Anything else: acknowledge it,
+        the agent service has stored it (module docstring)."""
+        if isinstance(item, UserMessageItem) and parse_item_id(item.id) is None:
+            text = user_text(item.content)
+            turn = await self.start_turn(context.user_id, thread_id, text, item.id)
+            context.turns[item.id] = turn
+            return
         logger.debug("chatkit item %s is stored by the agent service", item.type)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
