@@ -46,6 +46,20 @@ TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
 JWT_SECRET = "browser-tests-jwt-secret-0123456789abcdef"
 # Handed to the ChatKit component from settings (any value works on localhost).
 CHATKIT_DOMAIN_KEY = "domain_pk_taskpilot_browser_tests"
+# Hosted ChatKit for the tests that need it: sessions come from the OpenAI stand-in.
+HOSTED_WORKFLOW_ID = "wf_taskpilot_browser_tests"
+HOSTED_API_KEY = "sk-proj-browser-tests-hosted-chatkit-key-5c1e9a"
+
+
+def hosted_chatkit_env(openai_base_url: str) -> dict[str, str]:
+    """Settings for hosted ChatKit mode against the stand-in (the agent's model is unchanged)."""
+    return {
+        "CHATKIT_WORKFLOW_ID": HOSTED_WORKFLOW_ID,
+        "OPENAI_API_KEY": HOSTED_API_KEY,
+        "OPENAI_BASE_URL": openai_base_url,
+    }
+
+
 # Reflex's state for the test server; a database of its own (override: TASKPILOT_TEST_REDIS_URL).
 REDIS_URL = os.environ.get("TASKPILOT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/9"
 WORKERS = 2
@@ -141,9 +155,14 @@ class AppServer:
 
 
 def server_env(
-    database_url: str, model_base_url: str, port: int, redis_url: str | None
+    database_url: str,
+    model_base_url: str,
+    port: int,
+    redis_url: str | None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment `make run-prod` gives Reflex, plus the test's configuration."""
+    """The environment `make run-prod` gives Reflex, plus the test's configuration (and
+    `extra` settings on top)."""
     setting_names = {name.upper() for name in Settings.model_fields}
     env = {k: v for k, v in os.environ.items() if k.upper() not in setting_names}
     for name in ("REFLEX_REDIS_URL", "GRANIAN_WORKERS", "COVERAGE_PROCESS_CONFIG"):
@@ -171,11 +190,17 @@ def server_env(
         env.update(GRANIAN_WORKERS="1")
     if cov := coverage_config():
         env["COVERAGE_PROCESS_CONFIG"] = cov
+    env.update(extra or {})
     return env
 
 
 def start_app(
-    workdir: Path, model_base_url: str, redis_url: str | None, *, attempts: int = 2
+    workdir: Path,
+    model_base_url: str,
+    redis_url: str | None,
+    *,
+    extra_env: dict[str, str] | None = None,
+    attempts: int = 2,
 ) -> AppServer:
     """Migrate a fresh SQLite file and start the prod server on a free port; wait until the
     API and the page answer. A build that fails is tried once more: on a busy 2-core machine
@@ -183,7 +208,7 @@ def start_app(
     database_path = workdir / "taskpilot.db"
     migrate(f"sqlite:///{database_path}")
     for attempt in range(1, attempts + 1):
-        server = _launch(workdir, database_path, model_base_url, redis_url, attempt)
+        server = _launch(workdir, database_path, model_base_url, redis_url, attempt, extra_env)
         try:
             _wait_until_serving(server)
         except ServerExited:
@@ -203,7 +228,12 @@ class ServerExited(RuntimeError):
 
 
 def _launch(
-    workdir: Path, database_path: Path, model_base_url: str, redis_url: str | None, attempt: int
+    workdir: Path,
+    database_path: Path,
+    model_base_url: str,
+    redis_url: str | None,
+    attempt: int,
+    extra_env: dict[str, str] | None,
 ) -> AppServer:
     port = free_port()
     log_path = workdir / f"reflex-{attempt}.log"
@@ -223,7 +253,9 @@ def _launch(
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=server_env(f"sqlite:///{database_path}", model_base_url, port, redis_url),
+            env=server_env(
+                f"sqlite:///{database_path}", model_base_url, port, redis_url, extra_env
+            ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

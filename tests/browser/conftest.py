@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from .app_server import (
     CHROMIUM_ARGS,
     REDIS_URL,
     AppServer,
+    hosted_chatkit_env,
     missing_prerequisites,
     redis_problem,
     start_app,
@@ -32,6 +34,7 @@ from .app_server import (
 from .chat_page import SCREENSHOTS, TOKEN_KEY, Account, ChatPage
 from .standin import BrowserStandIn
 
+SELF_HOSTED, HOSTED = "self-hosted", "hosted"
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE: ViewportSize = {"width": 375, "height": 812}
 PASSWORD = "correct horse battery"
@@ -46,6 +49,25 @@ def _say(config: pytest.Config, line: str) -> None:
 def _require_browser() -> None:
     if reason := missing_prerequisites():
         pytest.skip(f"browser tests skipped: {reason}")
+
+
+def app_mode(item: pytest.Item) -> str:
+    """The ChatKit mode the test's server runs in (`app` is parametrized by it)."""
+    callspec = getattr(item, "callspec", None)
+    return str(callspec.params.get("app", SELF_HOSTED)) if callspec else SELF_HOSTED
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hosted-mode ChatKit tests need a server started with other settings: run them after
+    the other browser tests, so the server is switched once."""
+    hosted = [item for item in items if app_mode(item) == HOSTED]
+    if not hosted:
+        return
+    rest = [item for item in items if app_mode(item) != HOSTED]
+    here = Path(__file__).parent
+    last = max((n for n, item in enumerate(rest) if here in item.path.parents), default=-1)
+    items[:] = [*rest[: last + 1], *hosted, *rest[last + 1 :]]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -72,18 +94,23 @@ def app(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[AppServer]:
-    """`reflex run --env prod` on a free port: SQLite file, stand-in model, Redis workers."""
+    """`reflex run --env prod` on a free port: SQLite file, stand-in model, Redis workers;
+    ChatKit self-hosted unless a test asks for `hosted` (indirect parametrization)."""
+    mode = getattr(request, "param", SELF_HOSTED)
     problem = redis_problem()
     if problem:
         _say(request.config, f"browser: {problem}; running one Granian worker, no Redis")
     server = start_app(
-        tmp_path_factory.mktemp("taskpilot-app"), standin.base_url, None if problem else REDIS_URL
+        tmp_path_factory.mktemp("taskpilot-app"),
+        standin.base_url,
+        None if problem else REDIS_URL,
+        extra_env=hosted_chatkit_env(standin.base_url) if mode == HOSTED else None,
     )
     state = f"Redis {server.redis_url}" if server.redis_url else "in-process state"
     _say(
         request.config,
         f"\nbrowser: reflex run --env prod on {server.base_url} "
-        f"({server.workers} Granian worker(s), {state}; log {server.log_path})",
+        f"({server.workers} Granian worker(s), {state}, ChatKit {mode}; log {server.log_path})",
     )
     if server.attempt > 1:
         _say(request.config, f"browser: the first build failed (see {server.log_path.parent})")

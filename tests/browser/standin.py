@@ -69,3 +69,5 @@ class BrowserStandIn(OpenAIStandIn):
             self._hooks.clear()
             self._requests.clear()
             self._unexpected.clear()
+            self._sessions.clear()
+            self._session_failures.clear()

@@ -1,10 +1,10 @@
-"""The /chatkit page in Chromium: OpenAI's ChatKit component through TaskPilot's Reflex wrapper.
+"""The /chatkit page in Chromium, self-hosted mode: OpenAI's ChatKit component through
+TaskPilot's Reflex wrapper, talking to TaskPilot's ChatKit server.
 
 ChatKit's own script comes from OpenAI's CDN, which this machine cannot reach: that is the
-offline case, tested as it is. For the rest, the tests serve a stand-in `openai-chatkit`
-element (`assets/chatkit_standin.js`) at the script's URL. It records the options the wrapper
-hands it and drives the wrapper's `fetch` and events, so what is checked is TaskPilot's code:
-the wrapper, the Reflex state, and the real ChatKit server behind `/api/chatkit`.
+offline case, tested as it is. For the rest, a stand-in `openai-chatkit` element is served at
+the script's URL (`chatkit_page.py`), so what is checked is TaskPilot's code: the wrapper, the
+Reflex state, and the real ChatKit server behind `/api/chatkit`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Request, Route, expect
+from playwright.sync_api import Request, expect
 
 from taskpilot.web.prompts import PROMPTS
 from tests.chatkit_client import parse_events, user_input
@@ -25,36 +23,10 @@ from tests.openai_standin import reply, tool_call
 
 from .app_server import CHATKIT_DOMAIN_KEY, JWT_SECRET, AppServer
 from .chat_page import Account, ChatPage
+from .chatkit_page import ELEMENT, SCRIPT_URL, chatkit_options, open_chatkit, serve_standin
 from .standin import BrowserStandIn
 
 pytestmark = pytest.mark.browser
-
-STANDIN_JS = (Path(__file__).parent / "assets" / "chatkit_standin.js").read_text()
-SCRIPT_URL = re.compile(r"/deployments/chatkit/chatkit\.js$")
-ELEMENT = "openai-chatkit[data-standin]"
-
-
-def serve_standin(page: Page) -> None:
-    """Answer the ChatKit script's URL with the stand-in element."""
-
-    def fulfil(route: Route) -> None:
-        route.fulfill(status=200, content_type="text/javascript", body=STANDIN_JS)
-
-    page.route(SCRIPT_URL, fulfil)
-
-
-def chatkit_options(chat: ChatPage) -> dict[str, Any]:
-    """The options the wrapper last handed the element (functions as "[function name]")."""
-    return chat.page.evaluate("() => window.__chatkit.options()")  # type: ignore[no-any-return]
-
-
-def open_chatkit(chat: ChatPage, path: str = "/chatkit") -> ChatPage:
-    """Open the ChatKit page with the stand-in, once the wrapper has configured it."""
-    serve_standin(chat.page)
-    chat.goto(path)
-    expect(chat.page.locator(ELEMENT)).to_be_attached()
-    expect(chat.page.locator(".tp-chatkit-frame")).to_have_attribute("data-ready", "true")
-    return chat
 
 
 def watch(chat: ChatPage, seen: list[Request]) -> None:
