@@ -8,7 +8,8 @@ database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ from tests.conftest import api_client, scripted_runtime, sign_up
 from tests.openai_standin import OpenAIStandIn, reply, tool_call
 from tests.test_api_deployment import live_server
 from tests.test_chatkit_server import first_turn, item_ids, texts
-from tests.test_model_providers import PROVIDERS, provider_settings, shapes
+from tests.test_model_providers import PROVIDERS, assert_replays_first_turn, provider_settings
 
 FAKE_ID = "__fake_id__"  # the id the Agents SDK gives every chat-completions output item
 
@@ -88,30 +89,13 @@ async def test_a_thread_replays_its_tool_call_faithfully_to_either_model_kind(
     # The second turn's request replays the first turn: the question, the call paired with
     # its real result, the answer, then the new question.
     replayed = standin.model_requests[2]
-    items = replayed.conversation()
-    if provider == "openai":
-        assert shapes(replayed) == [
-            "user",
-            "function_call",
-            "function_call_output",
-            "assistant",
-            "user",
-        ]
-        call = items[1]
-        assert (call["call_id"], call["name"]) == ("call_add_1", "add_task")
-        arguments = json.loads(call["arguments"])
-    else:
-        assert shapes(replayed) == ["user", "assistant+tool_calls", "tool", "assistant", "user"]
-        [call] = items[1]["tool_calls"]
-        assert (call["id"], call["function"]["name"]) == ("call_add_1", "add_task")
-        arguments = json.loads(call["function"]["arguments"])
-    assert arguments == {"title": "Buy milk", "priority": "high"}
-    assert list(replayed.function_outputs()) == ["call_add_1"]
-    result = json.loads(replayed.function_outputs()["call_add_1"])
-    assert (result["task_id"], result["title"]) == (1, "Buy milk")
-    assert items[0]["content"] == "add buy milk, high priority"
-    assert items[3]["content"] == "Added task 1: Buy milk, high priority."
-    assert items[4]["content"] == "how many tasks?"
+    assert_replays_first_turn(
+        replayed,
+        provider,
+        asked="add buy milk, high priority",
+        answered="Added task 1: Buy milk, high priority.",
+        then="how many tasks?",
+    )
 
     # Ids are TaskPilot's, never the model's: unique, none the SDK's fake id, and what
     # streamed (apart from the user messages, which ChatKit names while they stream) is
@@ -149,6 +133,31 @@ async def test_a_thread_replays_its_tool_call_faithfully_to_either_model_kind(
 # --- Stop ------------------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def create_until_message_is_in(
+    http: httpx.AsyncClient, headers: dict[str, str], text: str
+) -> AsyncIterator[tuple[httpx.Response, list[ThreadStreamEvent]]]:
+    """A `threads.create` stream read up to ChatKit's "your message is in" (the user item's
+    done event), left open for the test to close, as ChatKit's Stop does."""
+    request = ThreadsCreateReq(params=ThreadCreateParams(input=user_input(text)))
+    seen: list[ThreadStreamEvent] = []
+    async with http.stream(
+        "POST",
+        CHATKIT,
+        content=request.model_dump_json(by_alias=True),
+        headers={**headers, "Content-Type": "application/json"},
+    ) as response:
+        assert response.status_code == 200
+        # Read by hand: breaking out of `aiter_lines()` would let the generator be finalised,
+        # which hangs up at once.
+        lines = response.aiter_lines()
+        while not any(event.type == "thread.item.done" for event in seen):
+            line = await anext(lines)
+            if line.startswith("data: "):
+                seen += parse_events(line)
+        yield response, seen
+
+
 async def test_closing_the_stream_stops_the_turn_and_leaves_a_retryable_note(
     settings: Settings, running: Any
 ) -> None:
@@ -173,22 +182,7 @@ async def test_closing_the_stream_stops_the_turn_and_leaves_a_retryable_note(
     async with live_server(runtime) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         me = await sign_up(http)
         ck = ChatKitClient(http, me["headers"])
-        request = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hello")))
-        seen: list[ThreadStreamEvent] = []
-        async with http.stream(
-            "POST",
-            CHATKIT,
-            content=request.model_dump_json(by_alias=True),
-            headers={**me["headers"], "Content-Type": "application/json"},
-        ) as response:
-            assert response.status_code == 200
-            # Read by hand: breaking out of `aiter_lines()` would let the generator be
-            # finalised, which hangs up at once, before the model is even asked.
-            lines = response.aiter_lines()
-            while not any(event.type == "thread.item.done" for event in seen):
-                line = await anext(lines)
-                if line.startswith("data: "):
-                    seen += parse_events(line)
+        async with create_until_message_is_in(http, me["headers"], "hello") as (response, seen):
             await asyncio.wait_for(reached.wait(), 10)  # the model is working on it
             # Stop: the browser aborts the fetch, so the connection closes mid-turn.
             await response.aclose()
@@ -242,19 +236,7 @@ async def test_leaving_before_the_turn_starts_still_keeps_the_message(
     async with live_server(runtime) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         me = await sign_up(http)
         ck = ChatKitClient(http, me["headers"])
-        request = ThreadsCreateReq(params=ThreadCreateParams(input=user_input("hello")))
-        seen: list[ThreadStreamEvent] = []
-        async with http.stream(
-            "POST",
-            CHATKIT,
-            content=request.model_dump_json(by_alias=True),
-            headers={**me["headers"], "Content-Type": "application/json"},
-        ) as response:
-            lines = response.aiter_lines()
-            while not any(event.type == "thread.item.done" for event in seen):
-                line = await anext(lines)
-                if line.startswith("data: "):
-                    seen += parse_events(line)
+        async with create_until_message_is_in(http, me["headers"], "hello") as (response, seen):
             await asyncio.wait_for(started.wait(), 10)
             await response.aclose()
         thread_id = thread_id_of(seen)

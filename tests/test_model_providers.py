@@ -118,6 +118,43 @@ def shapes(request: RecordedRequest) -> list[str]:
     return kinds
 
 
+def assert_replays_first_turn(
+    replayed: RecordedRequest, provider: str, *, asked: str, answered: str, then: str
+) -> None:
+    """A second turn's model request replays the first (`add_milk_script`) faithfully, in the
+    provider's API: the question, the add_task call paired with its real result, the answer,
+    then the new question."""
+    items = replayed.conversation()
+    if provider == "openai":
+        assert shapes(replayed) == [
+            "user",
+            "function_call",
+            "function_call_output",
+            "assistant",
+            "user",
+        ]
+        call = items[1]
+        assert (call["call_id"], call["name"]) == ("call_add_1", "add_task")
+        arguments = json.loads(call["arguments"])
+    else:
+        # Chat Completions: an assistant message with tool_calls, then a tool message whose
+        # tool_call_id matches, then the assistant's text.
+        assert shapes(replayed) == ["user", "assistant+tool_calls", "tool", "assistant", "user"]
+        [call] = items[1]["tool_calls"]
+        assert call["id"] == "call_add_1" and call["type"] == "function"
+        assert call["function"]["name"] == "add_task"
+        arguments = json.loads(call["function"]["arguments"])
+    assert arguments == {"title": "Buy milk", "priority": "high"}
+    assert list(replayed.function_outputs()) == ["call_add_1"]
+    result = json.loads(replayed.function_outputs()["call_add_1"])
+    assert (result["task_id"], result["title"]) == (1, "Buy milk")
+    assert [items[0]["content"], items[3]["content"], items[4]["content"]] == [
+        asked,
+        answered,
+        then,
+    ]
+
+
 def add_milk_script(call_id: str = "call_add_1") -> list[Any]:
     return [
         tool_call("add_task", {"title": "Buy milk", "priority": "high"}, call_id=call_id),
@@ -245,36 +282,13 @@ async def test_second_turn_replays_history_with_tool_calls(
         assert second.json()["response"] == "You have 1 open task: Buy milk."
     standin.assert_done()
     replayed = standin.model_requests[2]
-    items = replayed.conversation()
-    if provider == "openai":
-        assert shapes(replayed) == [
-            "user",
-            "function_call",
-            "function_call_output",
-            "assistant",
-            "user",
-        ]
-        call, output = items[1], items[2]
-        assert (call["call_id"], call["name"]) == ("call_add_1", "add_task")
-        assert json.loads(call["arguments"]) == {"title": "Buy milk", "priority": "high"}
-        assert output["call_id"] == "call_add_1"
-        assert json.loads(output["output"])["task_id"] == 1
-    else:
-        # Chat Completions: an assistant message with tool_calls, then a tool message whose
-        # tool_call_id matches, then the assistant's text.
-        assert shapes(replayed) == ["user", "assistant+tool_calls", "tool", "assistant", "user"]
-        [call] = items[1]["tool_calls"]
-        assert call["id"] == "call_add_1" and call["type"] == "function"
-        assert call["function"]["name"] == "add_task"
-        assert json.loads(call["function"]["arguments"]) == {
-            "title": "Buy milk",
-            "priority": "high",
-        }
-        assert items[2]["tool_call_id"] == "call_add_1"
-        assert json.loads(replayed.function_outputs()["call_add_1"])["task_id"] == 1
-    assert items[0]["content"] == "add buy milk"
-    assert items[3]["content"] == "Added task 1: Buy milk, high priority."
-    assert items[4]["content"] == "how many tasks?"
+    assert_replays_first_turn(
+        replayed,
+        provider,
+        asked="add buy milk",
+        answered="Added task 1: Buy milk, high priority.",
+        then="how many tasks?",
+    )
     assert today(settings).isoformat() in replayed.instructions()
 
 

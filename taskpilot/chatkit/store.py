@@ -84,8 +84,12 @@ class ConversationThreadStore(Store[RequestContext]):
 
     @asynccontextmanager
     async def _conversations(self, context: RequestContext) -> AsyncIterator[ConversationStore]:
+        """The caller's conversations; one that is not theirs is ChatKit's `NotFoundError`."""
         async with self.db.session() as session:
-            yield ConversationStore(session, context.user_id)
+            try:
+                yield ConversationStore(session, context.user_id)
+            except ConversationNotFound as exc:
+                raise NotFoundError(THREAD_NOT_FOUND) from exc
 
     # --- ids ----------------------------------------------------------------------------------
 
@@ -104,10 +108,7 @@ class ConversationThreadStore(Store[RequestContext]):
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The caller's conversation as a thread."""
         async with self._conversations(context) as store:
-            try:
-                return to_thread(await store.get(thread_id))
-            except ConversationNotFound as exc:
-                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            return to_thread(await store.get(thread_id))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         """Create the conversation for a new thread, or rename an existing one."""
@@ -115,10 +116,8 @@ class ConversationThreadStore(Store[RequestContext]):
             try:
                 conversation = await store.get(thread.id)
             except ConversationNotFound:
-                try:
-                    await store.create(thread.title or NEW_CHAT_TITLE, conversation_id=thread.id)
-                except ConversationNotFound as exc:  # the id is someone else's
-                    raise NotFoundError(THREAD_NOT_FOUND) from exc
+                # Raises ConversationNotFound (so NotFoundError) if the id is someone else's.
+                await store.create(thread.title or NEW_CHAT_TITLE, conversation_id=thread.id)
                 return
             if thread.title and thread.title != conversation.title:
                 renamed = await store.rename(thread.id, thread.title)
@@ -130,10 +129,7 @@ class ConversationThreadStore(Store[RequestContext]):
         """The caller's conversations, most recently active first (or last, with "asc")."""
         size = _bounded(limit)
         async with self._conversations(context) as store:
-            try:
-                rows = await store.page(size + 1, after, _order(order))
-            except ConversationNotFound as exc:
-                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            rows = await store.page(size + 1, after, _order(order))
         more = len(rows) > size
         rows = rows[:size]
         return Page(
@@ -145,10 +141,7 @@ class ConversationThreadStore(Store[RequestContext]):
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         """Delete the conversation and its messages."""
         async with self._conversations(context) as store:
-            try:
-                await store.delete(thread_id)
-            except ConversationNotFound as exc:
-                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            await store.delete(thread_id)
 
     # --- items --------------------------------------------------------------------------------
 
@@ -163,10 +156,7 @@ class ConversationThreadStore(Store[RequestContext]):
         """A page of the thread's items, oldest first with "asc", after the item `after`."""
         size, direction = _bounded(limit), _order(order)
         async with self._conversations(context) as store:
-            try:
-                await store.get(thread_id)
-            except ConversationNotFound as exc:
-                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            await store.get(thread_id)
             items: list[ThreadItem] = []
             cursor: int | None = None
             if after:
@@ -219,10 +209,7 @@ class ConversationThreadStore(Store[RequestContext]):
         """Remove a turn's part on retry: a user message goes with its reply; a reply (or its
         tool calls) goes, keeping the calls' record for the retry. Gone already: nothing."""
         async with self._conversations(context) as store:
-            try:
-                await store.get(thread_id)
-            except ConversationNotFound as exc:
-                raise NotFoundError(THREAD_NOT_FOUND) from exc
+            await store.get(thread_id)
             found = await self._locate(store, thread_id, item_id)
             if found is None:
                 return
@@ -238,6 +225,7 @@ class ConversationThreadStore(Store[RequestContext]):
     ) -> int:
         """Store feedback on the replies these items belong to; how many replies were rated."""
         async with self._conversations(context) as store:
+            await store.get(thread_id)
             replies: set[int] = set()
             for value in item_ids:
                 found = await self._locate(store, thread_id, value)
@@ -256,10 +244,7 @@ class ConversationThreadStore(Store[RequestContext]):
         return found.message
 
     async def _find(self, store: ConversationStore, thread_id: str, item_id: str) -> Located:
-        try:
-            await store.get(thread_id)
-        except ConversationNotFound as exc:
-            raise NotFoundError(THREAD_NOT_FOUND) from exc
+        await store.get(thread_id)
         found = await self._locate(store, thread_id, item_id)
         if found is None:
             raise NotFoundError(f"Item {item_id} was not found in this thread.")

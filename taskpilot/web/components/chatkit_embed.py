@@ -41,6 +41,12 @@ class ChatKitEmbed(rx.Component):
     locale: rx.Var[str]
     # The thread to open first ("" for a new one).
     initial_thread: rx.Var[str]
+    # Which of ChatKit's own parts to show: its thread history (with rename and delete),
+    # thumbs up/down and retry on replies; and a fixed header title ("": the thread's title).
+    show_history: rx.Var[bool]
+    feedback: rx.Var[bool]
+    retry: rx.Var[bool]
+    header_title: rx.Var[str]
 
     # ChatKit's events: ready, another thread shown (its id, "" for a new one), a reply
     # started / ended, an error (its message); and the script failing to load (its URL).

@@ -5,12 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from taskpilot.web.components.brand_mark import brand_mark
-from taskpilot.web.components.drawer_focus import focus_drawer
-from taskpilot.web.components.header_button import header_button
-from taskpilot.web.components.theme_toggle import theme_toggle
-from taskpilot.web.components.user_menu import user_menu
+from taskpilot.web.components.header_actions import header_actions
 from taskpilot.web.routes import HOME
-from taskpilot.web.states.layout import LayoutState
 
 
 def chatkit_header() -> rx.Component:
@@ -22,7 +18,7 @@ def chatkit_header() -> rx.Component:
             rx.badge("ChatKit", variant="soft", color_scheme="gray", radius="full"),
             class_name="tp-header-title tp-chatkit-title",
         ),
-        rx.el.div(
+        header_actions(
             rx.link(
                 rx.icon("messages-square", size=16),
                 "TaskPilot chat",
@@ -30,15 +26,6 @@ def chatkit_header() -> rx.Component:
                 class_name="tp-chatkit-back",
                 size="2",
             ),
-            header_button(
-                "list-todo",
-                "Toggle tasks",
-                [LayoutState.toggle_tasks, focus_drawer("tasks")],
-                "Tasks",
-            ),
-            theme_toggle(),
-            user_menu(),
-            class_name="tp-header-actions",
         ),
         class_name="tp-header",
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from taskpilot.web.components.drawer_focus import focus_drawer
+from taskpilot.web.components.header_actions import header_actions
 from taskpilot.web.components.header_button import header_button
-from taskpilot.web.components.theme_toggle import theme_toggle
-from taskpilot.web.components.user_menu import user_menu
 from taskpilot.web.routes import CHATKIT, HOME
 from taskpilot.web.states.history import HistoryState
 from taskpilot.web.states.layout import LayoutState
@@ -26,20 +25,11 @@ def header() -> rx.Component:
             rx.cond(HistoryState.current_title != "", HistoryState.current_title, "TaskPilot"),
             class_name="tp-header-title",
         ),
-        rx.el.div(
+        header_actions(
             header_button("square-pen", "New chat", rx.redirect(HOME), "New chat"),
             header_button(
                 "app-window", "Open in ChatKit", rx.redirect(CHATKIT), "OpenAI's ChatKit view"
             ),
-            header_button(
-                "list-todo",
-                "Toggle tasks",
-                [LayoutState.toggle_tasks, focus_drawer("tasks")],
-                "Tasks",
-            ),
-            theme_toggle(),
-            user_menu(),
-            class_name="tp-header-actions",
         ),
         class_name="tp-header",
     )
