@@ -548,3 +548,24 @@ async def test_unsupported_stream_requests_never_start_a_stream(
         )
     )
     assert missing.status_code == 404
+
+
+async def test_a_message_that_cannot_be_stored_ends_the_stream_with_a_reason(
+    ada: tuple[ChatKitClient, dict[str, Any]],
+    offline_runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskpilot.core.db import DatabaseUnavailable
+
+    ck, _ = ada
+
+    async def database_down(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseUnavailable("down")
+
+    monkeypatch.setattr(offline_runtime.chatkit.store, "start_turn", database_down)
+    events = await ck.create(ADD_MILK)
+    # The stream is answered to its end: no "your message is in", an error that says why.
+    assert [event.type for event in events] == ["thread.created", "error"]
+    error = events[-1]
+    assert isinstance(error, ErrorEvent) and error.allow_retry
+    assert error.message == "The database is unavailable right now; try again shortly."
