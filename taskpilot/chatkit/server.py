@@ -151,10 +151,9 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 clean_message(user_text(message.content), self.agent.settings.max_message_chars)
             except TurnRejected as exc:
                 raise ChatKitRequestError(exc.status, exc.message) from exc
-        thread_id = getattr(request.params, "thread_id", None)
         try:
             if isinstance(request, ThreadsAddUserMessageReq | ItemsFeedbackReq):
-                await self.store.load_thread(str(thread_id), context)
+                await self.store.load_thread(request.params.thread_id, context)
             elif isinstance(request, ThreadsRetryAfterItemReq):
                 stored = await self.store.find_user_message(
                     request.params.thread_id, request.params.item_id, context
@@ -179,8 +178,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 message = exc.message
             elif isinstance(exc, DatabaseUnavailable):
                 message = DATABASE_DOWN
-            else:
-                logger.exception("chatkit stream failed")
+            else:  # openai-chatkit has logged it, with its traceback
+                logger.error("chatkit stream failed", extra={"error": type(exc).__name__})
                 message = "Something went wrong on our side."
             event = ErrorEvent(code="custom", message=message, allow_retry=True)
             yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
@@ -203,7 +202,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         # A new message's turn was prepared when the store took it; a retried one's is now.
         turn = context.turns.pop(input_user_message.id, None)
         if turn is None:
-            turn = await self._prepare(thread, input_user_message, context)
+            turn = await self._retry(thread, input_user_message, context)
         if not turn.history and thread.title in (None, NEW_CHAT_TITLE):
             # A new thread takes its title from the first message, as a new chat does.
             thread.title = title_from_message(turn.user_message.content)
@@ -214,21 +213,15 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 for out in translator.translate(event):
                     yield out
 
-    async def _prepare(
+    async def _retry(
         self, thread: ThreadMetadata, message: UserMessageItem, context: RequestContext
     ) -> PreparedTurn:
-        """Get a stored message's turn ready to run again (retry); a message ChatKit named
-        itself is found by that name (its client_message_id)."""
+        """Get a stored message's turn ready to run again (`_admit` gave it our item id)."""
         ref = parse_item_id(message.id)
         try:
-            if ref is not None and ref.kind == USER:
-                return await self.agent.prepare_retry(context.user_id, thread.id, ref.turn)
-            return await self.agent.prepare(
-                context.user_id,
-                thread.id,
-                user_text(message.content),
-                client_message_id=message.id,
-            )
+            if ref is None or ref.kind != USER:
+                raise TurnRejected(404, "message_not_found", "That message was not found.")
+            return await self.agent.prepare_retry(context.user_id, thread.id, ref.turn)
         except TurnRejected as exc:
             raise CustomStreamError(exc.message, allow_retry=False) from exc
         except DatabaseUnavailable as exc:

@@ -25,9 +25,6 @@ from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMess
 
 from taskpilot.agent.service import PreparedTurn
 from taskpilot.chatkit.items import (
-    NOTE,
-    REPLY,
-    TOOLS,
     USER,
     message_items,
     parse_item_id,
@@ -222,8 +219,8 @@ class ConversationThreadStore(Store[RequestContext]):
 
     async def rate_items(
         self, thread_id: str, item_ids: list[str], feedback: Feedback, context: RequestContext
-    ) -> int:
-        """Store feedback on the replies these items belong to; how many replies were rated."""
+    ) -> None:
+        """Store feedback on the replies these items belong to (other ids are ignored)."""
         async with self._conversations(context) as store:
             await store.get(thread_id)
             replies: set[int] = set()
@@ -231,7 +228,7 @@ class ConversationThreadStore(Store[RequestContext]):
                 found = await self._locate(store, thread_id, value)
                 if found and found.message.role == Role.ASSISTANT.value and found.message.id:
                     replies.add(found.message.id)
-            return await store.rate(thread_id, sorted(replies), feedback)
+            await store.rate(thread_id, sorted(replies), feedback)
 
     async def find_user_message(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -260,8 +257,9 @@ class ConversationThreadStore(Store[RequestContext]):
             candidates.append(await store.find_by_client_id(value))
         elif ref.kind == USER:
             candidates.append(await _message_or_none(store, ref.turn))
-        elif ref.kind in (TOOLS, REPLY, NOTE):
-            # The turn's user message (a failed turn keeps its calls and note) or its reply.
+        else:
+            # tools_/reply_/note_: the turn's user message (a failed turn keeps its calls and
+            # note there) or its reply.
             candidates.append(await _message_or_none(store, ref.turn))
             candidates.append(await store.reply_to(ref.turn))
         for message in candidates:

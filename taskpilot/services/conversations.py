@@ -337,11 +337,11 @@ class ConversationStore:
         await self.session.delete(message)
         await self.session.commit()
 
-    async def rate(self, conversation_id: str, message_ids: list[int], feedback: Feedback) -> int:
-        """Record the person's rating on these assistant replies; how many were rated."""
+    async def rate(self, conversation_id: str, message_ids: list[int], feedback: Feedback) -> None:
+        """Record the person's rating on these assistant replies of theirs."""
         if not message_ids:
-            return 0
-        result = await self.session.exec(  # type: ignore[call-overload]
+            return
+        await self.session.exec(  # type: ignore[call-overload]
             sa.update(Message)
             .where(
                 col(Message.id).in_(message_ids),
@@ -352,7 +352,6 @@ class ConversationStore:
             .values(feedback=feedback.value)
         )
         await self.session.commit()
-        return int(result.rowcount or 0)
 
     @staticmethod
     def is_stale(message: Message) -> bool:

@@ -121,7 +121,7 @@ def test_fetch_carries_the_token_and_chatkit_events_reach_the_page(
     assert chat.page_errors == []
 
 
-def test_another_users_token_is_not_accepted_for_your_threads(
+def test_another_users_thread_is_not_found_through_the_wrapper(
     open_page: Callable[..., ChatPage],
     new_account: Callable[[], Account],
     model: BrowserStandIn,

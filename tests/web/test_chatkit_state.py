@@ -39,7 +39,7 @@ async def test_load_page_configures_chatkit_from_settings(tab: Page) -> None:
     assert chatkit.script_host == "cdn.platform.openai.com"
     assert chatkit.locale == "" and chatkit.initial_thread == ""
     assert chatkit.disclaimer.startswith("Offline model")  # the model in use, as on the chat page
-    assert chatkit.chatkit_greeting == "What's on your list, Ada?"
+    assert chatkit.greeting == "What's on your list, Ada?"
     assert tab.tasks.loaded and chatkit.user_name == "Ada Lovelace"
 
     # A thread in the URL is the one ChatKit opens first.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from taskpilot.web.states.chat import ChatState
+from taskpilot.web.states.auth import AuthState
 
 
 def user_menu() -> rx.Component:
@@ -12,7 +12,7 @@ def user_menu() -> rx.Component:
     return rx.dropdown_menu.root(
         rx.dropdown_menu.trigger(
             rx.icon_button(
-                rx.el.span(ChatState.initials, style={"fontSize": "12px", "fontWeight": 600}),
+                rx.el.span(AuthState.initials, style={"fontSize": "12px", "fontWeight": 600}),
                 aria_label="Account menu",
                 radius="full",
                 variant="soft",
@@ -22,14 +22,14 @@ def user_menu() -> rx.Component:
         ),
         rx.dropdown_menu.content(
             rx.box(
-                rx.text(ChatState.user_name, size="2", weight="medium", truncate=True),
-                rx.text(ChatState.user_email, size="1", color_scheme="gray", truncate=True),
+                rx.text(AuthState.user_name, size="2", weight="medium", truncate=True),
+                rx.text(AuthState.user_email, size="1", color_scheme="gray", truncate=True),
                 padding="6px 8px",
                 max_width="240px",
             ),
             rx.dropdown_menu.separator(),
             rx.dropdown_menu.item(
-                rx.icon("log-out", size=14), "Log out", on_select=ChatState.log_out
+                rx.icon("log-out", size=14), "Log out", on_select=AuthState.log_out
             ),
             align="end",
         ),

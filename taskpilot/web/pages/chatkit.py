@@ -24,7 +24,7 @@ def _chatkit() -> rx.Component:
         token=ChatKitState.token,
         script_url=ChatKitState.script_url,
         color_scheme=rx.color_mode_cond(light="light", dark="dark"),
-        greeting=ChatKitState.chatkit_greeting,
+        greeting=ChatKitState.greeting,
         prompts=chatkit_prompts(),
         placeholder=PLACEHOLDER,
         disclaimer=ChatKitState.disclaimer,

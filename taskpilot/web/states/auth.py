@@ -19,6 +19,7 @@ from taskpilot.runtime import get_runtime
 from taskpilot.services.users import AccountError, UserService
 from taskpilot.web.routes import HOME, LOGIN
 from taskpilot.web.session import TOKEN_KEY, identify
+from taskpilot.web.wording import greeting, initials
 
 logger = logging.getLogger("taskpilot.web")
 
@@ -34,6 +35,16 @@ class AuthState(rx.State):
     user_email: rx.Field[str] = rx.field("")
     form_error: rx.Field[str] = rx.field("")
     submitting: rx.Field[bool] = rx.field(False)
+
+    @rx.var
+    def greeting(self) -> str:
+        """The start screen's heading (both chat pages), with the person's first name."""
+        return greeting(self.user_name)
+
+    @rx.var
+    def initials(self) -> str:
+        """Letters for the account button."""
+        return initials(self.user_name, self.user_email)
 
     async def _identity(self) -> Identity | None:
         """The verified identity behind the browser's token, or None."""

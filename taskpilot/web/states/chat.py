@@ -59,7 +59,6 @@ from taskpilot.web.view_models import (
     tool_card_finished,
     tool_card_started,
 )
-from taskpilot.web.wording import greeting, initials
 
 logger = logging.getLogger("taskpilot.web")
 
@@ -115,16 +114,6 @@ class ChatState(AuthState):
     def streaming(self) -> bool:
         """Whether a reply is streaming in."""
         return self.live_status == STREAMING
-
-    @rx.var
-    def greeting(self) -> str:
-        """The start screen's heading, with the person's first name."""
-        return greeting(self.user_name)
-
-    @rx.var
-    def initials(self) -> str:
-        """Letters for the account button."""
-        return initials(self.user_name, self.user_email)
 
     @rx.var
     def retry_key(self) -> str:

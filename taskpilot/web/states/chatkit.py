@@ -21,7 +21,6 @@ from taskpilot.services.users import AccountError, UserService
 from taskpilot.web.routes import chatkit_path, thread_id_from_path
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.states.tasks import TaskState
-from taskpilot.web.wording import greeting
 
 CHATKIT_API = "/api/chatkit"
 CHATKIT_SESSIONS = "/api/chatkit/sessions"
@@ -44,11 +43,6 @@ class ChatKitState(AuthState):
     responding: rx.Field[bool] = rx.field(False)
     problem: rx.Field[str] = rx.field("")
     unavailable: rx.Field[bool] = rx.field(False)
-
-    @rx.var
-    def chatkit_greeting(self) -> str:
-        """ChatKit's start-screen heading, as the native chat's."""
-        return greeting(self.user_name)
 
     @rx.var
     def script_host(self) -> str:
