@@ -1,5 +1,5 @@
-"""The process's long-lived parts, built once: settings, database, MCP server, agent service,
-and the ChatKit server and hosted-session client that sit on it.
+"""The process's long-lived parts, built once: settings, database, limits, MCP server, agent
+service, and the ChatKit server and hosted-session client that sit on it.
 
 The HTTP API, the Reflex state handlers and the ChatKit server all reach the agent through
 `get_runtime()`. Nothing here holds conversation state; it is configuration and pools.
@@ -20,6 +20,7 @@ from taskpilot.chatkit.sessions import HostedSessions
 from taskpilot.chatkit.store import ConversationThreadStore
 from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.db import Database
+from taskpilot.core.limits import Limits
 from taskpilot.mcp.server import build_mcp_app, build_mcp_server
 
 
@@ -29,6 +30,7 @@ class Runtime:
     def __init__(self, settings: Settings | None = None, model: Model | None = None) -> None:
         self.settings = settings or get_settings()
         self.db = Database(self.settings)
+        self.limits = Limits(self.settings)
         self.mcp_server = build_mcp_server(self.settings, self.db)
         self.mcp_app = build_mcp_app(self.mcp_server, self.settings)
         self.agent = AgentService(
@@ -36,6 +38,7 @@ class Runtime:
             self.db,
             model or build_model(self.settings),
             McpConnector(self.settings, self.mcp_app),
+            self.limits,
         )
         store = ConversationThreadStore(self.db, start_turn=self.agent.prepare)
         self.chatkit = TaskPilotChatKitServer(self.agent, store)
@@ -51,6 +54,7 @@ class Runtime:
             await self.db.dispose()
             await close_model(self.agent.model)
             await self.chatkit_sessions.close()
+            await self.limits.close()
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,8 @@ import reflex as rx
 
 from taskpilot.api.app import create_api
 from taskpilot.api.routes.chat import wait_for_running_turns
+from taskpilot.core.config import get_settings
+from taskpilot.core.logs import configure as configure_logs
 from taskpilot.data import models  # noqa: F401 - our tables share SQLModel.metadata with rx.Model
 from taskpilot.runtime import get_runtime
 from taskpilot.web.pages import register
@@ -26,6 +28,8 @@ async def _runtime_lifespan() -> AsyncIterator[None]:
         yield
         await wait_for_running_turns()
 
+
+configure_logs(get_settings())
 
 app = rx.App(
     api_transformer=create_api(get_runtime()),

@@ -52,6 +52,7 @@ from taskpilot.agent.instructions import build_instructions
 from taskpilot.core.clock import today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
+from taskpilot.core.limits import Limits, RateLimited, TurnSlot
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus
 from taskpilot.services.conversations import ConversationStore, title_from_message
@@ -66,11 +67,19 @@ STOPPED = "The reply was stopped before it finished."
 class TurnRejected(Exception):
     """The turn cannot start; `status` is the HTTP status an adapter should answer with."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds, for a 429
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers that go with the refusal (Retry-After on a 429)."""
+        return None if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 def clean_message(text: object, max_chars: int) -> str:
@@ -98,6 +107,8 @@ class PreparedTurn:
     user_message: Message
     history: list[Message] = field(default_factory=list)
     replay: Message | None = None
+    # The user's place among their running turns; given back when the turn ends.
+    slot: TurnSlot | None = None
 
 
 class _TaskPilotMcpClient(MCPServerStreamableHttp):
@@ -275,11 +286,13 @@ class AgentService:
         db: Database,
         model: Model,
         mcp: McpConnector,
+        limits: Limits | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.model = model
         self.mcp = mcp
+        self.limits = limits or Limits(settings)
         # TaskPilot keeps history itself, so OpenAI need not store responses (privacy).
         store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
         self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
@@ -290,17 +303,50 @@ class AgentService:
         conversation_id: str | None,
         text: object,
         client_message_id: str | None = None,
+        slot: TurnSlot | None = None,
     ) -> PreparedTurn:
-        """Validate, create the conversation if new, store the user's message.
+        """Validate, create the conversation if new, store the user's message. `slot`: one
+        the caller already took from `limits` (ChatKit does, to answer 429 before streaming).
 
-        Raises `TurnRejected` (4xx) for bad input, an unknown conversation or a retry of a turn
-        still running, and `DatabaseUnavailable` when the database is down.
+        Raises `TurnRejected` (4xx) for bad input, an unknown conversation, a retry of a turn
+        still running or a user over their limits (429), and `DatabaseUnavailable` when the
+        database is down.
         """
         message_text = clean_message(text, self.settings.max_message_chars)
         if client_message_id is not None and not (0 < len(client_message_id) <= 100):
             raise TurnRejected(
                 422, "invalid_client_message_id", "client_message_id must be 1–100 characters."
             )
+        async with self._admitted(user_id, slot) as admitted:
+            turn = await self._prepare(user_id, conversation_id, message_text, client_message_id)
+            turn.slot = admitted
+            return turn
+
+    async def admit(self, user_id: str) -> TurnSlot:
+        """A slot among the user's running turns; `TurnRejected` (429) when over a limit."""
+        try:
+            return await self.limits.admit_turn(user_id)
+        except RateLimited as exc:
+            raise TurnRejected(429, "rate_limited", exc.message, exc.retry_after) from exc
+
+    @asynccontextmanager
+    async def _admitted(self, user_id: str, slot: TurnSlot | None) -> AsyncIterator[TurnSlot]:
+        """The caller's slot or a new one, given back if preparing the turn fails."""
+        if slot is None:
+            slot = await self.admit(user_id)
+        try:
+            yield slot
+        except BaseException:
+            await asyncio.shield(slot.release())
+            raise
+
+    async def _prepare(
+        self,
+        user_id: str,
+        conversation_id: str | None,
+        message_text: str,
+        client_message_id: str | None,
+    ) -> PreparedTurn:
         async with self.db.session() as session:
             store = ConversationStore(session, user_id)
             if client_message_id:
@@ -327,11 +373,11 @@ class AgentService:
             return PreparedTurn(user_id, conversation, user_message, history)
 
     async def prepare_retry(
-        self, user_id: str, conversation_id: str, message_id: int
+        self, user_id: str, conversation_id: str, message_id: int, slot: TurnSlot | None = None
     ) -> PreparedTurn:
         """Run the turn of a stored user message again (ChatKit's retry), as a retried
         `client_message_id` does; `TurnRejected` (404) when it is not the caller's."""
-        async with self.db.session() as session:
+        async with self._admitted(user_id, slot) as admitted, self.db.session() as session:
             store = ConversationStore(session, user_id)
             try:
                 message = await store.message(message_id)
@@ -339,7 +385,9 @@ class AgentService:
                 raise TurnRejected(404, "message_not_found", str(exc)) from exc
             if message.role != Role.USER.value or message.conversation_id != conversation_id:
                 raise TurnRejected(404, "message_not_found", "That message was not found.")
-            return await self._resume(store, message, conversation_id)
+            turn = await self._resume(store, message, conversation_id)
+            turn.slot = admitted
+            return turn
 
     async def _resume(
         self, store: ConversationStore, message: Message, conversation_id: str | None
@@ -365,6 +413,15 @@ class AgentService:
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         """Run a prepared turn, yielding its events; always ends with done or error."""
+        try:
+            async with aclosing(self._run(turn)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            if turn.slot is not None:
+                await asyncio.shield(turn.slot.release())
+
+    async def _run(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         assert turn.user_message.id is not None
         yield TurnStarted(
             conversation_id=turn.conversation.id,
@@ -480,7 +537,11 @@ class AgentService:
     async def abandon(self, turn: PreparedTurn, reason: str = STOPPED) -> None:
         """A prepared turn that will not run (its client left first): mark it failed, so its
         message is kept and can be retried."""
-        await self._fail(turn, reason, {})
+        try:
+            await self._fail(turn, reason, {})
+        finally:
+            if turn.slot is not None:
+                await turn.slot.release()
 
     async def _fail(self, turn: PreparedTurn, reason: str, calls: dict[str, ToolCall]) -> None:
         # Tool calls that returned did change data: keep them with the user's message.

@@ -17,10 +17,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskpilot.agent.providers import describe_model
 from taskpilot.api.deps import RuntimeDep
+from taskpilot.api.middleware import (
+    BodySizeLimit,
+    McpRoute,
+    RequestLog,
+    SecurityHeaders,
+    error_response,
+)
 from taskpilot.api.routes import auth, chat, chatkit, conversations, tasks
 from taskpilot.api.schemas import HealthOut, InfoOut
 from taskpilot.core.config import ModelProvider
@@ -28,28 +34,6 @@ from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.runtime import Runtime, get_runtime
 
 logger = logging.getLogger("taskpilot.api")
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "invalid_request",
-    429: "rate_limited",
-    502: "upstream_error",
-    503: "unavailable",
-}
-
-
-def _error(status_code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail, "code": _CODES.get(status_code, "error")},
-        status_code=status_code,
-        headers=headers,
-    )
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[int, str]:
@@ -70,69 +54,6 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str]:
             message = str(err.get("msg", "is invalid"))
             parts.append(f"'{location}': {message}" if location else message)
     return 422, "Invalid request: " + "; ".join(parts) + "."
-
-
-class BodySizeLimit:
-    """Refuse request bodies over the limit with 413, before they reach a route."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(("/api", "/mcp")):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _error(413, f"The request body is over {self.max_bytes} bytes.")(
-                scope, receive, send
-            )
-            return
-        if declared is not None:
-            await self.app(scope, receive, send)
-            return
-        # No Content-Length (chunked): read up to the limit first, then replay it to the app.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await _error(413, f"The request body is over {self.max_bytes} bytes.")(
-                    scope, receive, send
-                )
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-class McpRoute:
-    """Send /mcp to the MCP server's ASGI app and everything else on down the stack."""
-
-    def __init__(self, app: ASGIApp, mcp_app: ASGIApp) -> None:
-        self.app = app
-        self.mcp_app = mcp_app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/") == "/mcp":
-            scope = {**scope, "path": "/mcp", "raw_path": b"/mcp"}
-            await self.mcp_app(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 def create_api(runtime: Runtime | None = None) -> FastAPI:
@@ -160,21 +81,21 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = _describe_validation(exc)
-        return _error(code, message)
+        return error_response(code, message)
 
     @api.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @api.exception_handler(DatabaseUnavailable)
     async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return _error(503, "The database is unavailable right now; try again shortly.")
+        return error_response(503, "The database is unavailable right now; try again shortly.")
 
     @api.exception_handler(OperationalError)
     @api.exception_handler(DBAPIError)
-    async def _db_error(_: Request, exc: Exception) -> JSONResponse:
+    async def _dberror_response(_: Request, exc: Exception) -> JSONResponse:
         logger.warning("database error", exc_info=exc)
-        return _error(503, "The database is unavailable right now; try again shortly.")
+        return error_response(503, "The database is unavailable right now; try again shortly.")
 
     @api.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
@@ -211,6 +132,9 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Accept", "Mcp-Session-Id"],
     )
+    # Outermost last: every response, even a 413 or a page, gets an id and the headers.
     api.add_middleware(McpRoute, mcp_app=runtime.mcp_app)  # type: ignore[arg-type]
     api.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)  # type: ignore[arg-type]
+    api.add_middleware(SecurityHeaders, hsts_seconds=runtime.settings.hsts_seconds)  # type: ignore[arg-type]
+    api.add_middleware(RequestLog)  # type: ignore[arg-type]
     return api

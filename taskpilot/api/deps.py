@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from taskpilot.core.limits import client_address
 from taskpilot.core.security import Identity, InvalidToken, verify_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime
@@ -98,3 +99,13 @@ async def check_origin(request: Request, runtime: RuntimeDep) -> None:
 
 
 AllowedOrigin = Depends(check_origin)
+
+
+def get_client_address(request: Request, runtime: RuntimeDep) -> str:
+    """The caller's network address, through the configured number of trusted proxies."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, runtime.settings.trusted_proxies)
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]

@@ -76,10 +76,11 @@ DATABASE_DOWN = "The database is unavailable right now; try again shortly."
 class ChatKitRequestError(Exception):
     """A request TaskPilot will not serve; `status` is the HTTP status to answer with."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 def parse_request(body: bytes) -> ChatKitReq:
@@ -126,14 +127,24 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         context = RequestContext(user_id)
         await self._admit(request, context)
         try:
-            result = await self.process(request.model_dump_json(by_alias=True), context)
+            result = await self._process(request, context)
+        except BaseException:
+            if context.slot is not None:  # no stream will give it back
+                await context.slot.release()
+            raise
+        if isinstance(result, StreamingResult):
+            return StreamingResult(self._guarded(result, context))
+        return result
+
+    async def _process(
+        self, request: ChatKitReq, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        try:
+            return await self.process(request.model_dump_json(by_alias=True), context)
         except NotFoundError as exc:
             raise ChatKitRequestError(404, str(exc) or "Not found.") from exc
         except InvalidTitle as exc:
             raise ChatKitRequestError(400, str(exc)) from exc
-        if isinstance(result, StreamingResult):
-            return StreamingResult(self._guarded(result, context))
-        return result
 
     async def _admit(self, request: ChatKitReq, context: RequestContext) -> None:
         """Refuse, before anything streams, what would otherwise fail mid-stream."""
@@ -164,6 +175,13 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 request.params.item_id = item_id(USER, stored.id)
         except NotFoundError as exc:
             raise ChatKitRequestError(404, str(exc)) from exc
+        if isinstance(
+            request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq
+        ):
+            try:
+                context.slot = await self.agent.admit(context.user_id)
+            except TurnRejected as exc:
+                raise ChatKitRequestError(exc.status, exc.message, exc.headers) from exc
 
     async def _guarded(
         self, result: StreamingResult, context: RequestContext
@@ -187,6 +205,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             for turn in context.turns.values():
                 await asyncio.shield(self.agent.abandon(turn))
             context.turns.clear()
+            if context.slot is not None:  # the turn gave it back already, unless none ran
+                await asyncio.shield(context.slot.release())
 
     # --- the turn -----------------------------------------------------------------------------
 
@@ -221,7 +241,9 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         try:
             if ref is None or ref.kind != USER:
                 raise TurnRejected(404, "message_not_found", "That message was not found.")
-            return await self.agent.prepare_retry(context.user_id, thread.id, ref.turn)
+            return await self.agent.prepare_retry(
+                context.user_id, thread.id, ref.turn, context.slot
+            )
         except TurnRejected as exc:
             raise CustomStreamError(exc.message, allow_retry=False) from exc
         except DatabaseUnavailable as exc:

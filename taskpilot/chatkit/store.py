@@ -32,6 +32,7 @@ from taskpilot.chatkit.items import (
 )
 from taskpilot.chatkit.items import thread_metadata as to_thread
 from taskpilot.core.db import Database
+from taskpilot.core.limits import TurnSlot
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, new_id
 from taskpilot.services.conversations import ConversationNotFound, ConversationStore, Order
 
@@ -49,10 +50,12 @@ class RequestContext:
 
     user_id: str
     turns: dict[str, PreparedTurn] = field(default_factory=dict)
+    # The user's turn slot, taken before the response starts (so a 429 is a real 429).
+    slot: TurnSlot | None = None
 
 
-# Prepares a turn for a new message: (user id, thread id, text, ChatKit's item id).
-StartTurn = Callable[[str, str, str, str], Awaitable[PreparedTurn]]
+# Prepares a turn for a new message: (user id, thread id, text, ChatKit's item id, slot).
+StartTurn = Callable[[str, str, str, str, TurnSlot | None], Awaitable[PreparedTurn]]
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ class ConversationThreadStore(Store[RequestContext]):
         the agent service has stored it (module docstring)."""
         if isinstance(item, UserMessageItem) and parse_item_id(item.id) is None:
             text = user_text(item.content)
-            turn = await self.start_turn(context.user_id, thread_id, text, item.id)
+            turn = await self.start_turn(context.user_id, thread_id, text, item.id, context.slot)
             context.turns[item.id] = turn
             return
         logger.debug("chatkit item %s is stored by the agent service", item.type)

@@ -138,6 +138,43 @@ class Settings(BaseSettings):
     )
     max_message_chars: int = Field(default=4000, ge=1, description="Longest chat message.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Strict-Transport-Security max-age to send (0: none; set it behind HTTPS).",
+    )
+
+    # --- limits and workers -----------------------------------------------------------------
+    reflex_redis_url: str | None = Field(
+        default=None,
+        description="Redis for Reflex's page state and the shared rate limits (several"
+        " workers need it). Unset: both live in the process.",
+    )
+    chat_turns_per_minute: int = Field(
+        default=30, ge=0, description="Chat turns one user may start per minute (0: no limit)."
+    )
+    max_concurrent_turns: int = Field(
+        default=3, ge=0, description="Turns one user may have running at once (0: no limit)."
+    )
+    sign_in_attempts: int = Field(
+        default=10,
+        ge=0,
+        description="Sign-in and sign-up attempts per email, and per client address, in"
+        " SIGN_IN_WINDOW_SECONDS (0: no limit).",
+    )
+    sign_in_window_seconds: int = Field(default=300, ge=1, description="See SIGN_IN_ATTEMPTS.")
+    trusted_proxies: int = Field(
+        default=0,
+        ge=0,
+        description="Reverse proxies in front of the workers; the client address is read from"
+        " X-Forwarded-For that many hops back (0: the socket's peer).",
+    )
+
+    # --- logs -------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", description="TaskPilot's log level.")
+    log_format: str = Field(
+        default="json", pattern="^(json|text)$", description="json (one object a line) | text."
+    )
 
     # --- ChatKit ----------------------------------------------------------------------------
     chatkit_mode: ChatKitMode | None = Field(

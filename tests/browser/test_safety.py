@@ -121,3 +121,18 @@ def test_two_people_never_see_each_other(
     ada_tab.expect_user_messages(["add ada's secret plan"])
     assert "grocery" not in ada_tab.page.locator("body").inner_text()
     model.assert_done()
+
+
+def test_pages_and_api_carry_security_headers(api: httpx.Client) -> None:
+    """The compiled pages (served by the same worker as the API) may not be framed; the
+    browser suite passing under these headers shows they break nothing."""
+    for path in ("/", "/login", "/chatkit"):
+        page = api.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-request-id"]
+    health = api.get("/api/health")
+    assert health.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert health.headers["cache-control"] == "no-store"

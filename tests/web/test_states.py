@@ -464,3 +464,20 @@ async def test_a_cancelled_turn_task_stops_the_stream_too(tab: Page) -> None:
 async def test_the_composer_keeps_the_draft(tab: Page) -> None:
     await call(tab.composer, "set_draft", "half a thought")
     assert tab.composer.draft == "half a thought"
+
+
+async def test_too_many_sign_in_attempts_are_refused_in_words(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tab.runtime.settings, "sign_in_attempts", 2)
+    await tab.sign_up()
+    tab.auth.token = ""
+    wrong = {"email": "ada@example.com", "password": "wrong password"}
+    await call(tab.auth, "log_in", wrong)
+    await call(tab.auth, "log_in", wrong)
+    assert tab.auth.form_error == "Wrong email or password."
+    right = {"email": "ada@example.com", "password": "correct horse battery"}
+    events = await call(tab.auth, "log_in", right)
+    assert redirect_to(events) is None and tab.auth.token == ""
+    assert tab.auth.form_error == "Too many sign-in attempts; try again in 5 minutes."
+    assert not tab.auth.submitting

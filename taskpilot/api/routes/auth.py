@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from taskpilot.api.deps import CurrentUser, RuntimeDep, SessionDep
+from taskpilot.api.deps import ClientAddress, CurrentUser, RuntimeDep, SessionDep
 from taskpilot.api.schemas import ErrorOut, LogInRequest, SignUpRequest, TokenOut, UserOut
+from taskpilot.core.limits import RateLimited
 from taskpilot.core.security import mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime
@@ -18,6 +19,18 @@ def _user_out(user: User) -> UserOut:
     return UserOut(id=user.id, email=user.email, display_name=user.display_name)
 
 
+async def _count_attempt(runtime: Runtime, email: str, client: str) -> None:
+    """Count a sign-in attempt; 429 with Retry-After when this email or address is over."""
+    try:
+        await runtime.limits.sign_in_attempt(email, client)
+    except RateLimited as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=exc.message,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+
+
 def _token(runtime: Runtime, user: User) -> TokenOut:
     token, lifetime = mint_access_token(runtime.settings, user.id, user.email)
     return TokenOut(access_token=token, expires_in=lifetime, user=_user_out(user))
@@ -26,10 +39,13 @@ def _token(runtime: Runtime, user: User) -> TokenOut:
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
-async def sign_up(body: SignUpRequest, runtime: RuntimeDep, session: SessionDep) -> TokenOut:
+async def sign_up(
+    body: SignUpRequest, runtime: RuntimeDep, session: SessionDep, client: ClientAddress
+) -> TokenOut:
     """Create an account and sign in."""
+    await _count_attempt(runtime, body.email, client)
     try:
         user = await UserService(session).sign_up(body.email, body.password, body.display_name)
     except EmailTaken as exc:
@@ -39,9 +55,12 @@ async def sign_up(body: SignUpRequest, runtime: RuntimeDep, session: SessionDep)
     return _token(runtime, user)
 
 
-@router.post("/login", responses={401: {"model": ErrorOut}})
-async def log_in(body: LogInRequest, runtime: RuntimeDep, session: SessionDep) -> TokenOut:
+@router.post("/login", responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}})
+async def log_in(
+    body: LogInRequest, runtime: RuntimeDep, session: SessionDep, client: ClientAddress
+) -> TokenOut:
     """Sign in with email and password."""
+    await _count_attempt(runtime, body.email, client)
     try:
         user = await UserService(session).log_in(body.email, body.password)
     except AccountError as exc:

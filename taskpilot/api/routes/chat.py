@@ -73,6 +73,7 @@ async def wait_for_running_turns() -> None:
         404: {"model": ErrorOut},
         409: {"model": ErrorOut},
         422: {"model": ErrorOut},
+        429: {"model": ErrorOut},
         502: {"model": ErrorOut},
         503: {"model": ErrorOut},
     },
@@ -90,7 +91,7 @@ async def chat(
             user.id, body.conversation_id, body.message, body.client_message_id
         )
     except TurnRejected as exc:
-        raise HTTPException(exc.status, detail=exc.message) from exc
+        raise HTTPException(exc.status, detail=exc.message, headers=exc.headers) from exc
     queue = _detached(agent, turn)
 
     if "text/event-stream" in accept:

@@ -54,6 +54,7 @@ _REQUEST_BODY: dict[str, Any] = {
         403: {"model": ErrorOut},
         404: {"model": ErrorOut},
         422: {"model": ErrorOut},
+        429: {"model": ErrorOut},
         503: {"model": ErrorOut},
     },
 )
@@ -64,7 +65,7 @@ async def chatkit(request: Request, user: CurrentUser, runtime: RuntimeDep) -> R
     try:
         result = await runtime.chatkit.handle(body, user.id)
     except ChatKitRequestError as exc:
-        raise HTTPException(exc.status, detail=exc.message) from exc
+        raise HTTPException(exc.status, detail=exc.message, headers=exc.headers) from exc
     if isinstance(result, NonStreamingResult):
         return Response(content=result.json, media_type="application/json")
     return StreamingResponse(

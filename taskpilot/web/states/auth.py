@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 
 from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.limits import RateLimited, client_address
 from taskpilot.core.security import Identity, mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import get_runtime
@@ -70,15 +71,24 @@ class AuthState(rx.State):
         self.user_email = user.email
         self.form_error = ""
 
-    async def _submit(self, action: Callable[[UserService], Awaitable[User]]) -> AsyncIterator[Any]:
+    async def _submit(
+        self, email: str, action: Callable[[UserService], Awaitable[User]]
+    ) -> AsyncIterator[Any]:
         """Run a sign-up or log-in: show progress, then sign in or say why not."""
         self.submitting = True
         yield
+        runtime = get_runtime()
+        client = client_address(
+            self.router.session.client_ip,
+            self.router.headers.raw_headers.get("x-forwarded-for"),
+            runtime.settings.trusted_proxies,
+        )
         try:
-            async with get_runtime().db.session() as session:
+            await runtime.limits.sign_in_attempt(email, client)
+            async with runtime.db.session() as session:
                 user = await action(UserService(session))
-        except AccountError as exc:
-            self.form_error = str(exc)  # written for the person (services/users.py)
+        except (AccountError, RateLimited) as exc:
+            self.form_error = str(exc)  # written for the person
         except DatabaseUnavailable:
             self.form_error = DATABASE_DOWN
         else:
@@ -110,7 +120,7 @@ class AuthState(rx.State):
         if not password:
             self.form_error = "Choose a password of at least 8 characters."
             return
-        async for update in self._submit(lambda users: users.sign_up(email, password, name)):
+        async for update in self._submit(email, lambda users: users.sign_up(email, password, name)):
             yield update
 
     @rx.event
@@ -121,7 +131,7 @@ class AuthState(rx.State):
         if not email or not password:
             self.form_error = "Enter your email address and password."
             return
-        async for update in self._submit(lambda users: users.log_in(email, password)):
+        async for update in self._submit(email, lambda users: users.log_in(email, password)):
             yield update
 
     @rx.event

@@ -32,6 +32,7 @@ from taskpilot.agent.service import AgentService, PreparedTurn, TurnRejected
 from taskpilot.agent.tool_words import TASK_CHANGING_TOOLS
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.logs import new_request_id, request_id
 from taskpilot.data.models import utcnow
 from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import (
@@ -240,6 +241,7 @@ class ChatState(AuthState):
         self, turn_key: str, text: str, client_message_id: str, conversation_id: str
     ) -> Any:
         """Run one turn through the agent service, applying its events as they arrive."""
+        request_id.set(new_request_id())  # this task's log lines, like an API request's
         runtime = get_runtime()
         async with self:
             identity = await self._identity()

@@ -1,0 +1,331 @@
+"""Limits that protect the service: turns per minute and turns running at once per user, and
+sign-in attempts per email and per client address.
+
+With `REFLEX_REDIS_URL` set the counters live in Redis, so every worker (on any machine)
+enforces the same limit; each check is one Lua script, atomic and one round trip. Without
+Redis they live in the process, which is exact for one worker. A turn's slot is a lease: a
+worker that dies mid-turn frees it when the lease runs out, not never.
+
+Redis being unreachable does not take TaskPilot down with it: the check lets the request
+through and logs a warning (at most once a minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskpilot.core.config import Settings
+
+logger = logging.getLogger("taskpilot.limits")
+
+PREFIX = "taskpilot:limits:"
+TURN_WINDOW_SECONDS = 60
+
+
+class RateLimited(Exception):
+    """Over a limit; `retry_after` is whole seconds until a retry can succeed."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+@dataclass
+class TurnSlot:
+    """One running turn's place in its user's quota; `release()` when the turn ends."""
+
+    limits: Limits
+    user_id: str
+    slot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    released: bool = False
+
+    async def release(self) -> None:
+        """Give the slot back (idempotent)."""
+        if not self.released:
+            self.released = True
+            await self.limits.release(self)
+
+
+# KEYS: running-turn slots (zset member -> lease expiry), turn starts (zset member -> time).
+# ARGV: slot id, lease ms, max running, window ms, max per window. Returns {0} when admitted,
+# {1, ms} when too many are running, {2, ms} when too many started in the window.
+_ADMIT_TURN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease, running, window, per_window =
+    tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if running > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  if redis.call('ZCARD', KEYS[1]) >= running then
+    local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    return {1, tonumber(first[2]) - now}
+  end
+end
+if per_window > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[2]) >= per_window then
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    return {2, tonumber(oldest[2]) + window - now}
+  end
+  redis.call('ZADD', KEYS[2], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], window)
+end
+if running > 0 then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], lease)
+end
+return {0, 0}
+"""
+
+# KEYS: one window per key. ARGV: attempt id, window ms, max per window. Counts the attempt in
+# every window unless one is full; returns {0} or {1, ms until the fullest frees a place}.
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local wait = 0
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+if wait > 0 then return {1, wait} end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[1])
+  redis.call('PEXPIRE', key, window)
+end
+return {0, 0}
+"""
+
+
+class _MemoryCounters:
+    """The same windows and leases in this process (one worker, or tests)."""
+
+    def __init__(self) -> None:
+        self.windows: dict[str, deque[float]] = {}
+        self.leases: dict[str, dict[str, float]] = {}
+
+    def _window(self, key: str, window: float, now: float) -> deque[float]:
+        times = self.windows.setdefault(key, deque())
+        while times and times[0] <= now - window:
+            times.popleft()
+        return times
+
+    async def admit_turn(
+        self,
+        keys: tuple[str, str],
+        slot_id: str,
+        lease: float,
+        running: int,
+        window: float,
+        per_window: int,
+    ) -> tuple[int, float]:
+        now = time.monotonic()
+        leases = self.leases.setdefault(keys[0], {})
+        for held, expiry in list(leases.items()):
+            if expiry <= now:
+                del leases[held]
+        if running and len(leases) >= running:
+            return 1, min(leases.values()) - now
+        if per_window:
+            times = self._window(keys[1], window, now)
+            if len(times) >= per_window:
+                return 2, times[0] + window - now
+            times.append(now)
+        if running:
+            leases[slot_id] = now + lease
+        return 0, 0
+
+    async def release(self, key: str, slot_id: str) -> None:
+        self.leases.get(key, {}).pop(slot_id, None)
+
+    async def hit(self, keys: list[str], window: float, limit: int) -> tuple[int, float]:
+        now = time.monotonic()
+        windows = [self._window(key, window, now) for key in keys]
+        wait = max((times[0] + window - now for times in windows if len(times) >= limit), default=0)
+        if wait > 0:
+            return 1, wait
+        for times in windows:
+            times.append(now)
+        return 0, 0
+
+
+class _RedisCounters:
+    """Windows and leases in Redis, shared by every worker. One client per event loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            import redis.asyncio as redis
+
+            client = redis.Redis.from_url(
+                self.url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+            )
+            self._clients = {k: v for k, v in self._clients.items() if not k.is_closed()}
+            self._clients[loop] = client
+        return client
+
+    async def admit_turn(
+        self,
+        keys: tuple[str, str],
+        slot_id: str,
+        lease: float,
+        running: int,
+        window: float,
+        per_window: int,
+    ) -> tuple[int, float]:
+        verdict, wait_ms = await self._client().eval(
+            _ADMIT_TURN,
+            2,
+            *keys,
+            slot_id,
+            int(lease * 1000),
+            running,
+            int(window * 1000),
+            per_window,
+        )
+        return int(verdict), int(wait_ms) / 1000
+
+    async def release(self, key: str, slot_id: str) -> None:
+        await self._client().zrem(key, slot_id)
+
+    async def hit(self, keys: list[str], window: float, limit: int) -> tuple[int, float]:
+        verdict, wait_ms = await self._client().eval(
+            _HIT, len(keys), *keys, uuid.uuid4().hex, int(window * 1000), limit
+        )
+        return int(verdict), int(wait_ms) / 1000
+
+    async def close(self) -> None:
+        clients, self._clients = self._clients, {}
+        for loop, client in clients.items():
+            if loop is asyncio.get_running_loop():
+                await client.aclose()
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
+    """The client's address: the socket's peer, or with N trusted proxies in front, the
+    address N hops back in X-Forwarded-For (what the outermost trusted proxy saw)."""
+    if trusted_proxies and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(trusted_proxies, len(hops))]
+    return peer or "unknown"
+
+
+class Limits:
+    """The per-user and per-client limits of one process, configured from settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.shared = settings.reflex_redis_url is not None
+        self._counters: _MemoryCounters | _RedisCounters = (
+            _RedisCounters(settings.reflex_redis_url)
+            if settings.reflex_redis_url
+            else _MemoryCounters()
+        )
+        # A worker killed mid-turn frees its slot after this long.
+        self.lease_seconds = max(120.0, settings.model_timeout_seconds * 4)
+        self._warned_at = -math.inf
+
+    def _unavailable(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 60:
+            self._warned_at = now
+            logger.warning(
+                "rate limits not enforced: Redis is unreachable",
+                extra={"error": type(exc).__name__},
+            )
+
+    async def admit_turn(self, user_id: str) -> TurnSlot:
+        """A slot for a new turn of this user's; `RateLimited` when over either limit."""
+        settings = self.settings
+        slot = TurnSlot(self, user_id)
+        if not (settings.max_concurrent_turns or settings.chat_turns_per_minute):
+            slot.released = True
+            return slot
+        keys = (f"{PREFIX}running:{user_id}", f"{PREFIX}turns:{user_id}")
+        try:
+            verdict, wait = await self._counters.admit_turn(
+                keys,
+                slot.slot_id,
+                self.lease_seconds,
+                settings.max_concurrent_turns,
+                TURN_WINDOW_SECONDS,
+                settings.chat_turns_per_minute,
+            )
+        except Exception as exc:  # Redis down or timing out: serve rather than refuse
+            self._unavailable(exc)
+            slot.released = True
+            return slot
+        if verdict == 1:
+            running = settings.max_concurrent_turns
+            replies = "a reply" if running == 1 else f"{running} replies"
+            raise RateLimited(
+                f"You already have {replies} on the way; wait for one to finish, then send"
+                " this again.",
+                min(wait, 5),
+            )
+        if verdict == 2:
+            raise RateLimited(
+                f"That's more than {settings.chat_turns_per_minute} messages in a minute; "
+                f"try again in {max(1, math.ceil(wait))} s.",
+                wait,
+            )
+        if not settings.max_concurrent_turns:
+            slot.released = True
+        return slot
+
+    async def release(self, slot: TurnSlot) -> None:
+        """End a turn's lease (called by `TurnSlot.release`)."""
+        try:
+            await self._counters.release(f"{PREFIX}running:{slot.user_id}", slot.slot_id)
+        except Exception as exc:  # the lease expires by itself
+            self._unavailable(exc)
+
+    async def sign_in_attempt(self, email: str, client: str) -> None:
+        """Count a sign-in or sign-up attempt; `RateLimited` when this email or this client
+        address has made too many in the window."""
+        limit = self.settings.sign_in_attempts
+        if not limit:
+            return
+        window = self.settings.sign_in_window_seconds
+        # Hashed: Redis need not hold people's email addresses.
+        who = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        keys = [f"{PREFIX}sign-in:email:{who}", f"{PREFIX}sign-in:ip:{client}"]
+        try:
+            verdict, wait = await self._counters.hit(keys, window, limit)
+        except Exception as exc:
+            self._unavailable(exc)
+            return
+        if verdict:
+            raise RateLimited(
+                f"Too many sign-in attempts; try again in {_minutes_or_seconds(wait)}.", wait
+            )
+
+    async def close(self) -> None:
+        """Close the Redis connections this loop opened."""
+        if isinstance(self._counters, _RedisCounters):
+            await self._counters.close()
+
+
+def _minutes_or_seconds(seconds: float) -> str:
+    whole = max(1, math.ceil(seconds))
+    if whole < 90:
+        return f"{whole} s"
+    return f"{math.ceil(whole / 60)} minutes"

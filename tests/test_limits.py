@@ -1,0 +1,295 @@
+"""Limits that protect the service: turns per minute and turns at once per user, sign-in
+attempts per email and per address; in the process, and in Redis shared by every worker.
+
+Redis is the real server on 127.0.0.1:6379 (skipped, with the reason, when it is down); each
+test uses its own key prefix by using fresh user ids and emails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+from agents.testing import ScriptedModel, assistant_message
+from chatkit.types import ThreadCreateParams, ThreadsCreateReq
+
+from taskpilot.core.config import Settings
+from taskpilot.core.limits import Limits, RateLimited, client_address
+from taskpilot.runtime import Runtime
+from taskpilot.services.conversations import ConversationStore
+from tests.chatkit_client import ChatKitClient, user_input
+from tests.conftest import api_client, make_settings, scripted_runtime, sign_up
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def _redis_reason() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} is not reachable ({exc})"
+    return None
+
+
+needs_redis = pytest.mark.skipif(_redis_reason() is not None, reason=_redis_reason() or "")
+
+
+class GatedModel(ScriptedModel):
+    """A scripted model whose replies wait for `gate`: turns stay running until the test
+    lets them finish."""
+
+    def __init__(self, replies: int) -> None:
+        super().__init__([[assistant_message("done")] for _ in range(replies)])
+        self.gate = asyncio.Event()
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        await self.gate.wait()
+        return await super().get_response(*args, **kwargs)
+
+    async def stream_response(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        await self.gate.wait()
+        async for event in super().stream_response(*args, **kwargs):
+            yield event
+
+
+def limited(url: str, **overrides: Any) -> Settings:
+    return make_settings(url, **overrides)
+
+
+# --- the counters --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=needs_redis)])
+async def test_turns_per_minute_then_a_429_with_the_wait(sqlite_url: str, shared: bool) -> None:
+    settings = limited(
+        sqlite_url,
+        chat_turns_per_minute=2,
+        max_concurrent_turns=0,
+        reflex_redis_url=REDIS_URL if shared else None,
+    )
+    limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
+    for _ in range(2):
+        await (await limits.admit_turn(user)).release()
+    with pytest.raises(RateLimited) as refused:
+        await limits.admit_turn(user)
+    assert 55 <= refused.value.retry_after <= 60
+    assert "more than 2 messages in a minute" in refused.value.message
+    # Someone else is not affected.
+    await limits.admit_turn(f"other-{user}")
+    await limits.close()
+
+
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=needs_redis)])
+async def test_running_turns_are_capped_and_a_slot_frees_on_release(
+    sqlite_url: str, shared: bool
+) -> None:
+    settings = limited(
+        sqlite_url,
+        chat_turns_per_minute=0,
+        max_concurrent_turns=2,
+        reflex_redis_url=REDIS_URL if shared else None,
+    )
+    limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
+    first, second = await limits.admit_turn(user), await limits.admit_turn(user)
+    with pytest.raises(RateLimited) as refused:
+        await limits.admit_turn(user)
+    assert "2 replies on the way" in refused.value.message
+    assert 1 <= refused.value.retry_after <= 5
+    await first.release()
+    await first.release()  # idempotent: it does not free a second place
+    third = await limits.admit_turn(user)
+    with pytest.raises(RateLimited):
+        await limits.admit_turn(user)
+    for slot in (second, third):
+        await slot.release()
+    await limits.close()
+
+
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=needs_redis)])
+async def test_a_dead_workers_slot_frees_when_its_lease_ends(sqlite_url: str, shared: bool) -> None:
+    settings = limited(
+        sqlite_url, max_concurrent_turns=1, reflex_redis_url=REDIS_URL if shared else None
+    )
+    limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
+    limits.lease_seconds = 0.3
+    await limits.admit_turn(user)  # never released: its worker "died"
+    with pytest.raises(RateLimited):
+        await limits.admit_turn(user)
+    await asyncio.sleep(0.5)
+    await limits.admit_turn(user)
+    await limits.close()
+
+
+@needs_redis
+async def test_workers_share_the_limits_through_redis(sqlite_url: str) -> None:
+    settings = limited(
+        sqlite_url, chat_turns_per_minute=3, max_concurrent_turns=1, reflex_redis_url=REDIS_URL
+    )
+    worker_a, worker_b = Limits(settings), Limits(settings)
+    user = f"u-{uuid.uuid4().hex}"
+    slot = await worker_a.admit_turn(user)
+    with pytest.raises(RateLimited):  # the running turn is on the other worker
+        await worker_b.admit_turn(user)
+    await slot.release()
+    await (await worker_b.admit_turn(user)).release()
+    await (await worker_a.admit_turn(user)).release()
+    with pytest.raises(RateLimited):  # three started, on two workers
+        await worker_b.admit_turn(user)
+
+    email = f"{uuid.uuid4().hex}@example.com"
+    settings = limited(sqlite_url, sign_in_attempts=2, reflex_redis_url=REDIS_URL)
+    worker_a, worker_b = Limits(settings), Limits(settings)
+    run = uuid.uuid4().hex  # addresses of this run's own (the windows outlive the test)
+    await worker_a.sign_in_attempt(email, f"a-{run}")
+    await worker_b.sign_in_attempt(email.upper(), f"b-{run}")
+    with pytest.raises(RateLimited):
+        await worker_a.sign_in_attempt(email, f"c-{run}")
+    for limits in (worker_a, worker_b):
+        await limits.close()
+
+
+async def test_an_unreachable_redis_lets_requests_through_and_says_so_once(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = limited(
+        sqlite_url,
+        chat_turns_per_minute=1,
+        sign_in_attempts=1,
+        reflex_redis_url="redis://127.0.0.1:1/0",
+    )
+    limits = Limits(settings)
+    with caplog.at_level(logging.WARNING, logger="taskpilot.limits"):
+        for _ in range(3):
+            await (await limits.admit_turn("ada")).release()
+            await limits.sign_in_attempt("ada@example.com", "10.0.0.1")
+    warnings = [r for r in caplog.records if r.name == "taskpilot.limits"]
+    assert len(warnings) == 1 and "Redis is unreachable" in warnings[0].getMessage()
+    await limits.close()
+
+
+def test_the_client_address_comes_through_the_trusted_proxies_only() -> None:
+    forwarded = "203.0.113.9, 198.51.100.7, 10.0.0.2"
+    assert client_address("10.0.0.1", forwarded, 0) == "10.0.0.1"  # a client could forge it
+    assert client_address("10.0.0.1", forwarded, 1) == "10.0.0.2"
+    assert client_address("10.0.0.1", forwarded, 2) == "198.51.100.7"
+    assert client_address("10.0.0.1", forwarded, 5) == "203.0.113.9"
+    assert client_address(None, None, 1) == "unknown"
+
+
+# --- through the API -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def gated(sqlite_url: str, running: Any) -> AsyncIterator[tuple[Runtime, GatedModel]]:
+    model = GatedModel(replies=10)
+    settings = limited(sqlite_url, chat_turns_per_minute=3, max_concurrent_turns=1)
+    runtime = await running(scripted_runtime(settings, model))
+    yield runtime, model
+    model.gate.set()
+
+
+async def test_chat_api_answers_429_with_retry_after_and_stores_nothing(
+    gated: tuple[Runtime, GatedModel],
+) -> None:
+    runtime, model = gated
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        chat = f"/api/{me['id']}/chat"
+        running_turn = asyncio.create_task(
+            http.post(chat, json={"message": "first"}, headers=me["headers"])
+        )
+        while not (await _messages(runtime, me["id"])):
+            await asyncio.sleep(0.01)
+
+        busy = await http.post(chat, json={"message": "second"}, headers=me["headers"])
+        assert busy.status_code == 429
+        assert busy.json()["code"] == "rate_limited"
+        assert busy.json()["detail"].startswith("You already have a reply on the way")
+        assert 1 <= int(busy.headers["retry-after"]) <= 5
+
+        model.gate.set()
+        assert (await running_turn).json()["response"] == "done"
+        for text in ("third", "fourth"):
+            ok = await http.post(chat, json={"message": text}, headers=me["headers"])
+            assert ok.status_code == 200
+        over = await http.post(chat, json={"message": "fifth"}, headers=me["headers"])
+        assert over.status_code == 429 and int(over.headers["retry-after"]) > 5
+        assert "more than 3 messages in a minute" in over.json()["detail"]
+
+        stored = [m.content for m in await _messages(runtime, me["id"]) if m.role == "user"]
+        assert sorted(stored) == ["first", "fourth", "third"]  # refused turns left nothing behind
+        # Reading is not a turn: still allowed.
+        listed = await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])
+        assert listed.status_code == 200
+
+
+async def test_chatkit_refuses_with_429_before_any_stream_starts(
+    gated: tuple[Runtime, GatedModel],
+) -> None:
+    runtime, model = gated
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        chatkit = ChatKitClient(http, me["headers"])
+        first = asyncio.create_task(chatkit.create("first"))
+        while not (await _messages(runtime, me["id"])):
+            await asyncio.sleep(0.01)
+        busy = await chatkit.send(
+            ThreadsCreateReq(params=ThreadCreateParams(input=user_input("second")))
+        )
+        assert busy.status_code == 429 and 1 <= int(busy.headers["retry-after"]) <= 5
+        assert busy.json()["code"] == "rate_limited"
+        model.gate.set()
+        await first
+        # The finished stream gave its slot back.
+        events = await chatkit.create("third")
+        assert any(event.type == "thread.item.done" for event in events)
+
+
+async def test_sign_in_attempts_are_limited_per_email_and_per_address(
+    sqlite_url: str, running: Any
+) -> None:
+    settings = limited(sqlite_url, sign_in_attempts=3, trusted_proxies=1)
+    runtime = await running(Runtime(settings, model=ScriptedModel([])))
+    async with api_client(runtime) as http:
+        await sign_up(http, "ada@example.com")  # attempt 1 for ada, from the test client
+
+        def login(email: str, address: str) -> Any:
+            return http.post(
+                "/api/auth/login",
+                json={"email": email, "password": "wrong password"},
+                headers={"X-Forwarded-For": address},
+            )
+
+        assert (await login("ada@example.com", "203.0.113.1")).status_code == 401
+        assert (await login("ADA@example.com", "203.0.113.2")).status_code == 401
+        refused = await login("ada@example.com", "203.0.113.3")  # 4th for this email
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 200
+        assert refused.json() == {
+            "detail": "Too many sign-in attempts; try again in 5 minutes.",
+            "code": "rate_limited",
+        }
+        # Many emails from one address: the address is limited too.
+        for index in range(3):
+            assert (await login(f"guess{index}@example.com", "198.51.100.9")).status_code == 401
+        assert (await login("guess9@example.com", "198.51.100.9")).status_code == 429
+        # Sign-up counts as an attempt as well.
+        body = {"email": "new@example.com", "password": "correct horse battery"}
+        blocked = await http.post(
+            "/api/auth/signup", json=body, headers={"X-Forwarded-For": "198.51.100.9"}
+        )
+        assert blocked.status_code == 429
+
+
+async def _messages(runtime: Runtime, user_id: str) -> list[Any]:
+    async with runtime.db.session() as session:
+        store = ConversationStore(session, user_id)
+        conversations = await store.recent(limit=50)
+        found = []
+        for conversation in conversations:
+            found.extend(await store.messages(conversation.id))
+        return found
