@@ -4,6 +4,7 @@
 #
 #   make run        the app in dev mode: pages on http://localhost:3000, API on :8000
 #   make run-prod   the production build, pages + API + /mcp on one port (http://localhost:3000)
+#   make run-workers  production with WORKERS workers (PostgreSQL + Redis; docs/deploy.md)
 #   make test       the test suite with coverage (the same command CI runs, see .ci/run)
 
 SHELL := bash
@@ -43,7 +44,8 @@ $(error usage: make migration m="what changed")
 endif
 endif
 
-.PHONY: help install tools migrate run run-prod test chromium lint bench bench-frontend migration \
+.PHONY: help install tools migrate run run-prod run-workers test chromium lint bench bench-load \
+	bench-frontend migration \
 	clean distclean
 
 help: ## List the targets
@@ -78,6 +80,14 @@ run: install migrate ## Run TaskPilot in dev mode: pages :3000, API :8000 (SQLit
 run-prod: install migrate ## Run the production build on one port (:3000)
 	$(REFLEX) run --env prod
 
+# Several workers on one port: migrations once, then Granian forks WORKERS processes. Needs
+# REFLEX_REDIS_URL when WORKERS > 1, and a PostgreSQL DATABASE_URL for other machines to join.
+WORKERS ?= 2
+HOST ?= 0.0.0.0
+PORT ?= 3000
+run-workers: install ## Production: migrate once, then WORKERS workers on HOST:PORT (docs/deploy.md)
+	$(PY) -m taskpilot.serve --workers $(WORKERS) --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+
 test: install chromium ## Run the tests with coverage (PostgreSQL tests use TASKPILOT_TEST_POSTGRES_URL)
 	TASKPILOT_TEST_POSTGRES_URL="$${TASKPILOT_TEST_POSTGRES_URL:-$(TEST_POSTGRES_URL)}" \
 		$(PY) -m pytest --cov=taskpilot --cov-report=term-missing \
@@ -102,6 +112,9 @@ lint: $(VENV_STAMP) ## ruff check + ruff format --check
 
 bench: install ## Run the server benchmarks (python -m bench → bench/RESULTS.md)
 	$(PY) -m bench $(BENCH_ARGS)
+
+bench-load: install ## Load: 50/200/500 conversations on 2 workers + PostgreSQL (bench/LOAD.md)
+	$(PY) -m bench.load $(BENCH_ARGS)
 
 bench-frontend: install chromium ## Chat page: bundle size, cold load, first token (bench/FRONTEND.md)
 	$(PY) -m bench.frontend $(BENCH_ARGS)
