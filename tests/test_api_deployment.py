@@ -267,3 +267,26 @@ async def test_a_running_turn_holds_no_pooled_connection(postgres_url: str, runn
         assert starved.status_code == 503
         gate.set()
         assert (await turn).json()["response"] == "done"
+
+
+def test_neon_pooled_endpoints_get_no_prepared_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PgBouncer in transaction mode (Neon's `-pooler` host) and psycopg's prepared
+    statements do not mix; a direct endpoint keeps them."""
+    from taskpilot.core import db
+
+    seen: dict[str, dict[str, Any]] = {}
+    real = db.create_async_engine
+
+    def capture(url: str, **kwargs: Any) -> Any:
+        seen[url] = kwargs
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(db, "create_async_engine", capture)
+    pooled = "postgresql://app:pw@ep-cool-1-pooler.eu-central-1.aws.neon.tech/neondb"
+    direct = "postgresql://app:pw@ep-cool-1.eu-central-1.aws.neon.tech/neondb"
+    for url in (pooled, direct):
+        db.create_engine(make_settings(url))
+    pooled_kwargs, direct_kwargs = seen.values()
+    assert pooled_kwargs["connect_args"] == {"prepare_threshold": None}
+    assert "connect_args" not in direct_kwargs
+    assert pooled_kwargs["pool_recycle"] == 300 and pooled_kwargs["pool_pre_ping"] is True

@@ -75,6 +75,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"connect_args": {"timeout": 10}}
     else:
+        if "-pooler" in (make_url(url).host or ""):
+            # Neon's pooled endpoint is PgBouncer in transaction mode: a statement psycopg
+            # prepared on one server connection may be missing on the next, so don't prepare.
+            kwargs["connect_args"] = {"prepare_threshold": None}
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
