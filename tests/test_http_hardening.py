@@ -129,8 +129,11 @@ async def test_a_streamed_turn_is_logged_when_it_ends(
             body = await response.aread()
             rid = response.headers["x-request-id"]
     assert b"event: done" in body
-    chat = next(line for line in parsed(log_lines) if line.get("path", "").endswith("/chat"))
+    lines = parsed(log_lines)
+    chat = next(line for line in lines if line.get("path", "").endswith("/chat"))
     assert chat["request_id"] == rid and chat["status"] == 200
+    done = next(line for line in lines if line["msg"] == "turn done")
+    assert done["request_id"] == rid and done["tool_calls"] == 0 and done["duration_ms"] > 0
     assert SECRET_TEXT not in log_lines.getvalue()
 
 

@@ -440,6 +440,7 @@ class AgentService:
 
         calls: dict[str, ToolCall] = {}
         finished = False
+        started = time.perf_counter()
         try:
             async with self.mcp.connect(turn.user_id) as mcp_server:
                 agent = Agent(
@@ -492,6 +493,14 @@ class AgentService:
                     [call.model_dump() for call in calls.values()],
                 )
             finished = True
+            logger.info(
+                "turn done",
+                extra={
+                    "conversation_id": turn.conversation.id,
+                    "tool_calls": len(calls),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
             yield TurnDone(
                 conversation_id=turn.conversation.id,
                 message_id=stored.id or 0,
