@@ -78,7 +78,7 @@ async def test_turns_per_minute_then_a_429_with_the_wait(sqlite_url: str, shared
     with pytest.raises(RateLimited) as refused:
         await limits.admit_turn(user)
     assert 55 <= refused.value.retry_after <= 60
-    assert "more than 2 messages in a minute" in refused.value.message
+    assert "limit of 2 messages a minute" in refused.value.message
     # Someone else is not affected.
     await limits.admit_turn(f"other-{user}")
     await limits.close()
@@ -219,7 +219,7 @@ async def test_chat_api_answers_429_with_retry_after_and_stores_nothing(
             assert ok.status_code == 200
         over = await http.post(chat, json={"message": "fifth"}, headers=me["headers"])
         assert over.status_code == 429 and int(over.headers["retry-after"]) > 5
-        assert "more than 3 messages in a minute" in over.json()["detail"]
+        assert "limit of 3 messages a minute" in over.json()["detail"]
 
         stored = [m.content for m in await _messages(runtime, me["id"]) if m.role == "user"]
         assert sorted(stored) == ["first", "fourth", "third"]  # refused turns left nothing behind

@@ -282,9 +282,11 @@ class Limits:
                 min(wait, 5),
             )
         if verdict == 2:
+            per_minute = settings.chat_turns_per_minute
+            messages = "1 message" if per_minute == 1 else f"{per_minute} messages"
             raise RateLimited(
-                f"That's more than {settings.chat_turns_per_minute} messages in a minute; "
-                f"try again in {max(1, math.ceil(wait))} s.",
+                f"You've reached the limit of {messages} a minute; try again in"
+                f" {max(1, math.ceil(wait))} s.",
                 wait,
             )
         if not settings.max_concurrent_turns:

@@ -481,3 +481,20 @@ async def test_too_many_sign_in_attempts_are_refused_in_words(
     assert redirect_to(events) is None and tab.auth.token == ""
     assert tab.auth.form_error == "Too many sign-in attempts; try again in 5 minutes."
     assert not tab.auth.submitting
+
+
+async def test_a_turn_over_the_rate_limit_says_when_to_try_again(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tab.runtime.settings, "chat_turns_per_minute", 1)
+    await tab.sign_up()
+    tab.model.extend([[assistant_message("first answer")]])
+    await send(tab, "first")
+    assert tab.chat.live_status != "error"
+    await send(tab, "second")
+    assert tab.chat.live_status == "error"
+    assert tab.chat.live_error.startswith(
+        "You've reached the limit of 1 message a minute; try again in"
+    )
+    # The refused message stays on the page, ready for Retry once the minute has passed.
+    assert [m.content for m in tab.chat.messages if m.role == "user"] == ["first", "second"]
