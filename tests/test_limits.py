@@ -293,3 +293,36 @@ async def _messages(runtime: Runtime, user_id: str) -> list[Any]:
         for conversation in conversations:
             found.extend(await store.messages(conversation.id))
         return found
+
+
+async def test_a_full_worker_queues_turns_briefly_then_answers_503(
+    sqlite_url: str, running: Any
+) -> None:
+    model = GatedModel(replies=5)
+    settings = limited(sqlite_url, worker_max_turns=1, worker_queue_seconds=0.3)
+    runtime = await running(scripted_runtime(settings, model))
+    async with api_client(runtime) as http:
+        ada, bob = await sign_up(http, "ada@example.com"), await sign_up(http, "bob@example.com")
+        first = asyncio.create_task(
+            http.post(f"/api/{ada['id']}/chat", json={"message": "one"}, headers=ada["headers"])
+        )
+        while not (await _messages(runtime, ada["id"])):
+            await asyncio.sleep(0.01)
+        # Another person's turn finds the worker full: it waits, then gets a quick 503.
+        busy = await http.post(
+            f"/api/{bob['id']}/chat", json={"message": "two"}, headers=bob["headers"]
+        )
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+        assert busy.json() == {
+            "detail": "TaskPilot is very busy right now; try again in a few seconds.",
+            "code": "unavailable",
+        }
+        assert await _messages(runtime, bob["id"]) == []  # it never reached the database
+        # A turn that waits less than the queue time gets in when the running one ends.
+        queued = asyncio.create_task(
+            http.post(f"/api/{bob['id']}/chat", json={"message": "three"}, headers=bob["headers"])
+        )
+        await asyncio.sleep(0.1)
+        model.gate.set()
+        assert (await first).status_code == 200
+        assert (await queued).json()["response"] == "done"

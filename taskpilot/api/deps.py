@@ -18,7 +18,11 @@ from taskpilot.services.users import AccountError, UserService
 _bearer = HTTPBearer(auto_error=False, description="A TaskPilot or Better Auth JWT.")
 
 
-def get_app_runtime(request: Request) -> Runtime:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` in its
+# thread pool, a round trip per request that a busy event loop makes slow.
+
+
+async def get_app_runtime(request: Request) -> Runtime:
     """The runtime the API was built with."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
@@ -101,7 +105,7 @@ async def check_origin(request: Request, runtime: RuntimeDep) -> None:
 AllowedOrigin = Depends(check_origin)
 
 
-def get_client_address(request: Request, runtime: RuntimeDep) -> str:
+async def get_client_address(request: Request, runtime: RuntimeDep) -> str:
     """The caller's network address, through the configured number of trusted proxies."""
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for")

@@ -163,6 +163,16 @@ class Settings(BaseSettings):
         " SIGN_IN_WINDOW_SECONDS (0: no limit).",
     )
     sign_in_window_seconds: int = Field(default=300, ge=1, description="See SIGN_IN_ATTEMPTS.")
+    worker_max_turns: int = Field(
+        default=32,
+        ge=1,
+        description="Turns one worker runs at once; more wait for a place (admission control).",
+    )
+    worker_queue_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="How long a turn waits for a place in a full worker before a 503.",
+    )
     trusted_proxies: int = Field(
         default=0,
         ge=0,

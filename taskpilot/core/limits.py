@@ -39,17 +39,26 @@ class RateLimited(Exception):
         self.retry_after = max(1, math.ceil(retry_after))
 
 
+class WorkerBusy(Exception):
+    """This worker already runs as many turns as it may, and none ended in time."""
+
+
 @dataclass
 class TurnSlot:
-    """One running turn's place in its user's quota; `release()` when the turn ends."""
+    """One running turn's place in its user's quota and in its worker; `release()` when the
+    turn ends."""
 
     limits: Limits
     user_id: str
     slot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    released: bool = False
+    released: bool = False  # the user's place (nothing to give back when unlimited)
+    worker: asyncio.Semaphore | None = None  # the worker's place
 
     async def release(self) -> None:
-        """Give the slot back (idempotent)."""
+        """Give the places back (idempotent)."""
+        if self.worker is not None:
+            worker, self.worker = self.worker, None
+            worker.release()
         if not self.released:
             self.released = True
             await self.limits.release(self)
@@ -242,6 +251,24 @@ class Limits:
         # A worker killed mid-turn frees its slot after this long.
         self.lease_seconds = max(120.0, settings.model_timeout_seconds * 4)
         self._warned_at = -math.inf
+        self._worker_places: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    async def _worker_place(self) -> asyncio.Semaphore:
+        """A place among this worker's running turns, waiting a bounded time for one.
+
+        Without this cap a worker past its capacity takes on every turn, runs them all slowly,
+        and they time out waiting for pooled database connections; with it, the extra turns
+        wait before touching the database and, past the wait, get a quick 503.
+        """
+        loop = asyncio.get_running_loop()
+        places = self._worker_places.get(loop)
+        if places is None:
+            places = self._worker_places[loop] = asyncio.Semaphore(self.settings.worker_max_turns)
+        try:
+            await asyncio.wait_for(places.acquire(), self.settings.worker_queue_seconds)
+        except TimeoutError:
+            raise WorkerBusy from None
+        return places
 
     def _unavailable(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -253,7 +280,17 @@ class Limits:
             )
 
     async def admit_turn(self, user_id: str) -> TurnSlot:
-        """A slot for a new turn of this user's; `RateLimited` when over either limit."""
+        """A slot for a new turn of this user's; `RateLimited` when over either limit,
+        `WorkerBusy` when this worker has had no free place for WORKER_QUEUE_SECONDS."""
+        slot = await self._user_slot(user_id)
+        try:
+            slot.worker = await self._worker_place()
+        except BaseException:
+            await slot.release()
+            raise
+        return slot
+
+    async def _user_slot(self, user_id: str) -> TurnSlot:
         settings = self.settings
         slot = TurnSlot(self, user_id)
         if not (settings.max_concurrent_turns or settings.chat_turns_per_minute):
