@@ -380,6 +380,8 @@ async def test_requests_for_features_taskpilot_lacks_are_refused(
     [
         ("   ", 422, "The message is empty; type something to send."),
         ("x" * 4001, 422, "The message is 4001 characters; the limit is 4000."),
+        # PostgreSQL cannot store NUL: refused with a reason, before any thread is made.
+        ("add a\x00b", 422, "The message can't contain the control character U+0000."),
     ],
 )
 async def test_an_empty_or_over_long_message_is_refused_before_a_thread_exists(

@@ -144,6 +144,10 @@ class Reply:
 # --------------------------------------------------------------------------------------------
 
 _FLAGS = re.IGNORECASE
+# The separators a phrase may swallow before its keyword, bounded: "[\s,;(-]*" would make every
+# search over a long run of separators (", , , , …" from a hostile 4000-character message)
+# restart at each of its characters, quadratic in the run's length.
+_SEP = r"[\s,;(-]{0,8}"
 
 _LEADING_FILLER = re.compile(
     r"^(?:(?:please|pls|plz|kindly|ok(?:ay)?|so|hey|hi|hello|yo|taskpilot|now|and|also|then|"
@@ -153,7 +157,8 @@ _LEADING_FILLER = re.compile(
     _FLAGS,
 )
 _TRAILING_FILLER = re.compile(
-    r"(?:[\s,]+(?:please|pls|plz|thanks|thank you|thx|for me|now|ok(?:ay)?))*[\s.!?]*$", _FLAGS
+    r"(?:[\s,]{1,8}(?:please|pls|plz|thanks|thank you|thx|for me|now|ok(?:ay)?))*[\s.!?]{0,8}$",
+    _FLAGS,
 )
 
 _GREETING = re.compile(
@@ -251,16 +256,16 @@ _PRIORITY_WORDS = {
 }
 _PRIORITY_PHRASES = (
     re.compile(
-        r"[\s,;(-]*\b(?:with\s+|at\s+|as\s+|is\s+)?(?:a\s+)?(?P<p>high|top|urgent|medium|normal|low)"
+        _SEP + r"\b(?:with\s+|at\s+|as\s+|is\s+)?(?:a\s+)?(?P<p>high|top|urgent|medium|normal|low)"
         r"[\s-]*prio(?:rity)?\b\)?",
         _FLAGS,
     ),
     re.compile(
-        r"[\s,;(-]*\bprio(?:rity)?\s*(?:[:=]|is|of)?\s*(?P<p>high|top|urgent|medium|normal|low)\b\)?",
+        _SEP + r"\bprio(?:rity)?\s*(?:[:=]|is|of)?\s*(?P<p>high|top|urgent|medium|normal|low)\b\)?",
         _FLAGS,
     ),
     re.compile(
-        r"[\s,;(-]*\b(?:it'?s\s+|its\s+|very\s+|super\s+)?(?P<p>not\s+urgent|urgent|important|asap)"
+        _SEP + r"\b(?:it'?s\s+|its\s+|very\s+|super\s+)?(?P<p>not\s+urgent|urgent|important|asap)"
         r"\)?[\s!.]*$",
         _FLAGS,
     ),
@@ -269,7 +274,7 @@ _PRIORITY_PHRASES = (
 
 _TAG = r"#?[a-z0-9][\w-]*"
 _TAG_PHRASE = re.compile(
-    r"[\s,;(-]*\b(?:tagged(?:\s+(?:as|with))?|tags?\s*[:=]|with\s+(?:the\s+)?tags?|"
+    _SEP + r"\b(?:tagged(?:\s+(?:as|with))?|tags?\s*[:=]|with\s+(?:the\s+)?tags?|"
     r"labell?ed(?:\s+as)?|labels?\s*[:=])\s*"
     r"(?P<t>" + _TAG + r"(?:\s*(?:,|&|/|\band\b)\s*" + _TAG + r")*)\)?",
     _FLAGS,
@@ -278,10 +283,10 @@ _HASHTAG = re.compile(r"(?<![\w&#])#(?P<t>[a-z][\w-]*)", _FLAGS)
 _TRAILING_HASHTAGS = re.compile(r"(?:\s*#[a-z][\w-]*)+\s*$", _FLAGS)
 
 _DESCRIPTION = re.compile(
-    r"[\s,;(-]*\b(?:description|details|notes?)\s*[:=]\s*(?P<d>.+?)\)?\s*$", _FLAGS
+    _SEP + r"\b(?:description|details|notes?)\s*[:=]\s*(?P<d>.+?)\)?\s*$", _FLAGS
 )
 _DUE_CONNECTOR = re.compile(
-    r"[\s,;]*\b(?:due(?:\s+(?:on|by|date))?|by|on|before|until|till|for)\s*:?\s*$", _FLAGS
+    r"[\s,;]{0,8}\b(?:due(?:\s+(?:on|by|date))?|by|on|before|until|till|for)\s*:?\s*$", _FLAGS
 )
 # After a due-date phrase: the end of the clause, or a time of day we leave in the title.
 _DUE_FOLLOWER = re.compile(
@@ -457,7 +462,8 @@ def _normalize(text: str) -> str:
     while previous != text:
         previous = text
         text = _LEADING_FILLER.sub("", text)
-        text = _TRAILING_FILLER.sub("", text).strip()
+        # Trailing punctuation goes in one linear pass; the regex takes the filler words.
+        text = _TRAILING_FILLER.sub("", text.rstrip(" .!?")).strip()
     return text
 
 

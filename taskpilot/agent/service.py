@@ -52,16 +52,19 @@ from taskpilot.agent.instructions import build_instructions
 from taskpilot.core.clock import today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
-from taskpilot.core.limits import Limits, RateLimited, TurnSlot
+from taskpilot.core.limits import Limits, RateLimited, TurnSlot, WorkerBusy
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus
-from taskpilot.services.conversations import ConversationStore, title_from_message
+from taskpilot.services.conversations import STALE_TURN, ConversationStore, title_from_message
+from taskpilot.services.text import LINE_BREAKS, unstorable
 
 logger = logging.getLogger("taskpilot.agent")
 
 INTERNAL_MCP_BASE = "http://taskpilot.internal"
 MAX_AGENT_STEPS = 8
 STOPPED = "The reply was stopped before it finished."
+# Failures still to be written down (the database was away); referenced until they are.
+_failing: set[asyncio.Task[None]] = set()
 
 
 class TurnRejected(Exception):
@@ -83,7 +86,8 @@ class TurnRejected(Exception):
 
 
 def clean_message(text: object, max_chars: int) -> str:
-    """The user's message, trimmed; `TurnRejected` (422) when empty or too long."""
+    """The user's message, trimmed; `TurnRejected` (422) when empty, too long, or holding a
+    character the database cannot store (every entry point calls this first)."""
     if not isinstance(text, str):
         raise TurnRejected(422, "invalid_message", "The message must be text.")
     value = text.strip()
@@ -95,6 +99,8 @@ def clean_message(text: object, max_chars: int) -> str:
             "message_too_long",
             f"The message is {len(value)} characters; the limit is {max_chars}.",
         )
+    if (char := unstorable(value, LINE_BREAKS)) is not None:
+        raise TurnRejected(422, "invalid_message", f"The message can't contain {char}.")
     return value
 
 
@@ -233,6 +239,11 @@ def history_to_input(messages: list[Message]) -> list[TResponseInputItem]:
     return items
 
 
+def _done(calls: dict[str, ToolCall]) -> list[dict[str, Any]]:
+    """The tool calls that returned: their effects are real."""
+    return [call.model_dump() for call in calls.values() if call.result is not None]
+
+
 def _parse_json(text: Any) -> Any:
     if isinstance(text, dict) and "text" in text:
         text = text["text"]
@@ -328,6 +339,10 @@ class AgentService:
             return await self.limits.admit_turn(user_id)
         except RateLimited as exc:
             raise TurnRejected(429, "rate_limited", exc.message, exc.retry_after) from exc
+        except WorkerBusy as exc:
+            raise TurnRejected(
+                503, "busy", "TaskPilot is very busy right now; try again in a few seconds.", 5
+            ) from exc
 
     @asynccontextmanager
     async def _admitted(self, user_id: str, slot: TurnSlot | None) -> AsyncIterator[TurnSlot]:
@@ -423,8 +438,14 @@ class AgentService:
 
     async def _run(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         assert turn.user_message.id is not None
+        # Read now: a session that fails below (the database going away mid-turn) rolls back
+        # and expires these detached rows, and reading them afterwards would raise.
+        conversation_id, message_id = turn.conversation.id, turn.user_message.id
+        # Tool calls an earlier, failed attempt at this turn already made: the model sees
+        # them, so a retry does not add the same task twice.
+        earlier = list(turn.user_message.tool_calls or [])
         yield TurnStarted(
-            conversation_id=turn.conversation.id,
+            conversation_id=conversation_id,
             title=turn.conversation.title,
             user_message_id=turn.user_message.id,
         )
@@ -452,10 +473,7 @@ class AgentService:
                 )
                 items = history_to_input(turn.history)
                 items.append({"role": "user", "content": turn.user_message.content})
-                # Tool calls an earlier, failed attempt at this turn already made: the model
-                # sees them, so a retry does not add the same task twice.
-                earlier = list(turn.user_message.tool_calls or [])
-                items.extend(_tool_items(earlier, f"retry_{turn.user_message.id}"))
+                items.extend(_tool_items(earlier, f"retry_{message_id}"))
                 result = Runner.run_streamed(
                     agent,
                     input=items,
@@ -481,6 +499,12 @@ class AgentService:
                             out = TextDelta(delta="\n\n" + out.delta)
                             new_message = False
                         pieces.append(out.delta)
+                    if isinstance(out, ToolFinished):
+                        # Kept now, not only when the turn ends: a worker that dies mid-turn
+                        # must not take the record of what its tools did with it.
+                        await self._save_progress(
+                            turn.user_id, message_id, [*earlier, *_done(calls)]
+                        )
                     if out is not None:
                         yield out
                 reply = "".join(pieces) if pieces else str(result.final_output or "")
@@ -510,18 +534,20 @@ class AgentService:
         except (asyncio.CancelledError, GeneratorExit):
             # Stop button or a dropped connection: keep the user's message, store no reply.
             if not finished:
-                await asyncio.shield(self._fail(turn, STOPPED, calls))
+                await asyncio.shield(
+                    self._fail(turn.user_id, message_id, STOPPED, [*earlier, *_done(calls)])
+                )
             raise
         except Exception as exc:
             code, message = _explain(exc)
             logger.error(
                 "turn failed",
-                extra={"code": code, "conversation_id": turn.conversation.id},
+                extra={"code": code, "conversation_id": conversation_id},
                 exc_info=not isinstance(exc, DatabaseUnavailable | APIError),
             )
             if not finished:
-                await self._fail(turn, message, calls)
-            yield TurnError(code=code, message=message, conversation_id=turn.conversation.id)
+                await self._fail(turn.user_id, message_id, message, [*earlier, *_done(calls)])
+            yield TurnError(code=code, message=message, conversation_id=conversation_id)
 
     async def run_turn(
         self,
@@ -547,21 +573,59 @@ class AgentService:
         """A prepared turn that will not run (its client left first): mark it failed, so its
         message is kept and can be retried."""
         try:
-            await self._fail(turn, reason, {})
+            assert turn.user_message.id is not None
+            earlier = list(turn.user_message.tool_calls or [])
+            await self._fail(turn.user_id, turn.user_message.id, reason, earlier)
         finally:
             if turn.slot is not None:
                 await turn.slot.release()
 
-    async def _fail(self, turn: PreparedTurn, reason: str, calls: dict[str, ToolCall]) -> None:
-        # Tool calls that returned did change data: keep them with the user's message.
-        done = [call.model_dump() for call in calls.values() if call.result is not None]
+    async def _fail(
+        self, user_id: str, message_id: int, reason: str, tool_calls: list[dict[str, Any]]
+    ) -> None:
+        """Mark the turn's user message failed, keeping the tool calls that did change data.
+        With the database down, keep trying in the background: once it is back the message
+        reads "failed" (retryable at once), not "pending" until it goes stale."""
+        if await self._mark_failed(user_id, message_id, reason, tool_calls):
+            return
+        retry = asyncio.create_task(
+            self._mark_failed_later(user_id, message_id, reason, tool_calls)
+        )
+        _failing.add(retry)
+        retry.add_done_callback(_failing.discard)
+
+    async def _mark_failed(
+        self, user_id: str, message_id: int, reason: str, tool_calls: list[dict[str, Any]]
+    ) -> bool:
+        """False when the database is unavailable."""
         try:
             async with self.db.session() as session:
-                await ConversationStore(session, turn.user_id).fail_turn(
-                    turn.user_message, reason, done
+                await ConversationStore(session, user_id).fail_pending(
+                    message_id, reason, tool_calls
                 )
+        except DatabaseUnavailable:
+            return False
         except Exception:
             logger.warning("could not mark turn failed", exc_info=True)
+        return True
+
+    async def _mark_failed_later(
+        self, user_id: str, message_id: int, reason: str, tool_calls: list[dict[str, Any]]
+    ) -> None:
+        deadline = time.monotonic() + STALE_TURN.total_seconds()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1)
+            if await self._mark_failed(user_id, message_id, reason, tool_calls):
+                return
+
+    async def _save_progress(
+        self, user_id: str, message_id: int, tool_calls: list[dict[str, Any]]
+    ) -> None:
+        try:
+            async with self.db.session() as session:
+                await ConversationStore(session, user_id).save_progress(message_id, tool_calls)
+        except Exception:  # best effort: the turn goes on, and is stored whole at its end
+            logger.warning("could not save the turn's progress", exc_info=True)
 
     @staticmethod
     def _translate(event: Any, calls: dict[str, ToolCall]) -> TurnEvent | None:

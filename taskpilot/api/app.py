@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskpilot.agent.providers import describe_model
 from taskpilot.api.deps import RuntimeDep
@@ -28,7 +29,7 @@ from taskpilot.api.middleware import (
     error_response,
 )
 from taskpilot.api.routes import auth, chat, chatkit, conversations, tasks
-from taskpilot.api.schemas import HealthOut, InfoOut
+from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut
 from taskpilot.core.config import ModelProvider
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.runtime import Runtime, get_runtime
@@ -72,6 +73,12 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
         description="Chat with TaskPilot's agent and read your conversations and tasks. "
         "Sign up or log in under /api/auth to get a bearer token.",
         openapi_url="/api/openapi.json",
+        # Any route may answer these, in the one error shape (see the handlers below).
+        responses={
+            400: {"model": ErrorOut, "description": "The body is not JSON (or not UTF-8)."},
+            413: {"model": ErrorOut, "description": "The body is over MAX_BODY_BYTES."},
+            422: {"model": ErrorOut, "description": "A field is missing or invalid."},
+        },
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
@@ -83,8 +90,10 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
         code, message = _describe_validation(exc)
         return error_response(code, message)
 
-    @api.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's HTTPException: FastAPI's is a subclass, and Starlette's own 404s and 405s
+    # (and FastAPI's "error parsing the body" 400) get the same `{detail, code}` body.
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @api.exception_handler(DatabaseUnavailable)

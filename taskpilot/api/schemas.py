@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from taskpilot.services.text import LINE_BREAKS, unstorable
+from taskpilot.services.users import MIN_PASSWORD
 
 
 class ApiModel(BaseModel):
@@ -14,8 +17,11 @@ class ApiModel(BaseModel):
 
 
 class SignUpRequest(ApiModel):
-    email: str = Field(max_length=320, examples=["ada@example.com"])
-    password: str = Field(max_length=256)
+    email: str = Field(
+        max_length=320, examples=["ada@example.com"], json_schema_extra={"format": "email"}
+    )
+    # Documented here, enforced (with a readable message) by the account service.
+    password: str = Field(max_length=256, json_schema_extra={"minLength": MIN_PASSWORD})
     display_name: str = Field(default="", max_length=120)
 
 
@@ -37,14 +43,41 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
+# Documented as patterns, enforced by validators (whose 422s say what is wrong in words) and by
+# the agent service: a message keeps tabs and line breaks but no other control character
+# (`taskpilot.services.text`), and is not blank once trimmed.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+MESSAGE_PATTERN = rf"^[^{_CONTROL}]*[^\s\x00-\x1f\x7f-\x9f][^{_CONTROL}]*$"
+CLIENT_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+
+
 class ChatRequest(ApiModel):
     conversation_id: str | None = Field(default=None, max_length=64)
-    message: str = Field(description="What the user typed.")
+    message: str = Field(
+        description="What the user typed: not blank, at most `max_message_chars` characters "
+        "once trimmed (see `GET /api/info`), no control characters but tab and line breaks.",
+        json_schema_extra={"pattern": MESSAGE_PATTERN},
+    )
     client_message_id: str | None = Field(
         default=None,
         max_length=100,
+        json_schema_extra={"pattern": CLIENT_ID_PATTERN},
         description="Your id for this message; a retry with the same id is not run twice.",
     )
+
+    @field_validator("message")
+    @classmethod
+    def _storable_message(cls, value: str) -> str:
+        if (char := unstorable(value, LINE_BREAKS)) is not None:
+            raise ValueError(f"the message can't contain {char}")
+        return value
+
+    @field_validator("client_message_id")
+    @classmethod
+    def _storable_client_id(cls, value: str | None) -> str | None:
+        if value is not None and unstorable(value) is not None:
+            raise ValueError("use printable characters only")
+        return value
 
 
 class ToolCallOut(BaseModel):

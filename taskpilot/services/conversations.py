@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +25,7 @@ from taskpilot.data.models import (
     as_utc,
     utcnow,
 )
+from taskpilot.services.text import unstorable, without_unstorable
 
 MAX_CONVERSATION_TITLE = 200
 TITLE_FROM_MESSAGE = 60
@@ -54,7 +56,7 @@ Order = Literal["asc", "desc"]
 
 def title_from_message(text: str) -> str:
     """A conversation title from its first message: the first words, ellipsised."""
-    words = " ".join(text.split())
+    words = " ".join(without_unstorable(text).split())
     if len(words) <= TITLE_FROM_MESSAGE:
         return words or NEW_CHAT_TITLE
     cut = words[:TITLE_FROM_MESSAGE].rsplit(" ", 1)[0] or words[:TITLE_FROM_MESSAGE]
@@ -70,6 +72,8 @@ def clean_conversation_title(title: str) -> str:
         raise InvalidTitle(
             f"A conversation title can be at most {MAX_CONVERSATION_TITLE} characters."
         )
+    if (char := unstorable(value)) is not None:
+        raise InvalidTitle(f"A conversation title can't contain {char}.")
     return value
 
 
@@ -111,6 +115,8 @@ class ConversationStore:
 
     async def get(self, conversation_id: str) -> Conversation:
         """The caller's conversation, or `ConversationNotFound`."""
+        if unstorable(conversation_id) is not None:
+            raise ConversationNotFound()  # no stored id has such characters
         conversation = await self.session.get(Conversation, conversation_id)
         if conversation is None or conversation.user_id != self.user_id:
             raise ConversationNotFound()
@@ -121,10 +127,14 @@ class ConversationStore:
     ) -> Conversation:
         """Start a conversation (with a chosen id, as ChatKit's thread ids are chosen first).
 
-        An id that is already taken, by anyone, raises `ConversationNotFound`.
+        An id that is already taken, by anyone, or that could not be stored raises
+        `ConversationNotFound`.
         """
+        title = " ".join(without_unstorable(title).split()) or NEW_CHAT_TITLE
         conversation = Conversation(user_id=self.user_id, title=title[:MAX_CONVERSATION_TITLE])
         if conversation_id is not None:
+            if unstorable(conversation_id) is not None:
+                raise ConversationNotFound()
             if await self.session.get(Conversation, conversation_id) is not None:
                 raise ConversationNotFound()
             conversation.id = conversation_id
@@ -225,6 +235,8 @@ class ConversationStore:
 
     async def find_by_client_id(self, client_message_id: str) -> Message | None:
         """The caller's message sent with this client id, if any."""
+        if unstorable(client_message_id) is not None:
+            return None
         statement = select(Message).where(
             Message.user_id == self.user_id,
             Message.client_message_id == client_message_id,
@@ -284,24 +296,44 @@ class ConversationStore:
         user_message.status = TurnStatus.ANSWERED.value
         user_message.error = None
         user_message.tool_calls = []
+        flag_modified(user_message, "tool_calls")  # also clears calls saved as progress
         conversation.updated_at = utcnow()
         self.session.add_all([assistant, user_message, conversation])
         await self.session.commit()
         return assistant
 
-    async def fail_turn(
-        self, user_message: Message, reason: str, done_calls: list[dict[str, Any]] | None = None
-    ) -> None:
-        """Mark the user's message failed (it is kept); no reply is stored.
+    async def save_progress(self, message_id: int, tool_calls: list[dict[str, Any]]) -> None:
+        """Keep the tool calls a running turn has made so far on its user message, so they
+        outlive a worker that dies mid-turn (its retry is shown them, and repeats none)."""
+        await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(
+                col(Message.id) == message_id,
+                col(Message.user_id) == self.user_id,
+                col(Message.status) == TurnStatus.PENDING.value,
+            )
+            .values(tool_calls=tool_calls)
+        )
+        await self.session.commit()
 
-        `done_calls` are tool calls that completed before the failure: their effects are real,
-        so they are kept with the message and shown to the model if the turn is retried.
+    async def fail_pending(
+        self, message_id: int, reason: str, tool_calls: list[dict[str, Any]]
+    ) -> None:
+        """Mark a pending user message failed (it is kept; no reply is stored).
+
+        `tool_calls` completed before the failure: their effects are real, so they are kept
+        with the message and shown to the model if the turn is retried. A message answered
+        or failed meanwhile is left as it is.
         """
-        user_message.status = TurnStatus.FAILED.value
-        user_message.error = reason[:500]
-        if done_calls:
-            user_message.tool_calls = [*(user_message.tool_calls or []), *done_calls]
-        self.session.add(user_message)
+        await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(
+                col(Message.id) == message_id,
+                col(Message.user_id) == self.user_id,
+                col(Message.status) == TurnStatus.PENDING.value,
+            )
+            .values(status=TurnStatus.FAILED.value, error=reason[:500], tool_calls=tool_calls)
+        )
         await self.session.commit()
 
     async def retry_turn(self, user_message: Message) -> None:

@@ -17,12 +17,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.data.models import Priority, Task, User, as_utc, utcnow
+from taskpilot.services.text import LINE_BREAKS, unstorable
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 2000
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 30
 MAX_LIST = 200
+MAX_NUMBER = 2**31 - 1  # task numbers are 32-bit integers in the database
 _TAG_RE = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -76,6 +78,8 @@ def clean_title(title: str) -> str:
         raise TaskError("A task needs a title.")
     if len(value) > MAX_TITLE:
         raise TaskError(f"A task title can be at most {MAX_TITLE} characters.")
+    if (char := unstorable(value)) is not None:
+        raise TaskError(f"A task title can't contain {char}.")
     return value
 
 
@@ -84,6 +88,8 @@ def clean_description(description: str | None) -> str:
     value = (description or "").strip()
     if len(value) > MAX_DESCRIPTION:
         raise TaskError(f"A task description can be at most {MAX_DESCRIPTION} characters.")
+    if (char := unstorable(value, LINE_BREAKS)) is not None:
+        raise TaskError(f"A task description can't contain {char}.")
     return value
 
 
@@ -184,6 +190,8 @@ class TaskService:
 
     async def get(self, number: int) -> Task:
         """The caller's task with this number, or `TaskNotFound`."""
+        if not 1 <= number <= MAX_NUMBER:
+            raise TaskNotFound(number)  # no task has it, and the database could not compare it
         statement = select(Task).where(Task.user_id == self.user_id, Task.number == number)
         task = (await self.session.exec(statement)).first()
         if task is None:
@@ -203,9 +211,14 @@ class TaskService:
         if query.tag:
             tags = clean_tags([query.tag])
             if tags:
-                # Tags are normalised to [a-z0-9_-], so matching the JSON text is exact and safe.
-                statement = statement.where(sa.cast(col(Task.tags), sa.Text).like(f'%"{tags[0]}"%'))
+                # Tags are normalised to [a-z0-9_-], so the quoted tag in the JSON text is exact
+                # (escaped: "_" is a LIKE wildcard, and would match any one-letter tag).
+                statement = statement.where(
+                    sa.cast(col(Task.tags), sa.Text).contains(f'"{tags[0]}"', autoescape=True)
+                )
         if query.text and query.text.strip():
+            if unstorable(query.text, LINE_BREAKS) is not None:
+                return []  # no stored task has such text (and the database could not look)
             needle = query.text.strip().lower()
             statement = statement.where(
                 sa.or_(
@@ -260,29 +273,33 @@ class TaskService:
         tags: list[str] | str | None = None,
         completed: bool | None = None,
     ) -> Task:
-        """Change the given fields of a task; fields left as None stay as they are."""
+        """Change the given fields of a task; fields left as None stay as they are.
+
+        Every value is checked before any is applied, so a refused update changes nothing.
+        """
         task = await self.get(number)
-        changes = False
+        changes: dict[str, Any] = {}
         if title is not None:
-            task.title, changes = clean_title(title), True
+            changes["title"] = clean_title(title)
         if description is not None:
-            task.description, changes = clean_description(description), True
+            changes["description"] = clean_description(description)
         if priority is not None:
-            task.priority, changes = clean_priority(priority).value, True
+            changes["priority"] = clean_priority(priority).value
         if clear_due_date:
-            task.due_date, changes = None, True
+            changes["due_date"] = None
         elif due_date is not None:
-            task.due_date, changes = due_date, True
+            changes["due_date"] = due_date
         if tags is not None:
-            task.tags, changes = clean_tags(tags), True
+            changes["tags"] = clean_tags(tags)
         if completed is not None and completed != task.completed:
-            task.completed = completed
-            task.completed_at = utcnow() if completed else None
-            changes = True
+            changes["completed"] = completed
+            changes["completed_at"] = utcnow() if completed else None
         if not changes:
             raise TaskError(
                 "Nothing to change: give a new title, description, priority, due date or tags."
             )
+        for name, value in changes.items():
+            setattr(task, name, value)
         task.updated_at = utcnow()
         self.session.add(task)
         await self.session.commit()

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.security import Identity, hash_password, verify_password
 from taskpilot.data.models import User
+from taskpilot.services.text import unstorable
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -28,7 +29,7 @@ class EmailTaken(AccountError):
 def clean_email(email: str) -> str:
     """An email address, lower-cased and checked for shape."""
     value = str(email).strip().lower()
-    if len(value) > 320 or not _EMAIL_RE.match(value):
+    if len(value) > 320 or not _EMAIL_RE.match(value) or unstorable(value) is not None:
         raise AccountError("Enter a valid email address, like ada@example.com.")
     return value
 
@@ -39,7 +40,26 @@ def check_password(password: str) -> str:
         raise AccountError(f"Use a password of at least {MIN_PASSWORD} characters.")
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"Use a password of at most {MAX_PASSWORD} characters.")
+    if not _encodable(password):
+        raise AccountError("That password has characters that are not text; type another.")
     return password
+
+
+def _encodable(text: str) -> bool:
+    # Passwords are hashed as UTF-8; an unpaired surrogate has no UTF-8 form.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_display_name(name: str) -> str:
+    """A display name on one line, bounded; control characters are refused."""
+    value = " ".join(str(name).split())[:120]
+    if (char := unstorable(value)) is not None:
+        raise AccountError(f"A name can't contain {char}.")
+    return value
 
 
 class UserService:
@@ -53,7 +73,7 @@ class UserService:
         address = clean_email(email)
         user = User(
             email=address,
-            display_name=" ".join(display_name.split())[:120] or address.split("@")[0],
+            display_name=clean_display_name(display_name) or address.split("@")[0],
             # Argon2 takes ~0.3 s of CPU: off the event loop, so other requests keep flowing.
             password_hash=await asyncio.to_thread(hash_password, check_password(password)),
         )
@@ -72,8 +92,10 @@ class UserService:
         except AccountError as exc:
             raise AccountError("Wrong email or password.") from exc
         user = (await self.session.exec(select(User).where(User.email == address))).first()
-        matches = user is not None and await asyncio.to_thread(
-            verify_password, password, user.password_hash
+        matches = (
+            user is not None
+            and _encodable(password)
+            and await asyncio.to_thread(verify_password, password, user.password_hash)
         )
         if user is None or not matches:
             raise AccountError("Wrong email or password.")

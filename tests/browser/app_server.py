@@ -181,6 +181,8 @@ def server_env(
         MODEL_NAME="standin",
         MODEL_TIMEOUT_SECONDS="30",
         CHATKIT_DOMAIN_KEY=CHATKIT_DOMAIN_KEY,
+        # Every test signs up from 127.0.0.1: the per-address sign-in limit would trip.
+        SIGN_IN_ATTEMPTS="0",
         # Reflex's websocket checks the page's origin against these.
         ALLOWED_ORIGINS=f"http://localhost:{port},http://127.0.0.1:{port}",
     )

@@ -23,12 +23,16 @@ from taskpilot.services.conversations import (
 )
 
 router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
+# Every error is an `ErrorOut` (the API's handlers shape 422s too, not FastAPI's default).
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
 }
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 400: {"model": ErrorOut}}
 ConversationId = Annotated[str, "conversation id"]
+MAX_MESSAGE_ID = 2**63 - 1  # message ids are 64-bit integers in the database
 
 
 def _not_found(exc: ConversationNotFound) -> HTTPException:
@@ -64,7 +68,7 @@ async def get_conversation(
     return ConversationOut(**conversation_to_dict(row))
 
 
-@router.patch("/{conversation_id}", responses=_ERRORS)
+@router.patch("/{conversation_id}", responses=_BODY_ERRORS)
 async def rename_conversation(
     user: PathUser, session: SessionDep, conversation_id: ConversationId, body: RenameRequest
 ) -> ConversationOut:
@@ -96,7 +100,9 @@ async def list_messages(
     session: SessionDep,
     conversation_id: ConversationId,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="Messages older than this.")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_MESSAGE_ID, description="Messages older than this.")
+    ] = None,
 ) -> MessageList:
     """A conversation's messages, oldest first, with each turn's tool calls."""
     try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from taskpilot.api.deps import PathUser, SessionDep
 from taskpilot.api.schemas import ErrorOut, TaskList, TaskOut
@@ -13,9 +15,23 @@ from taskpilot.data.models import Priority
 from taskpilot.services.tasks import SortOrder, StatusFilter, TaskQuery, TaskService, task_to_dict
 
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"])
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-@router.get("", responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+def _iso_date_only(value: Any) -> Any:
+    # Pydantic would also read "0" or "86400" as Unix times; a filter date is YYYY-MM-DD only.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("use a date like 2026-12-01")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
+@router.get(
+    "",
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
 async def list_tasks(
     user: PathUser,
     session: SessionDep,
@@ -23,8 +39,8 @@ async def list_tasks(
     priority: Priority | None = None,
     tag: Annotated[str | None, Query(max_length=30)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
+    due_before: IsoDate | None = None,
+    due_after: IsoDate | None = None,
     sort: SortOrder = SortOrder.CREATED,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> TaskList:
