@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -20,12 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from taskpilot import serve
-from taskpilot.core.config import PROJECT_ROOT, Settings
-from tests.browser.app_server import coverage_config
-from tests.conftest import POSTGRES_ENV, free_port, make_settings
+from tests.browser.app_server import JWT_SECRET
+from tests.cluster import launch, stop_server, wait_until_serving
+from tests.conftest import POSTGRES_ENV, make_settings
 from tests.test_limits import REDIS_URL, needs_redis
-
-SECRET = "serve-tests-jwt-secret-0123456789abcdef"
 
 
 def test_several_workers_need_redis_and_one_worker_needs_nothing(sqlite_url: str) -> None:
@@ -90,69 +83,28 @@ def fresh_postgres() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _serve_env(database_url: str, **extra: str) -> dict[str, str]:
-    names = {name.upper() for name in Settings.model_fields}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
-    env.pop("GRANIAN_WORKERS", None)
-    env.pop("COVERAGE_PROCESS_CONFIG", None)
-    env.update(
-        DATABASE_URL=database_url,
-        REFLEX_REDIS_URL=REDIS_URL,
-        JWT_SECRET=SECRET,
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
-    if cov := coverage_config():
-        env["COVERAGE_PROCESS_CONFIG"] = cov
-    return env
-
-
-def _workers(pid: int) -> set[int]:
-    """Granian's worker processes: the children of the children of `serve`'s process."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found.update(int(child) for child in task.read_text().split())
-        except OSError:
-            continue
-    return found
-
-
 @needs_redis
 def test_two_workers_on_postgres_share_limits_and_log_json(
     fresh_postgres: str, tmp_path: Path
 ) -> None:
-    port, log_path = free_port(), tmp_path / "serve.log"
-    env = _serve_env(fresh_postgres, CHAT_TURNS_PER_MINUTE="3", LOG_FORMAT="json")
-    command = [sys.executable, "-m", "taskpilot.serve", "--workers", "2", "--backend-only"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = launch(
+        "serve",
+        tmp_path,
+        fresh_postgres,
+        "http://127.0.0.1:9/v1",  # unused: the offline model answers
+        workers=2,
+        redis_url=REDIS_URL,
+        extra_env={"MODEL_PROVIDER": "offline", "CHAT_TURNS_PER_MINUTE": "3"},
+    )
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
-        assert len(_workers(process.pid)) == 2
+        wait_until_serving(server, workers=2)
         # Migrated once, by serve, before the workers started.
         engine = sa.create_engine(fresh_postgres)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
         engine.dispose()
 
+        base = server.base_url
         email = f"{uuid.uuid4().hex[:10]}@example.com"
         body = {"email": email, "password": "correct horse battery"}
         me = httpx.post(f"{base}/api/auth/signup", json=body, timeout=10).json()
@@ -170,20 +122,13 @@ def test_two_workers_on_postgres_share_limits_and_log_json(
                 assert int(reply.headers["retry-after"]) > 0
         assert statuses.count(200) == 3 and statuses.count(429) == 9, statuses
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_server(server)
 
-    lines: list[dict[str, Any]] = []
-    for raw in log_path.read_text().splitlines():
-        if raw.startswith("{"):
-            lines.append(json.loads(raw))
+    log = server.log_text()
+    lines = [json.loads(raw) for raw in log.splitlines() if raw.startswith("{")]
     chats = [line for line in lines if line.get("path", "").endswith("/chat")]
     assert {line["request_id"] for line in chats} == {f"serve-{i}" for i in range(12)}
     pids = {line["pid"] for line in chats}
     assert len(pids) == 2, f"one worker served every request ({pids}); limits not shown shared"
-    assert "serve check" not in log_path.read_text()  # no message text in the logs
-    assert SECRET not in log_path.read_text() and me["access_token"] not in log_path.read_text()
+    assert "serve check" not in log  # no message text in the logs
+    assert me["access_token"] not in log and JWT_SECRET not in log
