@@ -3,4 +3,8 @@
 Run `python -m bench` (or `make bench`); it writes `bench/RESULTS.md`. See `bench.__main__`
 for the flags. Everything measured is real (API app, agent service, MCP server, database)
 except the language model, which is a zero-latency double (`bench.model.AddTaskModel`).
+
+The load benchmark, `python -m bench.load` (`make bench-load`), writes `bench/LOAD.md`: many
+users chatting at once with the production start (2 workers, PostgreSQL, Redis), against a
+model double with a real model's timing on loopback (`bench.model_double`).
 """
