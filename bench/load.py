@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -1205,7 +1206,9 @@ async def measure(
         log(f"warm-up errors: {dict(warm.errors)}")
     results.idle_rss = {pid: rss_mb(pid) for pid in server.worker_pids()}
     log(f"baseline: 1 conversation x {config.baseline_turns} turns")
-    results.baseline = await run_level(config, server, double, accounts, 1, config.baseline_turns)
+    # The baseline is one conversation alone, back to back: the overhead with nothing to wait for.
+    alone = dataclasses.replace(config, think_s=0.0, ramp_s=0.0, budget_s=90.0)
+    results.baseline = await run_level(alone, server, double, accounts, 1, config.baseline_turns)
     for conversations, turns in zip(config.levels, config.turns, strict=True):
         log(f"{conversations} conversations x {turns} turns")
         level = await run_level(config, server, double, accounts, conversations, turns)
@@ -1634,6 +1637,9 @@ def _findings(results: LoadResults) -> list[str]:
     )
     capacity = 2000 / machine_ms if machine_ms else math.nan
     model_s = 2 * results.config.call_ms / 1000
+    think_s = results.config.think_s
+    cycle_s = model_s + think_s  # one turn per reply plus the person's pause
+    pause = "as soon as the reply ends" if not think_s else f"after a pause of ~{think_s:g} s"
     if results.baseline is not None:
         base = results.baseline
         over = Dist.of(base.overhead)
@@ -1653,17 +1659,22 @@ def _findings(results: LoadResults) -> list[str]:
         f" double, this client and PostgreSQL a turn takes {_ms(machine_ms)} ms of the"
         f" machine's CPU, so these 2 cores serve at most ~{_ms(capacity)} turns/s, and less"
         ' while other work shares them (the "other" column). A conversation that sends its'
-        f" next message as soon as the reply ends asks for one turn every ~{model_s:.1f} s +"
-        f" overhead, so ~{_ms(capacity * model_s)} such conversations fill the machine;"
+        f" next message {pause} asks for one turn every ~{cycle_s:.1f} s +"
+        f" overhead, so ~{_ms(capacity * cycle_s)} such conversations fill the machine;"
         " beyond that, turns queue in the workers' event loops and the overhead is waiting,"
         " not work (the `/api/info` probe and the response head grow with it)."
     )
     aim = _aim_level(results)
     if aim is not None:
         over = Dist.of(aim.overhead)
-        demand = aim.conversations / model_s
+        demand = aim.conversations / cycle_s
+        who = (
+            f"{aim.conversations} back-to-back conversations"
+            if not think_s
+            else f"{aim.conversations} conversations pausing ~{think_s:g} s"
+        )
         lines.append(
-            f"- **{aim.conversations} back-to-back conversations ask for ~{demand:.0f} turns/s,"
+            f"- **{who} ask for ~{demand:.0f} turns/s,"
             f" ~{demand / max(capacity, 1e-9):.0f}× what this machine can serve**: turns took"
             f" p50 {_ms(Dist.of([s.total_ms for s in aim.ok]).p50 / 1000, 1)} s, overhead p95"
             f" {_ms(over.p95)} ms, with {sum(aim.errors.values())} errors. The aim's p95"

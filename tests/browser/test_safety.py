@@ -127,7 +127,7 @@ def test_pages_and_api_carry_security_headers(api: httpx.Client) -> None:
     """The compiled pages (served by the same worker as the API) may not be framed; the
     browser suite passing under these headers shows they break nothing."""
     for path in ("/", "/login", "/chatkit"):
-        page = api.get(path)
+        page = api.get(path, follow_redirects=True)  # /login → /login/
         assert page.status_code == 200, path
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["x-frame-options"] == "DENY"
