@@ -546,6 +546,11 @@ class RawClient:
         self.connections: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
 
     async def _connection(self, user: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        kept = self.connections.get(user)
+        if kept is not None and kept[0].at_eof():
+            # The server closed the idle kept-alive connection while the user paused (Granian
+            # does after a few seconds); a browser opens a new one, and so do we.
+            self._drop(user)
         if user not in self.connections:
             self.connections[user] = await asyncio.open_connection(
                 self.host, self.port, limit=1 << 20
@@ -1729,6 +1734,13 @@ def _findings(results: LoadResults) -> list[str]:
     return lines
 
 
+def _default(setting: str) -> str:
+    """A TaskPilot setting's shipped default (for the ones the run leaves as they are)."""
+    from taskpilot.core.config import Settings
+
+    return str(Settings.model_fields[setting].default)
+
+
 def _overload_findings(results: LoadResults, capacity: float, model_s: float) -> list[str]:
     """What happens past saturation, from the error kinds and the workers' log."""
     lines: list[str] = []
@@ -1739,6 +1751,7 @@ def _overload_findings(results: LoadResults, capacity: float, model_s: float) ->
     detached = signatures.get("`DetachedInstanceError`", 0)
     limits = signatures.get("rate limits not enforced (Redis call failed)", 0)
     errors = sum(worst.errors.values())
+    cap = results.settings.get("WORKER_MAX_TURNS", _default("worker_max_turns"))
     if errors and worst is not best:
         kinds = ", ".join(f"{count} {kind}" for kind, count in worst.errors.most_common())
         falls = worst.turns_per_s < 0.9 * best.turns_per_s
@@ -1752,10 +1765,16 @@ def _overload_findings(results: LoadResults, capacity: float, model_s: float) ->
             + (" and throughput falls" if falls else "")
             + f": {best.turns_per_s:.1f} successful turns/s at {best.conversations}"
             f" conversations, {worst.turns_per_s:.1f} at {worst.conversations}, where {errors}"
-            f" of {len(worst.samples)} turns failed ({kinds}). Nothing in the server limits how"
-            " many turns a worker takes on: every request is accepted and its turn started, so"
-            f" at {worst.conversations} each worker runs ~{worst.conversations // 2} turns at"
-            f" once, all of them slowly{abandoned}."
+            f" of {len(worst.samples)} turns failed ({kinds})."
+            + (
+                " That is the admission control at work: each worker runs at most"
+                f" {cap} turns, the"
+                " rest wait up to WORKER_QUEUE_SECONDS and then get a quick 503 with"
+                " `Retry-After`, instead of every turn slowing down until the database pool"
+                f" runs dry{abandoned}."
+                if set(worst.errors) == {"HTTP 503"}
+                else f" Turns that could not be served failed in other ways too{abandoned}."
+            )
         )
     if pool:
         idle = worst.connections.get("idle_in_tx", math.nan)
