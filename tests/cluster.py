@@ -40,7 +40,7 @@ import httpx
 import psycopg
 
 from taskpilot.core.config import PROJECT_ROOT
-from tests.browser.app_server import port_is_free, server_env
+from tests.browser.app_server import server_env, stop_group
 from tests.conftest import free_port
 from tests.openai_standin import OpenAIStandIn, RecordedRequest, Step, _Handler
 
@@ -154,33 +154,7 @@ def wait_until_serving(server: Server, workers: int, timeout: float = START_TIME
 def stop_server(server: Server) -> None:
     """SIGINT to the process group (a graceful stop writes the workers' coverage data), then
     SIGTERM and SIGKILL if it lingers; afterwards nothing of it runs and its port is free."""
-    group = server.process.pid
-    for sig, wait in ((signal.SIGINT, STOP_TIMEOUT), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(group, sig)
-        except ProcessLookupError:
-            break
-        if group_gone(server.process, wait):
-            break
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        server.process.wait(timeout=5)
-    deadline = time.monotonic() + 10
-    while not port_is_free(server.port) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def group_gone(process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Whether every process of `process`'s group has ended within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        process.poll()  # reap the leader: a zombie still counts as a member of the group
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+    stop_group(server.process, server.port, STOP_TIMEOUT)
 
 
 def pid_alive(pid: int) -> bool:

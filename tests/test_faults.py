@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from taskpilot.core.db import migrate, sync_url
-from tests.browser.app_server import redis_problem
+from tests.browser.app_server import group_gone, redis_problem
 from tests.cluster import (
     PASSWORD,
     Account,
@@ -37,7 +37,6 @@ from tests.cluster import (
     Server,
     audit_turns,
     client_port,
-    group_gone,
     launch,
     messages,
     pid_alive,

@@ -520,7 +520,7 @@ class AgentService:
             logger.info(
                 "turn done",
                 extra={
-                    "conversation_id": turn.conversation.id,
+                    "conversation_id": conversation_id,
                     "tool_calls": len(calls),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },

@@ -285,31 +285,37 @@ def _wait_until_serving(server: AppServer) -> None:
 
 
 def stop_app(server: AppServer) -> None:
+    """Stop the prod server and all its workers; its port is free afterwards."""
+    stop_group(server.process, server.port, STOP_TIMEOUT)
+
+
+def stop_group(process: subprocess.Popen[bytes], port: int, graceful: float) -> None:
     """SIGINT to the whole process group (a graceful stop: atexit hooks, coverage data), then
     SIGTERM and SIGKILL if it lingers; the port is free afterwards."""
-    group = server.process.pid
-    for sig, wait in ((signal.SIGINT, STOP_TIMEOUT), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGINT, graceful), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
-            os.killpg(group, sig)
+            os.killpg(process.pid, sig)
         except ProcessLookupError:
             break
-        if _group_gone(server.process, wait):
+        if group_gone(process, wait):
             break
     with contextlib.suppress(subprocess.TimeoutExpired):
-        server.process.wait(timeout=5)
+        process.wait(timeout=5)
     deadline = time.monotonic() + 10
-    while not port_is_free(server.port) and time.monotonic() < deadline:
+    while not port_is_free(port) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert port_is_free(server.port), f"port {server.port} is still in use after stopping"
+    assert port_is_free(port), f"port {port} is still in use after stopping"
 
 
-def _group_gone(process: subprocess.Popen[bytes], timeout: float) -> bool:
+def group_gone(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether every process of `process`'s group has ended within `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         process.poll()  # reap the leader: a zombie still counts as a member of the group
         try:
             os.killpg(process.pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.1)
-    return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
