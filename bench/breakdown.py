@@ -1,7 +1,7 @@
 """Where a turn's time goes: wall-clock spans recorded around the parts of one chat turn.
 
 `instrument(runtime)` wraps, on this runtime's objects only (never on classes, never in files
-outside bench/), the agent service's `prepare` and `stream`, the MCP connector's `connect`
+outside bench/), the turn engine's `prepare` and `_run`, the MCP connector's `connect`
 (and the client session's `list_tools` / `call_tool`), the in-process MCP app (per JSON-RPC
 method), database sessions, and the SQL dialect's round trips (execute, commit, rollback,
 ping). Turns run one at a time, so a single "current phase" is enough to attribute database
@@ -28,8 +28,7 @@ from bench.machine import Load, LoadMeter
 from bench.model import MODEL_NAME, next_output
 from bench.stack import ChatStack
 from bench.stats import NS_PER_MS
-from taskpilot.agent.events import TurnDone, TurnError, TurnEvent
-from taskpilot.agent.service import PreparedTurn
+from taskpilot.agent.engine import PreparedTurn, RunningTurn
 from taskpilot.agent.stream_events import response_events
 from taskpilot.runtime import Runtime
 
@@ -137,11 +136,11 @@ def _timed(
 
 def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
     """Install the spans on this runtime's objects; returns a function that removes them."""
-    agent, connector, db = runtime.agent, runtime.agent.mcp, runtime.db
+    agent, connector, db = runtime.turns, runtime.turns.mcp, runtime.db
     dialect = db.engine.sync_engine.dialect
     targets: list[tuple[object, str]] = [
         (agent, "prepare"),
-        (agent, "stream"),
+        (agent, "_run"),
         (connector, "connect"),
         (connector, "asgi_app"),
         (db, "session"),
@@ -149,7 +148,7 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
     ]
     # (owner, name, its own attribute before, if it had one): restored exactly by `remove`.
     originals = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
-    prepare, stream, connect, session = agent.prepare, agent.stream, connector.connect, db.session
+    prepare, run, connect, session = agent.prepare, agent._run, connector.connect, db.session
 
     async def timed_prepare(*args: Any, **kwargs: Any) -> PreparedTurn:
         recorder.phase = PREPARE
@@ -160,17 +159,15 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
             recorder.add("prepare", time.perf_counter_ns() - started)
             recorder.phase = API
 
-    async def timed_stream(turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+    async def timed_run(running: RunningTurn) -> None:
+        # The engine's run ends right after it emits done (or error), the event the API
+        # answers on: the span is the turn's whole time on the response path.
         recorder.phase = STREAM
         started = time.perf_counter_ns()
         try:
-            async for event in stream(turn):
-                if isinstance(event, TurnDone | TurnError):
-                    # The API answers on this event; what follows is off the response path.
-                    recorder.add("stream", time.perf_counter_ns() - started)
-                    recorder.phase = API
-                yield event
+            await run(running)
         finally:
+            recorder.add("stream", time.perf_counter_ns() - started)
             recorder.phase = API
 
     @asynccontextmanager
@@ -213,7 +210,7 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
         return timed
 
     setattr(agent, "prepare", timed_prepare)  # noqa: B010 - instance attributes on purpose
-    setattr(agent, "stream", timed_stream)  # noqa: B010
+    setattr(agent, "_run", timed_run)  # noqa: B010
     setattr(connector, "connect", timed_connect)  # noqa: B010
     if connector.asgi_app is not None:
         setattr(connector, "asgi_app", TimedMcpApp(connector.asgi_app, recorder))  # noqa: B010
@@ -322,13 +319,13 @@ def _summarise(recorder: TurnRecorder, load: Load | None) -> Breakdown:
         ),
         row("of which database round trips", m(f"db:{API}"), 2, _count(recorder, API)),
         row(
-            "`AgentService.prepare`",
+            "`TurnEngine.prepare`",
             m("prepare"),
             1,
             "conversation lookup, history window, store the user's message",
         ),
         row("of which database round trips", m(f"db:{PREPARE}"), 2, _count(recorder, PREPARE)),
-        row("`AgentService.stream` until the done event", stream, 1),
+        row("`TurnEngine._run` until the done event", stream, 1),
         row(
             "MCP session open (`McpConnector.connect`)",
             m("mcp_open"),

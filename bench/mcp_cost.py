@@ -39,7 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 from bench.machine import Load, LoadMeter
 from bench.stack import BENCH_SECRET, ChatStack, bench_settings
 from bench.stats import Summary
-from taskpilot.agent.service import INTERNAL_MCP_BASE, McpConnector
+from taskpilot.agent.mcp_client import INTERNAL_MCP_BASE, McpConnector
 from taskpilot.core.config import PROJECT_ROOT
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.mcp.server import bind_stdio_user
@@ -285,7 +285,7 @@ async def measure_mcp(
         ),
         await _measure(
             "in-process ASGI via Agents SDK (`McpConnector.connect`, what a turn does)",
-            _with_connector(stack.runtime.agent.mcp, stack.user_id),
+            _with_connector(stack.runtime.turns.mcp, stack.user_id),
             iterations,
             warmup,
         ),

@@ -87,7 +87,7 @@ CUMULATIVE_OF_INTEREST = (
     ("agents/mcp/server.py", "_snapshot_tools", "SDK snapshot of the tool list"),
     ("taskpilot/core/security.py", "verify_taskpilot_token", "JWT checks (API + each MCP request)"),
     ("taskpilot/core/security.py", "_mint", "per-turn MCP token"),
-    ("taskpilot/agent/service.py", "history_to_input", "stored history → model input"),
+    ("taskpilot/agent/model_input.py", "history_to_input", "stored history → model input"),
     ("taskpilot/agent/instructions.py", "build_instructions", "agent instructions"),
     ("copy.py", "deepcopy", "all deep copies (SDK schemas, pydantic model_copy)"),
 )

@@ -23,7 +23,6 @@ from sqlmodel import col
 from bench.databases import BenchDatabase
 from bench.model import REPLY, TASK_TITLE, AddTaskModel
 from taskpilot.api.app import create_api
-from taskpilot.api.routes.chat import wait_for_running_turns
 from taskpilot.core.config import Settings
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus, utcnow
 from taskpilot.runtime import Runtime
@@ -187,4 +186,4 @@ async def chat_stack(database: BenchDatabase) -> AsyncIterator[ChatStack]:
                     headers={"Authorization": f"Bearer {token}"},
                 )
         finally:
-            await wait_for_running_turns()
+            await runtime.turns.settle()

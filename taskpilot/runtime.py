@@ -1,8 +1,9 @@
-"""The process's long-lived parts, built once: settings, database, limits, MCP server, agent
-service, and the ChatKit server and hosted-session client that sit on it.
+"""The process's long-lived parts, built once: settings, database, limits, MCP server, the
+turn engine, and the ChatKit server and hosted-session client that sit on it.
 
-The HTTP API, the Reflex state handlers and the ChatKit server all reach the agent through
-`get_runtime()`. Nothing here holds conversation state; it is configuration and pools.
+The HTTP API, the Reflex state handlers and the ChatKit server all run turns through
+`get_runtime().turns`. Nothing here holds conversation state; it is configuration, pools and
+the set of turns running in this process.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from functools import lru_cache
 
 from agents.models.interface import Model
 
+from taskpilot.agent.engine import TurnEngine
+from taskpilot.agent.mcp_client import McpConnector
 from taskpilot.agent.providers import build_model, close_model
-from taskpilot.agent.service import AgentService, McpConnector
 from taskpilot.chatkit.server import TaskPilotChatKitServer
 from taskpilot.chatkit.sessions import HostedSessions
 from taskpilot.chatkit.store import ConversationThreadStore
@@ -33,26 +35,31 @@ class Runtime:
         self.limits = Limits(self.settings)
         self.mcp_server = build_mcp_server(self.settings, self.db)
         self.mcp_app = build_mcp_app(self.mcp_server, self.settings)
-        self.agent = AgentService(
+        self.turns = TurnEngine(
             self.settings,
             self.db,
             model or build_model(self.settings),
             McpConnector(self.settings, self.mcp_app),
             self.limits,
         )
-        store = ConversationThreadStore(self.db, start_turn=self.agent.prepare)
-        self.chatkit = TaskPilotChatKitServer(self.agent, store)
+        store = ConversationThreadStore(self.db, start_turn=self.turns.prepare)
+        self.chatkit = TaskPilotChatKitServer(self.turns, store)
         self.chatkit_sessions = HostedSessions(self.settings)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:
-        """Start the MCP session manager for the app's lifetime; close the pool after."""
+        """Start the MCP session manager for the app's lifetime. At the end, running turns
+        finish (or are stopped and marked failed) while the model client, the MCP server and
+        the database are still there; then those close."""
         try:
             async with self.mcp_server.session_manager.run():
-                yield self
+                try:
+                    yield self
+                finally:
+                    await self.turns.drain()
         finally:
             await self.db.dispose()
-            await close_model(self.agent.model)
+            await close_model(self.turns.model)
             await self.chatkit_sessions.close()
             await self.limits.close()
 

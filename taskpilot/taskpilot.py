@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 import reflex as rx
 
 from taskpilot.api.app import create_api
-from taskpilot.api.routes.chat import wait_for_running_turns
 from taskpilot.core.config import get_settings
 from taskpilot.core.logs import configure as configure_logs
 from taskpilot.data import models  # noqa: F401 - our tables share SQLModel.metadata with rx.Model
@@ -24,9 +23,9 @@ from taskpilot.web.pages import register
 async def _runtime_lifespan() -> AsyncIterator[None]:
     # Reflex mounts our FastAPI app, and mounted apps get no lifespan of their own: start the
     # runtime (MCP session manager, pools) here instead.
+    # Shutting down, it lets running turns end first (`Runtime.running`).
     async with get_runtime().running():
         yield
-        await wait_for_running_turns()
 
 
 configure_logs(get_settings())

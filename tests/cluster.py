@@ -466,7 +466,7 @@ async def messages(http: httpx.AsyncClient, who: Account, conversation_id: str) 
 @dataclass
 class TurnAudit:
     """What is wrong with the stored turns (`problems`), and which user messages are still
-    pending (their turn is running, or was lost with its worker or its database)."""
+    running (their turn is under way, or was lost with its worker and its lease runs out)."""
 
     problems: list[str]
     pending: list[dict[str, Any]]
@@ -475,8 +475,8 @@ class TurnAudit:
 
 def audit_turns(database_url: str, user_ids: list[str]) -> TurnAudit:
     """Check every stored turn of these people is whole: each reply answers one user message
-    of the same person and conversation, no message has two replies, an answered message has
-    its reply and a failed one has none; tasks are not duplicated."""
+    of the same person and conversation and comes right after it, no message has two replies,
+    an answered message has its reply and a failed one has none; tasks are not duplicated."""
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
         rows = conn.execute(
             "SELECT id, conversation_id, user_id, role, status, reply_to_id, content,"
@@ -501,6 +501,12 @@ def audit_turns(database_url: str, user_ids: list[str]) -> TurnAudit:
             problems.append(f"assistant message {mid} answers a message of another thread")
         else:
             replies.setdefault(reply_to, []).append(mid)
+    # History alternates: a reply comes right after its question in its conversation.
+    previous: dict[str, int] = {}
+    for mid, conversation, _user, role, _status, reply_to, _content, _cid in rows:
+        if role == "assistant" and previous.get(conversation) != reply_to:
+            problems.append(f"assistant message {mid} does not follow its question {reply_to}")
+        previous[conversation] = mid
     pending = []
     for mid, _conversation, _user, _role, status, _reply_to, content, cid in users.values():
         answers = replies.get(mid, [])
@@ -510,6 +516,6 @@ def audit_turns(database_url: str, user_ids: list[str]) -> TurnAudit:
             problems.append(f"user message {mid} is answered but has no reply")
         if status == "failed" and answers:
             problems.append(f"user message {mid} is failed but has a reply")
-        if status == "pending":
+        if status == "running":
             pending.append({"id": mid, "content": content, "client_message_id": cid})
     return TurnAudit(problems, pending, [tuple(row) for row in duplicates])

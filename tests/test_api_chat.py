@@ -16,6 +16,7 @@ from agents.testing import ModelStep, ScriptedModel, assistant_message, function
 from openai import APIConnectionError
 
 from taskpilot.core.config import Settings
+from taskpilot.core.errors import DATABASE_DOWN
 from taskpilot.runtime import Runtime
 from tests.conftest import (
     TASK_TOOLS,
@@ -463,7 +464,7 @@ async def test_database_unreachable_is_a_503(running: Any) -> None:
             "/api/auth/signup", json={"email": "a@example.com", "password": "long password"}
         )
         assert signup.status_code == 503
-        assert "database is unavailable" in signup.json()["detail"]
+        assert signup.json() == {"detail": DATABASE_DOWN, "code": "database_unavailable"}
         chat = await http.post(
             "/api/u1/chat", json={"message": "hi"}, headers=bearer(settings, "u1")
         )
@@ -525,19 +526,18 @@ async def test_a_retry_sees_the_tool_calls_a_failed_attempt_made(
     ]
 
 
-async def test_a_retried_older_message_sees_the_turns_before_it(
+async def test_a_failed_message_is_not_answered_after_newer_turns(
     sqlite_url: str, running: Any
 ) -> None:
-    """History for a retry ends at the retried message, however many turns came after it."""
+    """Its answer would land out of order: the retry is refused in words, nothing is stored,
+    and the conversation still reads question, answer."""
     failure = APIConnectionError(request=httpx2.Request("POST", "http://model.invalid"))
     steps = [
         [assistant_message("first reply")],
         ModelStep.raise_error(failure),
-        [assistant_message("later reply 1")],
-        [assistant_message("later reply 2")],
-        [assistant_message("retried reply")],
+        [assistant_message("later reply")],
     ]
-    http, model = await chat_client(make_settings(sqlite_url, history_turns=1), running, steps)
+    http, model = await chat_client(make_settings(sqlite_url), running, steps)
     async with http:
         me = await sign_up(http)
         url = f"/api/{me['id']}/chat"
@@ -546,10 +546,20 @@ async def test_a_retried_older_message_sees_the_turns_before_it(
         ]
         retried = {"message": "flaky", "client_message_id": "flaky", "conversation_id": cid}
         assert (await http.post(url, json=retried, headers=me["headers"])).status_code == 502
-        for text in ("later 1", "later 2"):
-            body = {"message": text, "conversation_id": cid}
-            assert (await http.post(url, json=body, headers=me["headers"])).status_code == 200
+        later = {"message": "later", "conversation_id": cid}
+        assert (await http.post(url, json=later, headers=me["headers"])).status_code == 200
         again = await http.post(url, json=retried, headers=me["headers"])
-        assert again.json()["response"] == "retried reply"
-    seen = [item["content"] for item in model.last_call.input]  # type: ignore[union-attr]
-    assert seen == ["first", "first reply", "flaky"]
+        assert again.status_code == 409
+        assert again.json()["code"] == "not_latest_message"
+        assert again.json()["detail"].endswith("send it again instead.")
+        listed = await http.get(
+            f"/api/{me['id']}/conversations/{cid}/messages", headers=me["headers"]
+        )
+    assert [(m["content"], m["status"]) for m in listed.json()["messages"]] == [
+        ("first", "answered"),
+        ("first reply", "answered"),
+        ("flaky", "failed"),
+        ("later", "answered"),
+        ("later reply", "answered"),
+    ]
+    model.assert_complete()

@@ -20,7 +20,6 @@ from agents.testing import ModelStep, ScriptedModel, assistant_message, function
 from sqlalchemy.exc import OperationalError
 
 from taskpilot.api.app import create_api
-from taskpilot.api.routes.chat import wait_for_running_turns
 from taskpilot.core.config import PROJECT_ROOT, Settings
 from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
@@ -150,7 +149,7 @@ async def test_a_dropped_sse_client_does_not_cut_the_turn_short(
                 if line.startswith("data:"):
                     break  # the client goes away after the first event
         gate.set()
-        await wait_for_running_turns()
+        await runtime.turns.settle()
         listed = await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])
         cid = listed.json()["conversations"][0]["id"]
         messages = (
@@ -257,7 +256,7 @@ async def test_a_running_turn_holds_no_pooled_connection(postgres_url: str, runn
         turn = asyncio.create_task(
             http.post(f"/api/{me['id']}/chat", json={"message": "hi"}, headers=me["headers"])
         )
-        while not runtime.agent.model.calls:  # type: ignore[attr-defined]
+        while not runtime.turns.model.calls:  # type: ignore[attr-defined]
             await asyncio.sleep(0.01)
         tasks = await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])
         assert tasks.status_code == 200

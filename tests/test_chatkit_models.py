@@ -17,7 +17,7 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message
 from chatkit.types import ErrorEvent, ThreadCreateParams, ThreadsCreateReq, ThreadStreamEvent
 
-from taskpilot.agent.service import STOPPED
+from taskpilot.agent.engine import STOPPED
 from taskpilot.core.config import Settings
 from taskpilot.runtime import Runtime
 from tests.chatkit_client import (

@@ -24,6 +24,7 @@ from chatkit.types import (
 )
 
 from taskpilot.core.config import Settings
+from taskpilot.core.errors import DATABASE_DOWN
 from taskpilot.runtime import Runtime
 from tests.chatkit_client import ChatKitClient, event_summary, thread_id_of, user_input
 from tests.conftest import api_client, scripted_runtime, sign_up
@@ -562,7 +563,7 @@ async def test_a_message_that_cannot_be_stored_ends_the_stream_with_a_reason(
     ck, _ = ada
 
     async def database_down(*args: Any, **kwargs: Any) -> Any:
-        raise DatabaseUnavailable("down")
+        raise DatabaseUnavailable()
 
     monkeypatch.setattr(offline_runtime.chatkit.store, "start_turn", database_down)
     events = await ck.create(ADD_MILK)
@@ -570,4 +571,4 @@ async def test_a_message_that_cannot_be_stored_ends_the_stream_with_a_reason(
     assert [event.type for event in events] == ["thread.created", "error"]
     error = events[-1]
     assert isinstance(error, ErrorEvent) and error.allow_retry
-    assert error.message == "The database is unavailable right now; try again shortly."
+    assert error.message == DATABASE_DOWN

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from taskpilot.core.security import mint_mcp_token
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import ConversationStore, message_to_dict
 from taskpilot.services.tasks import TaskService, clean_tags, task_to_dict
+from taskpilot.services.turns import Claim, TurnStore
 from tests.conftest import TEST_SECRET, api_client, make_settings, scripted_runtime, sign_up
 from tests.hostile_corpus import (
     MARKUP,
@@ -124,8 +126,9 @@ async def make_scene(runtime: Runtime, http: httpx.AsyncClient) -> Scene:
     async with runtime.db.session() as session:
         store = ConversationStore(session, alice["id"])
         conversation = await store.create("Alice's private chat")
-        message = await store.add_user_message(conversation, "my secret plan", None)
-        await store.finish_turn(conversation, message, "Noted, Alice.", [])
+        turns = TurnStore(session, alice["id"], timedelta(seconds=20))
+        message = await turns.open(conversation, "my secret plan", None, new=False)
+        await turns.finish(Claim(message.id or 0, 1), conversation.id, "Noted, Alice.", [])
     return Scene(runtime, http, mallory, alice, await alice_state(runtime, alice["id"]))
 
 

@@ -315,7 +315,7 @@ async def test_a_full_worker_queues_turns_briefly_then_answers_503(
         assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
         assert busy.json() == {
             "detail": "TaskPilot is very busy right now; try again in a few seconds.",
-            "code": "unavailable",
+            "code": "busy",
         }
         assert await _messages(runtime, bob["id"]) == []  # it never reached the database
         # A turn that waits less than the queue time gets in when the running one ends.

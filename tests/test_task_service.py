@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -25,6 +25,7 @@ from taskpilot.services.tasks import (
     TaskService,
     clean_tags,
 )
+from taskpilot.services.turns import Claim, TurnStore
 from taskpilot.services.users import AccountError, UserService
 
 
@@ -147,8 +148,10 @@ async def test_conversation_store_is_scoped(runtime: Runtime) -> None:
     async with runtime.db.session() as session:
         mine = ConversationStore(session, ada)
         conversation = await mine.create("Plans")
-        message = await mine.add_user_message(conversation, "hello", "c-1")
-        reply = await mine.finish_turn(conversation, message, "hi!", [])
+        turns = TurnStore(session, ada, timedelta(seconds=20))
+        message = await turns.open(conversation, "hello", "c-1", new=False)
+        reply = await turns.finish(Claim(message.id or 0, 1), conversation.id, "hi!", [])
+        assert reply is not None
         assert (await mine.reply_to(message.id or 0)) == reply
         assert [m.content for m in await mine.messages(conversation.id)] == ["hello", "hi!"]
         assert [m.content for m in await mine.messages(conversation.id, before_id=reply.id)] == [

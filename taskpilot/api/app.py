@@ -21,17 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskpilot.agent.providers import describe_model
 from taskpilot.api.deps import RuntimeDep
-from taskpilot.api.middleware import (
-    BodySizeLimit,
-    McpRoute,
-    RequestLog,
-    SecurityHeaders,
-    error_response,
-)
+from taskpilot.api.errors import error_response, problem
+from taskpilot.api.middleware import BodySizeLimit, McpRoute, RequestLog, SecurityHeaders
 from taskpilot.api.routes import auth, chat, chatkit, conversations, tasks
 from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut
 from taskpilot.core.config import ModelProvider
 from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.errors import TaskPilotError
 from taskpilot.runtime import Runtime, get_runtime
 
 logger = logging.getLogger("taskpilot.api")
@@ -65,7 +61,6 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
             yield
-        await chat.wait_for_running_turns()
 
     api = FastAPI(
         title="TaskPilot API",
@@ -96,15 +91,15 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
-    @api.exception_handler(DatabaseUnavailable)
-    async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return error_response(503, "The database is unavailable right now; try again shortly.")
+    @api.exception_handler(TaskPilotError)
+    async def _refused(_: Request, exc: TaskPilotError) -> JSONResponse:
+        return problem(exc)
 
     @api.exception_handler(OperationalError)
     @api.exception_handler(DBAPIError)
     async def _dberror_response(_: Request, exc: Exception) -> JSONResponse:
         logger.warning("database error", exc_info=exc)
-        return error_response(503, "The database is unavailable right now; try again shortly.")
+        return problem(DatabaseUnavailable())
 
     @api.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:

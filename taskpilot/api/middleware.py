@@ -10,37 +10,12 @@ from __future__ import annotations
 import logging
 import time
 
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from taskpilot.api.errors import error_response
 from taskpilot.core.logs import new_request_id, request_id
 
 access_log = logging.getLogger("taskpilot.access")
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "invalid_request",
-    429: "rate_limited",
-    502: "upstream_error",
-    503: "unavailable",
-}
-
-
-def error_response(
-    status_code: int, detail: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The API's error body: `{detail, code}`, the detail written for a person."""
-    return JSONResponse(
-        {"detail": detail, "code": _CODES.get(status_code, "error")},
-        status_code=status_code,
-        headers=headers,
-    )
 
 
 class BodySizeLimit:

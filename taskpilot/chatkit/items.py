@@ -44,6 +44,7 @@ from taskpilot.agent.tool_words import (
     tool_result_in_words,
 )
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus, as_utc
+from taskpilot.services.turns import seen_status
 
 ItemKind = Literal["msg", "tools", "reply", "note"]
 USER: ItemKind = "msg"
@@ -177,12 +178,13 @@ def message_items(message: Message, thread_id: str) -> list[ThreadItem]:
                 inference_options=InferenceOptions(),
             )
         )
-        if message.status == TurnStatus.FAILED.value:
+        status, error = seen_status(message)
+        if status == TurnStatus.FAILED.value:
             if message.tool_calls:
                 tools = item_id(TOOLS, message.id)
                 items.append(workflow_item(tools, thread_id, created, message.tool_calls))
             note = item_id(NOTE, message.id)
-            items.append(assistant_item(note, thread_id, created, failure_note(message.error)))
+            items.append(assistant_item(note, thread_id, created, failure_note(error)))
         return items
     turn = message.reply_to_id or message.id
     if message.tool_calls:

@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
 
 from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
@@ -36,13 +35,14 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter, ValidationError
 
-from taskpilot.agent.service import AgentService, PreparedTurn, TurnRejected, clean_message
+from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
+from taskpilot.api.errors import retry_headers, status_of
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
 from taskpilot.chatkit.store import NO_ATTACHMENTS, ConversationThreadStore, RequestContext
 from taskpilot.chatkit.stream import TurnTranslator
-from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
-from taskpilot.services.conversations import InvalidTitle, title_from_message
+from taskpilot.services.conversations import InvalidTitle, MessageNotFound, title_from_message
 
 logger = logging.getLogger("taskpilot.chatkit")
 
@@ -70,7 +70,16 @@ UNSUPPORTED = {
     "threads.custom_action": "widget actions",
     "threads.sync_custom_action": "widget actions",
 }
-DATABASE_DOWN = "The database is unavailable right now; try again shortly."
+
+
+# Refusals of a retry that may succeed if the person tries again.
+RETRYABLE = {
+    ErrorCode.TURN_IN_PROGRESS,
+    ErrorCode.DATABASE_UNAVAILABLE,
+    ErrorCode.BUSY,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.SHUTTING_DOWN,
+}
 
 
 class ChatKitRequestError(Exception):
@@ -81,6 +90,11 @@ class ChatKitRequestError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+    @classmethod
+    def of(cls, error: TaskPilotError) -> ChatKitRequestError:
+        """A domain error, answered with the status the API's table gives its code."""
+        return cls(status_of(error.code), error.message, retry_headers(error.retry_after))
 
 
 def parse_request(body: bytes) -> ChatKitReq:
@@ -117,9 +131,9 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
 
     store: ConversationThreadStore
 
-    def __init__(self, agent: AgentService, store: ConversationThreadStore) -> None:
+    def __init__(self, turns: TurnEngine, store: ConversationThreadStore) -> None:
         super().__init__(store)
-        self.agent = agent
+        self.turns = turns
 
     async def handle(self, body: bytes, user_id: str) -> StreamingResult | NonStreamingResult:
         """Serve one ChatKit request for `user_id` (`ChatKitRequestError` when refused)."""
@@ -159,9 +173,9 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             if message.attachments:
                 raise ChatKitRequestError(400, NO_ATTACHMENTS)
             try:
-                clean_message(user_text(message.content), self.agent.settings.max_message_chars)
-            except TurnRejected as exc:
-                raise ChatKitRequestError(exc.status, exc.message) from exc
+                clean_message(user_text(message.content), self.turns.settings.max_message_chars)
+            except TaskPilotError as exc:
+                raise ChatKitRequestError.of(exc) from exc
         try:
             if isinstance(request, ThreadsAddUserMessageReq | ItemsFeedbackReq):
                 await self.store.load_thread(request.params.thread_id, context)
@@ -179,9 +193,9 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq
         ):
             try:
-                context.slot = await self.agent.admit(context.user_id)
-            except TurnRejected as exc:
-                raise ChatKitRequestError(exc.status, exc.message, exc.headers) from exc
+                context.slot = await self.turns.admit(context.user_id)
+            except TaskPilotError as exc:
+                raise ChatKitRequestError.of(exc) from exc
 
     async def _guarded(
         self, result: StreamingResult, context: RequestContext
@@ -192,10 +206,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             async for chunk in result:
                 yield chunk
         except Exception as exc:
-            if isinstance(exc, TurnRejected):
+            if isinstance(exc, TaskPilotError):  # the database being down included
                 message = exc.message
-            elif isinstance(exc, DatabaseUnavailable):
-                message = DATABASE_DOWN
             else:  # openai-chatkit has logged it, with its traceback
                 logger.error("chatkit stream failed", extra={"error": type(exc).__name__})
                 message = "Something went wrong on our side."
@@ -203,7 +215,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
         finally:
             for turn in context.turns.values():
-                await asyncio.shield(self.agent.abandon(turn))
+                await asyncio.shield(self.turns.abandon(turn))
             context.turns.clear()
             if context.slot is not None:  # the turn gave it back already, unless none ran
                 await asyncio.shield(context.slot.release())
@@ -225,13 +237,16 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             turn = await self._retry(thread, input_user_message, context)
         if not turn.history and thread.title in (None, NEW_CHAT_TITLE):
             # A new thread takes its title from the first message, as a new chat does.
-            thread.title = title_from_message(turn.user_message.content)
-        assert turn.user_message.id is not None
-        translator = TurnTranslator(thread.id, turn.user_message.id)
-        async with aclosing(self.agent.stream(turn)) as events:
-            async for event in events:
+            thread.title = title_from_message(turn.question)
+        translator = TurnTranslator(thread.id, turn.message_id)
+        running = self.turns.start(turn)
+        try:
+            async for event in running.events():
                 for out in translator.translate(event):
                     yield out
+        finally:
+            # ChatKit's Stop closes the stream: the turn stops too (its question is kept).
+            running.stop()
 
     async def _retry(
         self, thread: ThreadMetadata, message: UserMessageItem, context: RequestContext
@@ -240,14 +255,15 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         ref = parse_item_id(message.id)
         try:
             if ref is None or ref.kind != USER:
-                raise TurnRejected(404, "message_not_found", "That message was not found.")
-            return await self.agent.prepare_retry(
+                raise MessageNotFound()
+            return await self.turns.prepare_retry(
                 context.user_id, thread.id, ref.turn, context.slot
             )
-        except TurnRejected as exc:
-            raise CustomStreamError(exc.message, allow_retry=False) from exc
-        except DatabaseUnavailable as exc:
-            raise CustomStreamError(DATABASE_DOWN, allow_retry=True) from exc
+        except MessageNotFound as exc:
+            raise CustomStreamError(str(exc), allow_retry=False) from exc
+        except TaskPilotError as exc:
+            retry = exc.code in RETRYABLE
+            raise CustomStreamError(exc.message, allow_retry=retry) from exc
 
     async def handle_stream_cancelled(
         self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
 
-from taskpilot.agent.service import PreparedTurn
+from taskpilot.agent.engine import PreparedTurn
 from taskpilot.chatkit.items import (
     USER,
     message_items,

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +67,33 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(
         default=10, ge=1, le=200, description="Turns of a conversation the agent sees."
+    )
+
+    # --- a turn's life ----------------------------------------------------------------------
+    turn_lease_seconds: float = Field(
+        default=20,
+        ge=2,
+        le=30,
+        description="A running turn renews its lease every third of this; a turn whose lease"
+        " ran out (its worker died) is known dead and may be retried at once.",
+    )
+    turn_deadline_seconds: float = Field(
+        default=120,
+        ge=5,
+        description="The longest a turn may run before it fails with a readable reason (under"
+        " MCP_TOKEN_SECONDS).",
+    )
+    turn_wait_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="How long a message waits for the turn running in its conversation before"
+        " a 409.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20,
+        ge=0,
+        description="On shutdown (SIGTERM), how long running turns may finish before they are"
+        " stopped and marked failed.",
     )
 
     # --- model ------------------------------------------------------------------------------
@@ -211,6 +238,16 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _deadline_within_token(self) -> Settings:
+        # A turn's MCP token must outlive the turn, or its last tool calls would be refused.
+        if self.turn_deadline_seconds >= self.mcp_token_seconds:
+            raise ValueError(
+                f"TURN_DEADLINE_SECONDS ({self.turn_deadline_seconds:g}) must be shorter than"
+                f" MCP_TOKEN_SECONDS ({self.mcp_token_seconds})."
+            )
+        return self
 
     @field_validator("jwt_secret")
     @classmethod

@@ -21,10 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.config import PROJECT_ROOT, Settings, get_settings
+from taskpilot.core.errors import DATABASE_DOWN, ErrorCode, TaskPilotError
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The database could not be reached; the API answers 503."""
+class DatabaseUnavailable(TaskPilotError):
+    """The database could not be reached (an outage, not a bug): the API answers 503."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.DATABASE_UNAVAILABLE, DATABASE_DOWN, retry_after=5)
 
 
 def _normalise(url: str) -> sa.URL:
@@ -116,7 +120,7 @@ class Database:
                 and not isinstance(exc, OperationalError)
             ):
                 raise
-            raise DatabaseUnavailable("The database is unavailable right now.") from exc
+            raise DatabaseUnavailable() from exc
 
     async def ping(self) -> bool:
         """True when a trivial query succeeds."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskpilot.core.config import Settings
+from taskpilot.core.errors import ErrorCode, TaskPilotError
 
 logger = logging.getLogger("taskpilot.limits")
 
@@ -30,17 +31,20 @@ PREFIX = "taskpilot:limits:"
 TURN_WINDOW_SECONDS = 60
 
 
-class RateLimited(Exception):
+class RateLimited(TaskPilotError):
     """Over a limit; `retry_after` is whole seconds until a retry can succeed."""
 
     def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(ErrorCode.RATE_LIMITED, message, max(1, math.ceil(retry_after)))
 
 
-class WorkerBusy(Exception):
+class WorkerBusy(TaskPilotError):
     """This worker already runs as many turns as it may, and none ended in time."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.BUSY, "TaskPilot is very busy right now; try again in a few seconds.", 5
+        )
 
 
 @dataclass
@@ -248,8 +252,9 @@ class Limits:
             if settings.reflex_redis_url
             else _MemoryCounters()
         )
-        # A worker killed mid-turn frees its slot after this long.
-        self.lease_seconds = max(120.0, settings.model_timeout_seconds * 4)
+        # A worker killed mid-turn frees its slot after this long: a turn ends by its deadline,
+        # so its slot never expires while it runs.
+        self.lease_seconds = settings.turn_deadline_seconds + settings.turn_lease_seconds
         self._warned_at = -math.inf
         self._worker_places: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 

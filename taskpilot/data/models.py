@@ -62,9 +62,14 @@ class Feedback(StrEnum):
 
 
 class TurnStatus(StrEnum):
-    """Where a user's message is in its turn; used for idempotent retries."""
+    """Where a user's message is in its turn (the rules are in `agent/engine.py`).
 
-    PENDING = "pending"
+    `running`: one attempt holds it, renewing `lease_until`; at most one message of a
+    conversation is running (a unique index says so). `answered`: its one reply is stored.
+    `failed`: no reply; the reason is in `error`, and a retry may claim it again.
+    """
+
+    RUNNING = "running"
     ANSWERED = "answered"
     FAILED = "failed"
 
@@ -127,6 +132,18 @@ class Message(SQLModel, table=True):
         # The history window: WHERE conversation_id = ? ORDER BY id DESC LIMIT n.
         sa.Index("ix_messages_conversation_id", "conversation_id", "id"),
         sa.UniqueConstraint("user_id", "client_message_id", name="uq_messages_client_id"),
+        # At most one reply per user message, whatever the timing of its attempts; and the
+        # index that finds a reply (or a message's replay) without a scan.
+        sa.Index("ux_messages_reply_to_id", "reply_to_id", unique=True),
+        # One running turn per conversation: a second message waits or is refused, so the
+        # stored history alternates question and answer.
+        sa.Index(
+            "ux_messages_running_turn",
+            "conversation_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'running'"),
+            postgresql_where=sa.text("status = 'running'"),
+        ),
     )
 
     id: int | None = Field(
@@ -143,9 +160,10 @@ class Message(SQLModel, table=True):
     status: str = Field(default=TurnStatus.ANSWERED.value, max_length=16)
     reply_to_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     error: str | None = Field(default=None, max_length=500)
+    # On user messages: which attempt at the turn holds (or last held) it, and until when a
+    # running attempt's lease lasts. Finishing or failing is conditional on both.
+    attempt: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    lease_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     # On assistant replies: the person's rating, if they gave one.
     feedback: str | None = Field(default=None, max_length=16)
     created_at: datetime = _ts()
-
-
-ALL_TABLES: tuple[type[SQLModel], ...] = (User, Task, Conversation, Message)

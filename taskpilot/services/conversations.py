@@ -6,12 +6,10 @@ HTTP API lists, renames and deletes through here too.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,11 +24,11 @@ from taskpilot.data.models import (
     utcnow,
 )
 from taskpilot.services.text import unstorable, without_unstorable
+from taskpilot.services.turns import seen_status
 
 MAX_CONVERSATION_TITLE = 200
+REPLY_DISCARDED = "The reply was removed, to answer this again."
 TITLE_FROM_MESSAGE = 60
-# A turn still "pending" after this long was lost with its worker; a retry may run it again.
-STALE_TURN = timedelta(minutes=5)
 
 
 class ConversationNotFound(LookupError):
@@ -89,6 +87,7 @@ def conversation_to_dict(conversation: Conversation) -> dict[str, Any]:
 
 def message_to_dict(message: Message) -> dict[str, Any]:
     """The JSON form of a message, with its turn's tool calls."""
+    status, error = seen_status(message)
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -98,8 +97,8 @@ def message_to_dict(message: Message) -> dict[str, Any]:
             {k: call.get(k) for k in ("name", "arguments", "result", "is_error")}
             for call in message.tool_calls or []
         ],
-        "status": message.status,
-        "error": message.error,
+        "status": status,
+        "error": error,
         "feedback": message.feedback,
         "client_message_id": message.client_message_id,
         "created_at": as_utc(message.created_at).isoformat(),  # type: ignore[union-attr]
@@ -219,12 +218,13 @@ class ConversationStore:
         """The last `turns` turns the agent should see, oldest first; with `before_id`, the
         turns before that message (a retried turn sees what came before it, not after).
 
-        One bounded, index-backed query, whatever the conversation's length. Failed turns are
-        left out so the model never sees a question without its answer twice.
+        One bounded, index-backed query, whatever the conversation's length. Only answered
+        turns: a failed or running question is left out, so the model sees question, answer,
+        question, answer.
         """
         statement = select(Message).where(
             Message.conversation_id == conversation_id,
-            col(Message.status) != TurnStatus.FAILED.value,
+            col(Message.status) == TurnStatus.ANSWERED.value,
         )
         if before_id is not None:
             statement = statement.where(col(Message.id) < before_id)
@@ -251,99 +251,6 @@ class ConversationStore:
         )
         return (await self.session.exec(statement)).first()
 
-    async def add_user_message(
-        self, conversation: Conversation, text: str, client_message_id: str | None
-    ) -> Message:
-        """Store the user's message before the turn runs (status pending)."""
-        message = Message(
-            conversation_id=conversation.id,
-            user_id=self.user_id,
-            role=Role.USER.value,
-            content=text,
-            client_message_id=client_message_id,
-            status=TurnStatus.PENDING.value,
-        )
-        conversation.updated_at = utcnow()
-        self.session.add(message)
-        self.session.add(conversation)
-        try:
-            await self.session.commit()
-        except IntegrityError:
-            await self.session.rollback()
-            raise
-        return message
-
-    async def finish_turn(
-        self,
-        conversation: Conversation,
-        user_message: Message,
-        reply: str,
-        tool_calls: list[dict[str, Any]],
-    ) -> Message:
-        """Store the assistant's reply and mark the user's message answered, atomically.
-
-        Tool calls an earlier failed attempt made (kept on the user's message) move to the
-        reply, so the turn's record holds every call once.
-        """
-        assistant = Message(
-            conversation_id=conversation.id,
-            user_id=self.user_id,
-            role=Role.ASSISTANT.value,
-            content=reply,
-            tool_calls=[*(user_message.tool_calls or []), *tool_calls],
-            reply_to_id=user_message.id,
-        )
-        user_message.status = TurnStatus.ANSWERED.value
-        user_message.error = None
-        user_message.tool_calls = []
-        flag_modified(user_message, "tool_calls")  # also clears calls saved as progress
-        conversation.updated_at = utcnow()
-        self.session.add_all([assistant, user_message, conversation])
-        await self.session.commit()
-        return assistant
-
-    async def save_progress(self, message_id: int, tool_calls: list[dict[str, Any]]) -> None:
-        """Keep the tool calls a running turn has made so far on its user message, so they
-        outlive a worker that dies mid-turn (its retry is shown them, and repeats none)."""
-        await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Message)
-            .where(
-                col(Message.id) == message_id,
-                col(Message.user_id) == self.user_id,
-                col(Message.status) == TurnStatus.PENDING.value,
-            )
-            .values(tool_calls=tool_calls)
-        )
-        await self.session.commit()
-
-    async def fail_pending(
-        self, message_id: int, reason: str, tool_calls: list[dict[str, Any]]
-    ) -> None:
-        """Mark a pending user message failed (it is kept; no reply is stored).
-
-        `tool_calls` completed before the failure: their effects are real, so they are kept
-        with the message and shown to the model if the turn is retried. A message answered
-        or failed meanwhile is left as it is.
-        """
-        await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Message)
-            .where(
-                col(Message.id) == message_id,
-                col(Message.user_id) == self.user_id,
-                col(Message.status) == TurnStatus.PENDING.value,
-            )
-            .values(status=TurnStatus.FAILED.value, error=reason[:500], tool_calls=tool_calls)
-        )
-        await self.session.commit()
-
-    async def retry_turn(self, user_message: Message) -> None:
-        """Put a failed (or stale) message back to pending before running it again."""
-        user_message.status = TurnStatus.PENDING.value
-        user_message.error = None
-        user_message.created_at = utcnow()
-        self.session.add(user_message)
-        await self.session.commit()
-
     async def discard_reply(self, reply: Message) -> None:
         """Delete an assistant reply so its turn can run again (ChatKit's retry).
 
@@ -354,6 +261,9 @@ class ConversationStore:
             asked = await self.session.get(Message, reply.reply_to_id)
             if asked is not None and asked.user_id == self.user_id:
                 asked.tool_calls = [*(asked.tool_calls or []), *(reply.tool_calls or [])]
+                # Unanswered now, so a retry may claim it (`TurnStore.claim`).
+                asked.status = TurnStatus.FAILED.value
+                asked.error = REPLY_DISCARDED
                 self.session.add(asked)
         await self.session.delete(reply)
         await self.session.commit()
@@ -384,9 +294,3 @@ class ConversationStore:
             .values(feedback=feedback.value)
         )
         await self.session.commit()
-
-    @staticmethod
-    def is_stale(message: Message) -> bool:
-        """A pending turn older than `STALE_TURN`: its worker is gone."""
-        created = as_utc(message.created_at)
-        return created is not None and utcnow() - created > STALE_TURN

@@ -104,7 +104,7 @@ class Page:
 
         @asynccontextmanager
         async def unavailable() -> Any:
-            raise DatabaseUnavailable("The database is unavailable right now.")
+            raise DatabaseUnavailable()
             yield  # pragma: no cover - never reached
 
         monkeypatch.setattr(self.runtime.db, "session", unavailable)

@@ -93,18 +93,17 @@ async def test_chatkit_events_reach_the_page(tab: Page) -> None:
             [assistant_message("Added.")],
         ]
     )
-    turn = await tab.runtime.agent.prepare(user_id, None, "add buy milk")
-    async for _ in tab.runtime.agent.stream(turn):
-        pass
+    turn = await tab.runtime.turns.prepare(user_id, None, "add buy milk")
+    await tab.runtime.turns.start(turn).wait()
     follow_up = await call(chatkit, "response_ended")
     assert follow_up is TaskState.load_tasks and not chatkit.responding
     await call(tab.tasks, "load_tasks")
     assert [t.title for t in tab.tasks.tasks] == ["Buy milk"]
 
     # Another thread: the URL names it, without a reload; anything else is not put in a script.
-    event = await call(chatkit, "thread_changed", turn.conversation.id)
-    assert chatkit.thread_id == turn.conversation.id
-    assert f'"/chatkit/{turn.conversation.id}"' in script_of(event)
+    event = await call(chatkit, "thread_changed", turn.conversation_id)
+    assert chatkit.thread_id == turn.conversation_id
+    assert f'"/chatkit/{turn.conversation_id}"' in script_of(event)
     assert "replaceState" in script_of(event)
     event = await call(chatkit, "thread_changed", "'); alert(1); ('")
     assert '"/chatkit")' in script_of(event) and "alert" not in script_of(event)

@@ -314,7 +314,7 @@ async def test_unexpected_failures_read_as_plain_sentences(
         raise ValueError("internal detail")
 
     with monkeypatch.context() as patch:
-        patch.setattr(tab.runtime.agent, "prepare", broken)
+        patch.setattr(tab.runtime.turns, "prepare", broken)
         await send(tab, "hello")
     assert tab.chat.live_error == GENERIC_FAILURE
     tab.database_down(monkeypatch)
@@ -420,7 +420,7 @@ async def test_task_panel_changes_go_through_the_mcp_tools(
         def connect(self, user: str) -> Any:
             raise OSError("connection refused")
 
-    monkeypatch.setattr(tab.runtime.agent, "mcp", Unreachable())
+    monkeypatch.setattr(tab.runtime.turns, "mcp", Unreachable())
     await call(panel, "complete_task", 1)
     assert panel.task_error == TOOL_FAILED
     tab.database_down(monkeypatch)
@@ -439,26 +439,32 @@ async def test_layout_toggles(tab: Page) -> None:
     assert not layout.history_toggled and not layout.tasks_toggled
 
 
-async def test_a_cancelled_turn_task_stops_the_stream_too(tab: Page) -> None:
+async def test_a_cancelled_page_handler_leaves_the_turn_to_the_engine(tab: Page) -> None:
     user_id = await tab.sign_up()
-    started = asyncio.Event()
+    started, gate = asyncio.Event(), asyncio.Event()
 
-    async def silent(call_: Any) -> Any:
+    async def slow(call_: Any) -> Any:
         started.set()
-        await asyncio.sleep(3600)
+        await gate.wait()
+        return [assistant_message("stored all the same")]
 
-    tab.model.extend([ModelStep.respond(silent)])
+    tab.model.extend([ModelStep.respond(slow)])
     spec = await call(tab.chat, "send", {"message": "hello"})
     runner = asyncio.get_running_loop().create_task(
         call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args])
     )
     await asyncio.wait_for(started.wait(), 10)
-    runner.cancel()  # the server shutting down, say
+    runner.cancel()  # the page's event went away; the turn runs in the engine's task
     with pytest.raises(asyncio.CancelledError):
         await runner
+    gate.set()
+    await tab.runtime.turns.settle()
     async with tab.runtime.db.session() as session:
         stored = await ConversationStore(session, user_id).messages(tab.chat.current_id)
-    assert [m.status for m in stored] == ["failed"]
+    assert [(m.content, m.status) for m in stored] == [
+        ("hello", "answered"),
+        ("stored all the same", "answered"),
+    ]
 
 
 async def test_the_composer_keeps_the_draft(tab: Page) -> None:

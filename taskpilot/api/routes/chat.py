@@ -1,64 +1,38 @@
 """POST /api/{user_id}/chat: one turn, as JSON or as server-sent events.
 
-The turn runs in its own task, so a client that disconnects mid-stream does not cut it
-short: the reply is still stored and shows up in the conversation's history.
+The turn engine runs the turn in a task of its own, so a client that disconnects mid-stream
+does not cut it short: the reply is still stored and shows in the conversation's history.
+This route only translates: the request into `prepare`, the turn's events into JSON or SSE.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
 
+from taskpilot.agent.engine import RunningTurn
 from taskpilot.agent.events import TurnDone, TurnError, TurnEvent
-from taskpilot.agent.service import AgentService, PreparedTurn, TurnRejected
 from taskpilot.api.deps import PathUser, RuntimeDep
+from taskpilot.api.errors import problem
 from taskpilot.api.schemas import ChatRequest, ChatResponse, ErrorOut, ToolCallOut
+from taskpilot.core.errors import ErrorCode, TaskPilotError
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
 
-# Turns outlive their request; keep a reference so they are not garbage-collected mid-run.
-_running: set[asyncio.Task[None]] = set()
-_END = object()
-
-ERROR_STATUS = {"database_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE}
+ENDED_EARLY = "The turn ended without a reply."
 
 
-def _detached(agent: AgentService, turn: PreparedTurn) -> asyncio.Queue[Any]:
-    """Run the turn in its own task; its events arrive on the returned queue."""
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async with aclosing(agent.stream(turn)) as events:
-                async for event in events:
-                    queue.put_nowait(event)
-        finally:
-            queue.put_nowait(_END)
-
-    task = asyncio.create_task(pump(), name=f"turn-{turn.conversation.id}")
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    return queue
-
-
-async def _events(queue: asyncio.Queue[Any]) -> AsyncIterator[TurnEvent]:
-    while (event := await queue.get()) is not _END:
-        yield event
-
-
-def _sse(event: TurnEvent) -> str:
+def _sse_frame(event: TurnEvent) -> str:
+    """One turn event as a server-sent event."""
     return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
 
 
-async def wait_for_running_turns() -> None:
-    """Let turns still running finish (used at shutdown and by tests)."""
-    if _running:
-        await asyncio.gather(*list(_running), return_exceptions=True)
+async def _frames(running: RunningTurn) -> AsyncIterator[str]:
+    async for event in running.events():
+        yield _sse_frame(event)
 
 
 @router.post(
@@ -71,11 +45,17 @@ async def wait_for_running_turns() -> None:
         401: {"model": ErrorOut},
         403: {"model": ErrorOut},
         404: {"model": ErrorOut},
-        409: {"model": ErrorOut},
+        409: {
+            "model": ErrorOut,
+            "description": "Another turn of this conversation (or this message) is still being"
+            " answered after TURN_WAIT_SECONDS (`turn_in_progress`), or the message can't be"
+            " answered in its place (`not_latest_message`, `client_message_id_reused`).",
+        },
         422: {"model": ErrorOut},
         429: {"model": ErrorOut},
         502: {"model": ErrorOut},
         503: {"model": ErrorOut},
+        504: {"model": ErrorOut, "description": "The turn ran past TURN_DEADLINE_SECONDS."},
     },
 )
 async def chat(
@@ -85,28 +65,16 @@ async def chat(
     accept: str = Header(default="application/json", include_in_schema=False),
 ) -> Any:
     """Send a message to the agent; it manages your tasks and answers."""
-    agent = runtime.agent
-    try:
-        turn = await agent.prepare(
-            user.id, body.conversation_id, body.message, body.client_message_id
-        )
-    except TurnRejected as exc:
-        raise HTTPException(exc.status, detail=exc.message, headers=exc.headers) from exc
-    queue = _detached(agent, turn)
-
+    engine = runtime.turns
+    turn = await engine.prepare(user.id, body.conversation_id, body.message, body.client_message_id)
+    running = engine.start(turn)
     if "text/event-stream" in accept:
-
-        async def frames() -> AsyncIterator[str]:
-            async for event in _events(queue):
-                yield _sse(event)
-
         return StreamingResponse(
-            frames(),
+            _frames(running),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-
-    async for event in _events(queue):
+    async for event in running.events():
         if isinstance(event, TurnDone):
             return ChatResponse(
                 conversation_id=event.conversation_id,
@@ -116,12 +84,6 @@ async def chat(
                 replayed=event.replayed,
             )
         if isinstance(event, TurnError):
-            return JSONResponse(
-                {
-                    "detail": event.message,
-                    "code": event.code,
-                    "conversation_id": event.conversation_id,
-                },
-                status_code=ERROR_STATUS.get(event.code, status.HTTP_502_BAD_GATEWAY),
-            )
-    raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="The turn ended without a reply.")
+            error = TaskPilotError(ErrorCode(event.code), event.message)
+            return problem(error, conversation_id=event.conversation_id)
+    return problem(TaskPilotError(ErrorCode.INTERNAL_ERROR, ENDED_EARLY))

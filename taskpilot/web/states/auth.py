@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 
 from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.errors import DATABASE_DOWN
 from taskpilot.core.limits import RateLimited, client_address
 from taskpilot.core.security import Identity, mint_access_token
 from taskpilot.data.models import User
@@ -23,8 +24,6 @@ from taskpilot.web.session import TOKEN_KEY, identify
 from taskpilot.web.wording import greeting, initials
 
 logger = logging.getLogger("taskpilot.web")
-
-DATABASE_DOWN = "TaskPilot can't reach its database right now. Please try again shortly."
 
 
 class AuthState(rx.State):

@@ -1,16 +1,15 @@
 """ChatState: the conversation on screen and the turn streaming into it.
 
-A turn runs in a background event (`run_turn`): the agent service's stream is consumed in a
-task of its own and each event is applied inside `async with self`, so text appears as it
-is produced and other events (Stop, typing, the task panel) are handled meanwhile. Nothing
-here outlives a turn that the database does not also know: a reload rebuilds the page from
-the stored conversation.
+A turn is the turn engine's (`agent/engine.py`): it runs in a task of its own, and a
+background event (`run_turn`) applies each of its events inside `async with self`, so text
+appears as it is produced and other events (Stop, typing, the task panel) are handled
+meanwhile. Stop cancels the turn through the engine; leaving the page does not. Nothing here
+outlives a turn that the database does not also know: a reload rebuilds the page from the
+stored conversation.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import uuid
@@ -28,10 +27,10 @@ from taskpilot.agent.events import (
     TurnStarted,
 )
 from taskpilot.agent.providers import describe_model
-from taskpilot.agent.service import AgentService, PreparedTurn, TurnRejected
 from taskpilot.agent.tool_words import TASK_CHANGING_TOOLS
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.errors import TaskPilotError
 from taskpilot.core.logs import new_request_id, request_id
 from taskpilot.data.models import utcnow
 from taskpilot.runtime import get_runtime
@@ -73,21 +72,6 @@ STREAMING, STOPPED, FAILED = "streaming", "stopped", "error"
 SESSION_EXPIRED = "Your session has expired. Please log in again."
 GENERIC_FAILURE = "Something went wrong on our side. Please try again."
 ENDED_EARLY = "The reply ended unexpectedly. Please try again."
-
-
-async def _pump(agent: AgentService, turn: PreparedTurn, queue: asyncio.Queue[Any]) -> None:
-    """Run a turn's event stream in one task, handing its events over through `queue`.
-
-    The stream holds the MCP client's task-bound context, so it must be opened, iterated and
-    closed in a single task; running it here lets Stop cancel it even while the model is
-    silent. Cancelling closes the stream, and the service marks the turn "stopped".
-    """
-    try:
-        async with contextlib.aclosing(agent.stream(turn)) as events:
-            async for event in events:
-                queue.put_nowait(event)
-    finally:
-        queue.put_nowait(None)
 
 
 class ChatState(AuthState):
@@ -250,57 +234,49 @@ class ChatState(AuthState):
                 self._fail_live(turn_key, SESSION_EXPIRED)
             return
         try:
-            turn = await runtime.agent.prepare(
+            turn = await runtime.turns.prepare(
                 identity.user_id, conversation_id or None, text, client_message_id
             )
-        except TurnRejected as exc:
-            problem = exc.message
-        except DatabaseUnavailable:
-            problem = DATABASE_DOWN
+        except TaskPilotError as exc:  # the database being down included
+            async with self:
+                self._fail_live(turn_key, exc.message)
+            return
         except Exception:
             logger.exception("could not start a turn")
-            problem = GENERIC_FAILURE
-        else:
-            problem = ""
-        if problem:
             async with self:
-                self._fail_live(turn_key, problem)
+                self._fail_live(turn_key, GENERIC_FAILURE)
             return
 
-        queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(runtime.agent, turn, queue), name="taskpilot-ui-turn")
-        try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), STOP_POLL_SECONDS)
-                    idle = False
-                except TimeoutError:
-                    event, idle = None, True
-                follow_ups: list[Any] = []
-                async with self:
-                    attached = self._active_turn == turn_key
-                    if attached and self.stopping and not pump.done():
-                        break
-                    if event is not None:
-                        follow_ups = await self._apply(event, attached, conversation_id)
-                    elif not idle:
-                        self._fail_live(turn_key, ENDED_EARLY)  # no done/error event came
-                for follow_up in follow_ups:
-                    yield follow_up
-                if event is None and not idle:
-                    return
-            # Stop: cancel the stream's task; the service marks the turn stopped.
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
+        # The turn runs in the engine's task: if this handler ends early (the page closed,
+        # the worker stopping), the turn still ends, stored.
+        running = runtime.turns.start(turn)
+        while True:
+            try:
+                event = await running.next_event(STOP_POLL_SECONDS)
+                idle = False
+            except TimeoutError:
+                event, idle = None, True
+            follow_ups: list[Any] = []
             async with self:
-                if self._active_turn == turn_key:
-                    self.live_status = STOPPED
-                    self.stopping = False
-                    self._active_turn = ""
-        finally:
-            if not pump.done():
-                pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
+                attached = self._active_turn == turn_key
+                if attached and self.stopping and not running.ended:
+                    break
+                if event is not None:
+                    follow_ups = await self._apply(event, attached, conversation_id)
+                elif not idle:
+                    self._fail_live(turn_key, ENDED_EARLY)  # no done/error event came
+            for follow_up in follow_ups:
+                yield follow_up
+            if event is None and not idle:
+                return
+        # Stop: the engine cancels the turn and marks it stopped.
+        running.stop()
+        await running.wait()
+        async with self:
+            if self._active_turn == turn_key:
+                self.live_status = STOPPED
+                self.stopping = False
+                self._active_turn = ""
 
     def _fail_live(self, turn_key: str, message: str) -> None:
         """Show `message` as the turn's error, if that turn still owns the page."""

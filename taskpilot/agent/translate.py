@@ -1,0 +1,85 @@
+"""The Agents SDK's stream events as TaskPilot's `TurnEvent`s, for one run.
+
+The translator also keeps what the turn will store: every tool call with its result, and the
+reply as the person watched it stream (every message of the run — a model may speak before it
+calls a tool — with a blank line between them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taskpilot.agent.events import TextDelta, ToolCall, ToolFinished, ToolStarted, TurnEvent
+
+
+def _parse_json(text: Any) -> Any:
+    if isinstance(text, dict) and "text" in text:
+        text = text["text"]
+    if isinstance(text, list) and len(text) == 1 and isinstance(text[0], dict):
+        text = text[0].get("text", text)
+    if isinstance(text, str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+class RunTranslator:
+    """Translates one run's stream events, collecting its tool calls and its reply."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, ToolCall] = {}
+        self._pieces: list[str] = []
+        self._new_message = False
+
+    @property
+    def reply(self) -> str:
+        """The text streamed so far."""
+        return "".join(self._pieces)
+
+    def finished_calls(self) -> list[dict[str, Any]]:
+        """The tool calls that returned: their effects are real."""
+        return [call.model_dump() for call in self.calls.values() if call.result is not None]
+
+    def all_calls(self) -> list[dict[str, Any]]:
+        """Every tool call of the run, in the order it was made."""
+        return [call.model_dump() for call in self.calls.values()]
+
+    def translate(self, event: Any) -> TurnEvent | None:
+        """The `TurnEvent` for one SDK stream event, if it means anything to a person."""
+        if event.type == "raw_response_event":
+            data = event.data
+            if getattr(data, "type", None) == "response.output_text.delta" and data.delta:
+                return self._text(data.delta)
+            return None
+        if event.type != "run_item_stream_event":
+            return None
+        item = event.item
+        if item.type == "message_output_item":
+            self._new_message = bool(self._pieces)
+            return None
+        if item.type == "tool_call_item":
+            raw = item.raw_item
+            call_id = str(getattr(raw, "call_id", None) or getattr(raw, "id", "") or "")
+            name = str(getattr(raw, "name", "") or "")
+            arguments = _parse_json(getattr(raw, "arguments", "") or "{}")
+            if not isinstance(arguments, dict):
+                arguments = {"value": arguments}
+            self.calls[call_id] = ToolCall(call_id=call_id, name=name, arguments=arguments)
+            return ToolStarted(call_id=call_id, name=name, arguments=arguments)
+        if item.type == "tool_call_output_item":
+            call_id = str(item.call_id or "")
+            call = self.calls.get(call_id) or ToolCall(call_id=call_id, name="unknown")
+            call.result = _parse_json(item.output)
+            call.is_error = bool((item.custom_data or {}).get("is_error"))
+            self.calls[call_id] = call
+            return ToolFinished(**call.model_dump())
+        return None
+
+    def _text(self, delta: str) -> TextDelta:
+        if self._new_message:
+            delta, self._new_message = "\n\n" + delta, False
+        self._pieces.append(delta)
+        return TextDelta(delta=delta)

@@ -1,0 +1,264 @@
+"""TurnStore: the steps of a turn's life in the database, for one user.
+
+Each step is one conditional statement, so the database, not the timing of requests, decides
+who runs a message (the rules are in `agent/engine.py`):
+
+- `open` stores a new question already claimed: `running`, attempt 1, a lease. The unique
+  index on running turns refuses it while another turn runs in the conversation, and the one
+  on client message ids refuses a double submit; either way nothing is stored.
+- `claim` takes a stored question's turn again (it failed, or its lease ran out with its
+  worker) by moving its attempt on by one, and only while no later question exists in the
+  conversation, so answers never land out of order.
+- `renew`, `save_progress`, `finish` and `fail` hold only while the attempt is still theirs:
+  a superseded attempt writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from taskpilot.data.models import Conversation, Message, Role, TurnStatus, as_utc, utcnow
+
+# Why a turn whose worker went away without a word is failed (its lease ran out).
+LOST = "This message wasn't answered: the server answering it stopped. Retry it, or send it again."
+
+
+class ConversationBusy(Exception):
+    """Another turn of the conversation is running; this one was not stored or claimed."""
+
+
+class DuplicateMessage(Exception):
+    """The person already sent a message with this client message id."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt's hold on a question: what finishing or failing it is conditional on."""
+
+    message_id: int
+    attempt: int
+
+
+def seen_status(message: Message) -> tuple[str, str | None]:
+    """A question's status and error as a reader should see them: a running turn whose lease
+    ran out is failed (its worker is gone; a retry claims it)."""
+    lease = as_utc(message.lease_until)
+    if message.status == TurnStatus.RUNNING.value and (lease is None or lease < utcnow()):
+        return TurnStatus.FAILED.value, LOST
+    return message.status, message.error
+
+
+def _held(claim: Claim) -> Any:
+    return sa.and_(
+        col(Message.id) == claim.message_id,
+        col(Message.attempt) == claim.attempt,
+        col(Message.status) == TurnStatus.RUNNING.value,
+    )
+
+
+class TurnStore:
+    """A turn's atomic steps, scoped to one user."""
+
+    def __init__(self, session: AsyncSession, user_id: str, lease: timedelta) -> None:
+        self.session = session
+        self.user_id = user_id
+        self.lease = lease
+
+    async def open(
+        self, conversation: Conversation, text: str, client_message_id: str | None, new: bool
+    ) -> Message:
+        """Store a question, claimed by attempt 1, in `conversation` (created with it when
+        `new`, in the same transaction: a refused question leaves no empty conversation).
+
+        `DuplicateMessage` when the client message id was used; `ConversationBusy` when
+        another turn is running in the conversation.
+        """
+        now = utcnow()
+        message = Message(
+            conversation_id=conversation.id,
+            user_id=self.user_id,
+            role=Role.USER.value,
+            content=text,
+            client_message_id=client_message_id,
+            status=TurnStatus.RUNNING.value,
+            attempt=1,
+            lease_until=now + self.lease,
+            created_at=now,
+        )
+        conversation.updated_at = now
+        self.session.add(conversation)
+        self.session.add(message)
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            if client_message_id and await self._client_id_taken(client_message_id):
+                raise DuplicateMessage from exc
+            if new:
+                raise  # a new conversation has no other turn: not a conflict we know
+            raise ConversationBusy from exc
+        return message
+
+    async def _client_id_taken(self, client_message_id: str) -> bool:
+        statement = sa.select(sa.func.count()).where(
+            col(Message.user_id) == self.user_id,
+            col(Message.client_message_id) == client_message_id,
+        )
+        return bool((await self.session.exec(statement)).one()[0])  # type: ignore[call-overload]
+
+    async def claim(self, message: Message) -> Claim | None:
+        """Take the turn of a stored question that failed or whose lease ran out.
+
+        None when it is not claimable as seen (another attempt got there first, it was
+        answered, or a later question exists); `ConversationBusy` when another question of
+        the conversation is running.
+        """
+        assert message.id is not None
+        # Read before the update: it also refreshes `message` in the session.
+        seen, message_id = message.attempt, message.id
+        now = utcnow()
+        later = aliased(Message)
+        newer_question = (
+            sa.select(sa.literal(1))
+            .where(
+                col(later.conversation_id) == col(Message.conversation_id),
+                col(later.id) > col(Message.id),
+                col(later.role) == Role.USER.value,
+            )
+            .exists()
+        )
+        claimable = sa.or_(
+            col(Message.status) == TurnStatus.FAILED.value,
+            sa.and_(
+                col(Message.status) == TurnStatus.RUNNING.value,
+                sa.or_(col(Message.lease_until).is_(None), col(Message.lease_until) < now),
+            ),
+        )
+        statement = (
+            sa.update(Message)
+            .where(
+                col(Message.id) == message_id,
+                col(Message.user_id) == self.user_id,
+                col(Message.attempt) == seen,
+                claimable,
+                ~newer_question,
+            )
+            .values(
+                status=TurnStatus.RUNNING.value,
+                attempt=seen + 1,
+                lease_until=now + self.lease,
+                error=None,
+            )
+        )
+        try:
+            result = await self.session.exec(statement)  # type: ignore[call-overload]
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise ConversationBusy from exc
+        if result.rowcount != 1:
+            return None
+        return Claim(message_id, seen + 1)
+
+    async def is_latest(self, message: Message) -> bool:
+        """Whether no later question exists in the message's conversation."""
+        statement = sa.select(sa.func.count()).where(
+            col(Message.conversation_id) == message.conversation_id,
+            col(Message.id) > (message.id or 0),
+            col(Message.role) == Role.USER.value,
+        )
+        return not (await self.session.exec(statement)).one()[0]  # type: ignore[call-overload]
+
+    async def fail_lost(self, conversation_id: str) -> int:
+        """Fail the conversation's running turn if its lease ran out (its worker is gone), so a
+        new question may be asked; how many were failed (0 or 1)."""
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(
+                col(Message.conversation_id) == conversation_id,
+                col(Message.user_id) == self.user_id,
+                col(Message.status) == TurnStatus.RUNNING.value,
+                sa.or_(col(Message.lease_until).is_(None), col(Message.lease_until) < utcnow()),
+            )
+            .values(status=TurnStatus.FAILED.value, error=LOST, lease_until=None)
+        )
+        await self.session.commit()
+        return int(result.rowcount)
+
+    async def renew(self, claim: Claim) -> bool:
+        """Extend the attempt's lease; False when the attempt no longer holds the turn."""
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message).where(_held(claim)).values(lease_until=utcnow() + self.lease)
+        )
+        await self.session.commit()
+        return bool(result.rowcount == 1)
+
+    async def save_progress(self, claim: Claim, tool_calls: list[dict[str, Any]]) -> None:
+        """Keep the tool calls made so far on the question, so they outlive a worker that dies
+        mid-turn (the next attempt is shown them, and repeats none)."""
+        await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message).where(_held(claim)).values(tool_calls=tool_calls)
+        )
+        await self.session.commit()
+
+    async def finish(
+        self, claim: Claim, conversation_id: str, reply: str, tool_calls: list[dict[str, Any]]
+    ) -> Message | None:
+        """Store the reply and mark the question answered, atomically; None (and nothing
+        written) when the attempt no longer holds the turn. `tool_calls` is the turn's whole
+        record, earlier attempts' calls included."""
+        now = utcnow()
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(_held(claim))
+            .values(status=TurnStatus.ANSWERED.value, error=None, tool_calls=[], lease_until=None)
+        )
+        if result.rowcount != 1:
+            await self.session.rollback()
+            return None
+        reply_message = Message(
+            conversation_id=conversation_id,
+            user_id=self.user_id,
+            role=Role.ASSISTANT.value,
+            content=reply,
+            tool_calls=tool_calls,
+            reply_to_id=claim.message_id,
+            status=TurnStatus.ANSWERED.value,
+            created_at=now,
+        )
+        self.session.add(reply_message)
+        await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .values(updated_at=now)
+        )
+        try:
+            await self.session.commit()
+        except IntegrityError:  # a reply exists already (the unique index): keep that one
+            await self.session.rollback()
+            return None
+        return reply_message
+
+    async def fail(self, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]) -> bool:
+        """Mark the question failed (it is kept; no reply is stored), keeping the tool calls
+        that did change data; False when the attempt no longer held the turn."""
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(_held(claim))
+            .values(
+                status=TurnStatus.FAILED.value,
+                error=reason[:500],
+                tool_calls=tool_calls,
+                lease_until=None,
+            )
+        )
+        await self.session.commit()
+        return bool(result.rowcount == 1)
