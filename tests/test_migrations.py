@@ -76,3 +76,74 @@ def test_sqlite_file_in_a_new_folder_is_migrated(tmp_path: Path) -> None:
     assert target.parent.is_dir()
     migrate(f"sqlite:///{target}")
     _check_schema(f"sqlite:///{target}")
+
+
+def _carry_existing_rows(url: str) -> None:
+    """0003 on a database with data in it: a message left pending by the code before it is
+    failed with a reason (a retry runs it), a second reply to one message goes, the rest is
+    kept as it was."""
+    command.downgrade(alembic_config(url), "0002")
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    insert_message = sa.text(
+        "INSERT INTO messages (id, conversation_id, user_id, role, content, tool_calls,"
+        " status, reply_to_id, created_at) VALUES (:id, 'c1', 'u1', :role, :content, '[]',"
+        " :status, :reply_to, '2026-12-01 10:00:00')"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, email, display_name, password_hash, task_seq,"
+                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0,"
+                    " '2026-12-01 10:00:00')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO conversations (id, user_id, title, created_at, updated_at)"
+                    " VALUES ('c1', 'u1', 'Old', '2026-12-01 10:00:00', '2026-12-01 10:00:00')"
+                )
+            )
+            for row in [
+                (1, "user", "asked", "answered", None),
+                (2, "assistant", "answered once", "answered", 1),
+                (3, "assistant", "answered twice", "answered", 1),
+                (4, "user", "lost with its worker", "pending", None),
+            ]:
+                conn.execute(
+                    insert_message,
+                    dict(zip(("id", "role", "content", "status", "reply_to"), row, strict=True)),
+                )
+        migrate(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT id, status, error, attempt FROM messages ORDER BY id")
+            ).all()
+        assert [(r[0], r[1], r[3]) for r in rows] == [
+            (1, "answered", 0),
+            (2, "answered", 0),
+            (4, "failed", 0),
+        ]
+        assert rows[2][2] and "Retry it" in rows[2][2]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM messages"))
+            conn.execute(sa.text("DELETE FROM conversations"))
+            conn.execute(sa.text("DELETE FROM users"))
+        engine.dispose()
+    _check_schema(url)
+
+
+def test_sqlite_migration_0003_carries_existing_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url)
+    _carry_existing_rows(url)
+
+
+@pytest.mark.postgres
+def test_postgres_migration_0003_carries_existing_rows(postgres_url: str) -> None:
+    _truncate = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with _truncate.begin() as conn:
+        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
+    _truncate.dispose()
+    _carry_existing_rows(postgres_url)
