@@ -127,7 +127,7 @@ async def make_scene(runtime: Runtime, http: httpx.AsyncClient) -> Scene:
         store = ConversationStore(session, alice["id"])
         conversation = await store.create("Alice's private chat")
         turns = TurnStore(session, alice["id"], timedelta(seconds=20))
-        message = await turns.open(conversation, "my secret plan", None, new=False)
+        message, _ = await turns.open(conversation, "my secret plan", None, new=False)
         await turns.finish(Claim(message.id or 0, 1), conversation.id, "Noted, Alice.", [])
     return Scene(runtime, http, mallory, alice, await alice_state(runtime, alice["id"]))
 

@@ -79,9 +79,9 @@ def test_sqlite_file_in_a_new_folder_is_migrated(tmp_path: Path) -> None:
 
 
 def _carry_existing_rows(url: str) -> None:
-    """0003 on a database with data in it: a message left pending by the code before it is
-    failed with a reason (a retry runs it), a second reply to one message goes, the rest is
-    kept as it was."""
+    """0003 on a database with data in it: a message left pending by the code before it, or
+    answered without a reply, is failed with a reason (a retry runs it), a second reply to one
+    message goes, the rest is kept as it was."""
     command.downgrade(alembic_config(url), "0002")
     engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
     insert_message = sa.text(
@@ -109,6 +109,7 @@ def _carry_existing_rows(url: str) -> None:
                 (2, "assistant", "answered once", "answered", 1),
                 (3, "assistant", "answered twice", "answered", 1),
                 (4, "user", "lost with its worker", "pending", None),
+                (5, "user", "its reply was discarded", "answered", None),
             ]:
                 conn.execute(
                     insert_message,
@@ -123,8 +124,9 @@ def _carry_existing_rows(url: str) -> None:
             (1, "answered", 0),
             (2, "answered", 0),
             (4, "failed", 0),
+            (5, "failed", 0),
         ]
-        assert rows[2][2] and "Retry it" in rows[2][2]
+        assert all(row[2] and "Retry it" in row[2] for row in rows[2:])
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM messages"))

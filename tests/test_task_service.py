@@ -149,7 +149,7 @@ async def test_conversation_store_is_scoped(runtime: Runtime) -> None:
         mine = ConversationStore(session, ada)
         conversation = await mine.create("Plans")
         turns = TurnStore(session, ada, timedelta(seconds=20))
-        message = await turns.open(conversation, "hello", "c-1", new=False)
+        message, _ = await turns.open(conversation, "hello", "c-1", new=False)
         reply = await turns.finish(Claim(message.id or 0, 1), conversation.id, "hi!", [])
         assert reply is not None
         assert (await mine.reply_to(message.id or 0)) == reply

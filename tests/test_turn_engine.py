@@ -11,7 +11,7 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from sqlmodel import select
 
-from taskpilot.agent.engine import SHUT_DOWN, STOPPED, SUPERSEDED
+from taskpilot.agent.engine import NOT_STARTED, SHUT_DOWN, STOPPED, SUPERSEDED
 from taskpilot.agent.events import (
     TextDelta,
     ToolFinished,
@@ -433,3 +433,62 @@ async def test_status_values(settings: Settings, running: Any) -> None:
     events = await ask(runtime, user, "hello")
     assert isinstance(events[-1], TurnError) and events[-1].code == "model_timeout"
     assert (await messages(runtime))[0].status == TurnStatus.FAILED.value
+
+
+async def test_a_question_claimed_but_not_started_is_given_back_as_failed(
+    settings: Settings, running: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, _, user = await start(settings, running, [ModelStep.raise_error(TimeoutError())])
+    first = await ask(runtime, user, "hello", None, "cmid-1")
+    assert isinstance(first[-1], TurnError)
+    from taskpilot.services.conversations import ConversationStore
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseUnavailable()
+
+    monkeypatch.setattr(ConversationStore, "history", down)
+    # A retry claims it, then can't read its history: the claim is given back, failed.
+    with pytest.raises(DatabaseUnavailable):
+        await runtime.turns.prepare(user, None, "hello", "cmid-1")
+    [question] = await messages(runtime)
+    assert (question.status, question.error, question.attempt) == ("failed", NOT_STARTED, 2)
+    # A new question whose history can't be read is not stored at all.
+    with pytest.raises(DatabaseUnavailable):
+        await runtime.turns.prepare(user, question.conversation_id, "and this?")
+    assert [m.content for m in await messages(runtime)] == ["hello"]
+
+
+async def test_two_retries_discarding_one_reply_at_once_discard_it_once(
+    settings: Settings, running: Any
+) -> None:
+    steps = [
+        [function_call("add_task", {"title": "Milk"}, call_id="c1")],
+        [assistant_message("Ok")],
+    ]
+    runtime, _, user = await start(settings, running, steps)
+    await ask(runtime, user, "add milk")
+    _, reply = await messages(runtime)
+    from taskpilot.services.conversations import ConversationStore
+
+    # ChatKit's retry from two tabs at once: each found the reply, then each discards it.
+    async with runtime.db.session() as one, runtime.db.session() as two:
+        first, second = ConversationStore(one, user), ConversationStore(two, user)
+        seen = [await store.message(reply.id or 0) for store in (first, second)]
+        await asyncio.gather(first.discard_reply(seen[0]), second.discard_reply(seen[1]))
+    [after] = await messages(runtime)
+    assert (after.status, [call["call_id"] for call in after.tool_calls]) == ("failed", ["c1"])
+
+
+async def test_a_question_that_cannot_be_claimed_waits_then_is_refused(
+    settings: Settings, running: Any
+) -> None:
+    settings = settings.model_copy(update={"turn_wait_seconds": 0.3})
+    runtime, _, user = await start(settings, running, [[assistant_message("hi")]])
+    turn = await runtime.turns.prepare(user, None, "hello", "cmid-1")
+    # Answered, but with no reply stored: no rule lets it run again. It must not spin.
+    await set_question(runtime, turn.message_id, status="answered")
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TaskPilotError) as info:
+        await runtime.turns.prepare(user, None, "hello", "cmid-1")
+    assert info.value.code == "turn_in_progress"
+    assert asyncio.get_running_loop().time() - started < 3

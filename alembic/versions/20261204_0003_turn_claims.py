@@ -6,7 +6,8 @@ Create Date: 2026-12-04 10:00:00
 
 Existing data: a message left `pending` by the code before this one has no worker that will
 finish it (every worker restarts to run this code), so it becomes `failed` with a reason the
-person can read, and a retry runs it. Where several replies answer one message (the race this
+person can read, and a retry runs it; so does a question left "answered" without a reply (an
+older ChatKit retry did that). Where several replies answer one message (the race this
 migration closes), the first is kept and the rest are removed.
 """
 
@@ -34,6 +35,14 @@ def upgrade() -> None:
     op.execute(
         "DELETE FROM messages WHERE reply_to_id IS NOT NULL AND id NOT IN "
         "(SELECT MIN(id) FROM messages WHERE reply_to_id IS NOT NULL GROUP BY reply_to_id)"
+    )
+    # A ChatKit retry used to delete a reply and leave its question "answered": it is not.
+    op.execute(
+        sa.text(
+            "UPDATE messages SET status = 'failed', error = :reason "
+            "WHERE role = 'user' AND status = 'answered' AND NOT EXISTS "
+            "(SELECT 1 FROM messages AS reply WHERE reply.reply_to_id = messages.id)"
+        ).bindparams(reason=LOST)
     )
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("attempt", sa.Integer(), server_default="0", nullable=False))

@@ -80,6 +80,7 @@ logger = logging.getLogger("taskpilot.agent")
 MAX_AGENT_STEPS = 8
 STOPPED = "The reply was stopped before it finished."
 SHUT_DOWN = "The server restarted before the reply finished. Retry it."
+NOT_STARTED = "This message wasn't answered: TaskPilot couldn't start on it. Retry it."
 SUPERSEDED = "This message is being answered by another request."
 BUSY_CONVERSATION = (
     "Another message in this conversation is still being answered. Wait for its reply, then"
@@ -90,6 +91,8 @@ ALREADY_ANSWERING = "This message is already being answered."
 FIRST_PAUSE, LONGEST_PAUSE = 0.05, 0.5
 # After the grace period, how long stopped turns get to write down that they failed.
 STOP_WRITE_SECONDS = 5.0
+# How long a failure the database could not take is retried in the background.
+MARK_FAILED_SECONDS = 120.0
 
 
 def clean_message(text: object, max_chars: int) -> str:
@@ -204,6 +207,8 @@ class TurnEngine:
         store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
         self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
         self._running: set[RunningTurn] = set()
+        # Failures still to be written down (the database was away); referenced until they are.
+        self._failing: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # --- admission --------------------------------------------------------------------------
@@ -282,9 +287,9 @@ class TurnEngine:
         user_id: str,
         step: Callable[[ConversationStore, TurnStore], Any],
     ) -> PreparedTurn:
-        """Take `step` until it yields a turn: None means "another turn holds this
-        conversation or message", and the step is taken again after a pause, until
-        TURN_WAIT_SECONDS have passed."""
+        """Take `step` until it yields a turn. `_Waiting` (another turn holds the
+        conversation or the message) or None (the state changed under the step: look again)
+        means the step is taken again after a pause, until TURN_WAIT_SECONDS have passed."""
         give_up = time.monotonic() + self.settings.turn_wait_seconds
         pause = FIRST_PAUSE
         while True:
@@ -299,15 +304,15 @@ class TurnEngine:
             except MessageNotFound as exc:
                 raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, str(exc)) from exc
             except _Waiting as waiting:
-                if time.monotonic() >= give_up:
-                    raise TaskPilotError(
-                        ErrorCode.TURN_IN_PROGRESS, waiting.reason, retry_after=2
-                    ) from None
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, LONGEST_PAUSE)
-                continue
-            if turn is not None:
-                return turn
+                reason = waiting.reason
+            else:
+                if turn is not None:
+                    return turn
+                reason = ALREADY_ANSWERING
+            if time.monotonic() >= give_up:
+                raise TaskPilotError(ErrorCode.TURN_IN_PROGRESS, reason, retry_after=2)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
 
     async def _ask(
         self,
@@ -335,14 +340,30 @@ class TurnEngine:
         # Read now: a refused insert rolls back, and expired rows can't be read after that.
         conversation_key = conversation.id
         try:
-            message = await turns.open(conversation, question, client_message_id, new)
+            message, history = await turns.open(
+                conversation,
+                question,
+                client_message_id,
+                new,
+                lambda before: store.history(
+                    conversation_key, self.settings.history_turns, before_id=before
+                ),
+            )
         except DuplicateMessage:
             return None  # sent at the same moment by another request: find it next time
         except ConversationBusy:
             if await turns.fail_lost(conversation_key):
                 return None  # its worker was gone; ask again at once
             raise _Waiting(BUSY_CONVERSATION) from None
-        return await self._prepared(store, conversation, message, Claim(message.id or 0, 1))
+        return PreparedTurn(
+            store.user_id,
+            conversation_key,
+            conversation.title,
+            message.id or 0,
+            message.content,
+            claim=Claim(message.id or 0, 1),
+            history=history,
+        )
 
     async def _resume(
         self, store: ConversationStore, turns: TurnStore, message: Message
@@ -384,9 +405,19 @@ class TurnEngine:
         self, store: ConversationStore, conversation: Conversation, message: Message, claim: Claim
     ) -> PreparedTurn:
         assert message.id is not None
-        history = await store.history(
-            conversation.id, self.settings.history_turns, before_id=message.id
-        )
+        try:
+            if claim.attempt > 1:
+                # The calls an earlier attempt saved, as they are now that this one holds it.
+                await store.session.refresh(message, ["tool_calls"])
+            history = await store.history(
+                conversation.id, self.settings.history_turns, before_id=message.id
+            )
+        except BaseException:
+            # Claimed but not started (the database went away): give the claim back as a
+            # failure, so the question does not wait for its lease to read failed.
+            failing = self._fail(store.user_id, claim, NOT_STARTED, list(message.tool_calls or []))
+            await asyncio.shield(failing)
+            raise
         return PreparedTurn(
             store.user_id,
             conversation.id,
@@ -401,7 +432,8 @@ class TurnEngine:
     # --- running ----------------------------------------------------------------------------
 
     def start(self, turn: PreparedTurn) -> RunningTurn:
-        """Run a prepared turn in a task of its own; read its events from the handle."""
+        """Run a prepared turn in a task of its own; read its events from the handle (a turn
+        started while the worker shuts down is failed at once, saying so)."""
         running = RunningTurn(turn)
         running.task = asyncio.create_task(self._life(running), name=f"turn-{turn.message_id}")
         self._running.add(running)
@@ -413,7 +445,7 @@ class TurnEngine:
         question is kept and can be retried."""
         try:
             if turn.claim is not None:
-                await self._fail(turn, turn.claim, reason, turn.earlier_calls)
+                await self._fail(turn.user_id, turn.claim, reason, turn.earlier_calls)
         finally:
             if turn.slot is not None:
                 await turn.slot.release()
@@ -421,6 +453,10 @@ class TurnEngine:
     async def _life(self, running: RunningTurn) -> None:
         turn = running.turn
         try:
+            if self._closing:
+                running.stop_reason, running.stop_code = SHUT_DOWN, ErrorCode.SHUTTING_DOWN
+                await self._refuse(running)
+                return
             await self._run(running)
         except asyncio.CancelledError:
             if not running.superseded:
@@ -439,6 +475,19 @@ class TurnEngine:
             running.end()
             if turn.slot is not None:
                 await asyncio.shield(turn.slot.release())
+
+    async def _refuse(self, running: RunningTurn) -> None:
+        """A prepared turn that will not run: its question failed with the stop reason."""
+        turn = running.turn
+        if turn.claim is not None:
+            await self._fail(turn.user_id, turn.claim, running.stop_reason, turn.earlier_calls)
+        running.emit(
+            TurnError(
+                code=running.stop_code,
+                message=running.stop_reason,
+                conversation_id=turn.conversation_id,
+            )
+        )
 
     async def _run(self, running: RunningTurn) -> None:
         turn = running.turn
@@ -468,11 +517,13 @@ class TurnEngine:
         try:
             async with self._lease(running, claim), deadline:
                 reply = await self._run_agent(running, claim, translator)
-            stored = await self._finish(turn, claim, reply, translator)
+            # Shielded: a Stop that lands while the reply is being stored can't half-store it.
+            stored = await asyncio.shield(self._finish(turn, claim, reply, translator))
         except asyncio.CancelledError:
             if not running.superseded:
                 done = [*turn.earlier_calls, *translator.finished_calls()]
-                await asyncio.shield(self._fail(turn, claim, running.stop_reason, done))
+                failing = self._fail(turn.user_id, claim, running.stop_reason, done)
+                await asyncio.shield(failing)
                 running.emit(
                     TurnError(
                         code=running.stop_code,
@@ -497,7 +548,7 @@ class TurnEngine:
                 exc_info=not expected(exc),
             )
             done = [*turn.earlier_calls, *translator.finished_calls()]
-            await self._fail(turn, claim, error.message, done)
+            await self._fail(turn.user_id, claim, error.message, done)
             running.emit(
                 TurnError(
                     code=error.code, message=error.message, conversation_id=turn.conversation_id
@@ -558,9 +609,9 @@ class TurnEngine:
                 if isinstance(out, ToolFinished):
                     # Kept now, not only when the turn ends: a worker that dies mid-turn must
                     # not take the record of what its tools did with it.
-                    await self._save_progress(
-                        turn, claim, [*turn.earlier_calls, *translator.finished_calls()]
-                    )
+                    done = [*turn.earlier_calls, *translator.finished_calls()]
+                    if not await self._save_progress(turn, claim, done):
+                        self._supersede(running)  # another attempt holds it: no more tools
                 if out is not None:
                     running.emit(out)
         return translator.reply or str(result.final_output or "")
@@ -586,13 +637,16 @@ class TurnEngine:
                 logger.warning("could not renew a turn's lease", exc_info=True)
                 continue
             if not held:
-                logger.warning(
-                    "turn superseded", extra={"conversation_id": running.turn.conversation_id}
-                )
-                running.superseded = True
-                if running.task is not None:
-                    running.task.cancel()
+                self._supersede(running)
                 return
+
+    @staticmethod
+    def _supersede(running: RunningTurn) -> None:
+        """Another attempt holds the turn: stop this one at once; it writes nothing more."""
+        logger.warning("turn superseded", extra={"conversation_id": running.turn.conversation_id})
+        running.superseded = True
+        if running.task is not None:
+            running.task.cancel()
 
     async def _finish(
         self, turn: PreparedTurn, claim: Claim, reply: str, translator: RunTranslator
@@ -606,26 +660,55 @@ class TurnEngine:
             )
 
     async def _fail(
-        self, turn: PreparedTurn, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
+        self, user_id: str, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
     ) -> None:
         """Mark the turn failed, keeping the tool calls that did change data. With the
-        database away this is left undone: the turn's lease runs out, and it reads failed."""
+        database away, keep trying in the background for a while: once it is back the
+        question reads failed in the database too (it already reads failed to everyone once
+        its lease has run out)."""
+        if await self._mark_failed(user_id, claim, reason, tool_calls):
+            return
+        later = asyncio.create_task(
+            self._mark_failed_later(user_id, claim, reason, tool_calls),
+            name="turn-mark-failed",
+        )
+        self._failing.add(later)
+        later.add_done_callback(self._failing.discard)
+
+    async def _mark_failed(
+        self, user_id: str, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
+    ) -> bool:
+        """False when the database is unavailable."""
         try:
             async with self.db.session() as session:
-                await TurnStore(session, turn.user_id, self.lease).fail(claim, reason, tool_calls)
+                await TurnStore(session, user_id, self.lease).fail(claim, reason, tool_calls)
         except DatabaseUnavailable:
-            logger.warning("could not mark a turn failed: the database is unavailable")
+            return False
         except Exception:
             logger.warning("could not mark a turn failed", exc_info=True)
+        return True
+
+    async def _mark_failed_later(
+        self, user_id: str, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
+    ) -> None:
+        give_up = time.monotonic() + MARK_FAILED_SECONDS
+        while time.monotonic() < give_up:
+            await asyncio.sleep(1)
+            if await self._mark_failed(user_id, claim, reason, tool_calls):
+                return
+        logger.warning("could not mark a turn failed: the database stayed unavailable")
 
     async def _save_progress(
         self, turn: PreparedTurn, claim: Claim, tool_calls: list[dict[str, Any]]
-    ) -> None:
+    ) -> bool:
+        """False when another attempt holds the turn now."""
         try:
             async with self.db.session() as session:
-                await TurnStore(session, turn.user_id, self.lease).save_progress(claim, tool_calls)
+                store = TurnStore(session, turn.user_id, self.lease)
+                return await store.save_progress(claim, tool_calls)
         except Exception:  # best effort: the turn goes on, and is stored whole at its end
             logger.warning("could not save the turn's progress", exc_info=True)
+            return True
 
     # --- shutdown ---------------------------------------------------------------------------
 
@@ -634,30 +717,32 @@ class TurnEngine:
         """How many turns this worker is running."""
         return len(self._running)
 
+    def _tasks(self) -> list[asyncio.Task[None]]:
+        return [turn.task for turn in list(self._running) if turn.task is not None]
+
     async def settle(self) -> None:
         """Until no turn is running here (tests and benchmarks wait for detached turns)."""
         while self._running:
-            await asyncio.gather(
-                *(turn.task for turn in list(self._running) if turn.task is not None),
-                return_exceptions=True,
-            )
+            await asyncio.gather(*self._tasks(), return_exceptions=True)
 
     async def drain(self, grace: float | None = None) -> None:
         """Refuse new turns, let running ones finish within `grace` seconds (default
         SHUTDOWN_GRACE_SECONDS), then stop the rest; each is stored or marked failed."""
         self._closing = True
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
-        turns = list(self._running)
-        tasks = [turn.task for turn in turns if turn.task is not None]
-        if not tasks:
-            return
-        logger.info("waiting for running turns", extra={"turns": len(tasks)})
-        _, late = await asyncio.wait(tasks, timeout=grace)
-        if not late:
-            return
-        for turn in turns:
-            turn.stop(SHUT_DOWN, ErrorCode.SHUTTING_DOWN)
-        await asyncio.wait(late, timeout=STOP_WRITE_SECONDS)
+        if self._running:
+            logger.info("waiting for running turns", extra={"turns": len(self._running)})
+        give_up = time.monotonic() + grace
+        # Turns may still start meanwhile (prepared before the refusal): wait for them too.
+        while self._running and (left := give_up - time.monotonic()) > 0:
+            await asyncio.wait(self._tasks(), timeout=left)
+        if self._running:
+            for turn in list(self._running):
+                turn.stop(SHUT_DOWN, ErrorCode.SHUTTING_DOWN)
+            await asyncio.wait(self._tasks(), timeout=STOP_WRITE_SECONDS)
+        # Failures the database could not take yet: their leases run out instead.
+        for pending in list(self._failing):
+            pending.cancel()
 
 
 class _Waiting(Exception):

@@ -256,16 +256,34 @@ class ConversationStore:
 
         Its tool calls did change data, so they move to the user's message, as a failed turn
         keeps them: the model sees them on the retry and does not repeat them.
+
+        One transaction of conditional statements: of two retries discarding the same reply at
+        once, one deletes it and the other changes nothing.
         """
+        removed = await self.session.exec(  # type: ignore[call-overload]
+            sa.delete(Message).where(
+                col(Message.id) == reply.id, col(Message.user_id) == self.user_id
+            )
+        )
+        if removed.rowcount != 1:
+            await self.session.rollback()
+            return
         if reply.reply_to_id is not None:
-            asked = await self.session.get(Message, reply.reply_to_id)
+            asked = await self.session.get(Message, reply.reply_to_id, populate_existing=True)
             if asked is not None and asked.user_id == self.user_id:
-                asked.tool_calls = [*(asked.tool_calls or []), *(reply.tool_calls or [])]
                 # Unanswered now, so a retry may claim it (`TurnStore.claim`).
-                asked.status = TurnStatus.FAILED.value
-                asked.error = REPLY_DISCARDED
-                self.session.add(asked)
-        await self.session.delete(reply)
+                await self.session.exec(  # type: ignore[call-overload]
+                    sa.update(Message)
+                    .where(
+                        col(Message.id) == asked.id,
+                        col(Message.status) == TurnStatus.ANSWERED.value,
+                    )
+                    .values(
+                        status=TurnStatus.FAILED.value,
+                        error=REPLY_DISCARDED,
+                        tool_calls=[*(asked.tool_calls or []), *(reply.tool_calls or [])],
+                    )
+                )
         await self.session.commit()
 
     async def delete_message(self, message: Message) -> None:

@@ -15,6 +15,7 @@ who runs a message (the rules are in `agent/engine.py`):
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,10 @@ from taskpilot.data.models import Conversation, Message, Role, TurnStatus, as_ut
 
 # Why a turn whose worker went away without a word is failed (its lease ran out).
 LOST = "This message wasn't answered: the server answering it stopped. Retry it, or send it again."
+
+
+# Reads the turns before a question (by its id), in the session of the caller.
+HistoryLoader = Callable[[int], Awaitable[list[Message]]]
 
 
 class ConversationBusy(Exception):
@@ -73,14 +78,22 @@ class TurnStore:
         self.lease = lease
 
     async def open(
-        self, conversation: Conversation, text: str, client_message_id: str | None, new: bool
-    ) -> Message:
+        self,
+        conversation: Conversation,
+        text: str,
+        client_message_id: str | None,
+        new: bool,
+        history: HistoryLoader | None = None,
+    ) -> tuple[Message, list[Message]]:
         """Store a question, claimed by attempt 1, in `conversation` (created with it when
-        `new`, in the same transaction: a refused question leaves no empty conversation).
+        `new`, in the same transaction: a refused question leaves no empty conversation);
+        with it, the turns before it, read by `history` in the same transaction once the
+        insert has shown no other turn runs (so none can be missing).
 
         `DuplicateMessage` when the client message id was used; `ConversationBusy` when
         another turn is running in the conversation.
         """
+        before: list[Message] = []
         now = utcnow()
         message = Message(
             conversation_id=conversation.id,
@@ -93,11 +106,25 @@ class TurnStore:
             lease_until=now + self.lease,
             created_at=now,
         )
-        conversation.updated_at = now
-        self.session.add(conversation)
-        self.session.add(message)
         try:
-            await self.session.commit()
+            if new:
+                conversation.updated_at = now
+                self.session.add(conversation)
+                self.session.add(message)
+                await self.session.commit()
+            else:
+                # The question first, then the conversation's row: `finish` takes them in
+                # that order too, so the two never wait on each other (a deadlock otherwise).
+                self.session.add(message)
+                await self.session.flush()
+                if history is not None:
+                    before = await history(message.id or 0)
+                await self.session.exec(  # type: ignore[call-overload]
+                    sa.update(Conversation)
+                    .where(col(Conversation.id) == message.conversation_id)
+                    .values(updated_at=now)
+                )
+                await self.session.commit()
         except IntegrityError as exc:
             await self.session.rollback()
             if client_message_id and await self._client_id_taken(client_message_id):
@@ -105,7 +132,7 @@ class TurnStore:
             if new:
                 raise  # a new conversation has no other turn: not a conflict we know
             raise ConversationBusy from exc
-        return message
+        return message, before
 
     async def _client_id_taken(self, client_message_id: str) -> bool:
         statement = sa.select(sa.func.count()).where(
@@ -201,13 +228,15 @@ class TurnStore:
         await self.session.commit()
         return bool(result.rowcount == 1)
 
-    async def save_progress(self, claim: Claim, tool_calls: list[dict[str, Any]]) -> None:
+    async def save_progress(self, claim: Claim, tool_calls: list[dict[str, Any]]) -> bool:
         """Keep the tool calls made so far on the question, so they outlive a worker that dies
-        mid-turn (the next attempt is shown them, and repeats none)."""
-        await self.session.exec(  # type: ignore[call-overload]
+        mid-turn (the next attempt is shown them, and repeats none); False when the attempt
+        no longer holds the turn."""
+        result = await self.session.exec(  # type: ignore[call-overload]
             sa.update(Message).where(_held(claim)).values(tool_calls=tool_calls)
         )
         await self.session.commit()
+        return bool(result.rowcount == 1)
 
     async def finish(
         self, claim: Claim, conversation_id: str, reply: str, tool_calls: list[dict[str, Any]]
