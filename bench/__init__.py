@@ -7,4 +7,8 @@ except the language model, which is a zero-latency double (`bench.model.AddTaskM
 The load benchmark, `python -m bench.load` (`make bench-load`), writes `bench/LOAD.md`: many
 users chatting at once with the production start (2 workers, PostgreSQL, Redis), against a
 model double with a real model's timing on loopback (`bench.model_double`).
+
+The turn-cost comparison, `python -m bench.turn_cost --compare REV`, writes `bench/TURN-COST.md`:
+SQL statements and CPU per add-task turn of REV and of the work tree (or `--current REV`), each
+in its own process on its own checkout, taking turns, so a change can show it costs no more.
 """

@@ -1,4 +1,5 @@
-"""How busy the machine was while a series ran: this process, PostgreSQL, everything else.
+"""The machine a benchmark ran on: what it is (`environment()`), and how busy it was while a
+series ran (`LoadMeter`: this process, PostgreSQL, everything else).
 
 The benchmark shares its cores with whatever else runs; on a busy machine every figure
 grows. Each timed series records the cores' average use (from /proc on Linux), so a reader
@@ -7,10 +8,25 @@ can tell a slow server from a crowded machine.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+PACKAGES = (
+    "openai-agents",
+    "mcp",
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "psycopg",
+    "aiosqlite",
+    "httpx",
+    "httpx2",
+    "pydantic",
+)
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -88,3 +104,27 @@ class LoadMeter:
         total = (machine[0] - self._machine[0]) / wall
         stolen = (machine[1] - self._machine[1]) / wall
         return Load(own, postgres, max(0.0, total - own - postgres), stolen)
+
+
+def environment() -> dict[str, str]:
+    """The machine and the versions that matter for these numbers."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for package in PACKAGES:
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} logical cores",
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "packages": ", ".join(versions),
+    }

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import platform
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
@@ -24,6 +20,7 @@ from bench.databases import (
     postgres_unreachable,
     sqlite_database,
 )
+from bench.machine import environment
 from bench.mcp_cost import McpResult, measure_mcp
 from bench.profiling import Profile, profile_turns
 from bench.stack import ChatStack, chat_stack
@@ -32,18 +29,6 @@ from bench.turns import TurnTiming, Variant, measure_floor, measure_history, mea
 HISTORY_SIZES = (10, 1000)
 AS_SHIPPED = "as shipped"
 NO_FLUSH = "synchronous_commit = off"
-PACKAGES = (
-    "openai-agents",
-    "mcp",
-    "fastapi",
-    "starlette",
-    "sqlalchemy",
-    "psycopg",
-    "aiosqlite",
-    "httpx",
-    "httpx2",
-    "pydantic",
-)
 
 
 @dataclass(frozen=True)
@@ -107,30 +92,6 @@ class RunResults:
 def log(message: str) -> None:
     """Progress on stderr, so a long run shows where it is."""
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def environment() -> dict[str, str]:
-    """The machine and the versions that matter for these numbers."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = []
-    for package in PACKAGES:
-        try:
-            versions.append(f"{package} {importlib.metadata.version(package)}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return {
-        "cpu": f"{cpu}, {os.cpu_count()} logical cores",
-        "os": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "packages": ", ".join(versions),
-    }
 
 
 def _postgres_version(url: str) -> str:
