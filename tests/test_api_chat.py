@@ -563,3 +563,21 @@ async def test_a_failed_message_is_not_answered_after_newer_turns(
         ("later reply", "answered"),
     ]
     model.assert_complete()
+
+
+async def test_a_refused_turn_is_an_error_event_for_a_stream_reader(
+    settings: Settings, running: Any
+) -> None:
+    http, _ = await chat_client(settings, running, [])
+    async with http:
+        me = await sign_up(http)
+        url = f"/api/{me['id']}/chat"
+        only_stream = {**me["headers"], "Accept": "text/event-stream"}
+        refused = await http.post(url, json={"message": " "}, headers=only_stream)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("text/event-stream")
+        [(kind, data)] = parse_sse(refused.text)
+        assert (kind, data["code"]) == ("error", "empty_message")
+        either = {**me["headers"], "Accept": "application/json, text/event-stream"}
+        as_json = await http.post(url, json={"message": " "}, headers=either)
+        assert (as_json.status_code, as_json.json()["code"]) == (422, "empty_message")

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Header
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from taskpilot.agent.engine import RunningTurn
 from taskpilot.agent.events import TurnDone, TurnError, TurnEvent
 from taskpilot.api.deps import PathUser, RuntimeDep
-from taskpilot.api.errors import problem
+from taskpilot.api.errors import problem, retry_headers, status_of
 from taskpilot.api.schemas import ChatRequest, ChatResponse, ErrorOut, ToolCallOut
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 
@@ -66,9 +66,25 @@ async def chat(
 ) -> Any:
     """Send a message to the agent; it manages your tasks and answers."""
     engine = runtime.turns
-    turn = await engine.prepare(user.id, body.conversation_id, body.message, body.client_message_id)
+    streaming = "text/event-stream" in accept
+    try:
+        turn = await engine.prepare(
+            user.id, body.conversation_id, body.message, body.client_message_id
+        )
+    except TaskPilotError as exc:
+        if not streaming or "application/json" in accept:
+            raise  # answered as JSON, `{detail, code}`
+        # A reader that takes only a stream: the status says it, and so does the one event it
+        # looks for.
+        refusal = TurnError(code=exc.code, message=exc.message)
+        return Response(
+            _sse_frame(refusal),
+            status_code=status_of(exc.code),
+            media_type="text/event-stream",
+            headers=retry_headers(exc.retry_after),
+        )
     running = engine.start(turn)
-    if "text/event-stream" in accept:
+    if streaming:
         return StreamingResponse(
             _frames(running),
             media_type="text/event-stream",
