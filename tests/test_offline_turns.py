@@ -123,3 +123,51 @@ async def test_ambiguous_names_ask_which_one(offline_runtime: Any) -> None:
         assert tools(reply) == [("complete_task", {"task_id": 2})]
         done = [task["title"] for task in await chat.tasks() if task["completed"]]
         assert done == ["Meeting with Sam"]
+
+
+async def test_hostile_text_is_parsed_off_the_event_loop(
+    offline_runtime: Any, monkeypatch: Any
+) -> None:
+    """The parser runs in a worker thread, so a long hostile message never holds up the
+    other requests on the worker's event loop."""
+    import threading
+
+    from taskpilot.agent import offline
+
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    parse = offline.next_step
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(offline, "next_step", recorded)
+    async with api_client(offline_runtime) as http:
+        chat = Chat(http, await sign_up(http))
+        await chat.say("#a" * 2000)
+    assert threads and loop_thread not in threads
+
+
+def test_the_parser_is_linear_in_its_input() -> None:
+    """Four times the text costs about four times the work, not sixteen (a ratio measured in
+    one run, the best of several, so a busy machine does not decide it)."""
+    import time
+
+    from taskpilot.agent.offline import next_step
+
+    def cost(text: str) -> float:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            next_step(text, date(2026, 12, 4))
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    for make in (
+        lambda n: "#a" * n,
+        lambda n: "add " + "x, " * n,
+        lambda n: "add x due " + "a " * n,
+    ):
+        ratio = cost(make(2000)) / cost(make(500))
+        assert ratio < 8, f"{make(2)!r}: 4x the text cost {ratio:.1f}x"

@@ -1228,6 +1228,12 @@ class OfflineModel(Model):
         self.settings = settings
         self._today = today or (lambda: settings_today(settings))
 
+    async def _parsed(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> OutputItem:
+        """`_output`, in a worker thread: parsing is linear in the message, but a 4,000
+        character message is still milliseconds of regex work that must not hold up every
+        other request on the event loop."""
+        return await asyncio.to_thread(self._output, input, tools)
+
     def _output(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> OutputItem:
         step = next_step(input, self._today())
         if isinstance(step, ToolRequest):
@@ -1255,7 +1261,7 @@ class OfflineModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
         """Parse the turn so far and return one tool call or one reply."""
-        output = self._output(input, tools)
+        output = await self._parsed(input, tools)
         return ModelResponse(
             output=[output], usage=Usage(requests=1), response_id=f"resp_{uuid.uuid4().hex}"
         )
@@ -1275,7 +1281,7 @@ class OfflineModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
         """The same step as `get_response`, as Responses API stream events (text word by word)."""
-        output = self._output(input, tools)
+        output = await self._parsed(input, tools)
         for event in response_events(output, f"resp_{uuid.uuid4().hex}", MODEL_NAME):
             yield event
             # Let the consumer render each delta before the next one arrives.
