@@ -459,7 +459,9 @@ async def test_database_unreachable_is_a_503(running: Any) -> None:
         assert health.status_code == 503 and health.json() == {
             "status": "unavailable",
             "database": False,
+            "draining": False,
         }
+        assert (await http.get("/api/health/live")).status_code == 200
         signup = await http.post(
             "/api/auth/signup", json={"email": "a@example.com", "password": "long password"}
         )

@@ -50,7 +50,11 @@ async def test_standalone_app_runs_its_own_lifespan(sqlite_url: str) -> None:
                     f"/api/{me['id']}/chat", json={"message": "hi"}, headers=me["headers"]
                 )
                 assert reply.json()["response"] == "hello"
-                assert (await http.get("/api/health")).json() == {"status": "ok", "database": True}
+                assert (await http.get("/api/health")).json() == {
+                    "status": "ok",
+                    "database": True,
+                    "draining": False,
+                }
 
     await asyncio.create_task(serve())
 
@@ -289,3 +293,17 @@ def test_neon_pooled_endpoints_get_no_prepared_statements(monkeypatch: pytest.Mo
     assert pooled_kwargs["connect_args"] == {"prepare_threshold": None}
     assert "connect_args" not in direct_kwargs
     assert pooled_kwargs["pool_recycle"] == 300 and pooled_kwargs["pool_pre_ping"] is True
+
+
+async def test_liveness_and_readiness_are_apart(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """A draining worker is alive but not ready: the load balancer stops sending it turns
+    and nothing restarts it."""
+    assert (await client.get("/api/health/ready")).json()["status"] == "ok"
+    await runtime.turns.drain(grace=0)
+    ready = await client.get("/api/health/ready")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "database": True, "draining": True}
+    live = await client.get("/api/health/live")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})

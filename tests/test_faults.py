@@ -532,7 +532,7 @@ async def test_postgres_stopped_under_load_gives_clear_503s_and_recovers_by_itse
             if not isinstance(answer, httpx.Response):
                 continue  # no answer at all: checked below, with the other delays
             assert answer.status_code == 503, f"{name}: {answer.status_code} {answer.text}"
-            expected = {"status": "unavailable", "database": False}
+            expected = {"status": "unavailable", "database": False, "draining": False}
             if name != "health":
                 expected = {"detail": DB_DOWN, "code": "database_unavailable"}
             assert answer.json() == expected, name

@@ -713,9 +713,9 @@ class TurnEngine:
     # --- shutdown ---------------------------------------------------------------------------
 
     @property
-    def running_turns(self) -> int:
-        """How many turns this worker is running."""
-        return len(self._running)
+    def accepting(self) -> bool:
+        """Whether this worker takes new turns (not once it is shutting down)."""
+        return not self._closing
 
     def _tasks(self) -> list[asyncio.Task[None]]:
         return [turn.task for turn in list(self._running) if turn.task is not None]

@@ -24,7 +24,7 @@ from taskpilot.api.deps import RuntimeDep
 from taskpilot.api.errors import error_response, problem
 from taskpilot.api.middleware import BodySizeLimit, McpRoute, RequestLog, SecurityHeaders
 from taskpilot.api.routes import auth, chat, chatkit, conversations, tasks
-from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut
+from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut, LiveOut
 from taskpilot.core.config import ModelProvider
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.core.errors import TaskPilotError
@@ -109,11 +109,21 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
+    @api.get("/api/health/live", tags=["meta"])
+    async def live() -> LiveOut:
+        """Liveness: the process answers. A load balancer or supervisor restarts a worker
+        when this fails; it says nothing about the database."""
+        return LiveOut()
+
     @api.get("/api/health", tags=["meta"], responses={503: {"model": HealthOut}})
+    @api.get("/api/health/ready", tags=["meta"], responses={503: {"model": HealthOut}})
     async def health(rt: RuntimeDep) -> Any:
-        """Whether this worker can reach the database."""
-        ok = await rt.db.ping()
-        body = HealthOut(status="ok" if ok else "unavailable", database=ok)
+        """Readiness: this worker reaches the database and takes new turns (503 while the
+        database is down or the worker is shutting down). `/api/health` is the same."""
+        database = await rt.db.ping()
+        draining = not rt.turns.accepting
+        ok = database and not draining
+        body = HealthOut(status="ok" if ok else "unavailable", database=database, draining=draining)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
     @api.get("/api/info", tags=["meta"])

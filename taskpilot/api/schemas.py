@@ -160,8 +160,17 @@ class InfoOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Whether this worker can serve turns: the database answers and it is not shutting down."""
+
     status: Literal["ok", "unavailable"]
     database: bool
+    draining: bool = False
+
+
+class LiveOut(BaseModel):
+    """The process answers (liveness: restart it when this fails)."""
+
+    status: Literal["ok"] = "ok"
 
 
 class ChatKitSessionOut(BaseModel):
