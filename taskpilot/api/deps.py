@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.limits import client_address
+from taskpilot.core.origins import origin_allowed
 from taskpilot.core.security import Identity, InvalidToken, verify_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime
@@ -92,10 +93,11 @@ PathUser = Annotated[User, Depends(get_path_user)]
 
 
 async def check_origin(request: Request, runtime: RuntimeDep) -> None:
-    """A browser's request must come from an allowed origin (403 otherwise). Requests without
-    an Origin header are not from a browser page and need only their bearer token."""
+    """A browser's request must come from ALLOWED_ORIGINS or the server's own origin (403
+    otherwise). Requests without an Origin header are not from a browser page and need only
+    their bearer token."""
     origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/") not in runtime.settings.allowed_origins:
+    if not origin_allowed(origin, request.url.scheme, request.headers, runtime.settings):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=f"The origin {origin!r} is not allowed to use TaskPilot's ChatKit endpoints.",
