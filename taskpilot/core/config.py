@@ -186,8 +186,9 @@ class Settings(BaseSettings):
     sign_in_attempts: int = Field(
         default=10,
         ge=0,
-        description="Sign-in and sign-up attempts per email, and per client address, in"
-        " SIGN_IN_WINDOW_SECONDS (0: no limit).",
+        description="Sign-in and sign-up attempts per email from one client address in"
+        " SIGN_IN_WINDOW_SECONDS; one address may make 5x as many over all emails (0: no"
+        " limit).",
     )
     sign_in_window_seconds: int = Field(default=300, ge=1, description="See SIGN_IN_ATTEMPTS.")
     worker_max_turns: int = Field(

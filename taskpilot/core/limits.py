@@ -1,5 +1,5 @@
 """Limits that protect the service: turns per minute and turns running at once per user, and
-sign-in attempts per email and per client address.
+sign-in attempts per email from one client address and per client address.
 
 With `REFLEX_REDIS_URL` set the counters live in Redis, so every worker (on any machine)
 enforces the same limit; each check is one Lua script, atomic and one round trip. Without
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import math
 import time
@@ -29,6 +30,15 @@ logger = logging.getLogger("taskpilot.limits")
 
 PREFIX = "taskpilot:limits:"
 TURN_WINDOW_SECONDS = 60
+# One client address may make this many times SIGN_IN_ATTEMPTS sign-in attempts per window,
+# over every email: room for a household or an office behind one address, not for trying a
+# password on many accounts.
+ADDRESS_SIGN_IN_FACTOR = 5
+# An IPv6 client is counted by this prefix: one subscriber or host is usually given a whole
+# /64, so counting its addresses one by one would give an attacker 2**64 fresh starts.
+IPV6_CLIENT_PREFIX = 64
+# How much of a client "address" that is not an IP address (a proxy's odd header) is kept.
+MAX_ADDRESS_LENGTH = 64
 
 
 class RateLimited(TaskPilotError):
@@ -99,16 +109,17 @@ end
 return {0, 0}
 """
 
-# KEYS: one window per key. ARGV: attempt id, window ms, max per window. Counts the attempt in
-# every window unless one is full; returns {0} or {1, ms until the fullest frees a place}.
+# KEYS: one window per key. ARGV: attempt id, window ms, then each key's max per window, in
+# the order of KEYS. Counts the attempt in every window unless one is full; returns {0} or
+# {1, ms until the fullest frees a place}.
 _HIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local window = tonumber(ARGV[2])
 local wait = 0
-for _, key in ipairs(KEYS) do
+for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  if redis.call('ZCARD', key) >= limit then
+  if redis.call('ZCARD', key) >= tonumber(ARGV[2 + i]) then
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     wait = math.max(wait, tonumber(oldest[2]) + window - now)
   end
@@ -163,13 +174,16 @@ class _MemoryCounters:
     async def release(self, key: str, slot_id: str) -> None:
         self.leases.get(key, {}).pop(slot_id, None)
 
-    async def hit(self, keys: list[str], window: float, limit: int) -> tuple[int, float]:
+    async def hit(self, limits: dict[str, int], window: float) -> tuple[int, float]:
         now = time.monotonic()
-        windows = [self._window(key, window, now) for key in keys]
-        wait = max((times[0] + window - now for times in windows if len(times) >= limit), default=0)
+        windows = [(self._window(key, window, now), limit) for key, limit in limits.items()]
+        wait = max(
+            (times[0] + window - now for times, limit in windows if len(times) >= limit),
+            default=0,
+        )
         if wait > 0:
             return 1, wait
-        for times in windows:
+        for times, _ in windows:
             times.append(now)
         return 0, 0
 
@@ -218,9 +232,9 @@ class _RedisCounters:
     async def release(self, key: str, slot_id: str) -> None:
         await self._client().zrem(key, slot_id)
 
-    async def hit(self, keys: list[str], window: float, limit: int) -> tuple[int, float]:
+    async def hit(self, limits: dict[str, int], window: float) -> tuple[int, float]:
         verdict, wait_ms = await self._client().eval(
-            _HIT, len(keys), *keys, uuid.uuid4().hex, int(window * 1000), limit
+            _HIT, len(limits), *limits, uuid.uuid4().hex, int(window * 1000), *limits.values()
         )
         return int(verdict), int(wait_ms) / 1000
 
@@ -239,6 +253,28 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
         if hops:
             return hops[-min(trusted_proxies, len(hops))]
     return peer or "unknown"
+
+
+def address_group(address: str) -> str:
+    """The addresses counted as one client for sign-in limits: an IPv4 address by itself (also
+    when written as IPv4-mapped IPv6), an IPv6 address by its /64, anything else as given
+    (cut to MAX_ADDRESS_LENGTH characters)."""
+    text = address.strip()
+    # Some proxies add the port ("203.0.113.9:4711", "[2001:db8::1]:4711"): a new one for each
+    # connection, so it must not make a new client.
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return address[:MAX_ADDRESS_LENGTH]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)
 
 
 class Limits:
@@ -343,17 +379,27 @@ class Limits:
             self._unavailable(exc)
 
     async def sign_in_attempt(self, email: str, client: str) -> None:
-        """Count a sign-in or sign-up attempt; `RateLimited` when this email or this client
-        address has made too many in the window."""
+        """Count a sign-in or sign-up attempt; `RateLimited` when this email has made
+        SIGN_IN_ATTEMPTS from this client address in the window, or this address has made
+        ADDRESS_SIGN_IN_FACTOR times as many over all emails.
+
+        An email is never limited on its own: attempts from elsewhere cannot lock its owner
+        out of signing in from their own address."""
         limit = self.settings.sign_in_attempts
         if not limit:
             return
         window = self.settings.sign_in_window_seconds
-        # Hashed: Redis need not hold people's email addresses.
-        who = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        keys = [f"{PREFIX}sign-in:email:{who}", f"{PREFIX}sign-in:ip:{client}"]
+        group = address_group(client)
+        # Hashed: Redis need not hold people's email addresses. (surrogatepass: a hostile form
+        # can send text with no UTF-8 form, and it must be counted, not crash the count.)
+        pair = f"{email.strip().lower()}\n{group}"
+        who = hashlib.sha256(pair.encode(errors="surrogatepass")).hexdigest()[:32]
+        limits = {
+            f"{PREFIX}sign-in:email-at-address:{who}": limit,
+            f"{PREFIX}sign-in:ip:{group}": limit * ADDRESS_SIGN_IN_FACTOR,
+        }
         try:
-            verdict, wait = await self._counters.hit(keys, window, limit)
+            verdict, wait = await self._counters.hit(limits, window)
         except Exception as exc:
             self._unavailable(exc)
             return

@@ -9,6 +9,7 @@ Tokens from an existing Better Auth deployment are accepted as access tokens too
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -51,11 +52,21 @@ def hash_password(password: str) -> str:
     return _password_hash().hash(password)
 
 
-def verify_password(password: str, password_hash: str) -> bool:
-    """Check a password against its hash; an empty hash never matches."""
-    if not password_hash:
-        return False
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Made once per process with the same hasher, so checking against it costs what checking
+    # against a real account's hash costs. Its password is random and never kept.
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check a password against its hash. With no hash (no such account, or one that signs in
+    through Better Auth) it checks against a dummy hash and answers False: the same Argon2
+    work either way, so how long a sign-in takes says nothing about which accounts exist."""
     try:
+        if not password_hash:
+            _password_hash().verify(password, _dummy_hash())
+            return False
         return _password_hash().verify(password, password_hash)
     except Exception:
         return False

@@ -92,10 +92,11 @@ class UserService:
         except AccountError as exc:
             raise AccountError("Wrong email or password.") from exc
         user = (await self.session.exec(select(User).where(User.email == address))).first()
-        matches = (
-            user is not None
-            and _encodable(password)
-            and await asyncio.to_thread(verify_password, password, user.password_hash)
+        # One Argon2 check whether or not the account exists (a dummy hash stands in for a
+        # missing one), so the time taken does not tell anyone which emails have accounts.
+        stored = user.password_hash if user is not None else None
+        matches = _encodable(password) and await asyncio.to_thread(
+            verify_password, password, stored
         )
         if user is None or not matches:
             raise AccountError("Wrong email or password.")

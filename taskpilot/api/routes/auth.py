@@ -20,7 +20,8 @@ def _user_out(user: User) -> UserOut:
 
 
 async def _count_attempt(runtime: Runtime, email: str, client: str) -> None:
-    """Count a sign-in attempt; 429 with Retry-After when this email or address is over."""
+    """Count a sign-in attempt; 429 with Retry-After when this email from this address, or
+    this address over all emails, is over its limit."""
     try:
         await runtime.limits.sign_in_attempt(email, client)
     except RateLimited as exc:
