@@ -191,3 +191,22 @@ async def test_a_session_needs_a_token_and_an_allowed_origin(
         assert "client_secret" not in response.text
     # None of them got as far as OpenAI.
     assert standin.requests == []
+
+
+async def test_sessions_are_rate_limited_per_person(
+    sqlite_url: str, serve: Serve, standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each session spends the operator's OpenAI quota: past the limit a person gets a 429
+    with Retry-After, OpenAI is not asked, and another person is not affected."""
+    from taskpilot.core import limits
+
+    monkeypatch.setattr(limits, "HOSTED_SESSIONS_PER_WINDOW", 2)
+    async with await serve(sqlite_url) as http:
+        ada = await sign_up(http, "ada@example.com")
+        bob = await sign_up(http, "bob@example.com")
+        answers = [(await http.post(SESSIONS, headers=ada["headers"])) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[-1].json()["code"] == "rate_limited"
+        assert int(answers[-1].headers["Retry-After"]) > 0
+        assert (await http.post(SESSIONS, headers=bob["headers"])).status_code == 200
+    assert len(standin.sessions) == 3

@@ -29,6 +29,9 @@ from taskpilot.core.errors import ErrorCode, TaskPilotError
 logger = logging.getLogger("taskpilot.limits")
 
 PREFIX = "taskpilot:limits:"
+# Hosted ChatKit sessions one person may create in a window (each costs OpenAI quota).
+HOSTED_SESSIONS_PER_WINDOW = 20
+HOSTED_SESSION_WINDOW_SECONDS = 600
 TURN_WINDOW_SECONDS = 60
 # One client address may make this many times SIGN_IN_ATTEMPTS sign-in attempts per window,
 # over every email: room for a household or an office behind one address, not for trying a
@@ -377,6 +380,24 @@ class Limits:
             await self._counters.release(f"{PREFIX}running:{slot.user_id}", slot.slot_id)
         except Exception as exc:  # the lease expires by itself
             self._unavailable(exc)
+
+    async def hosted_session(self, user_id: str) -> None:
+        """Count a hosted ChatKit session (each spends the operator's OpenAI quota);
+        `RateLimited` past HOSTED_SESSIONS_PER_WINDOW a person in HOSTED_SESSION_WINDOW_SECONDS.
+        ChatKit asks again only when a secret expires or the page loads, so a person never
+        comes near it."""
+        key = f"{PREFIX}hosted-sessions:{user_id}"
+        try:
+            verdict, wait = await self._counters.hit(
+                {key: HOSTED_SESSIONS_PER_WINDOW}, HOSTED_SESSION_WINDOW_SECONDS
+            )
+        except Exception as exc:  # Redis down or timing out: serve rather than refuse
+            self._unavailable(exc)
+            return
+        if verdict:
+            raise RateLimited(
+                f"Too many ChatKit sessions; try again in {_minutes_or_seconds(wait)}.", wait
+            )
 
     async def sign_in_attempt(self, email: str, client: str) -> None:
         """Count a sign-in or sign-up attempt; `RateLimited` when this email has made

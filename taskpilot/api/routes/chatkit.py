@@ -80,6 +80,7 @@ async def chatkit(request: Request, user: CurrentUser, runtime: RuntimeDep) -> R
     responses={
         401: {"model": ErrorOut},
         403: {"model": ErrorOut},
+        429: {"model": ErrorOut, "description": "Too many sessions for this person just now."},
         502: {"model": ErrorOut},
         503: {"model": ErrorOut},
     },
@@ -87,6 +88,7 @@ async def chatkit(request: Request, user: CurrentUser, runtime: RuntimeDep) -> R
 async def create_session(user: CurrentUser, runtime: RuntimeDep) -> ChatKitSessionOut:
     """A client secret for a ChatKit session of the hosted Agent Builder workflow (the API
     key and workflow id stay on the server)."""
+    await runtime.limits.hosted_session(user.id)  # 429 with Retry-After past the limit
     try:
         secret = await runtime.chatkit_sessions.create(user.id)
     except HostedSessionError as exc:
