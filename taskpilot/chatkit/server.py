@@ -38,7 +38,12 @@ from pydantic import TypeAdapter, ValidationError
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
 from taskpilot.api.errors import retry_headers, status_of
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
-from taskpilot.chatkit.store import NO_ATTACHMENTS, ConversationThreadStore, RequestContext
+from taskpilot.chatkit.store import (
+    MAX_PAGE,
+    NO_ATTACHMENTS,
+    ConversationThreadStore,
+    RequestContext,
+)
 from taskpilot.chatkit.stream import TurnTranslator
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
@@ -71,6 +76,14 @@ UNSUPPORTED = {
     "threads.sync_custom_action": "widget actions",
 }
 
+
+# The most items one request may name. Feedback names a reply's items (its workflow and its
+# message): a handful. The cap is a page of items, so whatever ChatKit's UI shows at once can
+# be rated at once, while a request naming thousands is a 400 instead of work. The other
+# requests that name items name exactly one (`threads.retry_after_item`'s `item_id`,
+# `items.list`'s `after`); `load_item` is reached only by request types refused here
+# (structured input, widget actions). The store resolves a request's ids in one query.
+MAX_NAMED_ITEMS = MAX_PAGE
 
 # Refusals of a retry that may succeed if the person tries again.
 RETRYABLE = {
@@ -168,6 +181,15 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 f"TaskPilot's ChatKit server does not support {UNSUPPORTED[request.type]} "
                 f"({request.type}).",
             )
+        if isinstance(request, ItemsFeedbackReq):
+            named = list(dict.fromkeys(request.params.item_ids))  # each once, in order
+            if len(named) > MAX_NAMED_ITEMS:
+                raise ChatKitRequestError(
+                    400,
+                    f"Feedback can name at most {MAX_NAMED_ITEMS} items at once; "
+                    f"this request names {len(named)}.",
+                )
+            request.params.item_ids = named
         if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
             message = request.params.input
             if message.attachments:

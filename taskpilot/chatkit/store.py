@@ -1,7 +1,8 @@
 """ChatKit's `Store` on TaskPilot's database: threads are conversations, items are messages.
 
 Every call is scoped to the signed-in user in the request context: another person's thread
-or item does not exist here (`NotFoundError`, a 404 to the client).
+or item does not exist here (`NotFoundError`, a 404 to the client). The item ids a call names
+are resolved together, in one query (`_locate`), however many there are.
 
 Writes of a turn belong to the agent service: it stores the user's message before the model
 runs and the reply with its tool calls after (`ConversationStore`). When ChatKit hands this
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -160,7 +161,7 @@ class ConversationThreadStore(Store[RequestContext]):
             items: list[ThreadItem] = []
             cursor: int | None = None
             if after:
-                anchor = await self._locate(store, thread_id, after)
+                anchor = (await self._locate(store, thread_id, [after])).get(after)
                 if anchor is None:
                     raise NotFoundError(f"Item {after} was not found in this thread.")
                 expanded = message_items(anchor.message, thread_id)
@@ -210,7 +211,7 @@ class ConversationThreadStore(Store[RequestContext]):
         tool calls) goes, keeping the calls' record for the retry. Gone already: nothing."""
         async with self._conversations(context) as store:
             await store.get(thread_id)
-            found = await self._locate(store, thread_id, item_id)
+            found = (await self._locate(store, thread_id, [item_id])).get(item_id)
             if found is None:
                 return
             if found.message.role == Role.ASSISTANT.value:
@@ -223,14 +224,16 @@ class ConversationThreadStore(Store[RequestContext]):
     async def rate_items(
         self, thread_id: str, item_ids: list[str], feedback: Feedback, context: RequestContext
     ) -> None:
-        """Store feedback on the replies these items belong to (other ids are ignored)."""
+        """Store feedback on the replies these items belong to (other ids are ignored): one
+        query finds them, one update rates them, however many ids (the server caps them)."""
         async with self._conversations(context) as store:
             await store.get(thread_id)
-            replies: set[int] = set()
-            for value in item_ids:
-                found = await self._locate(store, thread_id, value)
-                if found and found.message.role == Role.ASSISTANT.value and found.message.id:
-                    replies.add(found.message.id)
+            found = await self._locate(store, thread_id, item_ids)
+            replies = {
+                located.message.id
+                for located in found.values()
+                if located.message.role == Role.ASSISTANT.value and located.message.id
+            }
             await store.rate(thread_id, sorted(replies), feedback)
 
     async def find_user_message(
@@ -245,34 +248,43 @@ class ConversationThreadStore(Store[RequestContext]):
 
     async def _find(self, store: ConversationStore, thread_id: str, item_id: str) -> Located:
         await store.get(thread_id)
-        found = await self._locate(store, thread_id, item_id)
+        found = (await self._locate(store, thread_id, [item_id])).get(item_id)
         if found is None:
             raise NotFoundError(f"Item {item_id} was not found in this thread.")
         return found
 
     @staticmethod
-    async def _locate(store: ConversationStore, thread_id: str, value: str) -> Located | None:
-        """The message an item id comes from, in this (already checked) thread."""
-        ref = parse_item_id(value)
-        candidates: list[Message | None] = []
-        if ref is None:
-            # An id ChatKit made for a user message: kept as its client_message_id.
-            candidates.append(await store.find_by_client_id(value))
-        elif ref.kind == USER:
-            candidates.append(await _message_or_none(store, ref.turn))
-        else:
-            # tools_/reply_/note_: the turn's user message (a failed turn keeps its calls and
-            # note there) or its reply.
-            candidates.append(await _message_or_none(store, ref.turn))
-            candidates.append(await store.reply_to(ref.turn))
-        for message in candidates:
-            if message is None or message.conversation_id != thread_id:
+    async def _locate(
+        store: ConversationStore, thread_id: str, values: Iterable[str]
+    ) -> dict[str, Located]:
+        """The messages these item ids come from, in this (already checked) thread, by id; an
+        id found nowhere is left out. One query for all of them."""
+        wanted = set(values)
+        turns: set[int] = set()  # user messages named by our ids (`msg_12`, `reply_12`, ...)
+        replied: set[int] = set()  # user messages whose reply may hold the item
+        client_ids: set[str] = set()
+        for value in wanted:
+            ref = parse_item_id(value)
+            if ref is None:
+                # An id ChatKit made for a user message: kept as its client_message_id.
+                client_ids.add(value)
                 continue
+            turns.add(ref.turn)
+            if ref.kind != USER:
+                # tools_/reply_/note_: the turn's user message (a failed turn keeps its calls
+                # and note there) or its reply.
+                replied.add(ref.turn)
+        found: dict[str, Located] = {}
+        # Oldest first: a turn's user message before its reply, as the ids were always read.
+        for message in await store.named_messages(thread_id, turns, replied, client_ids):
             expanded = message_items(message, thread_id)
             for index, item in enumerate(expanded):
-                if item.id == value or (ref is None and item.type == "user_message"):
-                    return Located(message, index, item)
-        return None
+                if item.id in wanted:
+                    found.setdefault(item.id, Located(message, index, item))
+            sent_as = message.client_message_id
+            if sent_as in client_ids and message.role == Role.USER.value:
+                found.setdefault(sent_as, Located(message, 0, expanded[0]))
+        return found
 
     # --- attachments: not supported (requests that carry them are refused up front) ---------
 
@@ -287,10 +299,3 @@ class ConversationThreadStore(Store[RequestContext]):
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         """Attachments are not supported."""
         raise NotFoundError(NO_ATTACHMENTS)
-
-
-async def _message_or_none(store: ConversationStore, message_id: int) -> Message | None:
-    try:
-        return await store.message(message_id)
-    except LookupError:
-        return None

@@ -6,6 +6,7 @@ HTTP API lists, renames and deletes through here too.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -243,6 +244,49 @@ class ConversationStore:
             Message.role == Role.USER.value,
         )
         return (await self.session.exec(statement)).first()
+
+    async def named_messages(
+        self,
+        conversation_id: str,
+        message_ids: Collection[int],
+        replies_to: Collection[int],
+        client_message_ids: Collection[str],
+    ) -> list[Message]:
+        """The caller's messages in this conversation that have these ids, that are the
+        assistant's replies to these messages, or that are user messages sent with these
+        client ids; oldest first. One query however many ids (ChatKit resolves the item ids
+        of a request with it); an id that is not the caller's, or not in this conversation,
+        matches nothing."""
+        client_ids = sorted(value for value in client_message_ids if unstorable(value) is None)
+        named: list[sa.ColumnElement[bool]] = []
+        if message_ids:
+            named.append(col(Message.id).in_(sorted(message_ids)))
+        if replies_to:
+            named.append(
+                sa.and_(
+                    col(Message.reply_to_id).in_(sorted(replies_to)),
+                    col(Message.role) == Role.ASSISTANT.value,
+                )
+            )
+        if client_ids:
+            named.append(
+                sa.and_(
+                    col(Message.client_message_id).in_(client_ids),
+                    col(Message.role) == Role.USER.value,
+                )
+            )
+        if not named:
+            return []
+        statement = (
+            select(Message)
+            .where(
+                Message.user_id == self.user_id,
+                Message.conversation_id == conversation_id,
+                sa.or_(*named),
+            )
+            .order_by(col(Message.id))
+        )
+        return list((await self.session.exec(statement)).all())
 
     async def reply_to(self, message_id: int) -> Message | None:
         """The assistant's stored reply to a user message, if any."""
