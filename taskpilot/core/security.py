@@ -40,6 +40,11 @@ class Identity:
     email: str | None = None
     source: str = "taskpilot"  # or "better-auth"
     expires_at: int | None = None
+    # TaskPilot's tokens: which one (sign-out ends it) and when it was issued (sign-out
+    # everywhere ends those issued before).
+    token_id: str | None = None
+    issued_at: float | None = None
+    audience: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -73,13 +78,15 @@ def verify_password(password: str, password_hash: str | None) -> bool:
 
 
 def _mint(settings: Settings, user_id: str, audience: str, lifetime: int, **extra: Any) -> str:
-    now = int(time.time())
+    now = time.time()
     claims = {
         "iss": ISSUER,
         "aud": audience,
         "sub": user_id,
-        "iat": now,
-        "exp": now + lifetime,
+        # To the millisecond (a NumericDate may be fractional): "sign out everywhere" ends the
+        # tokens issued before it, not one issued a moment after in the same second.
+        "iat": round(now, 3),
+        "exp": int(now) + lifetime,
         "jti": uuid.uuid4().hex,
         **extra,
     }
@@ -102,11 +109,15 @@ def _identity(claims: dict[str, Any], source: str) -> Identity:
     if not isinstance(subject, str) or not subject or len(subject) > 64:
         raise InvalidToken("The token does not name a user.")
     email = claims.get("email")
+    token_id, issued_at = claims.get("jti"), claims.get("iat")
     return Identity(
         user_id=subject,
         email=email if isinstance(email, str) else None,
         source=source,
         expires_at=claims.get("exp"),
+        token_id=token_id if source == "taskpilot" and isinstance(token_id, str) else None,
+        issued_at=float(issued_at) if isinstance(issued_at, int | float) else None,
+        audience=claims.get("aud") if isinstance(claims.get("aud"), str) else None,
     )
 
 

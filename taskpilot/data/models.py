@@ -86,6 +86,18 @@ class User(SQLModel, table=True):
     # Per-user task numbers ("task 3") come from this counter, bumped atomically.
     task_seq: int = Field(default=0)
     created_at: datetime = _ts()
+    # "Sign out everywhere": TaskPilot tokens issued before this are refused.
+    signed_out_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class RevokedToken(SQLModel, table=True):
+    """A TaskPilot login token ended by signing out, kept until it would have expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
 
 
 class Task(SQLModel, table=True):

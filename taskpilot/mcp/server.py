@@ -31,6 +31,7 @@ from taskpilot.core.security import (
 )
 from taskpilot.data.models import Priority, Task
 from taskpilot.services.dates import DateParseError, parse_due
+from taskpilot.services.sign_out import ended
 from taskpilot.services.tasks import (
     SortOrder,
     StatusFilter,
@@ -53,14 +54,19 @@ _stdio_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("stdio_
 class TaskPilotTokenVerifier(TokenVerifier):
     """Accepts TaskPilot's per-turn MCP tokens and its login tokens; the subject is the user."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
+        self.db = db
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
             identity = verify_taskpilot_token(self.settings, token, (MCP_AUDIENCE, API_AUDIENCE))
         except InvalidToken:
             return None
+        if identity.audience == API_AUDIENCE:  # a login token: ended by signing out
+            async with self.db.session() as session:
+                if await ended(session, identity):
+                    return None
         return AccessToken(
             token=token,
             client_id="taskpilot",
@@ -109,7 +115,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         title="TaskPilot",
         instructions=INSTRUCTIONS,
         version="1.0",
-        token_verifier=TaskPilotTokenVerifier(settings),
+        token_verifier=TaskPilotTokenVerifier(settings, db),
         auth=AuthSettings(
             issuer_url="http://taskpilot.local",  # not used: tokens are verified locally
             resource_server_url=None,

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.security import Identity, hash_password, verify_password
 from taskpilot.data.models import User
+from taskpilot.services.sign_out import SIGNED_OUT, ended
 from taskpilot.services.text import unstorable
 
 MIN_PASSWORD = 8
@@ -110,6 +111,8 @@ class UserService:
         """The user a verified token names, created on first sight for Better Auth tokens."""
         user = await self.session.get(User, identity.user_id)
         if user is not None:
+            if await ended(self.session, identity, user):
+                raise AccountError(SIGNED_OUT)
             return user
         if identity.source != "better-auth":
             raise AccountError("This account no longer exists.")

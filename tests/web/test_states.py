@@ -504,3 +504,18 @@ async def test_a_turn_over_the_rate_limit_says_when_to_try_again(
     )
     # The refused message stays on the page, ready for Retry once the minute has passed.
     assert [m.content for m in tab.chat.messages if m.role == "user"] == ["first", "second"]
+
+
+async def test_logging_out_ends_the_token_on_the_server(tab: Page) -> None:
+    await tab.sign_up()
+    token = tab.auth.token
+    await call(tab.auth, "log_out")
+    assert tab.auth.token == ""
+    from taskpilot.core.security import verify_access_token
+    from taskpilot.services.sign_out import ended
+
+    async with tab.runtime.db.session() as session:
+        assert await ended(session, verify_access_token(tab.runtime.settings, token))
+    # A tab that still holds the old token is treated as signed out.
+    tab.auth.token = token
+    assert await tab.auth._identity() is None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from taskpilot.api.deps import ClientAddress, CurrentUser, RuntimeDep, SessionDep
+from taskpilot.api.deps import ClientAddress, CurrentUser, IdentityDep, RuntimeDep, SessionDep
 from taskpilot.api.schemas import ErrorOut, LogInRequest, SignUpRequest, TokenOut, UserOut
 from taskpilot.core.limits import RateLimited
 from taskpilot.core.security import mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime
+from taskpilot.services.sign_out import sign_out, sign_out_everywhere
 from taskpilot.services.users import AccountError, EmailTaken, UserService
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -67,6 +68,24 @@ async def log_in(
     except AccountError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from exc
     return _token(runtime, user)
+
+
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"model": ErrorOut}}
+)
+async def log_out(identity: IdentityDep, user: CurrentUser, session: SessionDep) -> None:
+    """Sign out: this token stops working at once, on every worker."""
+    await sign_out(session, identity)
+
+
+@router.post(
+    "/logout-everywhere",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"model": ErrorOut}},
+)
+async def log_out_everywhere(identity: IdentityDep, user: CurrentUser, session: SessionDep) -> None:
+    """Sign out on every device: every token issued to you until now stops working."""
+    await sign_out_everywhere(session, identity)
 
 
 @router.get("/me", responses={401: {"model": ErrorOut}})

@@ -18,6 +18,7 @@ from taskpilot.core.limits import RateLimited, client_address
 from taskpilot.core.security import Identity, mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import get_runtime
+from taskpilot.services.sign_out import ended, sign_out
 from taskpilot.services.users import AccountError, UserService
 from taskpilot.web.routes import HOME, LOGIN
 from taskpilot.web.session import TOKEN_KEY, identify
@@ -47,8 +48,16 @@ class AuthState(rx.State):
         return initials(self.user_name, self.user_email)
 
     async def _identity(self) -> Identity | None:
-        """The verified identity behind the browser's token, or None."""
-        return await identify(get_runtime().settings, self.token)
+        """The verified identity behind the browser's token, or None (also once it was ended
+        by signing out, here or on another device)."""
+        identity = await identify(get_runtime().settings, self.token)
+        if identity is None:
+            return None
+        try:
+            async with get_runtime().db.session() as session:
+                return None if await ended(session, identity) else identity
+        except DatabaseUnavailable:
+            return identity  # nothing can be read or changed without the database anyway
 
     async def _forget_user(self) -> None:
         """Clear the token and every state that holds the person's data."""
@@ -135,7 +144,14 @@ class AuthState(rx.State):
 
     @rx.event
     async def log_out(self) -> Any:
-        """Forget the token (in every tab) and the page's data."""
+        """End the token on the server, then forget it (in every tab) and the page's data."""
+        identity = await identify(get_runtime().settings, self.token)
+        if identity is not None:
+            try:
+                async with get_runtime().db.session() as session:
+                    await sign_out(session, identity)
+            except DatabaseUnavailable:
+                logger.warning("could not end a token on sign-out: the database is unavailable")
         return await self._sign_out()
 
     @rx.event
