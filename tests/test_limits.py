@@ -291,3 +291,35 @@ async def test_a_full_worker_queues_turns_briefly_then_answers_503(
         model.gate.set()
         assert (await first).status_code == 200
         assert (await queued).json()["response"] == "done"
+
+
+async def test_the_in_process_limiter_stays_bounded_under_a_flood(sqlite_url: str) -> None:
+    """20,000 sign-ins with random emails from one address: past the address's ceiling a
+    refusal records nothing, so the worker keeps a handful of keys, not 20,000 (the flood
+    grew a worker by ~20 MiB before). Bounded by construction, not by a memory reading."""
+    limits = Limits(limited(sqlite_url, sign_in_attempts=10))
+    refused = 0
+    for _ in range(20_000):
+        try:
+            await limits.sign_in_attempt(f"{uuid.uuid4().hex}@example.com", "203.0.113.9")
+        except RateLimited:
+            refused += 1
+    counters = limits._counters
+    assert refused == 20_000 - 50  # the per-address ceiling: 5x SIGN_IN_ATTEMPTS
+    assert len(counters.windows) == 51  # 50 email-at-address keys and the address's own
+
+
+async def test_the_in_process_limiter_forgets_old_keys_and_caps_the_rest(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskpilot.core import limits as module
+
+    monkeypatch.setattr(module, "MAX_MEMORY_KEYS", 100)
+    limits = Limits(limited(sqlite_url, sign_in_attempts=10, sign_in_window_seconds=1))
+    for n in range(1_000):  # from 1,000 networks: every attempt admitted, each a new key
+        await limits.sign_in_attempt("ada@example.com", f"2001:db8:{n:x}::1")
+    assert len(limits._counters.windows) <= 100
+    await asyncio.sleep(1.1)
+    await limits.sign_in_attempt("ada@example.com", "198.51.100.7")
+    # Every earlier key's window has passed: only the newest attempt's two keys are left.
+    assert len(limits._counters.windows) == 2

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ PREFIX = "taskpilot:limits:"
 # Hosted ChatKit sessions one person may create in a window (each costs OpenAI quota).
 HOSTED_SESSIONS_PER_WINDOW = 20
 HOSTED_SESSION_WINDOW_SECONDS = 600
+# The most keys the in-process counters keep (beyond, the least recently used go): a few MiB.
+MAX_MEMORY_KEYS = 50_000
 TURN_WINDOW_SECONDS = 60
 # One client address may make this many times SIGN_IN_ATTEMPTS sign-in attempts per window,
 # over every email: room for a household or an office behind one address, not for trying a
@@ -137,17 +139,40 @@ return {0, 0}
 
 
 class _MemoryCounters:
-    """The same windows and leases in this process (one worker, or tests)."""
+    """The same windows and leases in this process (one worker, or tests), bounded: a key
+    whose window has passed is forgotten, a refusal records nothing, and past `max_keys` the
+    least recently used key goes, so a flood of new keys cannot grow the worker."""
 
-    def __init__(self) -> None:
-        self.windows: dict[str, deque[float]] = {}
+    def __init__(self, max_keys: int | None = None) -> None:
+        self.max_keys = MAX_MEMORY_KEYS if max_keys is None else max_keys
+        # key -> (times in its window, the window's length); least recently used first.
+        self.windows: OrderedDict[str, tuple[deque[float], float]] = OrderedDict()
         self.leases: dict[str, dict[str, float]] = {}
 
-    def _window(self, key: str, window: float, now: float) -> deque[float]:
-        times = self.windows.setdefault(key, deque())
+    def _times(self, key: str, window: float, now: float) -> deque[float]:
+        """The key's times still in its window (an empty one, not kept, for a new key)."""
+        kept = self.windows.get(key)
+        if kept is None:
+            return deque()
+        times = kept[0]
         while times and times[0] <= now - window:
             times.popleft()
         return times
+
+    def _record(self, key: str, times: deque[float], window: float, now: float) -> None:
+        times.append(now)
+        self.windows[key] = (times, window)
+        self.windows.move_to_end(key)
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        """Drop keys whose every time has left its window, oldest use first, and the least
+        recently used beyond `max_keys`."""
+        while self.windows:
+            key, (times, window) = next(iter(self.windows.items()))
+            if times and times[-1] > now - window and len(self.windows) <= self.max_keys:
+                break
+            del self.windows[key]
 
     async def admit_turn(
         self,
@@ -159,35 +184,40 @@ class _MemoryCounters:
         per_window: int,
     ) -> tuple[int, float]:
         now = time.monotonic()
-        leases = self.leases.setdefault(keys[0], {})
+        leases = self.leases.get(keys[0], {})
         for held, expiry in list(leases.items()):
             if expiry <= now:
                 del leases[held]
         if running and len(leases) >= running:
             return 1, min(leases.values()) - now
         if per_window:
-            times = self._window(keys[1], window, now)
+            times = self._times(keys[1], window, now)
             if len(times) >= per_window:
                 return 2, times[0] + window - now
-            times.append(now)
+            self._record(keys[1], times, window, now)
         if running:
             leases[slot_id] = now + lease
+            self.leases[keys[0]] = leases
         return 0, 0
 
     async def release(self, key: str, slot_id: str) -> None:
-        self.leases.get(key, {}).pop(slot_id, None)
+        leases = self.leases.get(key)
+        if leases is not None:
+            leases.pop(slot_id, None)
+            if not leases:
+                del self.leases[key]
 
     async def hit(self, limits: dict[str, int], window: float) -> tuple[int, float]:
         now = time.monotonic()
-        windows = [(self._window(key, window, now), limit) for key, limit in limits.items()]
+        windows = [(key, self._times(key, window, now), limit) for key, limit in limits.items()]
         wait = max(
-            (times[0] + window - now for times, limit in windows if len(times) >= limit),
+            (times[0] + window - now for _, times, limit in windows if len(times) >= limit),
             default=0,
         )
         if wait > 0:
-            return 1, wait
-        for times, _ in windows:
-            times.append(now)
+            return 1, wait  # nothing recorded: a refused flood leaves no trace
+        for key, times, _ in windows:
+            self._record(key, times, window, now)
         return 0, 0
 
 
