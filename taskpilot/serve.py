@@ -8,7 +8,8 @@ behind a load balancer) is how TaskPilot grows. This script refuses a setup that
 that promise (several workers and no Redis) and prepares what must happen exactly once:
 the schema migration and, when no JWT_SECRET is set, the local signing secret (workers that
 each created their own would reject one another's tokens). Then it hands over to
-`reflex run --env prod`, whose Granian server forks the workers.
+`reflex run --env prod` (through `taskpilot.workers`), whose Granian server forks the workers
+and replaces one that dies.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from taskpilot.core.config import PROJECT_ROOT, Settings, get_settings
 from taskpilot.core.db import is_sqlite, migrate
@@ -57,7 +57,9 @@ def check(settings: Settings, workers: int) -> list[str]:
 def reflex_command(*, host: str, port: int, backend_only: bool) -> list[str]:
     """The `reflex run --env prod` command line for one port."""
     command = [
-        str(Path(sys.executable).with_name("reflex")),
+        sys.executable,
+        "-m",
+        "taskpilot.workers",  # `reflex`, with Granian replacing a worker that dies
         "run",
         "--env",
         "prod",

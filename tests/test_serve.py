@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,9 @@ def test_several_workers_need_redis_and_one_worker_needs_nothing(sqlite_url: str
 
 
 def test_the_reflex_command_and_environment() -> None:
-    assert serve.reflex_command(host="0.0.0.0", port=3000, backend_only=False)[1:] == [  # noqa: S104
+    command = serve.reflex_command(host="0.0.0.0", port=3000, backend_only=False)  # noqa: S104
+    assert command[:3] == [sys.executable, "-m", "taskpilot.workers"]
+    assert command[3:] == [
         "run",
         "--env",
         "prod",
@@ -132,3 +135,15 @@ def test_two_workers_on_postgres_share_limits_and_log_json(
     assert len(pids) == 2, f"one worker served every request ({pids}); limits not shown shared"
     assert "serve check" not in log  # no message text in the logs
     assert me["access_token"] not in log and JWT_SECRET not in log
+
+
+def test_granian_is_told_to_replace_a_worker_that_dies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import granian.server
+
+    from taskpilot.workers import RESPAWN_INTERVAL_SECONDS, respawning_workers
+
+    monkeypatch.setattr(granian.server, "Server", granian.server.Server)  # restored after
+    respawning_workers()
+    server = granian.server.Server(target="taskpilot.taskpilot:app", workers=2)
+    assert server.respawn_failed_workers is True
+    assert server.respawn_interval == RESPAWN_INTERVAL_SECONDS
