@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,7 +58,9 @@ async def test_api_responses_carry_security_headers_and_are_not_cached(
         assert "strict-transport-security" not in headers
     # Pages (here: the app below the API) get a policy that lets the React app load.
     page = await client.get("/some/page")
-    assert page.headers["content-security-policy"].startswith("frame-ancestors 'none'")
+    policy = page.headers["content-security-policy"]
+    assert policy.startswith("script-src 'self' 'unsafe-eval' https://cdn.platform.openai.com")
+    assert "frame-ancestors 'none'" in policy
     assert "cache-control" not in page.headers
     docs = await client.get("/api/docs")
     assert "default-src 'none'" not in docs.headers["content-security-policy"]
@@ -185,3 +188,23 @@ async def test_cors_allows_the_configured_origins_only(sqlite_url: str, running:
         assert "access-control-allow-origin" not in denied.headers
         simple = await http.get("/api/health", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in simple.headers
+
+
+def test_page_scripts_are_allowed_by_origin_or_by_the_hash_of_the_build(tmp_path: Path) -> None:
+    from taskpilot.api.page_csp import inline_script_hashes, page_csp
+
+    (tmp_path / "index.html").write_bytes(
+        b'<html><script>window.a=1</script><script src="/x.js"></script>'
+        b'<script type="module">import "/m.js";</script><script> </script></html>'
+    )
+    import base64
+    import hashlib
+
+    expected = {
+        "'sha256-" + base64.b64encode(hashlib.sha256(code).digest()).decode() + "'"
+        for code in (b"window.a=1", b'import "/m.js";')
+    }
+    assert set(inline_script_hashes(tmp_path)) == expected
+    policy = page_csp("https://cdn.example.com/chatkit.js", tmp_path).decode()
+    assert policy.startswith("script-src 'self' 'unsafe-eval' https://cdn.example.com 'sha256-")
+    assert inline_script_hashes(tmp_path / "missing") == []

@@ -149,6 +149,10 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
     # Outermost last: every response, even a 413 or a page, gets an id and the headers.
     api.add_middleware(McpRoute, mcp_app=runtime.mcp_app)  # type: ignore[arg-type]
     api.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)  # type: ignore[arg-type]
-    api.add_middleware(SecurityHeaders, hsts_seconds=runtime.settings.hsts_seconds)  # type: ignore[arg-type]
+    api.add_middleware(
+        SecurityHeaders,  # type: ignore[arg-type]
+        hsts_seconds=runtime.settings.hsts_seconds,
+        chatkit_script_url=runtime.settings.chatkit_script_url,
+    )
     api.add_middleware(RequestLog)  # type: ignore[arg-type]
     return api

@@ -13,6 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskpilot.api.errors import error_response
+from taskpilot.api.page_csp import page_csp
 from taskpilot.core.logs import new_request_id, request_id
 
 access_log = logging.getLogger("taskpilot.access")
@@ -135,9 +136,9 @@ _COMMON_HEADERS = (
 )
 # JSON and event streams render nothing, so they may load nothing.
 _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# Pages: no framing, plugins, base or form hijacking. Scripts are not restricted further:
-# the compiled React app and ChatKit's script (OpenAI's CDN) must load.
-_PAGE_CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
+# The API's docs page (Swagger UI loads its scripts from a CDN): no framing, plugins, base or
+# form hijacking. The app's pages get `page_csp`, which also restricts scripts.
+_DOCS_CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
 _DOCS = ("/api/docs", "/api/docs/oauth2-redirect")
 
 
@@ -145,8 +146,10 @@ class SecurityHeaders:
     """Security headers on every HTTP response, pages and API alike (ones a response sets
     itself are kept). API responses are also marked not to be cached: they are private."""
 
-    def __init__(self, app: ASGIApp, hsts_seconds: int = 0) -> None:
+    def __init__(self, app: ASGIApp, hsts_seconds: int = 0, chatkit_script_url: str = "") -> None:
         self.app = app
+        self.chatkit_script_url = chatkit_script_url
+        self._page_csp: bytes | None = None  # read from the build on the first page served
         self.hsts = (
             (b"strict-transport-security", f"max-age={hsts_seconds}; includeSubDomains".encode())
             if hsts_seconds
@@ -157,8 +160,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = _is_api(scope["path"]) and scope["path"] not in _DOCS
-        extra = [*_COMMON_HEADERS, (b"content-security-policy", _API_CSP if api else _PAGE_CSP)]
+        path = scope["path"]
+        api = _is_api(path) and path not in _DOCS
+        extra = [*_COMMON_HEADERS, (b"content-security-policy", self._csp(path, api))]
         if api:
             extra.append((b"cache-control", b"no-store"))
         if self.hsts is not None:
@@ -173,3 +177,12 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _csp(self, path: str, api: bool) -> bytes:
+        if api:
+            return _API_CSP
+        if path in _DOCS:
+            return _DOCS_CSP
+        if self._page_csp is None:
+            self._page_csp = page_csp(self.chatkit_script_url)
+        return self._page_csp

@@ -46,6 +46,8 @@ class ChatPage:
     base_url: str
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    # What the page's content-security policy blocked (none: the policy breaks nothing).
+    csp_violations: list[str] = field(default_factory=list)
 
     # --- locators (docs/ui-contract.md) -------------------------------------------------------
     @property

@@ -206,10 +206,17 @@ def open_page(
 
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda error: chat.page_errors.append(str(error)))
+
+        def on_console(message: Any) -> None:
+            if "Content Security Policy" in message.text:
+                chat.csp_violations.append(message.text)
+
+        page.on("console", on_console)
         contexts.append((context, chat))
         return chat
 
     yield open_tab
+    blocked = [text for _, chat in contexts for text in chat.csp_violations]
     failed = getattr(request.node, "report_call", None)
     for index, (context, chat) in enumerate(contexts):
         if failed is not None and failed.failed:
@@ -218,6 +225,8 @@ def open_page(
             if chat.page_errors:
                 print(f"page errors in tab {index}: {chat.page_errors}")
         context.close()
+    # Every browser test is also a test that the pages' policy blocks nothing of the app's.
+    assert blocked == [], f"the content-security policy blocked: {blocked[:3]}"
 
 
 def hold_database_writes(app: AppServer, seconds: float) -> Callable[[], None]:
