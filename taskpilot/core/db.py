@@ -89,7 +89,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_recycle=300,  # Neon closes idle connections; recycle before it does.
             pool_timeout=settings.db_pool_timeout,
         )
-    engine = create_async_engine(async_url(url), **kwargs)
+    # A database error quotes its statement; without this it quotes the bound values too
+    # (`[parameters: ...]`): task titles, questions, tool calls. Errors are logged, and the
+    # logs carry no one's text (see `taskpilot.core.logs`).
+    engine = create_async_engine(async_url(url), hide_parameters=True, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -6,6 +6,11 @@ lines, even from the task that outlives its request, share the id of the request
 it. What is logged is metadata: ids, codes, timings. Message text, task titles and tokens
 are not put in log records at info level, and known secret shapes are masked in any record
 (a defence against a library quoting a key in an exception).
+
+Database errors quote the statement they failed on. TaskPilot's engines are made with
+`hide_parameters=True`, so they never quote its values; in case an error from elsewhere does
+(an engine made without it, PostgreSQL's "Failing row contains (…)"), the formatters cut the
+values out of every line: the statement stays, for the operator, and its values go.
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ _SECRETS = re.compile(
     r"|\b(sk|rk|ek)-[A-Za-z0-9_-]{12,}"
     r"|(://[^:/@\s]+:)[^@\s]+@"
 )
+# The values a database error can quote: SQLAlchemy's `[parameters: …]` block, one line of
+# reprs (a repr never spans lines), and PostgreSQL's DETAIL line ("Failing row contains (…)",
+# "Key (email)=(…) already exists"). Each is cut to the end of its line: in a message that
+# quotes an error with `%r`, that is more than the values, which is the safe way to be wrong.
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*")
+_SQL_DETAIL = re.compile(r"DETAIL: .*")
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -55,6 +66,13 @@ def mask_secrets(text: str) -> str:
     return _SECRETS.sub(masked, text)
 
 
+def without_sql_values(text: str) -> str:
+    """`text` with the values a database error quotes (its bound parameters, PostgreSQL's
+    DETAIL line) cut out, and the statement kept."""
+    text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
+    return _SQL_DETAIL.sub("DETAIL: (hidden)", text)
+
+
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
@@ -70,15 +88,20 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": without_sql_values(record.getMessage()),
             "request_id": getattr(record, "request_id", request_id.get()),
             "pid": record.process,  # which worker
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry:
-                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+                entry[key] = (
+                    value
+                    if isinstance(value, int | float | bool | None)
+                    else without_sql_values(str(value))
+                )
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = without_sql_values(self.formatException(record.exc_info))
+        # Cut per value, before JSON escapes the newlines that end each quoted block.
         return mask_secrets(json.dumps(entry, ensure_ascii=False))
 
 
@@ -99,7 +122,7 @@ class TextFormatter(logging.Formatter):
             line = f"{line} {extras}"
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
-        return mask_secrets(line)
+        return mask_secrets(without_sql_values(line))
 
 
 def configure(settings: Settings, stream: TextIO | None = None) -> logging.Logger:
