@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.limits import client_address
 from taskpilot.core.origins import origin_allowed
-from taskpilot.core.security import Identity, InvalidToken, verify_access_token
+from taskpilot.core.security import Identity, InvalidToken, verify_bearer_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime
 from taskpilot.services.users import AccountError, UserService
@@ -50,11 +50,12 @@ async def get_identity(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
-    """The verified caller; 401 when the bearer token is missing or not valid."""
+    """The verified caller; 401 when the bearer token is missing or not valid, 503 when
+    Better Auth's keys could not be fetched to check it."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
     try:
-        return verify_access_token(runtime.settings, credentials.credentials)
+        return await verify_bearer_token(runtime.settings, credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from exc
 

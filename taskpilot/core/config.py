@@ -250,6 +250,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _jwks_needs_audience(self) -> Settings:
+        # Every application that trusts the same Better Auth deployment can be given tokens
+        # signed with its JWKS keys; only the audience tells TaskPilot's apart.
+        if self.better_auth_jwks_url and not self.better_auth_audience:
+            raise ValueError(
+                "BETTER_AUTH_AUDIENCE must be set with BETTER_AUTH_JWKS_URL: without it, a"
+                " token Better Auth issued for any other application would be accepted here."
+            )
+        if self.better_auth_jwks_url and not self.better_auth_jwks_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError(
+                f"BETTER_AUTH_JWKS_URL must be an http(s) URL, not {self.better_auth_jwks_url!r}."
+            )
+        return self
+
     @field_validator("jwt_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -66,9 +66,10 @@ async def test_identify_accepts_only_a_valid_login_token(settings: Settings) -> 
     assert await identify(settings, expired) is None
 
 
-async def test_identify_verifies_better_auth_tokens_off_the_event_loop(sqlite_url: str) -> None:
-    # With a JWKS URL configured, verification may fetch keys (blocking HTTP): it runs in a
-    # thread. Here the URL is unreachable, so the token is simply not valid.
-    settings = make_settings(sqlite_url, better_auth_jwks_url="http://127.0.0.1:9/jwks")
+async def test_identify_refuses_a_token_the_jwks_setup_does_not_accept(sqlite_url: str) -> None:
+    # With a JWKS URL configured, an HS256 token (no key id) is refused before any fetch.
+    settings = make_settings(
+        sqlite_url, better_auth_jwks_url="http://127.0.0.1:9/jwks", better_auth_audience="tp"
+    )
     foreign = jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, "k" * 32, algorithm="HS256")
     assert await identify(settings, foreign) is None

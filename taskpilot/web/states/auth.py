@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 
 from taskpilot.core.db import DatabaseUnavailable
-from taskpilot.core.errors import DATABASE_DOWN
+from taskpilot.core.errors import DATABASE_DOWN, TaskPilotError
 from taskpilot.core.limits import RateLimited, client_address
 from taskpilot.core.security import Identity, mint_access_token
 from taskpilot.data.models import User
@@ -50,7 +50,11 @@ class AuthState(rx.State):
     async def _identity(self) -> Identity | None:
         """The verified identity behind the browser's token, or None (also once it was ended
         by signing out, here or on another device)."""
-        identity = await identify(get_runtime().settings, self.token)
+        try:
+            identity = await identify(get_runtime().settings, self.token)
+        except TaskPilotError:  # Better Auth's keys can't be fetched now: treated as not signed in
+            logger.warning("could not verify a sign-in: the JWKS is unavailable")
+            return None
         if identity is None:
             return None
         try:
