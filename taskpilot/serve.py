@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from taskpilot.core.config import PROJECT_ROOT, Settings, get_settings
 from taskpilot.core.db import is_sqlite, migrate
@@ -91,6 +92,18 @@ def reflex_env(workers: int, environ: dict[str, str] | None = None) -> dict[str,
     return env
 
 
+def metrics_directory(environ: dict[str, str]) -> Path:
+    """Where every worker writes its metrics, so a scrape of any one adds them all up
+    (`PROMETHEUS_MULTIPROC_DIR`, or `.taskpilot/metrics`), emptied at each start: an earlier
+    run's files would add to the totals. Two servers on one machine need two directories."""
+    directory = Path(
+        environ.get("PROMETHEUS_MULTIPROC_DIR") or PROJECT_ROOT / ".taskpilot" / "metrics"
+    )
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line, prepare once, then become `reflex run`."""
     parser = argparse.ArgumentParser(prog="python -m taskpilot.serve", description=__doc__)
@@ -118,11 +131,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.skip_migrations:
         migrate(settings.database_url)
     settings.signing_secret  # noqa: B018 - create the local secret once, before any fork
+    env = reflex_env(args.workers)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_directory(env))
     command = reflex_command(host=args.host, port=args.port, backend_only=args.backend_only)
     print(f"taskpilot.serve: {args.workers} worker(s) on {args.host}:{args.port}", file=sys.stderr)
     sys.stdout.flush()
     os.chdir(PROJECT_ROOT)
-    os.execve(command[0], command, reflex_env(args.workers))  # noqa: S606 - our own reflex
+    os.execve(command[0], command, env)  # noqa: S606 - our own reflex
 
 
 if __name__ == "__main__":  # pragma: no cover - the module is run by `python -m`

@@ -147,3 +147,11 @@ def test_granian_is_told_to_replace_a_worker_that_dies(monkeypatch: pytest.Monke
     server = granian.server.Server(target="taskpilot.taskpilot:app", workers=2)
     assert server.respawn_failed_workers is True
     assert server.respawn_interval == RESPAWN_INTERVAL_SECONDS
+
+
+def test_the_metrics_directory_is_shared_and_emptied_at_each_start(tmp_path: Path) -> None:
+    chosen = tmp_path / "metrics"
+    chosen.mkdir()
+    (chosen / "counter_123.db").write_text("an earlier run's numbers")
+    assert serve.metrics_directory({"PROMETHEUS_MULTIPROC_DIR": str(chosen)}) == chosen
+    assert list(chosen.iterdir()) == []

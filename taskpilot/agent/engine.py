@@ -54,11 +54,13 @@ from taskpilot.agent.instructions import build_instructions
 from taskpilot.agent.mcp_client import McpConnector
 from taskpilot.agent.model_input import turn_input
 from taskpilot.agent.translate import RunTranslator
+from taskpilot.core import metrics
 from taskpilot.core.clock import today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.limits import Limits, TurnSlot
+from taskpilot.core.metrics import TurnOutcome
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus
 from taskpilot.services.conversations import (
     ConversationNotFound,
@@ -217,6 +219,7 @@ class TurnEngine:
         """A slot among the user's running turns; `TaskPilotError` when over a limit, when
         the worker is full, or when it is shutting down."""
         if self._closing:
+            metrics.REFUSED_SHUTTING_DOWN.inc()
             raise TaskPilotError(
                 ErrorCode.SHUTTING_DOWN,
                 "This server is restarting; send your message again in a moment.",
@@ -310,8 +313,13 @@ class TurnEngine:
                     return turn
                 reason = ALREADY_ANSWERING
             if time.monotonic() >= give_up:
+                metrics.REFUSED_TURN_IN_PROGRESS.inc()
                 raise TaskPilotError(ErrorCode.TURN_IN_PROGRESS, reason, retry_after=2)
-            await asyncio.sleep(pause)
+            metrics.WAITING_FOR_CONVERSATION.inc()
+            try:
+                await asyncio.sleep(pause)
+            finally:
+                metrics.WAITING_FOR_CONVERSATION.dec()
             pause = min(pause * 2, LONGEST_PAUSE)
 
     async def _ask(
@@ -445,6 +453,7 @@ class TurnEngine:
         question is kept and can be retried."""
         try:
             if turn.claim is not None:
+                metrics.turn_ended(TurnOutcome.STOPPED, ErrorCode.TURN_STOPPED)
                 await self._fail(turn.user_id, turn.claim, reason, turn.earlier_calls)
         finally:
             if turn.slot is not None:
@@ -452,6 +461,7 @@ class TurnEngine:
 
     async def _life(self, running: RunningTurn) -> None:
         turn = running.turn
+        metrics.TURNS_RUNNING.inc()
         try:
             if self._closing:
                 running.stop_reason, running.stop_code = SHUT_DOWN, ErrorCode.SHUTTING_DOWN
@@ -472,6 +482,7 @@ class TurnEngine:
                 )
             )
         finally:
+            metrics.TURNS_RUNNING.dec()
             running.end()
             if turn.slot is not None:
                 await asyncio.shield(turn.slot.release())
@@ -479,6 +490,7 @@ class TurnEngine:
     async def _refuse(self, running: RunningTurn) -> None:
         """A prepared turn that will not run: its question failed with the stop reason."""
         turn = running.turn
+        metrics.turn_ended(TurnOutcome.STOPPED, running.stop_code)
         if turn.claim is not None:
             await self._fail(turn.user_id, turn.claim, running.stop_reason, turn.earlier_calls)
         running.emit(
@@ -508,6 +520,7 @@ class TurnEngine:
                     replayed=True,
                 )
             )
+            metrics.TURNS_REPLAYED.inc()
             return
         claim = turn.claim
         assert claim is not None
@@ -520,7 +533,10 @@ class TurnEngine:
             # Shielded: a Stop that lands while the reply is being stored can't half-store it.
             stored = await asyncio.shield(self._finish(turn, claim, reply, translator))
         except asyncio.CancelledError:
-            if not running.superseded:
+            if running.superseded:
+                metrics.turn_ended(TurnOutcome.SUPERSEDED, ErrorCode.TURN_SUPERSEDED, started)
+            else:
+                metrics.turn_ended(TurnOutcome.STOPPED, running.stop_code, started)
                 done = [*turn.earlier_calls, *translator.finished_calls()]
                 failing = self._fail(turn.user_id, claim, running.stop_reason, done)
                 await asyncio.shield(failing)
@@ -547,6 +563,7 @@ class TurnEngine:
                 extra={"code": error.code.value, "conversation_id": turn.conversation_id},
                 exc_info=not expected(exc),
             )
+            metrics.turn_ended(TurnOutcome.FAILED, error.code, started)
             done = [*turn.earlier_calls, *translator.finished_calls()]
             await self._fail(turn.user_id, claim, error.message, done)
             running.emit(
@@ -556,6 +573,7 @@ class TurnEngine:
             )
             return
         if stored is None:  # a newer attempt holds the turn: it answers, this one wrote nothing
+            metrics.turn_ended(TurnOutcome.SUPERSEDED, ErrorCode.TURN_SUPERSEDED, started)
             running.emit(
                 TurnError(
                     code=ErrorCode.TURN_SUPERSEDED,
@@ -572,6 +590,7 @@ class TurnEngine:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+        metrics.turn_ended(TurnOutcome.ANSWERED, started=started)
         running.emit(
             TurnDone(
                 conversation_id=turn.conversation_id,

@@ -8,9 +8,11 @@ calls a tool — with a blank line between them).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from taskpilot.agent.events import TextDelta, ToolCall, ToolFinished, ToolStarted, TurnEvent
+from taskpilot.core import metrics
 
 
 def _parse_json(text: Any) -> Any:
@@ -33,6 +35,9 @@ class RunTranslator:
         self.calls: dict[str, ToolCall] = {}
         self._pieces: list[str] = []
         self._new_message = False
+        # When the agent last turned to the model, and when the step's tool calls appeared
+        # (the SDK streams a step's calls, then runs them together): for the metrics.
+        self._asked_model = self._tools_started = time.perf_counter()
 
     @property
     def reply(self) -> str:
@@ -51,8 +56,14 @@ class RunTranslator:
         """The `TurnEvent` for one SDK stream event, if it means anything to a person."""
         if event.type == "raw_response_event":
             data = event.data
-            if getattr(data, "type", None) == "response.output_text.delta" and data.delta:
+            kind = getattr(data, "type", None)
+            if kind == "response.output_text.delta" and data.delta:
                 return self._text(data.delta)
+            if kind == "response.completed":
+                metrics.MODEL_SECONDS.observe(time.perf_counter() - self._asked_model)
+            return None
+        if event.type == "agent_updated_stream_event":  # the run starts: it asks the model
+            self._asked_model = time.perf_counter()
             return None
         if event.type != "run_item_stream_event":
             return None
@@ -68,6 +79,7 @@ class RunTranslator:
             if not isinstance(arguments, dict):
                 arguments = {"value": arguments}
             self.calls[call_id] = ToolCall(call_id=call_id, name=name, arguments=arguments)
+            self._tools_started = time.perf_counter()
             return ToolStarted(call_id=call_id, name=name, arguments=arguments)
         if item.type == "tool_call_output_item":
             call_id = str(item.call_id or "")
@@ -75,6 +87,14 @@ class RunTranslator:
             call.result = _parse_json(item.output)
             call.is_error = bool((item.custom_data or {}).get("is_error"))
             self.calls[call_id] = call
+            # Only a tool the MCP server ran carries custom data (`mcp_client`): a name the
+            # model made up is answered "not found" by the SDK and must not become a label.
+            ran = bool(item.custom_data)
+            metrics.TOOL_SECONDS.labels(
+                call.name if ran else "unknown", "ok" if ran and not call.is_error else "error"
+            ).observe(time.perf_counter() - self._tools_started)
+            # With the result, the agent turns to the model again.
+            self._asked_model = time.perf_counter()
             return ToolFinished(**call.model_dump())
         return None
 

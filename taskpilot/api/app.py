@@ -8,6 +8,7 @@ mounted beneath it, and `taskpilot.taskpilot` registers the same lifespan with R
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +26,7 @@ from taskpilot.api.errors import error_response, problem
 from taskpilot.api.middleware import BodySizeLimit, McpRoute, RequestLog, SecurityHeaders
 from taskpilot.api.routes import auth, chat, chatkit, conversations, tasks
 from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut, LiveOut
+from taskpilot.core import metrics
 from taskpilot.core.config import ModelProvider
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.core.errors import TaskPilotError
@@ -135,6 +137,25 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
             offline_model=rt.settings.resolved_model_provider is ModelProvider.OFFLINE,
             max_message_chars=rt.settings.max_message_chars,
         )
+
+    # Sync: FastAPI runs it in a thread, so reading every worker's metric files never holds up
+    # the event loop.
+    @api.get("/metrics", include_in_schema=False)
+    def metrics_page(request: Request) -> Response:
+        """Prometheus metrics, for a scrape that sends `Authorization: Bearer METRICS_TOKEN`;
+        without the setting the path does not exist (404, as for any unknown path)."""
+        token = runtime.settings.metrics_token
+        if token is None:
+            raise StarletteHTTPException(status.HTTP_404_NOT_FOUND)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), expected):
+            return error_response(
+                status.HTTP_401_UNAUTHORIZED,
+                "The metrics need the bearer token set as METRICS_TOKEN.",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)
 
     for router in (auth.router, chat.router, conversations.router, tasks.router, chatkit.router):
         api.include_router(router)

@@ -214,6 +214,13 @@ class Settings(BaseSettings):
         default="json", pattern="^(json|text)$", description="json (one object a line) | text."
     )
 
+    # --- metrics ----------------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scrape of GET /metrics must send (16+"
+        " characters). Unset: /metrics answers 404.",
+    )
+
     # --- ChatKit ----------------------------------------------------------------------------
     chatkit_mode: ChatKitMode | None = Field(
         default=None,
@@ -266,6 +273,15 @@ class Settings(BaseSettings):
                 f"BETTER_AUTH_JWKS_URL must be an http(s) URL, not {self.better_auth_jwks_url!r}."
             )
         return self
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "METRICS_TOKEN must be at least 16 characters (try `openssl rand -hex 32`)."
+            )
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

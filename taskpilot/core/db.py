@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -18,8 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from taskpilot.core import metrics
 from taskpilot.core.config import PROJECT_ROOT, Settings, get_settings
 from taskpilot.core.errors import DATABASE_DOWN, ErrorCode, TaskPilotError
 
@@ -98,12 +100,39 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def _count_pool_use(engine: AsyncEngine) -> None:
+    """Keep the pool gauges, read from the pool itself at each checkout and checkin (so they
+    cannot drift, even when a checkout fails during an outage). The size is reported once the
+    pool has connected: a process that never touches the database (Reflex's CLI importing the
+    app) adds nothing to the workers' sum."""
+    sync = engine.sync_engine
+    if not isinstance(sync.pool, QueuePool):  # both SQLite files and PostgreSQL use one
+        return
+
+    def pool() -> QueuePool:
+        return cast(QueuePool, sync.pool)  # `dispose()` swaps in a new one
+
+    def connected(*_: Any) -> None:
+        metrics.DB_POOL_SIZE.set(pool().size())
+
+    def checked_out(*_: Any) -> None:
+        metrics.DB_POOL_CHECKED_OUT.set(pool().checkedout())
+
+    def checked_in(*_: Any) -> None:  # called just before the pool takes it back
+        metrics.DB_POOL_CHECKED_OUT.set(pool().checkedout() - 1)
+
+    event.listen(sync, "connect", connected)
+    event.listen(sync, "checkout", checked_out)
+    event.listen(sync, "checkin", checked_in)
+
+
 class Database:
     """An engine and its session factory. One per process, shared by every request."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(settings)
+        _count_pool_use(self.engine)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )

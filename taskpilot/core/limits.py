@@ -23,6 +23,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskpilot.core import metrics
 from taskpilot.core.config import Settings
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 
@@ -338,10 +339,17 @@ class Limits:
         places = self._worker_places.get(loop)
         if places is None:
             places = self._worker_places[loop] = asyncio.Semaphore(self.settings.worker_max_turns)
+        queued = places.locked()  # no free place: this turn joins the worker's queue
+        if queued:
+            metrics.WAITING_FOR_WORKER.inc()
         try:
             await asyncio.wait_for(places.acquire(), self.settings.worker_queue_seconds)
         except TimeoutError:
+            metrics.REFUSED_BUSY.inc()
             raise WorkerBusy from None
+        finally:
+            if queued:
+                metrics.WAITING_FOR_WORKER.dec()
         return places
 
     def _unavailable(self, exc: Exception) -> None:
@@ -385,6 +393,7 @@ class Limits:
             slot.released = True
             return slot
         if verdict == 1:
+            metrics.LIMITED_RUNNING_TURNS.inc()
             running = settings.max_concurrent_turns
             replies = "a reply" if running == 1 else f"{running} replies"
             raise RateLimited(
@@ -393,6 +402,7 @@ class Limits:
                 min(wait, 5),
             )
         if verdict == 2:
+            metrics.LIMITED_TURNS_PER_MINUTE.inc()
             per_minute = settings.chat_turns_per_minute
             messages = "1 message" if per_minute == 1 else f"{per_minute} messages"
             raise RateLimited(
@@ -425,6 +435,7 @@ class Limits:
             self._unavailable(exc)
             return
         if verdict:
+            metrics.LIMITED_HOSTED_SESSIONS.inc()
             raise RateLimited(
                 f"Too many ChatKit sessions; try again in {_minutes_or_seconds(wait)}.", wait
             )
@@ -455,6 +466,7 @@ class Limits:
             self._unavailable(exc)
             return
         if verdict:
+            metrics.LIMITED_SIGN_IN.inc()
             raise RateLimited(
                 f"Too many sign-in attempts; try again in {_minutes_or_seconds(wait)}.", wait
             )
