@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.security import Identity, hash_password, verify_password
 from taskpilot.data.models import User
-from taskpilot.services.sign_out import SIGNED_OUT, ended
+from taskpilot.services.sign_out import SIGNED_OUT, signed_in_user
 from taskpilot.services.text import unstorable
 
 MIN_PASSWORD = 8
@@ -109,9 +109,9 @@ class UserService:
 
     async def ensure(self, identity: Identity) -> User:
         """The user a verified token names, created on first sight for Better Auth tokens."""
-        user = await self.session.get(User, identity.user_id)
+        user, ended = await signed_in_user(self.session, identity)
         if user is not None:
-            if await ended(self.session, identity, user):
+            if ended:
                 raise AccountError(SIGNED_OUT)
             return user
         if identity.source != "better-auth":
