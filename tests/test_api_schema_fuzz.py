@@ -39,7 +39,12 @@ EXAMPLES_PER_OPERATION = 30
 # Rate limits would answer generated requests with 429s before their input is looked at.
 NO_LIMITS = {
     name: 0
-    for name in ("chat_turns_per_minute", "max_concurrent_turns", "sign_in_attempts")
+    for name in (
+        "chat_turns_per_minute",
+        "max_concurrent_turns",
+        "sign_in_attempts",
+        "requests_per_minute",
+    )
     if name in Settings.model_fields
 }
 LEAKS = (OPENAI_KEY, TEST_SECRET, "Traceback", 'File "/')

@@ -323,3 +323,37 @@ async def test_the_in_process_limiter_forgets_old_keys_and_caps_the_rest(
     await limits.sign_in_attempt("ada@example.com", "198.51.100.7")
     # Every earlier key's window has passed: only the newest attempt's two keys are left.
     assert len(limits._counters.windows) == 2
+
+
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=needs_redis)])
+async def test_requests_that_are_not_turns_have_a_budget_too(
+    sqlite_url: str, shared: bool, running: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listings, history and ChatKit's reads count against a per-person budget (429 with
+    Retry-After past it); another person's budget is their own."""
+    from chatkit.types import ThreadListParams, ThreadsListReq
+
+    overrides: dict[str, Any] = {"requests_per_minute": 3}
+    if shared:
+        overrides["reflex_redis_url"] = REDIS_URL
+    runtime = await running(Runtime(limited(sqlite_url, **overrides), model=ScriptedModel([])))
+    async with api_client(runtime) as http:
+        ada, bob = await sign_up(http, "ada@example.com"), await sign_up(http, "bob@example.com")
+        reads = [
+            await http.get(f"/api/{ada['id']}/tasks", headers=ada["headers"]),
+            await http.get(f"/api/{ada['id']}/conversations", headers=ada["headers"]),
+        ]
+        listed = await ChatKitClient(http, ada["headers"]).send(
+            ThreadsListReq(params=ThreadListParams(limit=5))
+        )
+        assert [r.status_code for r in [*reads, listed]] == [200, 200, 200]
+        over = await http.get(f"/api/{ada['id']}/tasks", headers=ada["headers"])
+        assert (over.status_code, over.json()["code"]) == (429, "rate_limited")
+        assert int(over.headers["Retry-After"]) > 0
+        again = await ChatKitClient(http, ada["headers"]).send(
+            ThreadsListReq(params=ThreadListParams(limit=5))
+        )
+        assert again.status_code == 429
+        assert (
+            await http.get(f"/api/{bob['id']}/tasks", headers=bob["headers"])
+        ).status_code == 200

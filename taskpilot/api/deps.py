@@ -93,6 +93,14 @@ async def get_path_user(
 PathUser = Annotated[User, Depends(get_path_user)]
 
 
+async def count_request(identity: IdentityDep, runtime: RuntimeDep) -> None:
+    """A request that is not a turn counts against its person's budget (429 past it)."""
+    await runtime.limits.request(identity.user_id)
+
+
+CountedRequest = Depends(count_request)
+
+
 async def check_origin(request: Request, runtime: RuntimeDep) -> None:
     """A browser's request must come from ALLOWED_ORIGINS or the server's own origin (403
     otherwise). Requests without an Origin header are not from a browser page and need only

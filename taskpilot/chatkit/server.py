@@ -211,9 +211,15 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 request.params.item_id = item_id(USER, stored.id)
         except NotFoundError as exc:
             raise ChatKitRequestError(404, str(exc)) from exc
-        if isinstance(
+        turn = isinstance(
             request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq
-        ):
+        )
+        if not turn:  # reads and edits: the person's request budget (turns have their own)
+            try:
+                await self.turns.limits.request(context.user_id)
+            except TaskPilotError as exc:
+                raise ChatKitRequestError.of(exc) from exc
+        if turn:
             try:
                 context.slot = await self.turns.admit(context.user_id)
             except TaskPilotError as exc:

@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     chat_turns_per_minute: int = Field(
         default=30, ge=0, description="Chat turns one user may start per minute (0: no limit)."
     )
+    requests_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests that are not turns (listings, history, ChatKit's reads) one user"
+        " may make per minute (0: no limit).",
+    )
     max_concurrent_turns: int = Field(
         default=3, ge=0, description="Turns one user may have running at once (0: no limit)."
     )

@@ -421,6 +421,22 @@ class Limits:
         except Exception as exc:  # the lease expires by itself
             self._unavailable(exc)
 
+    async def request(self, user_id: str) -> None:
+        """Count a request that is not a turn (listings, history, ChatKit's reads and edits);
+        `RateLimited` past REQUESTS_PER_MINUTE a person. Turns have their own limits."""
+        limit = self.settings.requests_per_minute
+        if not limit:
+            return
+        key = f"{PREFIX}requests:{user_id}"
+        try:
+            verdict, wait = await self._counters.hit({key: limit}, 60)
+        except Exception as exc:  # Redis down or timing out: serve rather than refuse
+            self._unavailable(exc)
+            return
+        if verdict:
+            metrics.LIMITED_REQUESTS.inc()
+            raise RateLimited(f"Too many requests; try again in {_minutes_or_seconds(wait)}.", wait)
+
     async def hosted_session(self, user_id: str) -> None:
         """Count a hosted ChatKit session (each spends the operator's OpenAI quota);
         `RateLimited` past HOSTED_SESSIONS_PER_WINDOW a person in HOSTED_SESSION_WINDOW_SECONDS.

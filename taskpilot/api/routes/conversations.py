@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from taskpilot.api.deps import PathUser, SessionDep
+from taskpilot.api.deps import CountedRequest, PathUser, SessionDep
 from taskpilot.api.schemas import (
     ConversationList,
     ConversationOut,
@@ -22,7 +22,9 @@ from taskpilot.services.conversations import (
     message_to_dict,
 )
 
-router = APIRouter(prefix="/api/{user_id}/conversations", tags=["conversations"])
+router = APIRouter(
+    prefix="/api/{user_id}/conversations", tags=["conversations"], dependencies=[CountedRequest]
+)
 # Every error is an `ErrorOut` (the API's handlers shape 422s too, not FastAPI's default).
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
-from taskpilot.api.deps import PathUser, SessionDep
+from taskpilot.api.deps import CountedRequest, PathUser, SessionDep
 from taskpilot.api.schemas import ErrorOut, TaskList, TaskOut
 from taskpilot.data.models import Priority
 from taskpilot.services.tasks import SortOrder, StatusFilter, TaskQuery, TaskService, task_to_dict
 
-router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], dependencies=[CountedRequest])
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
