@@ -157,3 +157,19 @@ def test_a_message_at_the_length_limit_is_parsed_quickly(prefix: str, unit: str)
     started = time.perf_counter()
     next_step(message, TODAY)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_lookup_result_with_an_impossible_task_number_is_not_acted_on() -> None:
+    """Found by the property above: a tool result naming task -1 (or 0, or 2**31) is no task;
+    the model says none matched rather than calling a tool with it."""
+    for bad in (-1, 0, 2**31):
+        output = json.dumps({"tasks": [{"task_id": bad, "title": "milk", "status": "pending"}]})
+        first = next_step("complete milk", TODAY)
+        assert isinstance(first, ToolRequest) and first.name == "list_tasks"
+        items: list[Any] = [
+            {"role": "user", "content": "complete milk"},
+            {"type": "function_call", "call_id": "c1", "name": "list_tasks", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": output},
+        ]
+        step = next_step(items, TODAY)
+        assert isinstance(step, Reply) and "No" in step.text

@@ -1032,7 +1032,8 @@ def _list_phrase(arguments: Mapping[str, Any], count: int | None) -> str:
 
 
 def _listed_tasks(data: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    """The tasks of a `list_tasks` result, skipping anything that is not a numbered task."""
+    """The tasks of a `list_tasks` result, skipping anything that is not a numbered task
+    (a task number is a positive integer the tools accept: a hostile result's -1 is not)."""
     tasks = (data or {}).get("tasks")
     if not isinstance(tasks, list):
         return []
@@ -1042,6 +1043,7 @@ def _listed_tasks(data: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
         if isinstance(task, Mapping)
         and isinstance(task.get("task_id"), int)
         and not isinstance(task.get("task_id"), bool)
+        and 0 < task["task_id"] < 2**31
     ]
 
 
