@@ -23,11 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-import sqlalchemy as sa
 
-from taskpilot.core.db import migrate, sync_url
 from tests.browser.app_server import group_gone, redis_problem
 from tests.cluster import (
     PASSWORD,
@@ -37,6 +34,7 @@ from tests.cluster import (
     Server,
     audit_turns,
     client_port,
+    fresh_postgres_database,
     launch,
     messages,
     pid_alive,
@@ -47,7 +45,7 @@ from tests.cluster import (
     wait_until_serving,
     worker_serving,
 )
-from tests.conftest import _PG_SKIP, POSTGRES_ENV
+from tests.conftest import _PG_SKIP
 from tests.openai_standin import error, reply, stall, stream_error, tool_call
 from tests.test_mcp_server import mcp_session, payload
 
@@ -134,18 +132,8 @@ def shared_database() -> Iterator[str]:
         pytest.skip(_PG_SKIP)
     if problem := redis_problem(REDIS_URL):
         pytest.skip(problem)
-    admin = sync_url(os.environ[POSTGRES_ENV]).replace("+psycopg", "")
-    name = f"taskpilot_faults_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        migrate(rendered)  # the deploy step; each machine's taskpilot.serve then finds it done
-        yield rendered
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("taskpilot_faults") as url:
+        yield url
 
 
 @dataclass

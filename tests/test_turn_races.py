@@ -10,6 +10,7 @@ out, is in `test_faults.py` (two machines on PostgreSQL); SIGTERM mid-turn is he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -30,11 +31,13 @@ from tests.cluster import (
     Account,
     HoldingStandIn,
     Server,
+    fresh_postgres_database,
     launch,
     sign_up,
     stop_server,
     wait_until_serving,
 )
+from tests.conftest import _PG_SKIP
 from tests.openai_standin import error, reply, tool_call
 
 REDIS_URL = os.environ.get("TASKPILOT_TEST_RACES_REDIS_URL") or "redis://127.0.0.1:6379/12"
@@ -111,29 +114,6 @@ def script(model: HoldingStandIn) -> Iterator[HoldingStandIn]:
     model.release_all()
 
 
-def _fresh_postgres() -> Iterator[str]:
-    from tests.conftest import _PG_SKIP, POSTGRES_ENV
-
-    if _PG_SKIP:
-        pytest.skip(_PG_SKIP)
-    if problem := redis_problem(REDIS_URL):
-        pytest.skip(problem)
-    import psycopg
-
-    admin = sync_url(os.environ[POSTGRES_ENV]).replace("+psycopg", "")
-    name = f"taskpilot_races_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        migrate(rendered)
-        yield rendered
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _start(
     kind: str,
     workdir: Path,
@@ -170,19 +150,19 @@ def machine(
     """A running server: SQLite with one worker, or PostgreSQL with two on Redis."""
     kind: str = request.param
     workdir = tmp_path_factory.mktemp(f"races-{kind}")
-    databases = _fresh_postgres() if kind == "postgres" else None
-    if databases is None:
-        url = f"sqlite:///{workdir / 'taskpilot.db'}"
-        migrate(url)
-    else:
-        url = next(databases)
-    server = _start(kind, workdir, model, url)
-    try:
+    with contextlib.ExitStack() as cleanup:
+        if kind == "postgres":
+            if _PG_SKIP:
+                pytest.skip(_PG_SKIP)
+            if problem := redis_problem(REDIS_URL):
+                pytest.skip(problem)
+            url = cleanup.enter_context(fresh_postgres_database("taskpilot_races"))
+        else:
+            url = f"sqlite:///{workdir / 'taskpilot.db'}"
+            migrate(url)
+        server = _start(kind, workdir, model, url)
+        cleanup.callback(stop_server, server)
         yield Machine(server, url, kind)
-    finally:
-        stop_server(server)
-        if databases is not None:
-            databases.close()
 
 
 def chat(who: Account) -> str:
