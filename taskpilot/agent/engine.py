@@ -141,6 +141,19 @@ class PreparedTurn:
     # The user's place among their running turns; given back when the turn ends.
     slot: TurnSlot | None = None
 
+    @classmethod
+    def of(cls, conversation: Conversation, message: Message, **rest: Any) -> PreparedTurn:
+        """The turn of a stored question in its conversation."""
+        assert message.id is not None
+        return cls(
+            message.user_id,
+            conversation.id,
+            conversation.title,
+            message.id,
+            message.content,
+            **rest,
+        )
+
 
 class RunningTurn:
     """A started turn: its events (for one reader), and Stop. It runs in its own task, so the
@@ -363,14 +376,8 @@ class TurnEngine:
             if await turns.fail_lost(conversation_key):
                 return None  # its worker was gone; ask again at once
             raise _Waiting(BUSY_CONVERSATION) from None
-        return PreparedTurn(
-            store.user_id,
-            conversation_key,
-            conversation.title,
-            message.id or 0,
-            message.content,
-            claim=Claim(message.id or 0, 1),
-            history=history,
+        return PreparedTurn.of(
+            conversation, message, claim=Claim(message.id or 0, 1), history=history
         )
 
     async def _resume(
@@ -381,14 +388,7 @@ class TurnEngine:
         conversation = await store.get(message.conversation_id)
         reply = await store.reply_to(message.id)
         if reply is not None:
-            return PreparedTurn(
-                store.user_id,
-                conversation.id,
-                conversation.title,
-                message.id,
-                message.content,
-                replay=reply,
-            )
+            return PreparedTurn.of(conversation, message, replay=reply)
         status, _ = seen_status(message)
         if status == TurnStatus.RUNNING.value:
             raise _Waiting(ALREADY_ANSWERING)
@@ -426,12 +426,9 @@ class TurnEngine:
             failing = self._fail(store.user_id, claim, NOT_STARTED, list(message.tool_calls or []))
             await asyncio.shield(failing)
             raise
-        return PreparedTurn(
-            store.user_id,
-            conversation.id,
-            conversation.title,
-            message.id,
-            message.content,
+        return PreparedTurn.of(
+            conversation,
+            message,
             claim=claim,
             history=history,
             earlier_calls=list(message.tool_calls or []),
