@@ -1,9 +1,9 @@
 """Where a turn's time goes: wall-clock spans recorded around the parts of one chat turn.
 
 `instrument(runtime)` wraps, on this runtime's objects only (never on classes, never in files
-outside bench/), the turn engine's `prepare` and `_run`, the MCP connector's `connect`
-(and the client session's `list_tools` / `call_tool`), the in-process MCP app (per JSON-RPC
-method), database sessions, and the SQL dialect's round trips (execute, commit, rollback,
+outside bench/), the turn engine's `prepare` and `_run`, the MCP connector's `session` (open
+and close) and the tool calls it dispatches (`call_tool`, client and in-process server
+together), database sessions, and the SQL dialect's round trips (execute, commit, rollback,
 ping). Turns run one at a time, so a single "current phase" is enough to attribute database
 round trips to the part of the turn that made them.
 
@@ -13,7 +13,6 @@ headline numbers, and is reported as means (which add up) rather than medians (w
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -21,8 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bench.machine import Load, LoadMeter
 from bench.model import MODEL_NAME, next_output
@@ -82,45 +79,6 @@ class TurnRecorder:
         return {label for turn in self.turns for label in turn}
 
 
-class TimedMcpApp:
-    """The MCP ASGI app, timing each request under its JSON-RPC method name."""
-
-    def __init__(self, app: ASGIApp, recorder: TurnRecorder) -> None:
-        self.app = app
-        self.recorder = recorder
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body = bytearray()
-
-        async def keep_body() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                body.extend(message.get("body", b""))
-            return message
-
-        previous, self.recorder.phase = self.recorder.phase, MCP_SERVER
-        started = time.perf_counter_ns()
-        try:
-            await self.app(scope, keep_body, send)
-        finally:
-            self.recorder.phase = previous
-            label = f"mcp_server:{_jsonrpc_method(scope, bytes(body))}"
-            self.recorder.add(label, time.perf_counter_ns() - started, f"{label}#")
-
-
-def _jsonrpc_method(scope: Scope, body: bytes) -> str:
-    try:
-        payload = json.loads(body) if body else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("method"), str):
-        return str(payload["method"])
-    return str(scope.get("method", "?"))
-
-
 def _timed(
     recorder: TurnRecorder, label: str, function: Callable[..., Awaitable[Any]]
 ) -> Callable[..., Awaitable[Any]]:
@@ -141,14 +99,15 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
     targets: list[tuple[object, str]] = [
         (agent, "prepare"),
         (agent, "_run"),
-        (connector, "connect"),
-        (connector, "asgi_app"),
+        (connector, "session"),
+        (connector.dispatch, "call_tool"),
         (db, "session"),
         *((dialect, name) for name in DB_ROUND_TRIPS),
     ]
     # (owner, name, its own attribute before, if it had one): restored exactly by `remove`.
     originals = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
-    prepare, run, connect, session = agent.prepare, agent._run, connector.connect, db.session
+    prepare, run, session = agent.prepare, agent._run, db.session
+    open_session, call_tool = connector.session, connector.dispatch.call_tool
 
     async def timed_prepare(*args: Any, **kwargs: Any) -> PreparedTurn:
         recorder.phase = PREPARE
@@ -171,20 +130,24 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
             recorder.phase = API
 
     @asynccontextmanager
-    async def timed_connect(user_id: str) -> AsyncIterator[Any]:
+    async def timed_mcp_session(user_id: str) -> AsyncIterator[Any]:
         async with AsyncExitStack() as exits:
             started = time.perf_counter_ns()
-            server = await exits.enter_async_context(connect(user_id))
+            tools = await exits.enter_async_context(open_session(user_id))
             recorder.add("mcp_open", time.perf_counter_ns() - started)
-            for method in ("list_tools", "call_tool"):
-                timed = _timed(recorder, f"mcp_{method}", getattr(server, method))
-                setattr(server, method, timed)
             try:
-                yield server
+                yield tools
             finally:
                 closing = time.perf_counter_ns()
                 await exits.aclose()
                 recorder.add("mcp_close", time.perf_counter_ns() - closing)
+
+    async def timed_call_tool(*args: Any, **kwargs: Any) -> Any:
+        previous, recorder.phase = recorder.phase, MCP_SERVER
+        try:
+            return await _timed(recorder, "mcp_call_tool", call_tool)(*args, **kwargs)
+        finally:
+            recorder.phase = previous
 
     @asynccontextmanager
     async def timed_session() -> AsyncIterator[Any]:
@@ -211,9 +174,8 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
 
     setattr(agent, "prepare", timed_prepare)  # noqa: B010 - instance attributes on purpose
     setattr(agent, "_run", timed_run)  # noqa: B010
-    setattr(connector, "connect", timed_connect)  # noqa: B010
-    if connector.asgi_app is not None:
-        setattr(connector, "asgi_app", TimedMcpApp(connector.asgi_app, recorder))  # noqa: B010
+    setattr(connector, "session", timed_mcp_session)  # noqa: B010
+    setattr(connector.dispatch, "call_tool", timed_call_tool)  # noqa: B010
     setattr(db, "session", timed_session)  # noqa: B010
     for name in DB_ROUND_TRIPS:
         setattr(dialect, name, round_trip(name, getattr(dialect, name)))
@@ -290,18 +252,8 @@ async def measure_breakdown(stack: ChatStack, turns: int, warmup: int) -> Breakd
 def _summarise(recorder: TurnRecorder, load: Load | None) -> Breakdown:
     m = recorder.mean_ms
     total = m("total")
-    server_methods = sorted(
-        label for label in recorder.labels() if label.startswith("mcp_server:") and "#" not in label
-    )
-    open_server = sum(
-        m(label)
-        for label in server_methods
-        if label.split(":", 1)[1] not in ("tools/list", "tools/call")
-    )
     stream = m("stream")
-    mcp_client = sum(
-        m(label) for label in ("mcp_open", "mcp_list_tools", "mcp_call_tool", "mcp_close")
-    )
+    mcp_client = sum(m(label) for label in ("mcp_open", "mcp_call_tool", "mcp_close"))
     finish = m(f"session:{STREAM}")
     api = total - m("prepare") - stream
 
@@ -327,24 +279,19 @@ def _summarise(recorder: TurnRecorder, load: Load | None) -> Breakdown:
         row("of which database round trips", m(f"db:{PREPARE}"), 2, _count(recorder, PREPARE)),
         row("`TurnEngine._run` until the done event", stream, 1),
         row(
-            "MCP session open (`McpConnector.connect`)",
+            "MCP session open (`McpConnector.session`)",
             m("mcp_open"),
             2,
-            "new httpx2 client, `initialize` + `notifications/initialized`",
+            "`mcp.Client` on the in-process server (direct dispatch), tools shared per process",
         ),
-        row("of which MCP server handling", open_server, 3),
         row(
-            "MCP `list_tools`",
-            m("mcp_list_tools"),
+            "MCP `call_tool` add_task",
+            m("mcp_call_tool"),
             2,
-            f"{recorder.mean_count('mcp_list_tools#'):.0f} call(s) per turn, "
-            f"{recorder.mean_count('mcp_server:tools/list#'):.0f} reaching the server",
+            "official client session and the in-process server's handling, together",
         ),
-        row("of which MCP server handling", m("mcp_server:tools/list"), 3),
-        row("MCP `call_tool` add_task", m("mcp_call_tool"), 2),
-        row("of which MCP server handling", m("mcp_server:tools/call"), 3),
         row(
-            "of which database round trips", m(f"db:{MCP_SERVER}"), 4, _count(recorder, MCP_SERVER)
+            "of which database round trips", m(f"db:{MCP_SERVER}"), 3, _count(recorder, MCP_SERVER)
         ),
         row("MCP session close", m("mcp_close"), 2),
         row("`finish_turn`: store the reply (one session)", finish, 2),

@@ -4,21 +4,21 @@ One iteration is what a turn needs from MCP: open a client session (`initialize`
 tools, call `add_task` (a real write), close. It is timed twice: until the tool's result
 arrives, and until the session is closed. Transports:
 
-- in-process ASGI (`httpx2.ASGITransport` on the runtime's MCP app, no socket), with the
-  official `mcp` client and through the Agents SDK wrapper a turn really uses
-  (`McpConnector.connect` -> `MCPServerStreamableHttp`);
+- in-process through the service's own `McpConnector` (what a turn does: `mcp.Client` on the
+  server object, the SDK's direct in-process dispatch, the user bound when the session opens);
+- in-process ASGI (`httpx2.ASGITransport` on the runtime's MCP app, no socket) with the
+  official `mcp` client: what turns did before (streamable HTTP framing without a socket);
 - loopback HTTP to `python -m taskpilot.mcp http` in a subprocess: through `McpConnector`
   with `mcp_url` set (as a turn does when MCP_URL is configured), and with the official
   client using a new default client per turn, a new client sharing one SSL context, or one
   kept-alive client;
 - stdio: a new `python -m taskpilot.mcp stdio` process per iteration (why we don't);
-- for comparison, in memory with no HTTP at all (`mcp.Client(server)`), the user bound
-  in-process instead of by a token: what the HTTP layers cost even without a socket.
+- for comparison, `mcp.Client(server)` with a fresh session doing its own tool listing
+  (what `McpConnector` saves by sharing the listing and the compiled validators).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import ssl
@@ -39,11 +39,12 @@ from mcp.client.streamable_http import streamable_http_client
 from bench.machine import Load, LoadMeter
 from bench.stack import BENCH_SECRET, ChatStack, bench_settings
 from bench.stats import Summary
-from taskpilot.agent.mcp_client import INTERNAL_MCP_BASE, McpConnector
+from taskpilot.agent.mcp_client import McpConnector
 from taskpilot.core.config import PROJECT_ROOT
 from taskpilot.core.security import mint_mcp_token
-from taskpilot.mcp.server import bind_stdio_user
+from taskpilot.mcp.server import acting_for
 
+INTERNAL_MCP_BASE = "http://taskpilot.internal"  # the in-process ASGI app's made-up host
 TOOL_ARGUMENTS = {"title": "MCP benchmark task", "priority": "low"}
 SERVER_START_TIMEOUT = 60.0
 
@@ -101,14 +102,13 @@ def _with_client(make_client: Callable[[], httpx2.AsyncClient], url: str) -> Ite
 
 
 def _with_connector(connector: McpConnector, user_id: str) -> Iteration:
-    """An iteration through the service's own `McpConnector` (Agents SDK client)."""
+    """An iteration through the service's own `McpConnector`, as a turn's agent uses it."""
 
     async def iteration() -> tuple[int, int]:
         started = time.perf_counter_ns()
-        async with connector.connect(user_id) as server:
-            tools = await server.list_tools()
+        async with connector.session(user_id) as tools:
             assert any(tool.name == "add_task" for tool in tools)
-            result = await server.call_tool("add_task", TOOL_ARGUMENTS)
+            result = await connector.dispatch.call_tool("add_task", TOOL_ARGUMENTS)
             assert not result.is_error, result
             got_result = time.perf_counter_ns()
         return got_result - started, time.perf_counter_ns() - started
@@ -169,7 +169,7 @@ async def _measure_loopback(
     stack: ChatStack, url: str, iterations: int, warmup: int
 ) -> list[McpResult]:
     headers = {"Authorization": f"Bearer {mint_mcp_token(stack.runtime.settings, stack.user_id)}"}
-    remote = McpConnector(bench_settings(stack.database.url, mcp_url=url), None)
+    remote = McpConnector(bench_settings(stack.database.url, mcp_url=url), stack.runtime.mcp_server)
     shared_tls = ssl.create_default_context()
     results = [
         await _measure(
@@ -211,26 +211,21 @@ async def _measure_in_memory(stack: ChatStack, iterations: int, warmup: int) -> 
 
     async def iteration() -> tuple[int, int]:
         started = time.perf_counter_ns()
-        async with Client(server) as client:
-            tools = await client.list_tools()
-            assert any(tool.name == "add_task" for tool in tools.tools)
-            result = await client.call_tool("add_task", TOOL_ARGUMENTS)
-            assert not result.is_error, result
-            got_result = time.perf_counter_ns()
+        with acting_for(stack.user_id):
+            async with Client(server) as client:
+                tools = await client.list_tools()
+                assert any(tool.name == "add_task" for tool in tools.tools)
+                result = await client.call_tool("add_task", TOOL_ARGUMENTS)
+                assert not result.is_error, result
+                got_result = time.perf_counter_ns()
         return got_result - started, time.perf_counter_ns() - started
 
-    async def bound() -> McpResult:
-        # No HTTP request carries a token here: bind the user in this task's context only,
-        # as the stdio entry point does for its process.
-        bind_stdio_user(stack.user_id)
-        return await _measure(
-            "in memory, no HTTP (`mcp.Client(server)`), for comparison",
-            iteration,
-            iterations,
-            warmup,
-        )
-
-    return await asyncio.create_task(bound())
+    return await _measure(
+        "in-process `mcp.Client(server)`, a session listing tools itself, for comparison",
+        iteration,
+        iterations,
+        warmup,
+    )
 
 
 async def _measure_stdio(stack: ChatStack, iterations: int) -> McpResult:
@@ -278,13 +273,13 @@ async def measure_mcp(
 
     results = [
         await _measure(
-            "in-process ASGI (official `mcp` client)",
+            "in-process ASGI (official `mcp` client over streamable HTTP, turns before)",
             _with_client(in_process_client, f"{INTERNAL_MCP_BASE}/mcp"),
             iterations,
             warmup,
         ),
         await _measure(
-            "in-process ASGI via Agents SDK (`McpConnector.connect`, what a turn does)",
+            "in-process via `McpConnector.session` (what a turn does)",
             _with_connector(stack.runtime.turns.mcp, stack.user_id),
             iterations,
             warmup,

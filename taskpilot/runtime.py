@@ -39,7 +39,7 @@ class Runtime:
             self.settings,
             self.db,
             model or build_model(self.settings),
-            McpConnector(self.settings, self.mcp_app),
+            McpConnector(self.settings, self.mcp_server),
             self.limits,
         )
         store = ConversationThreadStore(self.db, start_turn=self.turns.prepare)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import jwt
+import psycopg
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -20,6 +21,7 @@ from agents.testing import ModelStep, ScriptedModel, assistant_message, function
 from sqlalchemy.exc import OperationalError
 
 from taskpilot.api.app import create_api
+from taskpilot.core import db
 from taskpilot.core.config import PROJECT_ROOT, Settings
 from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
@@ -275,8 +277,6 @@ async def test_a_running_turn_holds_no_pooled_connection(postgres_url: str, runn
 def test_neon_pooled_endpoints_get_no_prepared_statements(monkeypatch: pytest.MonkeyPatch) -> None:
     """PgBouncer in transaction mode (Neon's `-pooler` host) and psycopg's prepared
     statements do not mix; a direct endpoint keeps them."""
-    from taskpilot.core import db
-
     seen: dict[str, dict[str, Any]] = {}
     real = db.create_async_engine
 
@@ -292,7 +292,51 @@ def test_neon_pooled_endpoints_get_no_prepared_statements(monkeypatch: pytest.Mo
     pooled_kwargs, direct_kwargs = seen.values()
     assert pooled_kwargs["connect_args"] == {"prepare_threshold": None}
     assert "connect_args" not in direct_kwargs
-    assert pooled_kwargs["pool_recycle"] == 300 and pooled_kwargs["pool_pre_ping"] is True
+    assert pooled_kwargs["pool_recycle"] == 300
+    assert "pool_pre_ping" not in pooled_kwargs  # only idle connections are pinged (below)
+
+
+@pytest.mark.postgres
+async def test_only_an_idle_connection_is_pinged_and_a_dead_one_is_replaced_or_fails_once(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pre-ping per checkout: a connection in steady use goes straight to work; one that
+    sat idle past IDLE_PING_SECONDS is pinged, and replaced when the server closed it; a
+    closed connection that was not idle fails its one request (a 503), and the next works."""
+    database = db.Database(make_settings(postgres_url))
+    pings: list[bool] = []
+    real_ping = database.engine.sync_engine.dialect.do_ping
+
+    def ping(dbapi: Any) -> bool:
+        pings.append(True)
+        return real_ping(dbapi)
+
+    monkeypatch.setattr(database.engine.sync_engine.dialect, "do_ping", ping)
+
+    async def backend() -> int:
+        async with database.session() as session:
+            return int((await session.exec(sa.text("SELECT pg_backend_pid()"))).one()[0])
+
+    def terminate(pid: int) -> None:
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        first = await backend()
+        assert await backend() == first and pings == []  # hot: reused, not pinged
+
+        terminate(first)
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # every pooled one now counts as idle
+        replaced = await backend()
+        assert replaced != first and pings  # pinged, found closed, replaced before use
+
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
+        terminate(replaced)
+        with pytest.raises(db.DatabaseUnavailable):
+            await backend()
+        assert await backend() not in (first, replaced)  # the pool recovered by itself
+    finally:
+        await database.dispose()
 
 
 async def test_liveness_and_readiness_are_apart(

@@ -602,11 +602,11 @@ class TurnEngine:
     ) -> str:
         """Run the agent over the turn's input through the MCP tools; the reply's text."""
         turn = running.turn
-        async with self.mcp.connect(turn.user_id) as mcp_server:
+        async with self.mcp.session(turn.user_id) as tools:
             agent = Agent(
                 name="TaskPilot",
                 instructions=build_instructions(today(self.settings)),
-                mcp_servers=[mcp_server],
+                tools=tools,
                 model=self.model,
                 model_settings=self.model_settings,
             )

@@ -1,109 +1,198 @@
-"""The MCP client a turn's agent uses: the Agents SDK's streamable-HTTP client, reaching
-TaskPilot's MCP server in-process (through the ASGI app, no socket) or at `MCP_URL`.
+"""The MCP client a turn's agent uses: the official `mcp` client, reaching TaskPilot's MCP
+server in-process or at `MCP_URL`.
 
-Each turn gets its own client, whose token names the turn's user; the tool list, the same for
-everyone, is fetched once per process.
+Each turn opens its own client session, bound to the turn's user:
+- in-process, `mcp.Client` is handed the server object itself and dispatches to it directly
+  (the SDK's in-process connection: no HTTP, no JSON-RPC framing, no token to mint and verify
+  per request); the session acts for the user the entry point verified (`acting_for`);
+- at `MCP_URL`, it is the streamable-HTTP client, carrying a short-lived token naming the user.
+
+What is the same for every turn is built once per process: the tool list, the Agents SDK
+function tools made from it (their schemas copied and checked once, not per turn) and the
+compiled output-schema validators. The function tools call whichever session the running
+turn has bound (`TurnSessions`, through a context variable), so a turn can only ever reach
+its own session.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx2
-from agents.mcp import MCPServerStreamableHttp
+from agents import Tool
+from agents.exceptions import UserError
+from agents.mcp import MCPServer as AgentsMcpServer
+from agents.mcp import MCPUtil
+from mcp import Client, ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, ListToolsResult
 from mcp.types import Tool as MCPTool
-from starlette.types import ASGIApp
 
 from taskpilot.core.config import Settings
 from taskpilot.core.security import mint_mcp_token
+from taskpilot.mcp.server import SERVER_NAME, acting_for
 
-INTERNAL_MCP_BASE = "http://taskpilot.internal"
+SESSION_TIMEOUT_SECONDS = 30
+HTTP_TIMEOUT_SECONDS = 15
+TOOL_LIST_TTL_SECONDS = 300  # a remote server may be redeployed with new tools
 
-
-class _TaskPilotMcpClient(MCPServerStreamableHttp):
-    """The Agents SDK's streamable-HTTP MCP client, listing tools from a shared cache.
-
-    Every turn opens its own client (its token names the turn's user), but the tool list is
-    the same for everyone: fetching it once per process saves a round trip per turn.
-    """
-
-    def __init__(self, cache: _ToolCache, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._shared = cache
-
-    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
-        tools = self._shared.get()
-        if tools is None:
-            tools = await super().list_tools(run_context, agent)
-            self._shared.put(tools)
-        return tools
+_session: contextvars.ContextVar[ClientSession | None] = contextvars.ContextVar(
+    "mcp_turn_session", default=None
+)
 
 
-class _ToolCache:
-    """The MCP server's tool list, refreshed after `ttl` seconds (a remote server may be
-    redeployed with new tools)."""
+def _is_error(ctx: Any) -> dict[str, Any]:
+    """What the turn's record keeps of a tool result besides its text."""
+    return {"is_error": bool(ctx.is_error)}
 
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._tools: list[MCPTool] | None = None
-        self._fetched = 0.0
 
-    def get(self) -> list[MCPTool] | None:
-        if self._tools is not None and time.monotonic() - self._fetched < self.ttl:
-            return self._tools
+class TurnSessions(AgentsMcpServer):
+    """The Agents SDK's view of "the MCP server": one per process, calling each tool on the
+    session the current turn has bound. It never connects by itself."""
+
+    def __init__(self) -> None:
+        super().__init__(custom_data_extractor=_is_error)
+        self.tools: list[MCPTool] = []
+
+    @property
+    def name(self) -> str:
+        return SERVER_NAME
+
+    async def connect(self) -> None:  # sessions are opened per turn, by `McpConnector`
         return None
 
-    def put(self, tools: list[MCPTool]) -> None:
-        self._tools, self._fetched = list(tools), time.monotonic()
+    async def cleanup(self) -> None:
+        return None
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
+        return list(self.tools)
+
+    async def call_tool(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
+        session = _session.get()
+        if session is None:
+            raise UserError("No MCP session is open for this turn.")
+        return await session.call_tool(tool_name, arguments, meta=cast(Any, meta))
+
+    async def list_prompts(self) -> ListPromptsResult:
+        return ListPromptsResult(prompts=[])
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None
+    ) -> GetPromptResult:
+        raise UserError("TaskPilot's MCP server has no prompts.")
 
 
 class McpConnector:
-    """Opens the MCP client a turn's agent uses: in-process ASGI, or a real URL."""
+    """Opens the MCP session a turn's agent uses, and keeps what every turn shares."""
 
-    def __init__(self, settings: Settings, asgi_app: ASGIApp | None) -> None:
+    def __init__(self, settings: Settings, server: MCPServer) -> None:
         self.settings = settings
-        self.asgi_app = asgi_app
-        self.tools = _ToolCache(ttl=300)
+        self.server = server
+        self.dispatch = TurnSessions()
+        self._listing: ListToolsResult | None = None
+        self._listed_at = 0.0
+        self._function_tools: list[Tool] = []
+        self._validators: dict[str, Any] = {}
         # One TLS context for every turn: building one per client costs ~25 ms (bench/).
         self._tls = ssl.create_default_context()
 
-    def _factory(self) -> Callable[..., httpx2.AsyncClient]:
-        app = None if self.settings.mcp_url else self.asgi_app
+    @asynccontextmanager
+    async def session(self, user_id: str) -> AsyncIterator[list[Tool]]:
+        """Open a session whose every tool call acts for `user_id`; yields the agent's tools,
+        which call it while this block runs."""
+        async with self._client(user_id) as client:
+            session = client.session
+            tools = await self._tools(session)
+            validators = _reuse_validators(session, self._listing, self._validators)
+            token = _session.set(session)
+            try:
+                yield tools
+            finally:
+                _session.reset(token)
+                self._validators.update(validators)
 
-        def factory(
-            headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None
-        ) -> httpx2.AsyncClient:
-            if app is None:
-                return httpx2.AsyncClient(headers=headers, timeout=timeout, verify=self._tls)
-            return httpx2.AsyncClient(
-                transport=httpx2.ASGITransport(app=app),  # type: ignore[arg-type]
-                base_url=INTERNAL_MCP_BASE,
-                headers=headers,
-                timeout=timeout,
-            )
-
-        return factory
+    async def call(self, user_id: str, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+        """One tool call for `user_id` outside a turn (the page's task panel buttons)."""
+        async with self._client(user_id) as client:
+            return await client.session.call_tool(tool, arguments)
 
     @asynccontextmanager
-    async def connect(self, user_id: str) -> AsyncIterator[MCPServerStreamableHttp]:
-        """An MCP client session whose every request carries a token naming `user_id`."""
+    async def _client(self, user_id: str) -> AsyncIterator[Client]:
+        try:
+            async with self._connected(user_id) as client:
+                yield client
+        except BaseExceptionGroup as group:
+            # The client's task group wraps what the turn raised inside it; the turn's own
+            # failure (a model timeout, a Stop) is what the engine must see.
+            raise _sole(group) from None
+
+    @asynccontextmanager
+    async def _connected(self, user_id: str) -> AsyncIterator[Client]:
+        if not self.settings.mcp_url:
+            with acting_for(user_id):
+                local = Client(self.server, read_timeout_seconds=SESSION_TIMEOUT_SECONDS)
+                async with local:
+                    yield local
+            return
         token = mint_mcp_token(self.settings, user_id)
-        params: dict[str, Any] = {
-            "url": self.settings.mcp_url or f"{INTERNAL_MCP_BASE}/mcp",
-            "headers": {"Authorization": f"Bearer {token}"},
-            "timeout": 15,
-            "httpx_client_factory": self._factory(),
-        }
-        server = _TaskPilotMcpClient(
-            self.tools,
-            params,
-            name="taskpilot",
-            client_session_timeout_seconds=30,
-            custom_data_extractor=lambda ctx: {"is_error": bool(ctx.is_error)},
-        )
-        async with server:
-            yield server
+        async with httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=HTTP_TIMEOUT_SECONDS,
+            verify=self._tls,
+        ) as http:
+            transport = streamable_http_client(self.settings.mcp_url, http_client=http)
+            async with Client(transport, read_timeout_seconds=SESSION_TIMEOUT_SECONDS) as remote:
+                yield remote
+
+    async def _tools(self, session: ClientSession) -> list[Tool]:
+        """The function tools, from the tool list fetched once per TTL (on this session)."""
+        fresh = time.monotonic() - self._listed_at < TOOL_LIST_TTL_SECONDS
+        if self._listing is not None and fresh:
+            return self._function_tools
+        listing = await session.list_tools()
+        if self._listing is None or listing.tools != self._listing.tools:
+            self._validators.clear()  # a changed schema needs its validator compiled anew
+            self.dispatch.tools = list(listing.tools)
+            self._function_tools = [
+                MCPUtil.to_function_tool(tool, self.dispatch, convert_schemas_to_strict=False)
+                for tool in listing.tools
+            ]
+        self._listing, self._listed_at = listing, time.monotonic()
+        return self._function_tools
+
+
+def _sole(group: BaseExceptionGroup) -> BaseException:
+    """The one exception inside nested single-member groups, or the group itself."""
+    while len(group.exceptions) == 1:
+        inner = group.exceptions[0]
+        if not isinstance(inner, BaseExceptionGroup):
+            return inner
+        group = inner
+    return group
+
+
+def _reuse_validators(
+    session: ClientSession, listing: ListToolsResult | None, validators: dict[str, Any]
+) -> dict[str, Any]:
+    """Give a new session the tool listing and the output-schema validators an earlier one
+    built, so it neither lists the tools again nor compiles a schema before checking a result
+    (about a tenth of a turn's CPU otherwise). The session's own state for these is private to
+    the SDK (pinned in requirements.txt); without it, the session does the work itself.
+    Returns the session's validators, to keep for the next."""
+    absorb = getattr(session, "_absorb_tool_listing", None)
+    if listing is None or absorb is None:
+        return {}
+    absorb(listing, complete=True)  # idempotent: the listing is already what it keeps
+    own = getattr(session, "_tool_output_validators", None)  # (absorbing replaces it)
+    if not isinstance(own, dict):
+        return {}
+    own.update(validators)
+    return own

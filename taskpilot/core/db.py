@@ -7,6 +7,7 @@ commands use the synchronous form of the same URL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
@@ -71,10 +72,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A pooled connection idle longer than this is checked with a ping before it is handed out
+# (the server may have closed it: Neon scales to zero, a failover, an idle timeout). One in
+# steady use is not: pinging every checkout cost a round trip per transaction, ~5 per turn.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pre-ping, for connections that sat idle only. A dead one is replaced
+    before use (`DisconnectionError` makes the pool connect afresh); one that dies while in
+    use fails its request with a 503 and invalidates the pool's older connections, so the
+    next request gets a fresh one."""
+    sync = engine.sync_engine
+
+    def checked_in(_dbapi: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = sync.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError("an idle pooled connection was closed") from exc
+        if not alive:
+            raise DisconnectionError("an idle pooled connection was closed")
+
+    event.listen(sync, "checkin", checked_in)
+    event.listen(sync, "checkout", checked_out)
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """Build the async engine for these settings."""
     url = settings.database_url
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -97,6 +129,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(async_url(url), hide_parameters=True, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_when_idle(engine)
     return engine
 
 

@@ -2,12 +2,16 @@
 
 No tool takes a user id. Over HTTP the caller's bearer token (verified by
 `TaskPilotTokenVerifier`, the SDK's token-verifier hook) names the user; over stdio the
-token given at start-up does. Every tool then acts through `TaskService` for that user.
+token given at start-up does; in-process (the turn engine's own client) the turn's verified
+user is bound when its session starts (`acting_for`). Every tool then acts through
+`TaskService` for that user.
 """
 
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -47,8 +51,9 @@ INSTRUCTIONS = (
     "Use list_tasks with `search` to find a task named in words before changing it."
 )
 
-# Over stdio there is no HTTP request to carry a token: the process is bound to one user.
-_stdio_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("stdio_user", default=None)
+# Over stdio and in-process there is no HTTP request to carry a token: the session is bound to
+# one user (a context variable, so the server's tasks for that session inherit it).
+_bound_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("bound_user", default=None)
 
 
 class TaskPilotTokenVerifier(TokenVerifier):
@@ -78,7 +83,18 @@ class TaskPilotTokenVerifier(TokenVerifier):
 
 def bind_stdio_user(user_id: str) -> None:
     """Bind this process's stdio MCP session to one user (see `python -m taskpilot.mcp`)."""
-    _stdio_user.set(user_id)
+    _bound_user.set(user_id)
+
+
+@contextmanager
+def acting_for(user_id: str) -> Iterator[None]:
+    """Bind the in-process MCP sessions opened inside this block to `user_id`, a user the
+    caller has verified: the server tasks a session starts here inherit it."""
+    token = _bound_user.set(user_id)
+    try:
+        yield
+    finally:
+        _bound_user.reset(token)
 
 
 def current_user_id() -> str:
@@ -86,7 +102,7 @@ def current_user_id() -> str:
     token = get_access_token()
     if token is not None and token.subject:
         return token.subject
-    user_id = _stdio_user.get()
+    user_id = _bound_user.get()
     if user_id:
         return user_id
     raise ToolError("Not signed in: TaskPilot's tools need a valid token.")

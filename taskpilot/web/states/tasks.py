@@ -108,8 +108,7 @@ class TaskState(AuthState):
         if identity is None:
             return await self._sign_out()
         try:
-            async with get_runtime().turns.mcp.connect(identity.user_id) as server:
-                result = await server.call_tool(tool, arguments)
+            result = await get_runtime().turns.mcp.call(identity.user_id, tool, arguments)
         except Exception:
             logger.warning("task panel tool call failed", extra={"tool": tool}, exc_info=True)
             self.task_error = TOOL_FAILED
