@@ -40,6 +40,10 @@ def bench_settings(database_url: str, mcp_url: str | None = None) -> Settings:
         "jwt_secret": BENCH_SECRET,
         "model_provider": "offline",  # the runtime is given the double; this only skips keys
         "mcp_url": mcp_url,
+        # No per-person limits: one benchmark user chats far faster than a person.
+        "chat_turns_per_minute": 0,
+        "requests_per_minute": 0,
+        "max_concurrent_turns": 0,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

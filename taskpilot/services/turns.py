@@ -243,7 +243,8 @@ class TurnStore:
     ) -> Message | None:
         """Store the reply and mark the question answered, atomically; None (and nothing
         written) when the attempt no longer holds the turn. `tool_calls` is the turn's whole
-        record, earlier attempts' calls included."""
+        record, earlier attempts' calls included. Two statements: the conversation's
+        `updated_at` already moved when the question was stored."""
         now = utcnow()
         result = await self.session.exec(  # type: ignore[call-overload]
             sa.update(Message)
@@ -253,28 +254,26 @@ class TurnStore:
         if result.rowcount != 1:
             await self.session.rollback()
             return None
-        reply_message = Message(
-            conversation_id=conversation_id,
-            user_id=self.user_id,
-            role=Role.ASSISTANT.value,
-            content=reply,
-            tool_calls=tool_calls,
-            reply_to_id=claim.message_id,
-            status=TurnStatus.ANSWERED.value,
-            created_at=now,
-        )
-        self.session.add(reply_message)
-        await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Conversation)
-            .where(col(Conversation.id) == conversation_id)
-            .values(updated_at=now)
-        )
+        values: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "user_id": self.user_id,
+            "role": Role.ASSISTANT.value,
+            "content": reply,
+            "tool_calls": tool_calls,
+            "reply_to_id": claim.message_id,
+            "status": TurnStatus.ANSWERED.value,
+            "created_at": now,
+        }
         try:
+            inserted = await self.session.exec(  # type: ignore[call-overload]
+                sa.insert(Message).values(**values).returning(col(Message.id))
+            )
+            reply_id = inserted.scalar_one()
             await self.session.commit()
         except IntegrityError:  # a reply exists already (the unique index): keep that one
             await self.session.rollback()
             return None
-        return reply_message
+        return Message(id=reply_id, **values)
 
     async def fail(self, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]) -> bool:
         """Mark the question failed (it is kept; no reply is stored), keeping the tool calls
