@@ -203,9 +203,11 @@ class Settings(BaseSettings):
         description="Turns one worker runs at once; more wait for a place (admission control).",
     )
     worker_queue_seconds: float = Field(
-        default=10,
+        default=30,
         ge=0,
-        description="How long a turn waits for a place in a full worker before a 503.",
+        description="The longest a turn waits for a place in a full worker: waiting turns go"
+        " in arrival order, and one whose wait (estimated from how fast this worker finishes"
+        " turns) would be longer gets a 503 with Retry-After at once.",
     )
     trusted_proxies: int = Field(
         default=0,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskpilot.core import metrics
+from taskpilot.core.admission import WorkerQueue
 from taskpilot.core.config import Settings
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 
@@ -54,15 +55,6 @@ class RateLimited(TaskPilotError):
         super().__init__(ErrorCode.RATE_LIMITED, message, max(1, math.ceil(retry_after)))
 
 
-class WorkerBusy(TaskPilotError):
-    """This worker already runs as many turns as it may, and none ended in time."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            ErrorCode.BUSY, "TaskPilot is very busy right now; try again in a few seconds.", 5
-        )
-
-
 @dataclass
 class TurnSlot:
     """One running turn's place in its user's quota and in its worker; `release()` when the
@@ -72,13 +64,14 @@ class TurnSlot:
     user_id: str
     slot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     released: bool = False  # the user's place (nothing to give back when unlimited)
-    worker: asyncio.Semaphore | None = None  # the worker's place
+    worker: WorkerQueue | None = None  # the worker's place (see `core/admission.py`)
+    entered_at: float = 0.0
 
     async def release(self) -> None:
         """Give the places back (idempotent)."""
         if self.worker is not None:
             worker, self.worker = self.worker, None
-            worker.release()
+            worker.leave(self.entered_at)
         if not self.released:
             self.released = True
             await self.limits.release(self)
@@ -326,31 +319,17 @@ class Limits:
         # so its slot never expires while it runs.
         self.lease_seconds = settings.turn_deadline_seconds + settings.turn_lease_seconds
         self._warned_at = -math.inf
-        self._worker_places: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._worker_queues: dict[asyncio.AbstractEventLoop, WorkerQueue] = {}
 
-    async def _worker_place(self) -> asyncio.Semaphore:
-        """A place among this worker's running turns, waiting a bounded time for one.
-
-        Without this cap a worker past its capacity takes on every turn, runs them all slowly,
-        and they time out waiting for pooled database connections; with it, the extra turns
-        wait before touching the database and, past the wait, get a quick 503.
-        """
+    def _worker_queue(self) -> WorkerQueue:
+        """This worker's admission queue (one per event loop)."""
         loop = asyncio.get_running_loop()
-        places = self._worker_places.get(loop)
-        if places is None:
-            places = self._worker_places[loop] = asyncio.Semaphore(self.settings.worker_max_turns)
-        queued = places.locked()  # no free place: this turn joins the worker's queue
-        if queued:
-            metrics.WAITING_FOR_WORKER.inc()
-        try:
-            await asyncio.wait_for(places.acquire(), self.settings.worker_queue_seconds)
-        except TimeoutError:
-            metrics.REFUSED_BUSY.inc()
-            raise WorkerBusy from None
-        finally:
-            if queued:
-                metrics.WAITING_FOR_WORKER.dec()
-        return places
+        queue = self._worker_queues.get(loop)
+        if queue is None:
+            settings = self.settings
+            queue = WorkerQueue(settings.worker_max_turns, settings.worker_queue_seconds)
+            self._worker_queues[loop] = queue
+        return queue
 
     def _unavailable(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -363,10 +342,12 @@ class Limits:
 
     async def admit_turn(self, user_id: str) -> TurnSlot:
         """A slot for a new turn of this user's; `RateLimited` when over either limit,
-        `WorkerBusy` when this worker has had no free place for WORKER_QUEUE_SECONDS."""
+        `WorkerBusy` when this worker's queue is longer than WORKER_QUEUE_SECONDS of waiting."""
         slot = await self._user_slot(user_id)
         try:
-            slot.worker = await self._worker_place()
+            queue = self._worker_queue()
+            slot.entered_at = await queue.enter()
+            slot.worker = queue
         except BaseException:
             await slot.release()
             raise
