@@ -5,6 +5,8 @@ test cannot easily provoke (a database outage, a token that expires mid-session)
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import pytest
@@ -24,6 +26,23 @@ def redirect_to(events: Any) -> str | None:
     for event in events if isinstance(events, list) else [events]:
         if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_redirect":
             return str(dict((str(k), v) for k, v in event.args)["path"]._var_value)  # type: ignore[attr-defined]
+    return None
+
+
+REPLACE_URL = r"window\.history\.replaceState\(window\.history\.state, '', (\"[^\"]*\")\)"
+
+
+def url_replaced_with(events: Any) -> str | None:
+    """The path a handler's returned script puts in the address bar in place (no route
+    change), if any."""
+    for event in events if isinstance(events, list) else [events]:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_call_script":
+            code = str(dict((str(k), v) for k, v in event.args)["javascript_code"]._var_value)  # type: ignore[attr-defined]
+            found = re.fullmatch(
+                r"window\.history\.replaceState\(window\.history\.state, '', (\"[^\"]*\")\)", code
+            )
+            if found:
+                return str(json.loads(found.group(1)))
     return None
 
 
@@ -134,7 +153,9 @@ async def test_a_turn_streams_into_the_page_and_survives_a_reload(
     )
     assert chat.live_status == "" and not chat.streaming and tab.composer.draft == ""
     conversation_id = chat.current_id
-    assert redirect_to(follow_ups) == f"/c/{conversation_id}"
+    # The URL names the conversation, replaced in place: no route change mid-stream.
+    assert url_replaced_with(follow_ups) == f"/c/{conversation_id}"
+    assert redirect_to(follow_ups) is None
     assert TaskState.load_tasks in follow_ups  # the panel refreshes after add_task
     assert any(
         isinstance(e, EventSpec) and e.handler.fn.__qualname__ == "_set_focus" for e in follow_ups
@@ -166,7 +187,7 @@ async def test_a_turn_streams_into_the_page_and_survives_a_reload(
     tab.model.extend([[assistant_message("A fresh start.")]])
     follow_ups = await send(other, "hello")
     assert not other.chat.missing and other.chat.current_id not in ("", conversation_id)
-    assert redirect_to(follow_ups) == f"/c/{other.chat.current_id}"
+    assert url_replaced_with(follow_ups) == f"/c/{other.chat.current_id}"
     assert user_id
 
 

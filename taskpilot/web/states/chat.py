@@ -11,6 +11,7 @@ stored conversation.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import uuid
 from typing import Any
@@ -338,5 +339,9 @@ class ChatState(AuthState):
         history.current_title = event.title
         if not new_chat:
             return []
-        # The first message of a new chat: from now on the URL names the conversation.
-        return [rx.redirect(conversation_path(event.conversation_id), replace=True)]
+        # The first message of a new chat: from now on the URL names the conversation. The URL
+        # is replaced in place: a route change would re-render the page and run `load_page`
+        # mid-stream, delaying the first token. (React Router's own location stays at `/`
+        # until the next navigation, so handlers read `current_id`, not the router's path.)
+        path = json.dumps(conversation_path(event.conversation_id))
+        return [rx.call_script(f"window.history.replaceState(window.history.state, '', {path})")]

@@ -17,7 +17,7 @@ from taskpilot.services.conversations import (
     ConversationStore,
     conversation_to_dict,
 )
-from taskpilot.web.routes import HOME, conversation_id_from_path
+from taskpilot.web.routes import HOME
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.view_models import ConversationView, conversation_views, regroup
 
@@ -81,7 +81,7 @@ class HistoryState(AuthState):
             dataclasses.replace(c, title=renamed.title) if c.id == renamed.id else c
             for c in self.conversations
         ]
-        if conversation_id_from_path(self.router.url.path) == renamed.id:
+        if await self._on_screen() == renamed.id:
             self.current_title = renamed.title
         self.rename_id = ""
         return None
@@ -114,6 +114,14 @@ class HistoryState(AuthState):
             self.history_error = DATABASE_DOWN
             return None
         self.conversations = regroup([c for c in self.conversations if c.id != doomed])
-        if conversation_id_from_path(self.router.url.path) == doomed:
+        if await self._on_screen() == doomed:
             return rx.redirect(HOME, replace=True)
         return None
+
+    async def _on_screen(self) -> str:
+        """The conversation the page shows (the chat state's: after a new chat's first
+        message the URL is replaced in place, so the router's path is not it)."""
+        from taskpilot.web.states.chat import ChatState  # chat.py imports this module
+
+        chat = await self.get_state(ChatState)
+        return chat.current_id
