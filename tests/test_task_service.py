@@ -152,7 +152,12 @@ async def test_conversation_store_is_scoped(runtime: Runtime) -> None:
         message, _ = await turns.open(conversation, "hello", "c-1", new=False)
         reply = await turns.finish(Claim(message.id or 0, 1), conversation.id, "hi!", [])
         assert reply is not None
-        assert (await mine.reply_to(message.id or 0)) == reply
+        found = await mine.reply_to(message.id or 0)
+        assert found is not None and (found.id, found.content, found.reply_to_id) == (
+            reply.id,
+            "hi!",
+            message.id,
+        )
         assert [m.content for m in await mine.messages(conversation.id)] == ["hello", "hi!"]
         assert [m.content for m in await mine.messages(conversation.id, before_id=reply.id)] == [
             "hello"

@@ -357,7 +357,7 @@ class TurnEngine:
         if conversation_id is None:
             conversation = Conversation(user_id=store.user_id, title=title_from_message(question))
         else:
-            conversation = await store.get(conversation_id)
+            conversation = await store.touch(conversation_id)  # found, locked, its time moved
         # Read now: a refused insert rolls back, and expired rows can't be read after that.
         conversation_key = conversation.id
         try:

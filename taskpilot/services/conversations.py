@@ -7,7 +7,7 @@ HTTP API lists, renames and deletes through here too.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -121,6 +121,26 @@ class ConversationStore:
         if conversation is None or conversation.user_id != self.user_id:
             raise ConversationNotFound()
         return conversation
+
+    async def touch(self, conversation_id: str) -> Conversation:
+        """The caller's conversation, its `updated_at` moved to now, in one statement (a new
+        question is on its way into it); `ConversationNotFound` when it is not the caller's.
+        The row stays locked until the transaction ends."""
+        if unstorable(conversation_id) is not None:
+            raise ConversationNotFound()
+        statement = (
+            sa.update(Conversation)
+            .where(
+                col(Conversation.id) == conversation_id,
+                col(Conversation.user_id) == self.user_id,
+            )
+            .values(updated_at=utcnow())
+            .returning(Conversation)
+        )
+        found = (await self.session.exec(statement)).scalars().first()  # type: ignore[call-overload]
+        if found is None:
+            raise ConversationNotFound()
+        return cast(Conversation, found)
 
     async def create(
         self, title: str = NEW_CHAT_TITLE, conversation_id: str | None = None

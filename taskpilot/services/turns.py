@@ -85,46 +85,40 @@ class TurnStore:
         new: bool,
         history: HistoryLoader | None = None,
     ) -> tuple[Message, list[Message]]:
-        """Store a question, claimed by attempt 1, in `conversation` (created with it when
-        `new`, in the same transaction: a refused question leaves no empty conversation);
-        with it, the turns before it, read by `history` in the same transaction once the
-        insert has shown no other turn runs (so none can be missing).
+        """Store a question, claimed by attempt 1, in `conversation`: created with it when
+        `new` (in the same transaction: a refused question leaves no empty conversation),
+        else one this transaction already holds (`ConversationStore.touch`). With it, the
+        turns before it, read by `history` in the same transaction once the insert has shown
+        no other turn runs (so none can be missing).
 
         `DuplicateMessage` when the client message id was used; `ConversationBusy` when
         another turn is running in the conversation.
         """
         before: list[Message] = []
         now = utcnow()
-        message = Message(
-            conversation_id=conversation.id,
-            user_id=self.user_id,
-            role=Role.USER.value,
-            content=text,
-            client_message_id=client_message_id,
-            status=TurnStatus.RUNNING.value,
-            attempt=1,
-            lease_until=now + self.lease,
-            created_at=now,
-        )
+        values: dict[str, Any] = {
+            "conversation_id": conversation.id,
+            "user_id": self.user_id,
+            "role": Role.USER.value,
+            "content": text,
+            "client_message_id": client_message_id,
+            "status": TurnStatus.RUNNING.value,
+            "attempt": 1,
+            "lease_until": now + self.lease,
+            "created_at": now,
+        }
         try:
             if new:
                 conversation.updated_at = now
                 self.session.add(conversation)
-                self.session.add(message)
-                await self.session.commit()
-            else:
-                # The question first, then the conversation's row: `finish` takes them in
-                # that order too, so the two never wait on each other (a deadlock otherwise).
-                self.session.add(message)
                 await self.session.flush()
-                if history is not None:
-                    before = await history(message.id or 0)
-                await self.session.exec(  # type: ignore[call-overload]
-                    sa.update(Conversation)
-                    .where(col(Conversation.id) == message.conversation_id)
-                    .values(updated_at=now)
-                )
-                await self.session.commit()
+            inserted = await self.session.exec(  # type: ignore[call-overload]
+                sa.insert(Message).values(**values).returning(col(Message.id))
+            )
+            message_id = int(inserted.scalar_one())
+            if history is not None and not new:
+                before = await history(message_id)
+            await self.session.commit()
         except IntegrityError as exc:
             await self.session.rollback()
             if client_message_id and await self._client_id_taken(client_message_id):
@@ -132,7 +126,7 @@ class TurnStore:
             if new:
                 raise  # a new conversation has no other turn: not a conflict we know
             raise ConversationBusy from exc
-        return message, before
+        return Message(id=message_id, tool_calls=[], **values), before
 
     async def _client_id_taken(self, client_message_id: str) -> bool:
         statement = sa.select(sa.func.count()).where(
