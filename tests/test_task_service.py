@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from taskpilot.core.db import Database
-from taskpilot.data.models import Priority
+from taskpilot.data.models import Priority, as_utc
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import (
     ConversationNotFound,
@@ -90,7 +90,7 @@ async def test_update_complete_delete(runtime: Runtime) -> None:
             ["family"],
             "high",
         )
-        assert updated.updated_at >= updated.created_at
+        assert as_utc(updated.updated_at) >= as_utc(updated.created_at)  # SQLite reads naive
         cleared = await tasks.update(task.number, clear_due_date=True, completed=True)
         assert cleared.due_date is None and cleared.completed and cleared.completed_at
         unchanged = await tasks.complete(task.number)  # already done: no error, no change

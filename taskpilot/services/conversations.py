@@ -7,7 +7,7 @@ HTTP API lists, renames and deletes through here too.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,7 @@ from taskpilot.data.models import (
     utcnow,
 )
 from taskpilot.services.text import unstorable, without_unstorable
-from taskpilot.services.turns import seen_status
+from taskpilot.services.turns import seen_status, touch_conversation
 
 MAX_CONVERSATION_TITLE = 200
 REPLY_DISCARDED = "The reply was removed, to answer this again."
@@ -128,19 +128,10 @@ class ConversationStore:
         The row stays locked until the transaction ends."""
         if unstorable(conversation_id) is not None:
             raise ConversationNotFound()
-        statement = (
-            sa.update(Conversation)
-            .where(
-                col(Conversation.id) == conversation_id,
-                col(Conversation.user_id) == self.user_id,
-            )
-            .values(updated_at=utcnow())
-            .returning(Conversation)
-        )
-        found = (await self.session.exec(statement)).scalars().first()  # type: ignore[call-overload]
+        found = await touch_conversation(self.session, self.user_id, conversation_id)
         if found is None:
             raise ConversationNotFound()
-        return cast(Conversation, found)
+        return found
 
     async def create(
         self, title: str = NEW_CHAT_TITLE, conversation_id: str | None = None

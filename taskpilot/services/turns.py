@@ -61,12 +61,61 @@ def seen_status(message: Message) -> tuple[str, str | None]:
     return message.status, message.error
 
 
-def _held(claim: Claim) -> Any:
-    return sa.and_(
-        col(Message.id) == claim.message_id,
-        col(Message.attempt) == claim.attempt,
-        col(Message.status) == TurnStatus.RUNNING.value,
+# The steps a turn takes on every run, built once as Core statements on the tables (the ORM's
+# unit of work and DML plumbing cost more CPU than the statements themselves); each run only
+# binds its values (named apart from the columns, as SQLAlchemy requires). `_HELD`: the
+# attempt :held_attempt still holds question :message_id.
+_messages: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_conversations: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
+_HELD = sa.and_(
+    _messages.c.id == sa.bindparam("message_id"),
+    _messages.c.attempt == sa.bindparam("held_attempt"),
+    _messages.c.status == TurnStatus.RUNNING.value,
+)
+_INSERT_MESSAGE = sa.insert(_messages).returning(_messages.c.id)
+_TOUCH_CONVERSATION = (
+    sa.update(_conversations)
+    .where(
+        _conversations.c.id == sa.bindparam("conversation_id"),
+        _conversations.c.user_id == sa.bindparam("owner_id"),
     )
+    .values(updated_at=sa.bindparam("now"))
+    .returning(*_conversations.c)
+)
+_RENEW = sa.update(_messages).where(_HELD).values(lease_until=sa.bindparam("new_lease"))
+_SAVE_PROGRESS = sa.update(_messages).where(_HELD).values(tool_calls=sa.bindparam("new_calls"))
+_ANSWERED = (
+    sa.update(_messages)
+    .where(_HELD)
+    .values(status=TurnStatus.ANSWERED.value, error=None, tool_calls=[], lease_until=None)
+)
+_FAILED = (
+    sa.update(_messages)
+    .where(_HELD)
+    .values(
+        status=TurnStatus.FAILED.value,
+        error=sa.bindparam("new_error"),
+        tool_calls=sa.bindparam("new_calls"),
+        lease_until=None,
+    )
+)
+
+
+def _claimed(claim: Claim) -> dict[str, Any]:
+    return {"message_id": claim.message_id, "held_attempt": claim.attempt}
+
+
+async def touch_conversation(
+    session: AsyncSession, user_id: str, conversation_id: str
+) -> Conversation | None:
+    """The user's conversation, its `updated_at` moved to now, in one statement; None when it
+    is not theirs. The row stays locked until the transaction ends."""
+    found = await session.execute(
+        _TOUCH_CONVERSATION,
+        {"conversation_id": conversation_id, "owner_id": user_id, "now": utcnow()},
+    )
+    row = found.mappings().first()
+    return None if row is None else Conversation(**row)
 
 
 class TurnStore:
@@ -112,9 +161,7 @@ class TurnStore:
                 conversation.updated_at = now
                 self.session.add(conversation)
                 await self.session.flush()
-            inserted = await self.session.exec(  # type: ignore[call-overload]
-                sa.insert(Message).values(**values).returning(col(Message.id))
-            )
+            inserted = await self.session.execute(_INSERT_MESSAGE, values)
             message_id = int(inserted.scalar_one())
             if history is not None and not new:
                 before = await history(message_id)
@@ -216,21 +263,20 @@ class TurnStore:
 
     async def renew(self, claim: Claim) -> bool:
         """Extend the attempt's lease; False when the attempt no longer holds the turn."""
-        result = await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Message).where(_held(claim)).values(lease_until=utcnow() + self.lease)
-        )
+        lease_until = utcnow() + self.lease
+        result = await self.session.execute(_RENEW, {**_claimed(claim), "new_lease": lease_until})
         await self.session.commit()
-        return bool(result.rowcount == 1)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def save_progress(self, claim: Claim, tool_calls: list[dict[str, Any]]) -> bool:
         """Keep the tool calls made so far on the question, so they outlive a worker that dies
         mid-turn (the next attempt is shown them, and repeats none); False when the attempt
         no longer holds the turn."""
-        result = await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Message).where(_held(claim)).values(tool_calls=tool_calls)
+        result = await self.session.execute(
+            _SAVE_PROGRESS, {**_claimed(claim), "new_calls": tool_calls}
         )
         await self.session.commit()
-        return bool(result.rowcount == 1)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def finish(
         self, claim: Claim, conversation_id: str, reply: str, tool_calls: list[dict[str, Any]]
@@ -240,12 +286,8 @@ class TurnStore:
         record, earlier attempts' calls included. Two statements: the conversation's
         `updated_at` already moved when the question was stored."""
         now = utcnow()
-        result = await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Message)
-            .where(_held(claim))
-            .values(status=TurnStatus.ANSWERED.value, error=None, tool_calls=[], lease_until=None)
-        )
-        if result.rowcount != 1:
+        result = await self.session.execute(_ANSWERED, _claimed(claim))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
             await self.session.rollback()
             return None
         values: dict[str, Any] = {
@@ -259,9 +301,7 @@ class TurnStore:
             "created_at": now,
         }
         try:
-            inserted = await self.session.exec(  # type: ignore[call-overload]
-                sa.insert(Message).values(**values).returning(col(Message.id))
-            )
+            inserted = await self.session.execute(_INSERT_MESSAGE, values)
             reply_id = inserted.scalar_one()
             await self.session.commit()
         except IntegrityError:  # a reply exists already (the unique index): keep that one
@@ -272,15 +312,8 @@ class TurnStore:
     async def fail(self, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]) -> bool:
         """Mark the question failed (it is kept; no reply is stored), keeping the tool calls
         that did change data; False when the attempt no longer held the turn."""
-        result = await self.session.exec(  # type: ignore[call-overload]
-            sa.update(Message)
-            .where(_held(claim))
-            .values(
-                status=TurnStatus.FAILED.value,
-                error=reason[:500],
-                tool_calls=tool_calls,
-                lease_until=None,
-            )
+        result = await self.session.execute(
+            _FAILED, {**_claimed(claim), "new_error": reason[:500], "new_calls": tool_calls}
         )
         await self.session.commit()
-        return bool(result.rowcount == 1)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
