@@ -106,6 +106,21 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     }
 
 
+# Above every message id (ids are BIGINT): "before no message in particular".
+NO_MESSAGE_ID = 2**63 - 1
+# The history window every turn reads, built once (see `ConversationStore.history`).
+_HISTORY = (
+    select(Message)
+    .where(
+        col(Message.conversation_id) == sa.bindparam("conversation_id"),
+        col(Message.status) == TurnStatus.ANSWERED.value,
+        col(Message.id) < sa.bindparam("before_id"),
+    )
+    .order_by(col(Message.id).desc())
+    .limit(sa.bindparam("rows"))
+)
+
+
 class ConversationStore:
     """Conversation and message persistence for one user."""
 
@@ -234,14 +249,12 @@ class ConversationStore:
         turns: a failed or running question is left out, so the model sees question, answer,
         question, answer.
         """
-        statement = select(Message).where(
-            Message.conversation_id == conversation_id,
-            col(Message.status) == TurnStatus.ANSWERED.value,
-        )
-        if before_id is not None:
-            statement = statement.where(col(Message.id) < before_id)
-        statement = statement.order_by(col(Message.id).desc()).limit(turns * 2)
-        rows = list((await self.session.exec(statement)).all())
+        params = {
+            "conversation_id": conversation_id,
+            "before_id": NO_MESSAGE_ID if before_id is None else before_id,
+            "rows": turns * 2,
+        }
+        rows = list((await self.session.exec(_HISTORY, params=params)).all())  # type: ignore[call-overload]
         rows.reverse()
         return rows
 

@@ -20,16 +20,18 @@ from taskpilot.data.models import RevokedToken, User, as_utc, utcnow
 SIGNED_OUT = "You have signed out; sign in again."
 
 
+# Every authenticated request asks this: built once. A token without an id matches no row.
+_SIGNED_IN_USER = sa.select(
+    User,
+    sa.exists().where(col(RevokedToken.jti) == sa.bindparam("token_id")).label("revoked"),
+).where(col(User.id) == sa.bindparam("user_id"))
+
+
 async def signed_in_user(session: AsyncSession, identity: Identity) -> tuple[User | None, bool]:
     """The token's user, and whether a sign-out ended the token: one query for both (every
     authenticated request asks)."""
-    revoked = (
-        sa.exists().where(col(RevokedToken.jti) == identity.token_id)
-        if identity.token_id is not None
-        else sa.false()
-    )
-    statement = sa.select(User, revoked.label("revoked")).where(col(User.id) == identity.user_id)
-    row = (await session.exec(statement)).first()  # type: ignore[call-overload]
+    params = {"user_id": identity.user_id, "token_id": identity.token_id or ""}
+    row = (await session.exec(_SIGNED_IN_USER, params=params)).first()  # type: ignore[call-overload]
     if row is None:
         return None, False
     user, was_revoked = row
