@@ -492,3 +492,47 @@ async def test_a_question_that_cannot_be_claimed_waits_then_is_refused(
         await runtime.turns.prepare(user, None, "hello", "cmid-1")
     assert info.value.code == "turn_in_progress"
     assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_concurrent_turns_share_one_mcp_setup_and_each_acts_for_its_own_person(
+    settings: Settings, running: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What every turn shares is made once per process (the tool list, the function tools,
+    the server's discovery); what is a turn's own (its session, bound to its person) is
+    not: twelve turns of four people at once each change only their person's tasks."""
+    runtime = await running(Runtime(settings))  # the offline model, calling add_task
+    people = []
+    async with runtime.db.session() as session:
+        for name in ("ada", "bob", "cy", "di"):
+            user = await UserService(session).sign_up(f"{name}@example.com", "password123")
+            people.append((name, user.id))
+    await ask(runtime, people[0][1], "add warm up")
+
+    asked = {"tools/list": 0, "server/discover": 0}
+    server = runtime.mcp_server
+    list_tools, capabilities = server.list_tools, server._lowlevel_server.get_capabilities
+
+    async def counted_list_tools() -> Any:
+        asked["tools/list"] += 1
+        return await list_tools()
+
+    def counted_capabilities(*args: Any, **kwargs: Any) -> Any:
+        asked["server/discover"] += 1
+        return capabilities(*args, **kwargs)
+
+    monkeypatch.setattr(server, "list_tools", counted_list_tools)
+    monkeypatch.setattr(server._lowlevel_server, "get_capabilities", counted_capabilities)
+
+    turns = [(name, user, n) for n in range(3) for name, user in people]
+    ended = await asyncio.gather(
+        *(ask(runtime, user, f"add {name} errand {n}") for name, user, n in turns)
+    )
+    assert all(isinstance(events[-1], TurnDone) for events in ended)
+    assert asked == {"tools/list": 0, "server/discover": 0}
+    async with runtime.db.session() as session:
+        for name, user in people:
+            titles = sorted(t.title for t in await TaskService(session, user).find())
+            expected = [f"{name} errand {n}" for n in range(3)]
+            if name == "ada":
+                expected = sorted([*expected, "warm up"])
+            assert [t.lower() for t in titles] == sorted(expected)

@@ -31,7 +31,13 @@ from agents.mcp import MCPUtil
 from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, ListToolsResult
+from mcp.types import (
+    CallToolResult,
+    DiscoverResult,
+    GetPromptResult,
+    ListPromptsResult,
+    ListToolsResult,
+)
 from mcp.types import Tool as MCPTool
 
 from taskpilot.core.config import Settings
@@ -101,6 +107,7 @@ class McpConnector:
         self._listed_at = 0.0
         self._function_tools: list[Tool] = []
         self._validators: dict[str, Any] = {}
+        self._discovered: tuple[str, DiscoverResult] | None = None  # (version, result)
         # One TLS context for every turn: building one per client costs ~25 ms (bench/).
         self._tls = ssl.create_default_context()
 
@@ -138,8 +145,7 @@ class McpConnector:
     async def _connected(self, user_id: str) -> AsyncIterator[Client]:
         if not self.settings.mcp_url:
             with acting_for(user_id):
-                local = Client(self.server, read_timeout_seconds=SESSION_TIMEOUT_SECONDS)
-                async with local:
+                async with self._in_process() as local:
                     yield local
             return
         token = mint_mcp_token(self.settings, user_id)
@@ -151,6 +157,25 @@ class McpConnector:
             transport = streamable_http_client(self.settings.mcp_url, http_client=http)
             async with Client(transport, read_timeout_seconds=SESSION_TIMEOUT_SECONDS) as remote:
                 yield remote
+
+    @asynccontextmanager
+    async def _in_process(self) -> AsyncIterator[Client]:
+        """`mcp.Client` on the server object. The first session probes the server
+        (`server/discover`); later ones adopt what it found (`prior_discover`, the SDK's way
+        to skip the probe), and no session keeps a response cache (each lives one turn)."""
+        version, known = self._discovered or ("auto", None)
+        client = Client(
+            self.server,
+            read_timeout_seconds=SESSION_TIMEOUT_SECONDS,
+            mode=version,
+            prior_discover=known,
+            cache=None,
+        )
+        async with client:
+            found, negotiated = client.session.discover_result, client.session.protocol_version
+            if known is None and found is not None and negotiated is not None:
+                self._discovered = (negotiated, found)
+            yield client
 
     async def _tools(self, session: ClientSession) -> list[Tool]:
         """The function tools, from the tool list fetched once per TTL (on this session)."""
