@@ -35,10 +35,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from agents import Agent, ModelSettings, RunConfig, Runner
+from agents import Agent, ModelSettings, RunConfig, Runner, Tool
 from agents.models.interface import Model
 
 from taskpilot.agent.events import (
@@ -222,6 +222,8 @@ class TurnEngine:
         store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
         self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
         self._running: set[RunningTurn] = set()
+        self._cached_agent: Agent[Any] | None = None
+        self._agent_key: tuple[date, int] | None = None
         # Failures still to be written down (the database was away); referenced until they are.
         self._failing: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -603,15 +605,8 @@ class TurnEngine:
         """Run the agent over the turn's input through the MCP tools; the reply's text."""
         turn = running.turn
         async with self.mcp.session(turn.user_id) as tools:
-            agent = Agent(
-                name="TaskPilot",
-                instructions=build_instructions(today(self.settings)),
-                tools=tools,
-                model=self.model,
-                model_settings=self.model_settings,
-            )
             result = Runner.run_streamed(
-                agent,
+                self._agent(tools),
                 input=turn_input(turn.history, turn.question, turn.earlier_calls, turn.message_id),
                 max_turns=MAX_AGENT_STEPS,
                 run_config=RunConfig(
@@ -631,6 +626,21 @@ class TurnEngine:
                 if out is not None:
                     running.emit(out)
         return translator.reply or str(result.final_output or "")
+
+    def _agent(self, tools: list[Tool]) -> Agent[Any]:
+        """The agent: the same for every turn of a day (its instructions name the date) and
+        tool list, so it is built once for them, not per turn."""
+        key = (today(self.settings), id(tools))
+        if self._agent_key != key or self._cached_agent is None:
+            self._cached_agent = Agent(
+                name="TaskPilot",
+                instructions=build_instructions(key[0]),
+                tools=tools,
+                model=self.model,
+                model_settings=self.model_settings,
+            )
+            self._agent_key = key
+        return self._cached_agent
 
     @asynccontextmanager
     async def _lease(self, running: RunningTurn, claim: Claim) -> AsyncIterator[None]:
