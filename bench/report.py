@@ -8,10 +8,10 @@ from bench.breakdown import Breakdown, BreakdownRow
 from bench.machine import Load
 from bench.mcp_cost import McpResult
 from bench.profiling import Profile
-from bench.runner import AS_SHIPPED, HISTORY_SIZES, NO_FLUSH, DatabaseResults, RunResults
+from bench.runner import HISTORY_SIZES, DatabaseResults, RunResults
 from bench.stats import Summary, ratio
 
-TURN_TARGET_MS = 25.0
+TURN_TARGET_MS = 20.0  # issue 12's aim for the in-process add-task turn
 HISTORY_TARGET_RATIO = 1.3
 INDENT = "&nbsp;&nbsp;&nbsp;"
 
@@ -106,20 +106,22 @@ def _method(results: RunResults) -> list[str]:
         " contention.",
         f"- **Packages**: {env['packages']}.",
         "- **System under test**: the real `Runtime` (`taskpilot/runtime.py`: database pool, MCP"
-        " session manager, `AgentService`) and the real API app from `create_api`, called"
-        " through `httpx.AsyncClient(transport=httpx.ASGITransport(app))` (in-process, no"
-        " socket); the agent reaches the real MCP server through the default in-process ASGI"
-        " transport. A fresh database per run, migrated from empty with"
-        " `taskpilot.core.db.migrate`: a temporary SQLite file, and a throwaway PostgreSQL"
-        " database created from `$TASKPILOT_BENCH_POSTGRES_URL` and dropped afterwards."
-        " Settings as shipped (history window 10 turns, pool pre-ping on, tracing off).",
+        " server, `TurnEngine`) and the real API app from `create_api`, called through"
+        " `httpx.AsyncClient(transport=httpx.ASGITransport(app))` (in-process, no socket); the"
+        " agent reaches the real MCP server in-process through the official client"
+        " (`mcp.Client` on the server object, `taskpilot/agent/mcp_client.py`). A fresh database"
+        " per run, migrated from empty with `taskpilot.core.db.migrate`: a temporary SQLite"
+        " file, and a throwaway PostgreSQL database created from"
+        " `$TASKPILOT_BENCH_POSTGRES_URL` and dropped afterwards. Settings as shipped (history"
+        " window 10 turns, idle connections pinged before use, tracing off).",
         "- **Model double** (`bench/model.py`, `AddTaskModel`): a zero-latency"
         " `agents.models.interface.Model`. When the newest input item is the user's message it"
         " returns one `add_task` function call; when it is a `function_call_output`, an"
         " assistant message. It streams Responses API events (the service uses"
         " `Runner.run_streamed`), keeps no per-call state and serves any number of turns. So"
-        " every turn is: 2 model calls, 1 MCP session (`initialize`, `list_tools`, 1 `add_task`"
-        " writing a real row), the turn stored. Its own cost is shown under the breakdown.",
+        " every turn is: 2 model calls, 1 MCP session (the tool list and the server's discovery"
+        " are shared per process), 1 `add_task` writing a real row, the turn stored. Its own"
+        " cost is shown under the breakdown.",
         "- **What is timed**: `time.perf_counter_ns()` from sending `POST /api/{user_id}/chat`"
         " to having the whole response (JSON; the SSE row to the end of the stream). The client"
         " checks every answer (200, one successful `add_task`). Turns run one after another:"
@@ -387,7 +389,7 @@ def _mcp(db: DatabaseResults, prefix: str) -> McpResult | None:
 
 
 def _findings(results: RunResults) -> list[str]:
-    """Findings with this run's numbers, and what to change (outside bench/) to go faster."""
+    """Where this run's turn goes, with its numbers, and what is left to cut."""
     ran = _ran(results)
     main = results.database("PostgreSQL")
     if main is None or main.skipped is not None:
@@ -401,136 +403,56 @@ def _findings(results: RunResults) -> list[str]:
         row = _row(b, prefix)
         return row.mean_ms if row else math.nan
 
-    mcp_open, mcp_list = part("MCP session open"), part("MCP `list_tools`")
-    mcp_call, mcp_close = part("MCP `call_tool`"), part("MCP session close")
+    mcp_open, mcp_call = part("MCP session open"), part("MCP `call_tool`")
     rest, finish = part("Agents SDK Runner"), part("`finish_turn`")
-    api, prepare = part("API app outside"), part("`AgentService.prepare`")
+    api, prepare = part("API app outside"), part("`TurnEngine.prepare`")
     db_total = sum(row.mean_ms for row in b.rows if row.label.startswith("of which database"))
     sql_calls = sum(count for count, _ in b.sql_per_turn.values())
-    pings = b.sql_per_turn.get("ping", (0.0, 0.0))
     commits = b.sql_per_turn.get("commit", (0.0, 0.0))
     floor = f" (a bare `GET /api/info` costs {main.floor.summary.p50:.1f} ms)" if main.floor else ""
     lines = [
-        "## Findings and suggestions",
+        "## Findings",
         "",
-        f"Figures from {main.label} in this run unless stated. Suggestions name the place in"
-        " the code; nothing outside `bench/` was changed.",
+        f"Figures from {main.label} in this run unless stated.",
         "",
         f"- **A turn is CPU-bound Python.** p50 {turn.summary.p50:.1f} ms wall for"
-        f" {turn.cpu_ms_per_turn:.1f} ms of this process's CPU per turn. Breakdown (mean"
-        f" {b.total_ms:.1f} ms): API app outside the service {api:.1f} ms{floor},"
-        f" `prepare` {prepare:.1f} ms, MCP session open + `list_tools` + close"
-        f" {mcp_open + mcp_list + mcp_close:.1f} ms, the `add_task` call {mcp_call:.1f} ms,"
+        f" {turn.cpu_ms_per_turn:.1f} ms of this process's CPU per turn (the in-process HTTP"
+        f" client included). Breakdown (mean {b.total_ms:.1f} ms): API app outside the engine"
+        f" {api:.1f} ms{floor}, `prepare` {prepare:.1f} ms, MCP session open"
+        f" {mcp_open:.1f} ms, the `add_task` call {mcp_call:.1f} ms, keeping the tool call and"
         f" storing the reply {finish:.1f} ms, the Agents SDK Runner and model double"
-        f" {rest:.1f} ms. Database round trips are only {db_total:.1f} ms of it"
-        f" ({sql_calls:.0f} driver calls). No single part is the problem: reaching"
-        f" {TURN_TARGET_MS:.0f} ms takes several of the changes below together.",
-        "- **The MCP tool list is fetched once per process** (`taskpilot/agent/service.py`,"
-        " `_TaskPilotMcpClient`, refreshed every 5 minutes): `list_tools` costs"
-        f" {mcp_list:.1f} ms per turn on average, against ~5.6 ms when every turn listed the"
-        " five tools again (the first benchmark run).",
+        f" {rest:.1f} ms. Database round trips are {db_total:.1f} ms of it"
+        f" ({sql_calls:.0f} driver calls, {commits[0]:.0f} commits).",
+        "- **Already cut** (issue 12; `bench/TURN-COST.md` has the before and after): MCP in"
+        " process without HTTP framing or tokens; the tool list, the function tools, the"
+        " output-schema validators, the server's discovery and the agent built once per"
+        " process; no pre-ping on a connection in steady use; a turn's statements built once"
+        " as Core statements; the question's conversation found and touched in one statement;"
+        " the reply stored in two.",
     ]
-    in_process = _mcp(main, "in-process ASGI via Agents SDK")
+    in_process = _mcp(main, "in-process via `McpConnector")
     official = _mcp(main, "in-process ASGI (official")
-    memory = _mcp(main, "in memory")
-    if official and memory:
-        saved = official.until_closed.p50 - memory.until_closed.p50
+    if in_process and official:
         lines.append(
-            "- **The streamable-HTTP layers cost even without a socket.** One session round"
-            f" (open, list, call, close) takes {official.until_closed.p50:.1f} ms over the"
-            f" in-process ASGI transport and {memory.until_closed.p50:.1f} ms in memory"
-            f" (`mcp.Client(server)`, table 3): ~{saved:.0f} ms per turn of httpx2, ASGI,"
-            " per-request stateless transports and JSON-RPC framing. An in-memory transport"
-            " inside the server process would save it, but it is a design decision, not a"
-            " tweak: the token check lives in the HTTP middleware, so identity would have to"
-            " reach the tools another way (as the stdio entry point binds its user)."
-        )
-    lines.append(
-        "- **Fewer database round trips per turn** (`taskpilot/core/db.py`, `create_engine`;"
-        " `taskpilot/api/deps.py`). A turn checks a connection out of the pool"
-        f" {pings[0]:.0f} times (auth user lookup, `prepare`, the `add_task` tool,"
-        " `finish_turn`) and `pool_pre_ping=True` adds a round trip to each"
-        f" ({pings[1]:.2f} ms/turn on loopback; on Neon each is a network round trip, ~1 ms"
-        " or more, so ~4+ ms/turn). Either drop pre-ping and rely on `pool_recycle` plus the"
-        " existing 503-on-disconnect handling, or keep it and merge checkouts (the chat"
-        " route's user lookup and `prepare` can share one session)."
-    )
-    if AS_SHIPPED in main.commit_what_if and NO_FLUSH in main.commit_what_if:
-        shipped = main.commit_what_if[AS_SHIPPED].summary.p50
-        without = main.commit_what_if[NO_FLUSH].summary.p50
-        verdict = (
-            "so the WAL flush is not where this machine's time goes"
-            if shipped - without < 0.1 * shipped
-            else "so the WAL flush is a real part of the turn here"
-        )
-        lines.append(
-            f"- **Commits and the WAL flush.** {commits[0]:.0f} commits per turn spend"
-            f" {commits[1]:.1f} ms in `commit`; without waiting for the flush (what-if table)"
-            f" the p50 is {without:.1f} ms against {shipped:.1f} ms, {verdict}. On Neon"
-            " a commit waits for the safekeepers over the network, so the three separate"
-            " commits (pending user message, the task, the reply: all by design) will cost"
-            " more there. `SET LOCAL synchronous_commit = off` for the pending user message"
-            " alone (`AgentService.prepare`) is the one a crash could lose harmlessly (the"
-            " client's `client_message_id` retry re-sends it): a trade-off to decide, only if"
-            " production shows the need."
-        )
-    if b.api_session_ms > 0:
-        lines.append(
-            "- **The chat request holds a database connection for the whole turn**"
-            " (`taskpilot/api/deps.py`: `get_path_user` uses the request-scoped `SessionDep`)."
-            " The session runs the user lookup and then stays open, idle in a transaction,"
-            f" until the response is sent: {b.api_session_ms:.1f} ms of the {b.total_ms:.1f} ms"
-            " turn here, the model's whole run in production. Each in-flight turn pins one"
-            " pooled connection and shows as `idle in transaction` in PostgreSQL; past"
-            " `db_pool_size` + `db_max_overflow` (30) concurrent turns per worker, requests wait"
-            " `pool_timeout` (10 s) and then fail with `sqlalchemy.exc.TimeoutError`, which"
-            " `Database.session` does not map to the 503 path (so a 500, by reading the code)."
-            " A capacity cost rather than a latency one: load the user in a short session of"
-            " its own, closed before the turn runs."
-        )
-    sdk = _mcp(main, "loopback HTTP via Agents SDK")
-    fresh = _mcp(main, "loopback HTTP, new default")
-    shared = _mcp(main, "loopback HTTP, new client per turn sharing")
-    kept = _mcp(main, "loopback HTTP, one kept-alive")
-    if sdk and fresh and shared and kept:
-        lines.append(
-            "- **With `MCP_URL` set, turns share one TLS context** (`McpConnector._factory`):"
-            f" a turn's MCP use costs {sdk.until_closed.p50:.1f} ms through `McpConnector`,"
-            f" against {fresh.until_closed.p50:.1f} ms with a new default `httpx2` client per"
-            " turn (each loads the CA bundle into a new SSL context). A process-wide"
-            f" keep-alive transport would bring it to about {kept.until_closed.p50:.1f} ms;"
-            " worth doing if a separate MCP deployment becomes the norm."
+            "- **The MCP hop.** One session round (open, call `add_task`, close) takes"
+            f" {in_process.until_closed.p50:.1f} ms the way a turn does it, against"
+            f" {official.until_closed.p50:.1f} ms over the in-process streamable-HTTP app that"
+            " turns used before (table 3)."
         )
     stdio = _mcp(main, "stdio")
     if in_process and stdio:
         lines.append(
             "- **Transport choice confirmed.** A turn's MCP use costs"
             f" {in_process.until_closed.p50:.1f} ms in-process against"
-            f" {stdio.until_closed.p50:.0f} ms with a stdio process per turn: spawning the"
-            " MCP server per message would dominate every turn."
+            f" {stdio.until_closed.p50:.0f} ms with a stdio process per turn."
         )
-    if main.profile is not None:
-        convert = next(
-            (r for r in main.profile.cumulative if "get_all_function_tools" in r.name), None
-        )
-        if convert is not None:
-            lines.append(
-                f"- **The Agents SDK's own work** ({rest:.1f} ms/turn) is outside our code: for"
-                " example it rebuilds function tools from the MCP tool list, deep-copying"
-                f" their JSON schemas, at every model call ({convert.share:.0%} of profiled"
-                " CPU). Nothing to change on our side; worth re-measuring on SDK upgrades."
-            )
-    no_regret = pings[1]
-    extra = (official.until_closed.p50 - memory.until_closed.p50) if official and memory else 0.0
     lines.append(
-        f"- **Taken together.** Dropping pre-ping would save about {no_regret:.0f} ms of this"
-        f" run's turn (p50 ≈ {turn.summary.p50 - no_regret:.0f} ms) at some risk on Neon;"
-        f" an in-memory MCP transport up to ~{extra:.0f} ms more. That still leaves the"
-        f" PostgreSQL p50 above {TURN_TARGET_MS:.0f} ms on this 2-core VM: the remainder is"
-        " the Agents SDK Runner, FastAPI/pydantic, SQLAlchemy ORM work and the MCP server's"
-        " tool call, spread thinly. Because the turn is CPU-bound, the figure also scales with"
-        " core speed; re-run `python -m bench` on the production instance type before"
-        " deciding how far to go."
+        f"- **What is left** to reach {TURN_TARGET_MS:.0f} ms is spread thinly: the Agents SDK's"
+        " own work per step (agent identity signatures, item de-duplication and copies), the"
+        " API's request handling and JSON, SQLAlchemy and psycopg per statement (five"
+        " transactions per turn: the signed-in check, storing the question, the tool's write,"
+        " keeping the tool call, and the reply), and the in-process HTTP client itself. Because"
+        " the turn is CPU-bound, the figure also scales with core speed."
     )
     lines.append("")
     return lines
