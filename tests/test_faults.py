@@ -442,6 +442,16 @@ def _problem(outcome: Outcome) -> str | None:
         return f"chat-sse ended with {kinds[-1]}: {last[:200]}"
     if outcome.status == 200:
         return None
+    if outcome.status == 503 and outcome.what == "chat-sse":
+        # A reader that takes only a stream is refused with one `error` event (and the status):
+        # the outage caught this turn between its sign-in check and storing its question.
+        kinds = [block.split("\n", 1)[0] for block in outcome.body.strip().split("\n\n")]
+        last = json.loads(outcome.body.strip().rsplit("data: ", 1)[-1])
+        if kinds == ["event: error"] and (last["code"], last["message"]) == (
+            "database_unavailable",
+            DB_DOWN,
+        ):
+            return None
     if outcome.status == 503:
         try:
             body = json.loads(outcome.body)

@@ -203,7 +203,7 @@ class Settings(BaseSettings):
         description="Turns one worker runs at once; more wait for a place (admission control).",
     )
     worker_queue_seconds: float = Field(
-        default=30,
+        default=60,
         ge=0,
         description="The longest a turn waits for a place in a full worker: waiting turns go"
         " in arrival order, and one whose wait (estimated from how fast this worker finishes"

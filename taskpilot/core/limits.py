@@ -315,9 +315,14 @@ class Limits:
             if settings.reflex_redis_url
             else _MemoryCounters()
         )
-        # A worker killed mid-turn frees its slot after this long: a turn ends by its deadline,
-        # so its slot never expires while it runs.
-        self.lease_seconds = settings.turn_deadline_seconds + settings.turn_lease_seconds
+        # A worker killed mid-turn frees its slot after this long: a turn waits for a place at
+        # most WORKER_QUEUE_SECONDS, then ends by its deadline, so its slot never expires while
+        # it waits or runs.
+        self.lease_seconds = (
+            settings.worker_queue_seconds
+            + settings.turn_deadline_seconds
+            + settings.turn_lease_seconds
+        )
         self._warned_at = -math.inf
         self._worker_queues: dict[asyncio.AbstractEventLoop, WorkerQueue] = {}
 
