@@ -25,7 +25,7 @@ from taskpilot.data.models import (
     utcnow,
 )
 from taskpilot.services.text import unstorable, without_unstorable
-from taskpilot.services.turns import seen_status, touch_conversation
+from taskpilot.services.turns import seen_status
 
 MAX_CONVERSATION_TITLE = 200
 REPLY_DISCARDED = "The reply was removed, to answer this again."
@@ -121,6 +121,20 @@ _HISTORY = (
 )
 
 
+# A new question's conversation: found, its time moved, its row locked, in one statement
+# built once (see `ConversationStore.touch`).
+_conversations: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
+_TOUCH = (
+    sa.update(_conversations)
+    .where(
+        _conversations.c.id == sa.bindparam("conversation_id"),
+        _conversations.c.user_id == sa.bindparam("owner_id"),
+    )
+    .values(updated_at=sa.bindparam("now"))
+    .returning(*_conversations.c)
+)
+
+
 class ConversationStore:
     """Conversation and message persistence for one user."""
 
@@ -143,10 +157,11 @@ class ConversationStore:
         The row stays locked until the transaction ends."""
         if unstorable(conversation_id) is not None:
             raise ConversationNotFound()
-        found = await touch_conversation(self.session, self.user_id, conversation_id)
-        if found is None:
+        params = {"conversation_id": conversation_id, "owner_id": self.user_id, "now": utcnow()}
+        row = (await self.session.execute(_TOUCH, params)).mappings().first()
+        if row is None:
             raise ConversationNotFound()
-        return found
+        return Conversation(**row)
 
     async def create(
         self, title: str = NEW_CHAT_TITLE, conversation_id: str | None = None

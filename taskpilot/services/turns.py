@@ -66,22 +66,12 @@ def seen_status(message: Message) -> tuple[str, str | None]:
 # binds its values (named apart from the columns, as SQLAlchemy requires). `_HELD`: the
 # attempt :held_attempt still holds question :message_id.
 _messages: sa.Table = Message.__table__  # type: ignore[attr-defined]
-_conversations: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
 _HELD = sa.and_(
     _messages.c.id == sa.bindparam("message_id"),
     _messages.c.attempt == sa.bindparam("held_attempt"),
     _messages.c.status == TurnStatus.RUNNING.value,
 )
 _INSERT_MESSAGE = sa.insert(_messages).returning(_messages.c.id)
-_TOUCH_CONVERSATION = (
-    sa.update(_conversations)
-    .where(
-        _conversations.c.id == sa.bindparam("conversation_id"),
-        _conversations.c.user_id == sa.bindparam("owner_id"),
-    )
-    .values(updated_at=sa.bindparam("now"))
-    .returning(*_conversations.c)
-)
 _RENEW = sa.update(_messages).where(_HELD).values(lease_until=sa.bindparam("new_lease"))
 _SAVE_PROGRESS = sa.update(_messages).where(_HELD).values(tool_calls=sa.bindparam("new_calls"))
 _ANSWERED = (
@@ -103,19 +93,6 @@ _FAILED = (
 
 def _claimed(claim: Claim) -> dict[str, Any]:
     return {"message_id": claim.message_id, "held_attempt": claim.attempt}
-
-
-async def touch_conversation(
-    session: AsyncSession, user_id: str, conversation_id: str
-) -> Conversation | None:
-    """The user's conversation, its `updated_at` moved to now, in one statement; None when it
-    is not theirs. The row stays locked until the transaction ends."""
-    found = await session.execute(
-        _TOUCH_CONVERSATION,
-        {"conversation_id": conversation_id, "owner_id": user_id, "now": utcnow()},
-    )
-    row = found.mappings().first()
-    return None if row is None else Conversation(**row)
 
 
 class TurnStore:
