@@ -132,17 +132,17 @@ async def test_hostile_text_is_parsed_off_the_event_loop(
     other requests on the worker's event loop."""
     import threading
 
-    from taskpilot.agent import offline
+    from taskpilot.agent.offline import model
 
     loop_thread = threading.get_ident()
     threads: list[int] = []
-    parse = offline.next_step
+    parse = model.next_step
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.get_ident())
         return parse(*args, **kwargs)
 
-    monkeypatch.setattr(offline, "next_step", recorded)
+    monkeypatch.setattr(model, "next_step", recorded)
     async with api_client(offline_runtime) as http:
         chat = Chat(http, await sign_up(http))
         await chat.say("#a" * 2000)

@@ -1,0 +1,40 @@
+"""The offline model: a rule-based command parser behind the Agents SDK `Model` interface.
+
+It is not AI. It reads the latest user message, turns a plain task command ("add buy milk
+tomorrow", "what's pending?", "delete the meeting task") into a real tool call that the
+Runner sends to the MCP server, and on its next call turns the tool's output into a short
+reply. Anything it cannot parse gets an honest help text, never a guess.
+
+It keeps no state between calls: everything it needs is in the `input` the Runner hands it
+(the latest user message and the tool calls and outputs after it), so one instance can serve
+every user and worker.
+
+Its parts, in the order a call runs them (`model.next_step`):
+
+- `transcript` finds the latest user message in the Runner's input, and this turn's tool
+  calls and what they returned;
+- `grammar` parses the message into a `Command` (`commands`), reading a task's priority, due
+  date, tags and description with `attributes` and the date words with `dates`;
+- `lookup` applies a bare "2" to the "which one?" question it asked the turn before;
+- with no tool result yet, the step is the command's tool call (a `list_tasks` lookup first
+  for a task named in words) or a reply; after a lookup, `lookup` acts on the one match or
+  asks which one; after the tool has acted, `replies` words what it returned;
+- `model.OfflineModel` hands that step to the Runner as a function call or a message.
+"""
+
+from taskpilot.agent.offline.commands import TOOL_NAMES, Command, Intent, Reply, ToolRequest
+from taskpilot.agent.offline.grammar import parse_command
+from taskpilot.agent.offline.model import OfflineModel, next_step
+from taskpilot.agent.offline.transcript import canonical_tool_name
+
+__all__ = [
+    "TOOL_NAMES",
+    "Command",
+    "Intent",
+    "OfflineModel",
+    "Reply",
+    "ToolRequest",
+    "canonical_tool_name",
+    "next_step",
+    "parse_command",
+]

@@ -1,0 +1,121 @@
+"""What a message says about a task besides its title: its priority, due date, tags and
+description ("buy milk tomorrow, high priority #home" is the title "buy milk" and those).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from taskpilot.agent.offline.dates import extract_due
+
+_FLAGS = re.IGNORECASE
+
+# The separators a phrase may swallow before its keyword, bounded: "[\s,;(-]*" would make every
+# search over a long run of separators (", , , , …" from a hostile 4000-character message)
+# restart at each of its characters, quadratic in the run's length.
+_SEP = r"[\s,;(-]{0,8}"
+
+PRIORITY_WORDS = {
+    "high": "high",
+    "top": "high",
+    "urgent": "high",
+    "important": "high",
+    "asap": "high",
+    "medium": "medium",
+    "normal": "medium",
+    "low": "low",
+    "not urgent": "low",
+}
+_PRIORITY_PHRASES = (
+    re.compile(
+        _SEP + r"\b(?:with\s+|at\s+|as\s+|is\s+)?(?:a\s+)?(?P<p>high|top|urgent|medium|normal|low)"
+        r"[\s-]*prio(?:rity)?\b\)?",
+        _FLAGS,
+    ),
+    re.compile(
+        _SEP + r"\bprio(?:rity)?\s*(?:[:=]|is|of)?\s*(?P<p>high|top|urgent|medium|normal|low)\b\)?",
+        _FLAGS,
+    ),
+    re.compile(
+        _SEP + r"\b(?:it'?s\s+|its\s+|very\s+|super\s+)?(?P<p>not\s+urgent|urgent|important|asap)"
+        r"\)?[\s!.]*$",
+        _FLAGS,
+    ),
+    re.compile(r"^(?P<p>urgent|important)\s*[:!,-]+\s*", _FLAGS),
+)
+
+_TAG = r"#?[a-z0-9][\w-]*"
+_TAG_PHRASE = re.compile(
+    _SEP + r"\b(?:tagged(?:\s+(?:as|with))?|tags?\s*[:=]|with\s+(?:the\s+)?tags?|"
+    r"labell?ed(?:\s+as)?|labels?\s*[:=])\s*"
+    r"(?P<t>" + _TAG + r"(?:\s*(?:,|&|/|\band\b)\s*" + _TAG + r")*)\)?",
+    _FLAGS,
+)
+_HASHTAG = re.compile(r"(?<![\w&#])#(?P<t>[a-z][\w-]*)", _FLAGS)
+_TRAILING_HASHTAGS = re.compile(r"(?:\s*#[a-z][\w-]*)+\s*$", _FLAGS)
+
+_DESCRIPTION = re.compile(
+    _SEP + r"\b(?:description|details|notes?)\s*[:=]\s*(?P<d>.+?)\)?\s*$", _FLAGS
+)
+
+
+def split_tags(text: str) -> list[str]:
+    """The tags in "work, home" or "#work and #home": lower case, without "#", each once."""
+    tags: list[str] = []
+    for raw in re.split(r"\s*(?:,|&|/|\band\b|\s)\s*", text, flags=_FLAGS):
+        tag = raw.strip().lstrip("#").lower()
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _tidy(text: str) -> str:
+    """Collapse the gaps left by removed phrases."""
+    text = re.sub(r"\s+([,;:.!?])", r"\1", " ".join(text.split()))
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = re.sub(r"^[\s,;:.\-–—]+|[\s,;:\-–—]+$", "", text)
+        text = re.sub(r"\s+(?:and|with)$", "", text, flags=_FLAGS)
+    return text
+
+
+def _extract_priority(text: str) -> tuple[str, str | None]:
+    priority = None
+    for pattern in _PRIORITY_PHRASES:
+        for match in list(pattern.finditer(text)):
+            priority = PRIORITY_WORDS[" ".join(match.group("p").lower().split())]
+        text = pattern.sub(" ", text)
+    return text, priority
+
+
+def _extract_tags(text: str) -> tuple[str, list[str]]:
+    tags: list[str] = []
+    for match in _TAG_PHRASE.finditer(text):
+        tags += split_tags(match.group("t"))
+    text = _TAG_PHRASE.sub(" ", text)
+    tags += [match.group("t").lower() for match in _HASHTAG.finditer(text)]
+    text = _TRAILING_HASHTAGS.sub("", text)
+    text = _HASHTAG.sub(lambda match: match.group("t"), text)
+    return text, list(dict.fromkeys(tags))
+
+
+def extract_attributes(text: str, today: date) -> tuple[str, dict[str, Any]]:
+    """Pull priority, due date, tags and description out of `text`; return what is left."""
+    found: dict[str, Any] = {}
+    if match := _DESCRIPTION.search(text):
+        found["description"] = match.group("d").strip()
+        text = text[: match.start()]
+    text, priority = _extract_priority(text)
+    text, due = extract_due(text, today)
+    text, tags = _extract_tags(text)
+    if priority:
+        found["priority"] = priority
+    if due:
+        found["due_date"] = due.isoformat()
+    if tags:
+        found["tags"] = tags
+    return _tidy(text), found

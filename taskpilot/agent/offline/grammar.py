@@ -1,0 +1,551 @@
+"""The grammar: one user message becomes a `Command` (`parse_command`).
+
+The message loses its polite filler first; then each kind of sentence (a greeting, thanks or
+help, a bare task number, a list question, an update, complete / reopen / delete, an add) is
+tried in that order by its rules, regexes tried in turn. A task is named by number or by
+words (`_reference`); what a message says about a task is read by `attributes`, and a list
+question's dates by `dates`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from taskpilot.agent.offline.attributes import PRIORITY_WORDS, extract_attributes, split_tags
+from taskpilot.agent.offline.commands import Command, Intent
+from taskpilot.agent.offline.dates import DUE_CONNECTOR, list_due_range
+from taskpilot.services.dates import DateParseError, parse_due
+
+_FLAGS = re.IGNORECASE
+
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:please|pls|plz|kindly|ok(?:ay)?|so|hey|hi|hello|yo|taskpilot|now|and|also|then|"
+    r"just|can you|could you|would you(?: mind)?|will you|can u|could u|"
+    r"i'?d like you to|i would like you to|i want you to|go ahead and|let'?s)"
+    r"\b[\s,!.:;-]*)+",
+    _FLAGS,
+)
+_TRAILING_FILLER = re.compile(
+    r"(?:[\s,]{1,8}(?:please|pls|plz|thanks|thank you|thx|for me|now|ok(?:ay)?))*[\s.!?]{0,8}$",
+    _FLAGS,
+)
+
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day)|"
+    r"what'?s up|sup)(?: there| taskpilot| you)?$",
+    _FLAGS,
+)
+_THANKS = re.compile(
+    r"^(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|cheers|great|cool|nice|awesome|perfect|"
+    r"ok(?:ay)?|got it)(?: thanks?(?: you)?)?$",
+    _FLAGS,
+)
+_DISMISS = re.compile(
+    r"^(?:never\s*mind|forget (?:it|that)|cancel(?: that| it)?|no(?:pe)?(?: thanks?)?|"
+    r"nothing(?: else)?|stop|that'?s all)$",
+    _FLAGS,
+)
+_HELP = re.compile(
+    r"^(?:help|\?+|commands|usage|what can you do|what do you do|how does (?:this|it) work|"
+    r"how do i use (?:this|you)|who are you|what are you|what can i (?:say|do|ask))\b",
+    _FLAGS,
+)
+
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+_NUMBER = r"(?:\d{1,9}|" + "|".join(_NUMBER_WORDS) + r")"
+_NUMBERED_REF = re.compile(
+    r"^(?:(?:the\s+)?(?:task|todo|to-do|item|number|no\.?)\s*)?(?:number\s*|no\.?\s*)?#?\s*"
+    r"(?P<n>" + _NUMBER + r")$",
+    _FLAGS,
+)
+
+_ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "last": -1,
+}
+_ORDINAL = re.compile(
+    r"^(?:the\s+)?(?P<o>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|task|item|match))?$", _FLAGS
+)
+
+_QUESTION_START = re.compile(
+    r"^(?:what|what'?s|whats|which|how many|how much|do i|did i|have i|am i|any|anything|"
+    r"is there|are there|show|list|display|view|see|get me|give me|tell me|find|search|"
+    r"look(?:ing)? (?:up|for))\b",
+    _FLAGS,
+)
+_LIST_VERB_START = re.compile(
+    r"^(?:show|list|display|view|get me|give me|find|search|look(?:ing)? (?:up|for))\b",
+    _FLAGS,
+)
+_TASK_TALK = re.compile(
+    r"\b(?:tasks?|todos?|to-?dos?|list|agenda|backlog|plate|pending|open|left|remaining|"
+    r"outstanding|incomplete|unfinished|completed?|done|finished|due|overdue|upcoming|priority|"
+    r"urgent|important|tag(?:ged)?|everything|all|today|tonight|tomorrow|this week|next week|"
+    r"to do)\b|#\w",
+    _FLAGS,
+)
+_LIST_ONLY_WORD = re.compile(
+    r"^(?:pending|open|completed|done|finished|remaining|outstanding|overdue|upcoming|"
+    r"everything|all)$",
+    _FLAGS,
+)
+
+_ADD_VERB = re.compile(
+    r"^(?:add|create|new|jot down|note down|write down|schedule|"
+    r"put(?=.*\b(?:on|onto|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list\b)|"
+    r"(?:make|set up|set)(?=\s+(?:a|an|another|new|me)?\s*(?:task|todo|to-do|reminder)))"
+    r"\b[\s:,-]*(?P<rest>.*)$",
+    _FLAGS,
+)
+# Always a new task: "remind me to ...", "todo: ...".
+_REMIND_PHRASE = re.compile(
+    r"^(?:remind me|don'?t let me forget|do not let me forget|don'?t forget|do not forget|"
+    r"i (?:need|have|must|should|want) to remember|i'?ll need to remember|remember)"
+    r"\b(?:\s*[:,-]\s*|\s+(?:to|that|about)\b\s*|\s*)(?P<rest>.+)$"
+    r"|^(?:todo|to-?do|to do)\s*[:-]+\s*(?P<item>.+)$",
+    _FLAGS,
+)
+# A new task unless what follows is a command: "I need to call mom" / "I want to see my tasks".
+_NEED_PHRASE = re.compile(
+    r"^(?:i (?:need|have|want|must|should) to|i'?d like to|i would like to|i'?ve got to|"
+    r"i got to|i gotta|i must|need to|have to|gotta)\s+(?P<rest>.+)$",
+    _FLAGS,
+)
+_COMMAND_VERB = re.compile(
+    r"^(?:add|create|new|delete|remove|complete|mark|reopen|rename|update|change|edit|move|"
+    r"reschedule|set|tag|see|show|list|view|find|check)\b",
+    _FLAGS,
+)
+_ADD_NOUN = re.compile(
+    r"^(?:(?:a|an|the|new|another|one more|me)\s+)*(?:task|todo|to-do|to do|item|reminder|"
+    r"entry)s?\b\s*(?:[:\-–—]+|\bto\b|\bcalled\b|\bnamed\b|\btitled\b|\bthat says\b|"
+    r"\bsaying\b)?\s*",
+    _FLAGS,
+)
+_LIST_MENTION = r"(?:my|the|our)\s+(?:to-?do\s+|to\s+do\s+|task\s+)?list"
+_ADD_TO_LIST_PREFIX = re.compile(r"^(?:to|on(?:to)?)\s+" + _LIST_MENTION + r"\s*[:,-]?\s*", _FLAGS)
+_ADD_TO_LIST_SUFFIX = re.compile(r"\s+(?:to|on(?:to)?)\s+" + _LIST_MENTION + r"\b", _FLAGS)
+
+_REF = r"(?P<ref>.+?)"
+_QUOTED = r"[\"“‘'](?P<value>.+)[\"”’']"
+_FIELD = r"(?P<field>priority|due\s*date|deadline|due|title|name|description|notes?|tags?|labels?)"
+
+_UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, _FLAGS), kind)
+    for pattern, kind in (
+        (
+            r"^(?:remove|clear|delete|drop|unset)\s+(?:the\s+)?(?:due\s*date|deadline)\s+"
+            r"(?:from|of|on|for)\s+(?P<ref>.+)$",
+            "clear_due",
+        ),
+        (
+            r"^(?:remove|clear|delete|drop)\s+(?:all\s+)?(?:the\s+)?(?:tags|labels)\s+"
+            r"(?:from|of|on)\s+(?P<ref>.+)$",
+            "clear_tags",
+        ),
+        (
+            r"^(?:remove|delete|drop)\s+(?:the\s+)?(?:tag|label)\s+\S+\s+(?:from|of|on)\s+"
+            r"(?P<ref>.+)$",
+            "remove_tag",
+        ),
+        (
+            r"^(?:tag|label)\s+" + _REF + r"\s+(?:with|as)\s+(?P<value>.+)$",
+            "tags",
+        ),
+        (
+            r"^add\s+(?:the\s+)?(?:tags?|labels?)\s+(?P<value>.+?)\s+to\s+(?P<ref>.+)$",
+            "tags",
+        ),
+        (r"^add\s+(?P<value>#\S+(?:\s+#\S+)*)\s+to\s+(?P<ref>.+)$", "tags"),
+        (
+            r"^(?:set|change|update|make|mark|edit)\s+(?:the\s+)?" + _FIELD + r"\s+(?:of|for|on)\s+"
+            r"(?P<ref>.+?)\s+(?:to|as|=)\s+(?P<value>.+)$",
+            "field",
+        ),
+        (
+            r"^(?:set|change|update|make|edit)\s+" + _REF + r"(?:'s)?\s+" + _FIELD + r"\s*"
+            r"(?:to|as|=|:)?\s+(?P<value>.+)$",
+            "field",
+        ),
+        (r"^(?:prioriti[sz]e)\s+(?P<ref>.+)$", "prioritize"),
+        (
+            r"^(?:make|mark|set|flag)\s+" + _REF + r"\s+(?:as\s+)?(?:an?\s+)?"
+            r"(?P<value>high|top|medium|normal|low|urgent|important)(?:[\s-]*prio(?:rity)?)?$",
+            "priority",
+        ),
+        (
+            r"^(?:move|reschedule|push(?:\s+back)?|postpone|delay|defer|bump)\s+"
+            + _REF
+            + r"\s+(?:to|until|till|for)\s+(?P<value>.+)$",
+            "due",
+        ),
+        (
+            r"^" + _REF + r"\s+(?:is|should be|will be)\s+(?:now\s+)?due\s+(?P<value>.+)$",
+            "due",
+        ),
+        (
+            r"^(?:make|set)\s+" + _REF + r"\s+due\s+(?P<value>.+)$",
+            "due",
+        ),
+        (r"^(?:rename|retitle)\s+(?P<ref>.+)\s+(?:to|as)\s+" + _QUOTED + r"$", "title"),
+        (r"^(?:rename|retitle)\s+" + _REF + r"\s+(?:to|as)\s+(?P<value>.+)$", "title"),
+        (
+            r"^(?:change|update|edit|modify|set|make)\s+(?P<ref>.+)\s+to\s+" + _QUOTED + r"$",
+            "title",
+        ),
+        (r"^(?:change|update|edit|modify|set|make)\s+" + _REF + r"\s+to\s+(?P<value>.+)$", "to"),
+        (
+            r"^(?:update|change|edit|modify|set)\s+(?P<ref>(?:task|todo|item)\s*#?\s*\d+)"
+            r"\s*[:,-]?\s*(?P<value>.+)$",
+            "attributes",
+        ),
+    )
+)
+
+_REOPEN_RULES = tuple(
+    re.compile(pattern, _FLAGS)
+    for pattern in (
+        r"^(?:reopen|re-open|uncomplete|unfinish|undo|restore|unmark|uncheck|untick)\s+"
+        r"(?P<ref>.+)$",
+        r"^(?:mark|set|make|put)\s+" + _REF + r"\s+(?:as\s+|back\s+(?:to|as)\s+)?(?:not\s+done|"
+        r"not\s+complete(?:d)?|not\s+finished|incomplete|undone|pending|open|unfinished|to\s*do)$",
+        r"^" + _REF + r"\s+(?:is|isn'?t)\s+(?:not\s+)?(?:done|finished|complete(?:d)?)\s+yet$",
+        r"^" + _REF + r"\s+is\s+(?:not\s+done|not\s+finished|not\s+complete(?:d)?|incomplete)$",
+    )
+)
+_COMPLETE_RULES = tuple(
+    re.compile(pattern, _FLAGS)
+    for pattern in (
+        r"^(?:mark|set|check|tick|cross)\s+(?:off\s+)?" + _REF + r"\s+(?:as\s+)?(?:complete|"
+        r"completed|done|finished|checked(?:\s+off)?|off)$",
+        r"^(?:complete|completed|finish|finished|close|check\s+off|tick\s+off|cross\s+off|"
+        r"done|did)\s+(?:with\s+)?(?P<ref>.+)$",
+        r"^i(?:'ve|\s+have|'m|\s+am)?\s+(?:just\s+|already\s+)?(?:finished|completed|done|did)\s+"
+        r"(?:with\s+)?(?P<ref>.+)$",
+        r"^" + _REF + r"\s+(?:is|are)\s+(?:now\s+|all\s+)?(?:done|complete(?:d)?|finished)$",
+    )
+)
+_DELETE_RULE = re.compile(
+    r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|get\s+rid\s+of|"
+    r"forget(?:\s+about)?|clear)\s+(?P<ref>.+)$",
+    _FLAGS,
+)
+_REF_SUFFIX = re.compile(
+    r"\s+(?:from|off|on|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list$|\s+(?:please|now)$", _FLAGS
+)
+_REF_NOUN_PREFIX = re.compile(
+    r"^(?:(?:the|my|that|this|a|an|our)\s+)?(?:(?:task|todo|to-do|item|reminder)\s+)?"
+    r"(?:(?:called|named|titled|about|for|saying|that says)\s+)?",
+    _FLAGS,
+)
+_REF_NOUN_SUFFIX = re.compile(r"\s+(?:task|todo|to-do|item|reminder|one)s?$", _FLAGS)
+_BULK_REF = re.compile(
+    r"^(?:all|every|everything|each|my tasks|all my|the whole|"
+    r"(?:the\s+|my\s+)?(?:completed|done|finished|old)\s+(?:tasks|ones|items|todos))\b",
+    _FLAGS,
+)
+_PRONOUN = re.compile(r"^(?:it|that|this|them|those|these|one)$", _FLAGS)
+# "set up a task to ...", "make a note ..." create something; they do not name a task.
+_NOT_A_REF = re.compile(r"^(?:up|a|an|another|new|me|us)\b", _FLAGS)
+
+
+def _normalize(text: str) -> str:
+    """One line, straight quotes, no polite filler around the command."""
+    text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
+    text = " ".join(text.split())
+    previous = None
+    while previous != text:
+        previous = text
+        text = _LEADING_FILLER.sub("", text)
+        # Trailing punctuation goes in one linear pass; the regex takes the filler words.
+        text = _TRAILING_FILLER.sub("", text.rstrip(" .!?")).strip()
+    return text
+
+
+def _number(text: str) -> int | None:
+    value = text.lower()
+    return int(value) if value.isdigit() else _NUMBER_WORDS.get(value)
+
+
+def _reference(text: str) -> tuple[int | None, str | None]:
+    """A task named by number ("task 3", "#3", "3") or by words ("the meeting task")."""
+    ref = _REF_SUFFIX.sub("", text.strip(" \t,.;:!?\"'“”"))
+    if match := _NUMBERED_REF.match(ref):
+        return _number(match.group("n")), None
+    words = _REF_NOUN_SUFFIX.sub("", _REF_NOUN_PREFIX.sub("", ref, count=1))
+    words = words.strip(" \t,.;:!?\"'“”")
+    if not words or _PRONOUN.match(words):
+        return None, None
+    return None, words
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
+        text = text[1:-1]
+    return text.strip()
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _parse_add(rest: str, today: date) -> Command:
+    rest = _ADD_TO_LIST_PREFIX.sub("", _ADD_NOUN.sub("", rest.strip(), count=1))
+    rest = _ADD_TO_LIST_SUFFIX.sub("", rest)
+    quoted = re.match(r"^[\"“'‘](?P<title>.+?)[\"”'’](?P<rest>(?:\s.*)?)$", rest)
+    try:
+        if quoted:
+            title = quoted.group("title").strip()
+            _, arguments = extract_attributes(quoted.group("rest"), today)
+        else:
+            title, arguments = extract_attributes(rest, today)
+    except DateParseError as exc:
+        return Command(Intent.CLARIFY, message=f"I couldn't add that: {exc}")
+    title = re.sub(r"^(?:to|that|about)\s+", "", title, flags=_FLAGS).strip()
+    if not title:
+        return Command(
+            Intent.CLARIFY,
+            message="What should the task be? For example: **add buy milk tomorrow**.",
+        )
+    return Command(Intent.ADD, arguments={"title": _capitalize(title), **arguments})
+
+
+def _field_value(field_name: str, value: str, today: date) -> dict[str, Any] | str:
+    """Tool arguments for one field, or a message saying why the value is not usable."""
+    name = field_name.lower().replace(" ", "")
+    value = _unquote(value)
+    if name == "priority":
+        priority = PRIORITY_WORDS.get(" ".join(value.lower().split()).removesuffix(" priority"))
+        if priority is None:
+            return "Priorities are low, medium or high."
+        return {"priority": priority}
+    if name in ("duedate", "deadline", "due"):
+        if value.lower() in ("none", "no date", "nothing", "no due date", "never", "clear"):
+            return {"due_date": "none"}
+        try:
+            return {"due_date": parse_due(value, today).isoformat()}
+        except DateParseError as exc:
+            return str(exc)
+    if name in ("tag", "tags", "label", "labels"):
+        tags = split_tags(value)
+        return {"tags": tags} if tags else "No tags given. For example: **tag task 2 with work**."
+    if name in ("description", "note", "notes"):
+        return {"description": value}
+    if not value:
+        return "The new title is empty. For example: **rename task 2 to Call mom**."
+    return {"title": _capitalize(value)}
+
+
+def _parse_update(text: str, today: date) -> Command | None:
+    for pattern, kind in _UPDATE_RULES:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        # "update task 2: high priority, due friday" is not a task named "2: high priority".
+        if re.search(r"[:,;]", match.group("ref")) or _NOT_A_REF.match(match.group("ref")):
+            continue
+        task_id, target = _reference(match.group("ref"))
+        if task_id is None and target is None:
+            continue
+        value = match.groupdict().get("value") or ""
+        changes: dict[str, Any] | str
+        if kind == "clear_due":
+            changes = {"due_date": "none"}
+        elif kind == "clear_tags":
+            changes = {"tags": []}
+        elif kind == "remove_tag":
+            ref = match.group("ref")
+            changes = (
+                f"I can't remove one tag on its own. Say **tag {ref} with …** to set the tags"
+                f" you want, or **remove the tags from {ref}**."
+            )
+        elif kind == "prioritize":
+            changes = {"priority": "high"}
+        elif kind in ("field", "priority", "due", "tags", "title"):
+            field_name = match.groupdict().get("field") or kind
+            changes = _field_value(field_name, value, today)
+        else:
+            # "change task 2 to friday / high priority" changes those; anything else is a title.
+            try:
+                remainder, attributes = extract_attributes(value, today)
+            except DateParseError as exc:
+                changes = str(exc)
+            else:
+                if attributes and not remainder:
+                    changes = attributes
+                elif kind == "to":
+                    changes = _field_value("title", value, today)
+                else:
+                    continue
+        if isinstance(changes, str):
+            if kind != "remove_tag":
+                changes = f"I couldn't update that: {changes}"
+            return Command(Intent.CLARIFY, message=changes)
+        return Command(Intent.UPDATE, task_id=task_id, target=target, arguments=changes)
+    return None
+
+
+def _parse_task_action(text: str) -> Command | None:
+    for intent, patterns in (
+        (Intent.REOPEN, _REOPEN_RULES),
+        (Intent.COMPLETE, _COMPLETE_RULES),
+        (Intent.DELETE, (_DELETE_RULE,)),
+    ):
+        for pattern in patterns:
+            if match := pattern.match(text):
+                ref = match.group("ref")
+                if _BULK_REF.match(ref):
+                    return Command(
+                        Intent.CLARIFY,
+                        message="I can change one task at a time. Name it by number, for"
+                        " example: **delete task 3**.",
+                    )
+                task_id, target = _reference(ref)
+                if task_id is None and target is None:
+                    continue
+                arguments = {"completed": False} if intent is Intent.REOPEN else {}
+                return Command(intent, task_id=task_id, target=target, arguments=arguments)
+    return None
+
+
+_PENDING_WORDS = re.compile(
+    r"\b(?:not\s+(?:yet\s+)?(?:done|complete(?:d)?|finished)|pending|open|left|remaining|"
+    r"outstanding|incomplete|unfinished|undone|still|(?:have|need|got|left)\s+to\s+do|"
+    r"overdue|upcoming|due)\b",
+    _FLAGS,
+)
+_COMPLETED_WORDS = re.compile(
+    r"\b(?:completed?|done|finished|checked\s+off|ticked\s+off|accomplished)\b", _FLAGS
+)
+_LIST_PRIORITY = re.compile(
+    r"\b(?P<a>high|top|medium|normal|low)[\s-]*prio(?:rity)?\b|\b(?P<b>urgent|important)\b|"
+    r"\bprio(?:rity)?\s*[:=]?\s*(?P<c>high|medium|low)\b",
+    _FLAGS,
+)
+_LIST_TAG = re.compile(
+    r"#(?P<a>[a-z0-9][\w-]*)|\b(?:tagged|tag|labell?ed|label)\s*(?:as|with)?\s*[:=]?\s*"
+    r"#?(?P<b>[a-z0-9][\w-]*)",
+    _FLAGS,
+)
+_LIST_SEARCH = re.compile(
+    r"\b(?:matching|containing|mentioning|about|called|named|titled|with\s+the\s+words?|"
+    r"search(?:ing)?(?:\s+for)?|find|look(?:ing)?\s+(?:up|for))\s+(?P<q>.+)$",
+    _FLAGS,
+)
+_LIST_SORT = re.compile(
+    r"\b(?:sort(?:ed)?|order(?:ed)?)?\s*by\s+(?P<s>priority|due(?:\s+date)?|deadline|title|name|"
+    r"date)\b|\b(?P<a>alphabetical(?:ly)?)\b",
+    _FLAGS,
+)
+
+
+def _parse_list(text: str, today: date) -> Command:
+    arguments: dict[str, Any] = {"status": "all"}
+    if _PENDING_WORDS.search(text):
+        arguments["status"] = "pending"
+    elif _COMPLETED_WORDS.search(text):
+        arguments["status"] = "completed"
+    if match := _LIST_PRIORITY.search(text):
+        word = (match.group("a") or match.group("b") or match.group("c")).lower()
+        arguments["priority"] = PRIORITY_WORDS[word]
+    if match := _LIST_TAG.search(text):
+        arguments["tag"] = (match.group("a") or match.group("b")).lower()
+    if match := _LIST_SEARCH.search(text):
+        query = _reference(DUE_CONNECTOR.sub("", match.group("q")))[1]
+        if query and not _NUMBERED_REF.match(query):
+            arguments["search"] = query
+    if match := _LIST_SORT.search(text):
+        word = (match.group("s") or "title").lower()
+        arguments["sort"] = {"name": "title", "deadline": "due", "date": "due"}.get(
+            word, word.split()[0]
+        )
+    if arguments["status"] != "completed":
+        try:
+            due_before, due_after = list_due_range(text, today)
+        except DateParseError as exc:
+            return Command(Intent.CLARIFY, message=f"I couldn't filter by that date: {exc}")
+        if due_before or due_after:
+            arguments["status"] = "pending"
+            arguments.setdefault("sort", "due")
+            if due_before:
+                arguments["due_before"] = due_before.isoformat()
+            if due_after:
+                arguments["due_after"] = due_after.isoformat()
+    return Command(Intent.LIST, arguments=arguments)
+
+
+_EDIT_VERB = re.compile(r"^(?:update|change|edit|modify|rename|retitle)\b", _FLAGS)
+_EDIT_HELP = (
+    "I couldn't tell which task to change, or how. Name the task and the change, for example:"
+    " **rename task 2 to Call mom**, **set task 2 priority to high** or **move task 2 to"
+    " friday**."
+)
+
+
+def parse_command(text: str, today: date) -> Command:
+    """Parse one user message into a `Command`; relative dates resolve against `today`."""
+    plain = " ".join(text.replace("’", "'").split()).strip(" .!?,")
+    if _GREETING.match(plain):
+        return Command(Intent.GREETING)
+    bare = _normalize(text).strip(" .!?,")
+    # "ok" on its own is an acknowledgement, though "ok, add ..." is just a lead-in.
+    if _THANKS.match(plain) or _THANKS.match(bare):
+        return Command(Intent.THANKS)
+    if not bare:
+        return Command(Intent.HELP)
+    if _DISMISS.match(bare):
+        return Command(Intent.DISMISS)
+    if _HELP.match(bare):
+        return Command(Intent.HELP)
+    if match := _NUMBERED_REF.match(bare):
+        return Command(Intent.CHOOSE, task_id=_number(match.group("n")))
+    if match := _ORDINAL.match(bare):
+        position = _ORDINALS[match.group("o").lower()]
+        return Command(Intent.CHOOSE, arguments={"position": position})
+    if _LIST_ONLY_WORD.match(bare):
+        return _parse_list(bare, today)
+    if _LIST_VERB_START.match(bare) or (_QUESTION_START.match(bare) and _TASK_TALK.search(bare)):
+        return _parse_list(bare, today)
+    for parse in (_parse_update, lambda value, _: _parse_task_action(value)):
+        if (command := parse(bare, today)) is not None:
+            return command
+    if match := _ADD_VERB.match(bare):
+        return _parse_add(match.group("rest"), today)
+    if match := _REMIND_PHRASE.match(bare):
+        return _parse_add(match.group("rest") or match.group("item"), today)
+    if match := _NEED_PHRASE.match(bare):
+        rest = match.group("rest")
+        return parse_command(rest, today) if _COMMAND_VERB.match(rest) else _parse_add(rest, today)
+    if _EDIT_VERB.match(bare):
+        # An edit we could not read: say how to phrase it rather than list every task.
+        return Command(Intent.CLARIFY, message=_EDIT_HELP)
+    if _TASK_TALK.search(bare) and re.search(
+        r"\b(?:tasks?|todos?|to-?dos?|list|agenda|backlog|overdue)\b", bare, _FLAGS
+    ):
+        return _parse_list(bare, today)
+    return Command(Intent.UNKNOWN)

@@ -1,0 +1,163 @@
+"""The model: `next_step` decides what to do with the turn so far (call a tool or reply), and
+`OfflineModel` offers it to the Agents SDK as a `Model`, its step as Responses API output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date
+from typing import Any
+
+from agents.agent_output import AgentOutputSchemaBase
+from agents.handoffs import Handoff
+from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
+from agents.model_settings import ModelSettings
+from agents.models.interface import Model, ModelTracing
+from agents.tool import Tool
+from agents.usage import Usage
+from openai.types.responses.response_prompt_param import ResponsePromptParam
+
+from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
+from taskpilot.agent.offline.grammar import parse_command
+from taskpilot.agent.offline.lookup import after_lookup, resolve_choice
+from taskpilot.agent.offline.replies import HELP_TEXT, describe_result
+from taskpilot.agent.offline.transcript import (
+    canonical_tool_name,
+    content_text,
+    get,
+    is_message,
+    turn_results,
+)
+from taskpilot.agent.stream_events import (
+    OutputItem,
+    function_call_item,
+    message_item,
+    response_events,
+)
+from taskpilot.core.clock import today as settings_today
+from taskpilot.core.config import Settings
+
+MODEL_NAME = "taskpilot-offline"
+
+
+def _first_step(command: Command) -> ToolRequest | Reply:
+    if command.intent in (Intent.GREETING, Intent.HELP):
+        prefix = "Hi! " if command.intent is Intent.GREETING else ""
+        return Reply(prefix + HELP_TEXT)
+    if command.intent is Intent.THANKS:
+        return Reply("You're welcome! Anything else for your list?")
+    if command.intent is Intent.DISMISS:
+        return Reply("OK, I left your tasks as they are.")
+    if command.intent is Intent.UNKNOWN:
+        return Reply("Sorry, I didn't understand that. " + HELP_TEXT)
+    if command.intent is Intent.CLARIFY or command.tool is None:
+        return Reply(command.message or HELP_TEXT)
+    if command.needs_lookup:
+        return ToolRequest(LIST_TASKS, command.lookup_arguments())
+    return ToolRequest(command.tool, command.tool_arguments())
+
+
+def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
+    """Decide the model's next step from the Runner's input: call a tool, or reply.
+
+    Only the latest user message and the tool calls and outputs after it count; earlier turns
+    matter only to read a bare number that answers our "which one?" question.
+    """
+    items: Sequence[Any] = [{"role": "user", "content": input}] if isinstance(input, str) else input
+    user_index = next(
+        (index for index in range(len(items) - 1, -1, -1) if is_message(items[index], "user")),
+        None,
+    )
+    if user_index is None:
+        return Reply(HELP_TEXT)
+    command = parse_command(content_text(get(items[user_index], "content")), today)
+    if command.intent is Intent.CHOOSE:
+        command = resolve_choice(command, items[:user_index], today)
+    results = turn_results(items[user_index + 1 :])
+    if not results:
+        return _first_step(command)
+    if command.needs_lookup and len(results) == 1 and results[0].name == LIST_TASKS:
+        return after_lookup(command, results[0])
+    if command.needs_lookup and results[0].name == LIST_TASKS:
+        results = results[1:]
+    return Reply("\n\n".join(describe_result(result, today) for result in results))
+
+
+def _resolve_tool_name(name: str, tools: Sequence[Tool]) -> str | None:
+    """The name under which the Runner offers our tool `name`, or None when it is absent."""
+    names = [str(getattr(tool, "name", "")) for tool in tools]
+    if name in names:
+        return name
+    return next((offered for offered in names if canonical_tool_name(offered) == name), None)
+
+
+class OfflineModel(Model):
+    """A rule-based stand-in for a language model (no AI): task commands become tool calls.
+
+    `today` overrides the date that "tomorrow" and "friday" count from (tests).
+    """
+
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None) -> None:
+        self.settings = settings
+        self._today = today or (lambda: settings_today(settings))
+
+    async def _parsed(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> OutputItem:
+        """`_output`, in a worker thread: parsing is linear in the message, but a 4,000
+        character message is still milliseconds of regex work that must not hold up every
+        other request on the event loop."""
+        return await asyncio.to_thread(self._output, input, tools)
+
+    def _output(self, input: str | list[TResponseInputItem], tools: list[Tool]) -> OutputItem:
+        step = next_step(input, self._today())
+        if isinstance(step, ToolRequest):
+            name = _resolve_tool_name(step.name, tools)
+            if name is not None:
+                return function_call_item(name, step.arguments)
+            step = Reply(
+                f"I can't reach the task tools right now (`{step.name}` is not available),"
+                " so I couldn't do that. Please try again in a moment."
+            )
+        return message_item(step.text)
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: ResponsePromptParam | None,
+    ) -> ModelResponse:
+        """Parse the turn so far and return one tool call or one reply."""
+        output = await self._parsed(input, tools)
+        return ModelResponse(
+            output=[output], usage=Usage(requests=1), response_id=f"resp_{uuid.uuid4().hex}"
+        )
+
+    async def stream_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: ResponsePromptParam | None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        """The same step as `get_response`, as Responses API stream events (text word by word)."""
+        output = await self._parsed(input, tools)
+        for event in response_events(output, f"resp_{uuid.uuid4().hex}", MODEL_NAME):
+            yield event
+            # Let the consumer render each delta before the next one arrives.
+            await asyncio.sleep(0)
