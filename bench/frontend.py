@@ -4,7 +4,11 @@
 2. Cold page load to an interactive composer, in headless Chromium with an empty cache
    (a new browser context per run), median of several runs.
 3. Time from pressing Enter to the first streamed token on screen, with a zero-latency model
-   (the loopback OpenAI stand-in answering at once, streamed in pieces).
+   (the loopback OpenAI stand-in answering at once, streamed in pieces), timed by the page's
+   own clock (`performance.now()` at the Enter keydown, at the websocket frames, and when a
+   DOM mutation puts the reply's first word on screen). The driver's own view (Python's clock
+   around Playwright's calls) is reported beside it: it adds Playwright's round trips and
+   polling, about 200-300 ms here, which the person does not wait for.
 
 The app runs the way production runs it (`reflex run --env prod`, one port), started by the
 browser tests' launcher (`tests/browser/app_server.py`), so both measure the same thing.
@@ -34,7 +38,44 @@ from tests.openai_standin import OpenAIStandIn, reply
 OUTPUT = Path(__file__).resolve().parent / "FRONTEND.md"
 ASSETS = PROJECT_ROOT / ".web" / "build" / "client" / "assets"
 LOAD_AIM_MS = 1000
-TOKEN_AIM_MS = 150
+TOKEN_AIM_MS = 120
+REPLY = "Streaming answer, in small pieces."
+FIRST_WORD = REPLY.split()[0]
+
+# The page's own clock for one Enter: when the key went down, when the send event left on the
+# websocket, when the first frame carrying the reply's first word arrived, and when the reply's
+# first word was on screen (a DOM mutation, so no polling delay).
+PAGE_CLOCK = """
+window.__turn = {};
+const Socket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const ws = new Socket(...args);
+  const send = ws.send.bind(ws);
+  ws.send = (data) => {
+    const t = window.__turn;
+    const sending = String(data).includes('chat_state.send');
+    if (t.enter !== undefined && t.sent === undefined && sending) t.sent = performance.now();
+    return send(data);
+  };
+  ws.addEventListener('message', (event) => {
+    const t = window.__turn;
+    if (t.sent !== undefined && t.frame === undefined && String(event.data).includes(WORD))
+      t.frame = performance.now();
+  });
+  return ws;
+};
+window.WebSocket.prototype = Socket.prototype;
+Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter') window.__turn = {enter: performance.now()};
+}, true);
+new MutationObserver(() => {
+  const t = window.__turn;
+  if (t.enter === undefined || t.shown !== undefined) return;
+  const replies = document.querySelectorAll('[data-testid=message-assistant]');
+  if ([...replies].some((el) => el.innerText.includes(WORD))) t.shown = performance.now();
+}).observe(document, {subtree: true, childList: true, characterData: true});
+""".replace("WORD", repr(FIRST_WORD))
 
 
 def bundle_size(paths: list[Path] | None = None) -> tuple[int, int, int]:
@@ -71,7 +112,8 @@ def measure(runs: int) -> str:
             token = signup["access_token"]
             loaded_assets: set[Path] = set()
             loads: list[float] = []
-            tokens: list[float] = []
+            clock: dict[str, list[float]] = {"sent": [], "frame": [], "shown": []}
+            driver: list[float] = []
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
                     executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
@@ -81,6 +123,7 @@ def measure(runs: int) -> str:
                     context.add_init_script(
                         f"window.localStorage.setItem('taskpilot_token', {token!r});"
                     )
+                    context.add_init_script(PAGE_CLOCK)
                     page = context.new_page()
                     if run == 1:
                         page.on(
@@ -98,20 +141,18 @@ def measure(runs: int) -> str:
                         " return el && !el.disabled; }"
                     )
                     loaded = (time.perf_counter() - started) * 1000
-                    standin.script(reply("Here is your answer, streamed in small pieces."))
+                    standin.script(reply(REPLY))
                     composer.fill(f"hello {run}")
-                    assistant = page.get_by_test_id("message-assistant").last
                     started = time.perf_counter()
                     composer.press("Enter")
-                    page.wait_for_function(
-                        "() => [...document.querySelectorAll("
-                        "'[data-testid=message-assistant]')].some(e => e.innerText.trim())"
-                    )
-                    first_token = (time.perf_counter() - started) * 1000
-                    assistant.wait_for(state="visible")
+                    page.wait_for_function("() => window.__turn.shown !== undefined")
+                    seen_by_driver = (time.perf_counter() - started) * 1000
+                    turn = page.evaluate("() => window.__turn")
                     if run:
                         loads.append(loaded)
-                        tokens.append(first_token)
+                        driver.append(seen_by_driver)
+                        for name in ("sent", "frame", "shown"):
+                            clock[name].append(turn[name] - turn["enter"])
                     context.close()
                 browser.close()
             page_files, page_raw, page_zipped = bundle_size(
@@ -121,7 +162,8 @@ def measure(runs: int) -> str:
             stop_app(server)
             standin.stop()
     verdict_load = "met" if statistics.median(loads) < LOAD_AIM_MS else "**not met**"
-    verdict_token = "met" if statistics.median(tokens) < TOKEN_AIM_MS else "**not met**"
+    tokens = clock["shown"]
+    verdict_token = "met" if statistics.median(tokens) <= TOKEN_AIM_MS else "**not met**"
     return "\n".join(
         [
             "# TaskPilot chat page benchmark",
@@ -140,7 +182,14 @@ def measure(runs: int) -> str:
             " localStorage), from `page.goto('/')` until the composer is visible and enabled"
             " (the page has hydrated and loaded its state over the websocket).",
             "- **First token**: the model is the loopback OpenAI stand-in answering at once;"
-            " from pressing Enter until an assistant message has text on screen.",
+            " from the Enter keydown until the reply's first word is on screen, by the page's"
+            " own clock (`performance.now()`; a MutationObserver notes the moment, so nothing"
+            " polls). Its parts: Enter until the send event leaves on the websocket, and"
+            " until the first frame carrying the reply's first word arrives.",
+            "- **As the driver sees it**: Python's clock from `press('Enter')` until"
+            " `wait_for_function` returns. It adds Playwright's round trips and polling to the"
+            " same moment; earlier versions of this file reported it as the first token (and"
+            ' stopped at the "working on it" placeholder, not the reply).',
             f"- {runs} timed runs after one untimed warm-up; median, min, max in ms.",
             "",
             "## Results",
@@ -154,12 +203,15 @@ def measure(runs: int) -> str:
             f"| Cold load to interactive composer, median | {statistics.median(loads):.0f} ms"
             f" | < {LOAD_AIM_MS} ms | {verdict_load} |",
             f"| Enter to first token on screen, median | {statistics.median(tokens):.0f} ms"
-            f" | < {TOKEN_AIM_MS} ms | {verdict_token} |",
+            f" | ≤ {TOKEN_AIM_MS} ms | {verdict_token} |",
             "",
             "| Series (ms) | median | min | max | runs |",
             "| --- | ---: | ---: | ---: | --- |",
             f"| cold load | {_summary(loads)} |",
-            f"| first token | {_summary(tokens)} |",
+            f"| Enter → send event on the websocket | {_summary(clock['sent'])} |",
+            f"| Enter → first frame with the reply's text | {_summary(clock['frame'])} |",
+            f"| Enter → first token on screen | {_summary(tokens)} |",
+            f"| the same, as the driver sees it | {_summary(driver)} |",
             "",
         ]
     )
