@@ -129,7 +129,7 @@ PRIORITY_WORDS = _cases(
     ),
     ("add get the boiler serviced, it's a must", added("Get the boiler serviced", priority="high")),
     ("task 5 is urgent", changed(5, priority="high")),
-    ("the passport can wait", changed(5, priority="low")),
+    ("the quarterly report can wait", changed(6, priority="low")),
     ("bump the report to high priority", changed(6, priority="high")),
     ("the groceries aren't important", changed(1, priority="low")),
     ("make the electricity bill top priority", changed(4, priority="high")),

@@ -68,6 +68,50 @@ def test_weekday_phrases_midweek() -> None:
     assert parse_due("this weekend", date(2026, 11, 28)) == date(2026, 11, 28)
 
 
+WEDNESDAY = date(2026, 12, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("end of the week", date(2026, 12, 4)),  # its Friday
+        ("end of next week", date(2026, 12, 11)),
+        ("at the end of the month", date(2026, 12, 31)),
+        ("end of next month", date(2027, 1, 31)),
+        ("in a fortnight", date(2026, 12, 16)),
+        ("in a week", date(2026, 12, 9)),
+        ("in two weeks", date(2026, 12, 16)),
+        ("in 2 months", date(2027, 2, 2)),
+        ("the day after tomorrow", date(2026, 12, 4)),
+        ("thurs", date(2026, 12, 3)),
+        ("tmr", date(2026, 12, 3)),
+        ("20 december", date(2026, 12, 20)),
+        ("the 20th of december", date(2026, 12, 20)),
+        ("sept 3", date(2027, 9, 3)),
+        # What dateparser gets wrong, read by rule: March for "the 3rd", a week ago for "a
+        # week from today", nothing at all for the others.
+        ("the 3rd", date(2026, 12, 3)),
+        ("the 1st", date(2027, 1, 1)),  # the next first of a month
+        ("the 31st", date(2026, 12, 31)),
+        ("a week from today", date(2026, 12, 9)),
+        ("first of january", date(2027, 1, 1)),
+        ("this weekend", date(2026, 12, 5)),
+        # Other languages, through dateparser.
+        ("mañana", date(2026, 12, 3)),
+        ("vendredi", date(2026, 12, 4)),
+        ("übermorgen", date(2026, 12, 4)),
+        ("24/12", date(2026, 12, 24)),
+    ],
+)
+def test_due_dates_in_words(text: str, expected: date) -> None:
+    assert parse_due(text, WEDNESDAY) == expected
+
+
+def test_a_day_of_the_month_that_never_comes_soon_is_refused() -> None:
+    with pytest.raises(DateParseError):
+        parse_due("the 32nd", WEDNESDAY)
+
+
 @pytest.mark.parametrize("text", ["", "someday", "2026-13-01", "feb 30", "blursday"])
 def test_bad_due_dates(text: str) -> None:
     with pytest.raises(DateParseError):

@@ -95,7 +95,7 @@ async def test_the_command_list(offline_runtime: Any, settings: Settings) -> Non
         assert reply["tool_calls"][1]["result"]["title"].lower() == "team meeting"
 
         reply = await chat.say("Delete the meeting task")
-        assert [name for name, _ in tools(reply)] == ["list_tasks"]
+        assert [name for name, _ in tools(reply)] == ["list_tasks", "list_tasks"]
         assert "no task matching" in reply["response"].lower()
 
         reply = await chat.say("Mark task 42 as complete")

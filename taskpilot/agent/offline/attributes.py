@@ -27,6 +27,20 @@ PRIORITY_WORDS = {
     "normal": "medium",
     "low": "low",
     "not urgent": "low",
+    "critical": "high",
+    "a must": "high",
+    "top priority": "high",
+    "not important": "low",
+    "no rush": "low",
+    "no hurry": "low",
+    "someday": "low",
+    "some day": "low",
+    "whenever": "low",
+    "eventually": "low",
+    "not a priority": "low",
+    "when i get a chance": "low",
+    "when i have time": "low",
+    "if i have time": "low",
 }
 _PRIORITY_PHRASES = (
     re.compile(
@@ -39,11 +53,14 @@ _PRIORITY_PHRASES = (
         _FLAGS,
     ),
     re.compile(
-        _SEP + r"\b(?:it'?s\s+|its\s+|very\s+|super\s+)?(?P<p>not\s+urgent|urgent|important|asap)"
+        _SEP + r"\b(?:it'?s\s+|its\s+|it\s+is\s+|very\s+|super\s+|really\s+)?"
+        r"(?P<p>not\s+urgent|not\s+important|not\s+a\s+priority|urgent|important|asap|critical|"
+        r"a\s+must|top\s+priority|no\s+rush|no\s+hurry|some\s?day|whenever|eventually|"
+        r"when\s+i\s+get\s+a\s+chance|(?:when|if)\s+i\s+have\s+time)"
         r"\)?[\s!.]*$",
         _FLAGS,
     ),
-    re.compile(r"^(?P<p>urgent|important)\s*[:!,-]+\s*", _FLAGS),
+    re.compile(r"^(?P<p>urgent|important|critical|asap)\s*[:!,-]+\s*", _FLAGS),
 )
 
 _TAG = r"#?[a-z0-9][\w-]*"
@@ -56,6 +73,8 @@ _TAG_PHRASE = re.compile(
 _HASHTAG = re.compile(r"(?<![\w&#])#(?P<t>[a-z][\w-]*)", _FLAGS)
 _TRAILING_HASHTAGS = re.compile(r"(?:\s*#[a-z][\w-]*)+\s*$", _FLAGS)
 
+# A closing aside in brackets is a note on the task.
+_ASIDE = re.compile(r"\s*\((?P<d>[^()]{1,500})\)\s*$")
 _DESCRIPTION = re.compile(
     _SEP + r"\b(?:description|details|notes?)\s*[:=]\s*(?P<d>.+?)\)?\s*$", _FLAGS
 )
@@ -112,6 +131,9 @@ def extract_attributes(text: str, today: date) -> tuple[str, dict[str, Any]]:
     text, priority = _extract_priority(text)
     text, due = extract_due(text, today)
     text, tags = _extract_tags(text)
+    if "description" not in found and (match := _ASIDE.search(text)):
+        found["description"] = match.group("d").strip()  # "call the insurer (policy 4471)"
+        text = text[: match.start()]
     if priority:
         found["priority"] = priority
     if due:

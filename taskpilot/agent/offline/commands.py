@@ -56,7 +56,8 @@ class Command:
     A task is named by number (`task_id`) or by words (`target`, looked up with
     `list_tasks(search=...)` first). `arguments` holds the tool arguments other than
     `task_id`, with only the values the message gave (for `CHOOSE`, `position`: 1-based,
-    -1 for the last). `message` is what to say for `CLARIFY`.
+    -1 for the last). `message` is what to say for `CLARIFY`. `refers_back`: the task is
+    "it" / "that", the one the conversation just talked about (`context.last_task`).
     """
 
     intent: Intent
@@ -64,6 +65,7 @@ class Command:
     target: str | None = None
     arguments: Mapping[str, Any] = field(default_factory=dict)
     message: str | None = None
+    refers_back: bool = False
 
     @property
     def tool(self) -> str | None:
@@ -86,6 +88,11 @@ class Command:
         """The `list_tasks` arguments that find the task named by `target`."""
         status = {Intent.COMPLETE: "pending", Intent.REOPEN: "completed"}.get(self.intent, "all")
         return {"status": status, "search": self.target}
+
+    def wide_lookup_arguments(self) -> dict[str, Any]:
+        """The `list_tasks` arguments for every task this command could act on (when the
+        words as typed are in no title, `matching` reads them against each)."""
+        return {"status": self.lookup_arguments()["status"], "limit": 200}
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,15 @@ from typing import Any
 from taskpilot.agent.offline.attributes import PRIORITY_WORDS, extract_attributes, split_tags
 from taskpilot.agent.offline.commands import Command, Intent
 from taskpilot.agent.offline.dates import DUE_CONNECTOR, list_due_range
+from taskpilot.agent.offline.words import PAST_VERB, base_form
 from taskpilot.services.dates import DateParseError, parse_due
 
 _FLAGS = re.IGNORECASE
 
 _LEADING_FILLER = re.compile(
     r"^(?:(?:please|pls|plz|kindly|ok(?:ay)?|so|hey|hi|hello|yo|taskpilot|now|and|also|then|"
-    r"just|can you|could you|would you(?: mind)?|will you|can u|could u|"
+    r"just|actually|oops|oh|um+|hmm+|uh|well|right|no wait|wait|sorry|"
+    r"can you|could you|would you(?: mind)?|will you|can u|could u|"
     r"i'?d like you to|i would like you to|i want you to|go ahead and|let'?s)"
     r"\b[\s,!.:;-]*)+",
     _FLAGS,
@@ -44,7 +46,8 @@ _THANKS = re.compile(
 )
 _DISMISS = re.compile(
     r"^(?:never\s*mind|forget (?:it|that)|cancel(?: that| it)?|no(?:pe)?(?: thanks?)?|"
-    r"nothing(?: else)?|stop|that'?s all)$",
+    r"nothing(?: else)?|stop|that'?s all|neither(?: of them| one)?|none(?: of them| of those)?|"
+    r"leave (?:it|them)|don'?t)$",
     _FLAGS,
 )
 _HELP = re.compile(
@@ -126,13 +129,17 @@ _REMIND_PHRASE = re.compile(
     r"^(?:remind me|don'?t let me forget|do not let me forget|don'?t forget|do not forget|"
     r"i (?:need|have|must|should|want) to remember|i'?ll need to remember|remember)"
     r"\b(?:\s*[:,-]\s*|\s+(?:to|that|about)\b\s*|\s*)(?P<rest>.+)$"
-    r"|^(?:todo|to-?do|to do)\s*[:-]+\s*(?P<item>.+)$",
+    r"|^(?:todo|to-?do|to do|note to self|reminder)\s*[:-]+\s*(?P<item>.+)$"
+    # A bullet or an empty checkbox is a to-do item; so is a priority word and a colon.
+    r"|^(?:[-*•]|\[\s?\])\s+(?P<bullet>.+)$"
+    r"|^(?P<flagged>(?:urgent|important|critical|asap)\s*[:!-]+\s*.+)$",
     _FLAGS,
 )
 # A new task unless what follows is a command: "I need to call mom" / "I want to see my tasks".
 _NEED_PHRASE = re.compile(
-    r"^(?:i (?:need|have|want|must|should) to|i'?d like to|i would like to|i'?ve got to|"
-    r"i got to|i gotta|i must|need to|have to|gotta)\s+(?P<rest>.+)$",
+    r"^(?:i (?:really )?(?:need|have|want|must|should|ought) to|i'?d like to|i would like to|"
+    r"i'?ve got to|i got to|i gotta|i (?:really )?must|i (?:really )?should|must|should|"
+    r"need to|have to|gotta)(?: really)?\s+(?P<rest>.+)$",
     _FLAGS,
 )
 _COMMAND_VERB = re.compile(
@@ -157,6 +164,52 @@ _FIELD = r"(?P<field>priority|due\s*date|deadline|due|title|name|description|not
 _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, _FLAGS), kind)
     for pattern, kind in (
+        # Notes: "add a note to the invoice: ...", "note on task 2: ...", "add a note: ..." (on
+        # the task just talked about), "groceries note: ...", "for the passport, note that ...".
+        (
+            r"^(?:add\s+(?:a\s+)?notes?|notes?|jot\s+down)\s+(?:to|on|for)\s+(?!self\b)(?P<ref>[^:]+?)"
+            r"\s*(?::|\s-|,)\s*(?P<value>.+)$",
+            "note",
+        ),
+        (r"^(?:add\s+(?:a\s+)?notes?|notes?)\s*[:,-]\s*(?P<value>.+)$", "note"),
+        (
+            r"^(?:for|on)\s+(?P<ref>[^,:]+?)\s*[,:]?\s+(?:add\s+a\s+)?note\s*(?:that|:)?\s*"
+            r"(?P<value>.+)$",
+            "note",
+        ),
+        (r"^remember\s+for\s+(?P<ref>[^:]+?)\s*:\s*(?P<value>.+)$", "note"),
+        (
+            r"^(?!(?:add|create|new|put|remind|todo|to-?do|schedule)\b)(?P<ref>[^:]+?)\s+notes?\s*:"
+            r"\s*(?P<value>.+)$",
+            "note",
+        ),
+        # Priority said as a state: "task 5 is urgent", "the passport can wait", "the
+        # groceries aren't important", "bump the report to high priority".
+        (
+            r"^" + _REF + r"\s+(?:is|are|'s)\s+(?:very\s+|super\s+|really\s+|now\s+)?"
+            r"(?:urgent|important|critical|a\s+must|top\s+priority|high\s+priority|a\s+priority)$",
+            "high",
+        ),
+        (
+            r"^" + _REF + r"\s+(?:can\s+wait|(?:is|are)\s+not\s+(?:urgent|important)|"
+            r"(?:isn'?t|aren'?t)\s+(?:urgent|important)|(?:is|are)\s+low\s+priority)$",
+            "low",
+        ),
+        (
+            r"^" + _REF + r"\s+can\s+wait\s+(?:until|till|for|to)\s+(?P<value>.+)$",
+            "due",
+        ),
+        (
+            r"^(?:bump|raise|move|push|put|lower|drop|set)\s+" + _REF + r"\s+(?:up\s+|down\s+)?"
+            r"(?:to|as)\s+(?:an?\s+)?(?P<value>high|top|medium|normal|low|urgent)"
+            r"[\s-]*prio(?:rity)?$",
+            "priority",
+        ),
+        (r"^(?:lower|reduce|drop)\s+(?:the\s+)?priority\s+(?:of|on|for)\s+(?P<ref>.+)$", "low"),
+        (r"^(?:raise|increase|bump)\s+(?:the\s+)?priority\s+(?:of|on|for)\s+(?P<ref>.+)$", "high"),
+        (r"^(?:deprioriti[sz]e)\s+(?P<ref>.+)$", "low"),
+        # "it's for saturday", "task 5 is due in a fortnight", "the bill is on the 10th".
+        (r"^" + _REF + r"\s+(?:is|'s)\s+(?:for|on|by)\s+(?P<value>.+)$", "due_if_date"),
         (
             r"^(?:remove|clear|delete|drop|unset)\s+(?:the\s+)?(?:due\s*date|deadline)\s+"
             r"(?:from|of|on|for)\s+(?P<ref>.+)$",
@@ -176,6 +229,7 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^(?:tag|label)\s+" + _REF + r"\s+(?:with|as)\s+(?P<value>.+)$",
             "tags",
         ),
+        (r"^(?:tag|label)\s+" + _REF + r"\s+(?P<value>#\S+(?:\s+#\S+)*)$", "tags"),
         (
             r"^add\s+(?:the\s+)?(?:tags?|labels?)\s+(?P<value>.+?)\s+to\s+(?P<ref>.+)$",
             "tags",
@@ -194,13 +248,14 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(?:prioriti[sz]e)\s+(?P<ref>.+)$", "prioritize"),
         (
             r"^(?:make|mark|set|flag)\s+" + _REF + r"\s+(?:as\s+)?(?:an?\s+)?"
-            r"(?P<value>high|top|medium|normal|low|urgent|important)(?:[\s-]*prio(?:rity)?)?$",
+            r"(?P<value>high|top|medium|normal|low|urgent|important|critical)"
+            r"(?:[\s-]*prio(?:rity)?)?$",
             "priority",
         ),
         (
-            r"^(?:move|reschedule|push(?:\s+back)?|postpone|delay|defer|bump)\s+"
+            r"^(?:move|reschedule|push(?:\s+back)?|postpone|delay|defer|bump|shift)\s+"
             + _REF
-            + r"\s+(?:to|until|till|for)\s+(?P<value>.+)$",
+            + r"\s+(?:back\s+)?(?:to|until|till|for|by)\s+(?P<value>.+)$",
             "due",
         ),
         (
@@ -229,14 +284,25 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _REOPEN_RULES = tuple(
     re.compile(pattern, _FLAGS)
     for pattern in (
-        r"^(?:reopen|re-open|uncomplete|unfinish|undo|restore|unmark|uncheck|untick)\s+"
+        r"^(?:reopen|re-open|un-?complete|unfinish|undo|restore|unmark|uncheck|untick)\s+"
         r"(?P<ref>.+)$",
         r"^(?:mark|set|make|put)\s+" + _REF + r"\s+(?:as\s+|back\s+(?:to|as)\s+)?(?:not\s+done|"
         r"not\s+complete(?:d)?|not\s+finished|incomplete|undone|pending|open|unfinished|to\s*do)$",
         r"^" + _REF + r"\s+(?:is|isn'?t)\s+(?:not\s+)?(?:done|finished|complete(?:d)?)\s+yet$",
         r"^" + _REF + r"\s+is\s+(?:not\s+done|not\s+finished|not\s+complete(?:d)?|incomplete)$",
+        r"^" + _REF + r"\s*[:-]+\s*not\s+(?:done|finished|complete(?:d)?)(?:\s+yet)?$",
+        # "the flights aren't booked after all", "I didn't book the flights after all",
+        # "the flights still need booking".
+        r"^" + _REF + r"\s+(?:isn'?t|aren'?t|is\s+not|are\s+not|wasn'?t|weren'?t)\s+"
+        r"(?:actually\s+|really\s+)?(?P<verb>" + PAST_VERB + r"|done|finished)"
+        r"(?:\s+(?:after\s+all|yet))?$",
+        r"^i\s+(?:didn'?t|did\s+not|haven'?t|have\s+not|never)\s+(?:actually\s+|really\s+)?"
+        r"(?P<verb>[a-z]+)\s+(?P<ref>.+?)(?:\s+(?:after\s+all|yet))?$",
+        r"^(?:turns\s+out\s+)?" + _REF + r"\s+still\s+needs?\s+(?:\w+ing|doing|to\s+be\s+done)$",
     )
 )
+# News about a task ("passport renewed") never starts with a request's verb ("add ... ").
+_NOT_A_REQUEST = r"^(?!(?:add|create|new|put|remind|todo|to-?do|schedule|note|jot|write)\b)"
 _COMPLETE_RULES = tuple(
     re.compile(pattern, _FLAGS)
     for pattern in (
@@ -247,10 +313,21 @@ _COMPLETE_RULES = tuple(
         r"^i(?:'ve|\s+have|'m|\s+am)?\s+(?:just\s+|already\s+)?(?:finished|completed|done|did)\s+"
         r"(?:with\s+)?(?P<ref>.+)$",
         r"^" + _REF + r"\s+(?:is|are)\s+(?:now\s+|all\s+)?(?:done|complete(?:d)?|finished)$",
+        r"^(?:checked|ticked|crossed)\s+off\s+(?P<ref>.+)$",
+        r"^" + _REF + r"\s*[:-]+\s*(?:done|finished|complete(?:d)?|sorted|dealt with)$",
+        # Done said as a state: "I've sent the invoice", "groceries are bought",
+        # "passport renewed", "finally wrote the report".
+        r"^(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)*(?P<verb>"
+        + PAST_VERB
+        + r")\s+(?P<ref>(?!off\b|up\b|to\b|with\b|for\b|on\b|in\b|at\b|by\b).+)$",
+        _NOT_A_REQUEST + _REF + r"\s+(?:is|are|has\s+been|have\s+been)\s+"
+        r"(?:now\s+|finally\s+|all\s+)?(?P<verb>" + PAST_VERB + r")$",
+        _NOT_A_REQUEST + _REF + r"\s+(?P<verb>" + PAST_VERB + r")$",
     )
 )
 _DELETE_RULE = re.compile(
-    r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|get\s+rid\s+of|"
+    r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|ditch|nix|axe|toss|dump|junk|"
+    r"chuck|get\s+rid\s+of|"
     r"forget(?:\s+about)?|clear)\s+(?P<ref>.+)$",
     _FLAGS,
 )
@@ -269,14 +346,26 @@ _BULK_REF = re.compile(
     _FLAGS,
 )
 _PRONOUN = re.compile(r"^(?:it|that|this|them|those|these|one)$", _FLAGS)
+# "it", "that one", "the task I just added": the task the conversation just talked about.
+_BACK_REFERENCE = re.compile(
+    r"^(?:it|that|this|that one|this one|that task|this task|the task|the last one|"
+    r"the one (?:i|you) just (?:added|made|created|changed|mentioned|listed)|"
+    r"the (?:task|one) (?:i|you) just (?:added|made|created|changed|mentioned|listed))$",
+    _FLAGS,
+)
 # "set up a task to ...", "make a note ..." create something; they do not name a task.
 _NOT_A_REF = re.compile(r"^(?:up|a|an|another|new|me|us)\b", _FLAGS)
+
+
+# "it's due friday" reads as "it is due friday" (only at the start: a title keeps its words).
+_OPENING_CONTRACTION = re.compile(r"^((?:\S+\s+){0,2}?(?:it|that|this))'s\b", _FLAGS)
 
 
 def _normalize(text: str) -> str:
     """One line, straight quotes, no polite filler around the command."""
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
     text = " ".join(text.split())
+    text = _OPENING_CONTRACTION.sub(r"\1 is", text)
     previous = None
     while previous != text:
         previous = text
@@ -301,6 +390,15 @@ def _reference(text: str) -> tuple[int | None, str | None]:
     if not words or _PRONOUN.match(words):
         return None, None
     return None, words
+
+
+_DONE_WORDS = ("done", "finished", "complete", "completed")
+
+
+def _refers_back(text: str) -> bool:
+    """True when a reference is "it" / "that one": the task just talked about."""
+    ref = _REF_SUFFIX.sub("", text.strip(" \t,.;:!?\"'“”"))
+    return bool(_BACK_REFERENCE.match(ref))
 
 
 def _unquote(text: str) -> str:
@@ -367,10 +465,13 @@ def _parse_update(text: str, today: date) -> Command | None:
         if match is None:
             continue
         # "update task 2: high priority, due friday" is not a task named "2: high priority".
-        if re.search(r"[:,;]", match.group("ref")) or _NOT_A_REF.match(match.group("ref")):
+        named = match.groupdict().get("ref") or ""
+        if re.search(r"[:,;]", named) or _NOT_A_REF.match(named):
             continue
-        task_id, target = _reference(match.group("ref"))
-        if task_id is None and target is None:
+        ref = match.groupdict().get("ref") or "it"
+        task_id, target = _reference(ref)
+        back = task_id is None and target is None and _refers_back(ref)
+        if task_id is None and target is None and not back:
             continue
         value = match.groupdict().get("value") or ""
         changes: dict[str, Any] | str
@@ -386,6 +487,15 @@ def _parse_update(text: str, today: date) -> Command | None:
             )
         elif kind == "prioritize":
             changes = {"priority": "high"}
+        elif kind in ("high", "low"):
+            changes = {"priority": kind}
+        elif kind == "note":
+            changes = {"description": _unquote(value)} if value.strip() else "The note is empty."
+        elif kind == "due_if_date":
+            try:
+                changes = {"due_date": parse_due(value, today).isoformat()}
+            except DateParseError:
+                continue
         elif kind in ("field", "priority", "due", "tags", "title"):
             field_name = match.groupdict().get("field") or kind
             changes = _field_value(field_name, value, today)
@@ -406,7 +516,9 @@ def _parse_update(text: str, today: date) -> Command | None:
             if kind != "remove_tag":
                 changes = f"I couldn't update that: {changes}"
             return Command(Intent.CLARIFY, message=changes)
-        return Command(Intent.UPDATE, task_id=task_id, target=target, arguments=changes)
+        return Command(
+            Intent.UPDATE, task_id=task_id, target=target, arguments=changes, refers_back=back
+        )
     return None
 
 
@@ -426,10 +538,16 @@ def _parse_task_action(text: str) -> Command | None:
                         " example: **delete task 3**.",
                     )
                 task_id, target = _reference(ref)
-                if task_id is None and target is None:
+                back = task_id is None and target is None and _refers_back(ref)
+                if task_id is None and target is None and not back:
                     continue
+                verb = (match.groupdict().get("verb") or "").lower()
+                if target is not None and verb and verb not in _DONE_WORDS:
+                    target = f"{base_form(verb)} {target}"  # "sent the invoice": "send invoice"
                 arguments = {"completed": False} if intent is Intent.REOPEN else {}
-                return Command(intent, task_id=task_id, target=target, arguments=arguments)
+                return Command(
+                    intent, task_id=task_id, target=target, arguments=arguments, refers_back=back
+                )
     return None
 
 
@@ -537,7 +655,9 @@ def parse_command(text: str, today: date) -> Command:
     if match := _ADD_VERB.match(bare):
         return _parse_add(match.group("rest"), today)
     if match := _REMIND_PHRASE.match(bare):
-        return _parse_add(match.group("rest") or match.group("item"), today)
+        found = match.groupdict()
+        item = found["rest"] or found["item"] or found["bullet"] or found["flagged"]
+        return _parse_add(item, today)
     if match := _NEED_PHRASE.match(bare):
         rest = match.group("rest")
         return parse_command(rest, today) if _COMMAND_VERB.match(rest) else _parse_add(rest, today)

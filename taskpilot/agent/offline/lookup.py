@@ -1,17 +1,23 @@
-"""A task named in words ("delete the meeting task"): once `list_tasks` has looked it up,
-act on the one match or ask which one; then read the answer ("2", "the first one") back.
+"""A task named in words ("delete the meeting task"): look it up, act on the one match or ask
+which one; then read the answer ("2", "the first one", "the one with Sam") back.
+
+The lookup is `list_tasks(search=words)` first: a title holding the words as typed. When that
+finds nothing, a second `list_tasks` fetches the tasks the command could act on and
+`matching` finds the one meant despite typos or other word forms. Acting needs one clear
+match; anything less is a question, so a near-miss never becomes a delete or a completion.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from taskpilot.agent.offline.commands import Command, Intent, Reply, ToolRequest
+from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
 from taskpilot.agent.offline.grammar import parse_command
+from taskpilot.agent.offline.matching import NAMED, named, rank
 from taskpilot.agent.offline.transcript import (
     ToolResult,
     content_text,
@@ -20,9 +26,13 @@ from taskpilot.agent.offline.transcript import (
     listed_tasks,
 )
 
-# The assistant's question when a task named in words matches several; a bare number in
-# the next message answers it.
+# The assistant's question when a task named in words matches several; the next message
+# answers it.
 WHICH_ONE = "Which one should I"
+# At most this many candidates are offered when the words match no title exactly.
+_MOST_OFFERED = 5
+# How the question lists the candidates, and how `resolve_choice` reads them back.
+_CANDIDATE_LINE = re.compile(r"^- \*\*(\d+)\*\* (.*)$", re.MULTILINE)
 
 _ACTION_WORDS = {
     Intent.COMPLETE: ("mark as done", "complete"),
@@ -32,44 +42,102 @@ _ACTION_WORDS = {
 }
 
 
-def after_lookup(command: Command, lookup: ToolResult) -> ToolRequest | Reply:
-    """The step after `list_tasks` looked `command.target` up: act on the one match, or ask
-    which one (a list of `- **number** title` lines that `resolve_choice` reads back)."""
-    if lookup.error is not None or lookup.data is None:
-        return Reply(f"I couldn't look that task up: {lookup.error}")
-    matches = listed_tasks(lookup.data)
-    status = command.lookup_arguments()["status"]
-    kind = f"{status} task" if status != "all" else "task"
-    if not matches:
-        return Reply(
-            f'No {kind} matching "{command.target}" was found. Say **show my tasks** to see'
-            " them all."
-        )
-    if len(matches) == 1:
-        task_id = matches[0]["task_id"]
-        return ToolRequest(str(command.tool), command.tool_arguments(task_id))
+def _which_one(command: Command, tasks: Sequence[Mapping[str, Any]], opening: str) -> Reply:
     verb, example = _ACTION_WORDS[command.intent]
-    lines = [f'I found {len(matches)} {kind}s matching "{command.target}":']
-    lines += [f"- **{task.get('task_id')}** {task.get('title', '')}" for task in matches]
-    first = matches[0].get("task_id")
-    lines.append(f"{WHICH_ONE} {verb}? Reply with its number, or say **{example} task {first}**.")
+    lines = [opening]
+    lines += [f"- **{task.get('task_id')}** {task.get('title', '')}" for task in tasks]
+    first = tasks[0].get("task_id")
+    lines.append(
+        f"{WHICH_ONE} {verb}? Reply with its number or its name, or say **{example} task {first}**."
+    )
     return Reply("\n".join(lines))
 
 
-def resolve_choice(command: Command, history: Sequence[Any], today: date) -> Command:
-    """Apply "2" or "the first one" to the by-name command whose matches we just listed."""
+def after_lookup(command: Command, lookups: Sequence[ToolResult]) -> ToolRequest | Reply:
+    """The step after the `list_tasks` lookups of `command.target` (one by its words, then,
+    when that found nothing, one of every task it could act on): act on the one match, look
+    wider, or ask which one (`- **number** title` lines that `resolve_choice` reads back)."""
+    failed = next((lookup for lookup in lookups if lookup.data is None), None)
+    if failed is not None:
+        return Reply(f"I couldn't look that task up: {failed.error}")
+    status = command.lookup_arguments()["status"]
+    kind = f"{status} task" if status != "all" else "task"
+    matches = listed_tasks(lookups[0].data)
+    if len(matches) == 1:
+        return ToolRequest(str(command.tool), command.tool_arguments(matches[0]["task_id"]))
+    if matches:
+        opening = f'I found {len(matches)} {kind}s matching "{command.target}":'
+        return _which_one(command, matches, opening)
+    if len(lookups) == 1:
+        return ToolRequest(LIST_TASKS, command.wide_lookup_arguments())
+    candidates = rank(str(command.target), listed_tasks(lookups[1].data))
+    sure = [match.task for match in candidates if match.score >= NAMED]
+    if len(sure) == 1:
+        return ToolRequest(str(command.tool), command.tool_arguments(sure[0]["task_id"]))
+    if sure:
+        opening = f'These {kind}s all match "{command.target}":'
+        return _which_one(command, sure[:_MOST_OFFERED], opening)
+    if candidates:
+        opening = f'No {kind} is called "{command.target}" exactly. Did you mean one of these?'
+        return _which_one(command, [m.task for m in candidates[:_MOST_OFFERED]], opening)
+    return Reply(
+        f'No {kind} matching "{command.target}" was found. Say **show my tasks** to see them all.'
+    )
+
+
+def _asked_which_one(history: Sequence[Any]) -> str | None:
+    """The assistant's last message when it asked which task was meant; else None."""
     assistant = next((i for i in reversed(history) if is_message(i, "assistant")), None)
-    previous = next((i for i in reversed(history) if is_message(i, "user")), None)
     question = content_text(get(assistant, "content")) if assistant is not None else ""
-    number = command.task_id
-    if WHICH_ONE in question and previous is not None:
-        earlier = parse_command(content_text(get(previous, "content")), today)
-        listed = [int(n) for n in re.findall(r"^- \*\*(\d+)\*\*", question, re.MULTILINE)]
+    return question if WHICH_ONE in question else None
+
+
+def resolve_choice(
+    command: Command, text: str, history: Sequence[Any], today: date
+) -> Command | None:
+    """Read the answer to our "which one?" question: a listed number, a position ("the
+    second one", or "2" when no listed task has that number) or words of a listed title. The
+    command asked about, now naming that task; a question again when the answer fits no
+    listed task; None when the message is no answer (a new command, or none was asked)."""
+    question = _asked_which_one(history)
+    previous = next((i for i in reversed(history) if is_message(i, "user")), None)
+    if question is None or previous is None:
+        return None
+    earlier = parse_command(content_text(get(previous, "content")), today)
+    if not earlier.needs_lookup:
+        return None
+    offered = [(int(n), title) for n, title in _CANDIDATE_LINE.findall(question)]
+    numbers = [number for number, _ in offered]
+    chosen: int | None = None
+    if command.intent is Intent.CHOOSE:
         position = command.arguments.get("position")
-        if position is not None and listed and -len(listed) <= position - 1 < len(listed):
-            number = listed[position - 1 if position > 0 else position]
-        if earlier.needs_lookup and number is not None:
-            return replace(earlier, task_id=number, target=None)
+        number = command.task_id
+        if position is not None and -len(numbers) <= position - 1 < len(numbers):
+            chosen = numbers[position - 1 if position > 0 else position]
+        elif number in numbers:
+            chosen = number
+        elif number is not None and 1 <= number <= len(numbers):
+            chosen = numbers[number - 1]  # "2": the second one listed
+    elif command.intent is Intent.UNKNOWN:
+        titles = [{"task_id": number, "title": title} for number, title in offered]
+        picked = named(text, titles)
+        if len(picked) == 1:
+            chosen = int(picked[0]["task_id"])
+    else:
+        return None  # a new request, not an answer
+    if chosen is None:
+        listed = ", ".join(f"**{n}**" for n in numbers)
+        return Command(
+            Intent.CLARIFY,
+            message=f"That isn't one of the tasks I listed ({listed}). Which one did you mean?"
+            " Or say **never mind**.",
+        )
+    return replace(earlier, task_id=chosen, target=None)
+
+
+def choose_without_question(command: Command) -> Command:
+    """A bare number with no question before it: ask what to do with that task."""
+    number = command.task_id
     if number is None:
         return Command(Intent.CLARIFY, message="Which task? Name it by number, e.g. **task 3**.")
     return Command(

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from datetime import date
+from itertools import takewhile
 from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
@@ -20,8 +22,9 @@ from agents.usage import Usage
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
+from taskpilot.agent.offline.context import last_task
 from taskpilot.agent.offline.grammar import parse_command
-from taskpilot.agent.offline.lookup import after_lookup, resolve_choice
+from taskpilot.agent.offline.lookup import after_lookup, choose_without_question, resolve_choice
 from taskpilot.agent.offline.replies import HELP_TEXT, describe_result
 from taskpilot.agent.offline.transcript import (
     canonical_tool_name,
@@ -72,17 +75,37 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
     )
     if user_index is None:
         return Reply(HELP_TEXT)
-    command = parse_command(content_text(get(items[user_index], "content")), today)
-    if command.intent is Intent.CHOOSE:
-        command = resolve_choice(command, items[:user_index], today)
+    text = content_text(get(items[user_index], "content"))
+    history = items[:user_index]
+    command = _understood(parse_command(text, today), text, history, today)
     results = turn_results(items[user_index + 1 :])
     if not results:
         return _first_step(command)
-    if command.needs_lookup and len(results) == 1 and results[0].name == LIST_TASKS:
-        return after_lookup(command, results[0])
-    if command.needs_lookup and results[0].name == LIST_TASKS:
-        results = results[1:]
+    if command.needs_lookup:
+        lookups = list(takewhile(lambda result: result.name == LIST_TASKS, results))
+        if len(lookups) == len(results):  # looked up, not acted yet
+            return after_lookup(command, lookups)
+        results = results[len(lookups) :]
     return Reply("\n\n".join(describe_result(result, today) for result in results))
+
+
+def _understood(command: Command, text: str, history: Sequence[Any], today: date) -> Command:
+    """The command in the light of the conversation: an answer to our "which one?" question,
+    or "it" read as the task the last turn was about."""
+    if (answer := resolve_choice(command, text, history, today)) is not None:
+        return answer
+    if command.intent is Intent.CHOOSE:
+        return choose_without_question(command)
+    if command.refers_back:
+        number = last_task(history)
+        if number is None:
+            return Command(
+                Intent.CLARIFY,
+                message="Which task do you mean? Name it by number or title, for example:"
+                " **task 3** or **the dentist task**.",
+            )
+        return replace(command, task_id=number, refers_back=False)
+    return command
 
 
 def _resolve_tool_name(name: str, tools: Sequence[Tool]) -> str | None:

@@ -1,0 +1,65 @@
+"""What the conversation so far says about "it": the task the last turn acted on or showed.
+
+The Runner's input replays earlier turns with their tool calls and outputs
+(`agent/model_input.py`), so the model needs no memory of its own: the task of "make it
+urgent" is the one the previous turn added, changed, completed or listed alone. A listing of
+several tasks leaves "it" unclear, and the model asks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from taskpilot.agent.offline.commands import LIST_TASKS
+from taskpilot.agent.offline.transcript import (
+    content_text,
+    get,
+    is_message,
+    listed_tasks,
+    turn_results,
+)
+
+# "task 3", "#3": a task the person named by number.
+_NAMED_NUMBER = re.compile(r"(?:\btask\s*#?|#)(\d{1,9})\b", re.IGNORECASE)
+# How many earlier turns are looked through for the task last talked about.
+_TURNS_BACK = 3
+
+
+def _turns(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """The earlier turns, newest first: each from a user message to the next."""
+    starts = [index for index, item in enumerate(items) if is_message(item, "user")]
+    ends = [*starts[1:], len(items)] if starts else []
+    return [items[start:end] for start, end in reversed(list(zip(starts, ends, strict=True)))]
+
+
+def last_task(history: Sequence[Any]) -> int | None:
+    """The number of the task the conversation just talked about, or None when that is
+    unclear (no task yet, or the last listing showed several and named none)."""
+    for turn in _turns(history)[:_TURNS_BACK]:
+        named = _NAMED_NUMBER.findall(content_text(get(turn[0], "content")))
+        for result in reversed(turn_results(turn)):
+            if result.data is None:
+                continue
+            if result.name == LIST_TASKS:
+                tasks = listed_tasks(result.data)
+                if len(tasks) == 1:
+                    return int(tasks[0]["task_id"])
+                # "show task 3" lists every task, but it was about task 3.
+                return int(named[0]) if len(set(named)) == 1 else None
+            number = result.data.get("task_id")
+            if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+                return number
+    return None
+
+
+def listed_before(history: Sequence[Any]) -> list[dict[str, Any]]:
+    """The tasks the previous turn's last listing showed (to read "the second one")."""
+    turns = _turns(history)
+    if not turns:
+        return []
+    for result in reversed(turn_results(turns[0])):
+        if result.name == LIST_TASKS and result.data is not None:
+            return [dict(task) for task in listed_tasks(result.data)]
+    return []
