@@ -369,7 +369,14 @@ QUESTIONS = _cases(
     ("is there a task about the dentist?", listed(search="dentist")),
     ("what's on my plate?", listed(status=PENDING)),
     ("what should I do next?", listed(status=PENDING)),
-    ("what's coming up?", listed(status=PENDING, due_after=OneOf(None, "2026-12-02"))),
+    (
+        "what's coming up?",
+        listed(
+            status=PENDING,
+            due_after=OneOf(None, "2026-12-02"),
+            due_before=OneOf(None, NEXT_WEDNESDAY),
+        ),
+    ),
     ("how many tasks do I have?", listed()),
     ("anything for home?", listed(tag="home")),
     ("what's due on friday?", listed(due_before=FRIDAY, due_after=FRIDAY, status=PENDING)),

@@ -35,6 +35,7 @@ _MONTHS = (
     "november",
     "december",
 )
+MONTHS = _MONTHS
 _MONTH = r"(?:" + "|".join(_MONTHS) + r"|" + "|".join(m[:3] for m in _MONTHS) + r"|sept)\.?"
 _NUMBER_WORDS = {
     "a": 1,
@@ -71,6 +72,26 @@ _DAY = r"(?:\d{1,2}(?:st|nd|rd|th)?|" + "|".join(_ORDINAL_WORDS) + r")"
 _SHORT_NAMES = sorted(_SHORT, key=len, reverse=True)
 _WEEKDAY = r"(?:" + "|".join(WEEKDAYS) + r"|" + "|".join(_SHORT_NAMES) + r")"
 
+# Days people name by their holiday (month, day).
+_HOLIDAYS = {
+    "christmas eve": (12, 24),
+    "christmas": (12, 25),
+    "christmas day": (12, 25),
+    "xmas": (12, 25),
+    "boxing day": (12, 26),
+    "new year's eve": (12, 31),
+    "new years eve": (12, 31),
+    "nye": (12, 31),
+    "new year's day": (1, 1),
+    "new years day": (1, 1),
+    "valentine's day": (2, 14),
+    "valentines day": (2, 14),
+    "halloween": (10, 31),
+}
+_HOLIDAY_NAMES = sorted(_HOLIDAYS, key=len, reverse=True)
+_HOLIDAY = r"(?:" + "|".join(re.escape(h).replace(r"\ ", r"\s+") for h in _HOLIDAY_NAMES) + r")"
+
+
 # The phrases `parse_due` understands, for a parser that needs to find one inside a sentence.
 DUE_PATTERN = re.compile(
     r"\b(?:"
@@ -78,7 +99,7 @@ DUE_PATTERN = re.compile(
     r"|(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw|tmr|tmw"
     r"|(?:at\s+)?(?:the\s+)?end\s+of\s+(?:the\s+|this\s+|next\s+)?(?:week|month)"
     r"|(?:a\s+week|two\s+weeks)\s+from\s+(?:today|now)"
-    r"|(?:next|this)\s+(?:week|month|weekend|" + _WEEKDAY + r")"
+    r"|" + _HOLIDAY + r"|(?:next|this)\s+(?:week|month|weekend|" + _WEEKDAY + r")"
     r"|in\s+(?:a\s+)?fortnight"
     r"|in\s+" + _AMOUNT + r"\s+(?:days?|weeks?|months?)"
     r"|(?:the\s+)?" + _DAY + r"\s+of\s+" + _MONTH + r"(?!\w)"
@@ -145,6 +166,9 @@ def _by_rule(value: str, today: date, text: str) -> date | None:
     """The phrases with TaskPilot's own conventions; None for anything else."""
     if value in ("today", "tonight"):
         return today
+    if value in _HOLIDAYS:
+        month, day = _HOLIDAYS[value]
+        return _on_or_after(today, month, day, text)
     if value in ("tomorrow", "tmrw", "tmr", "tmw"):
         return today + timedelta(days=1)
     if re.fullmatch(r"(?:the )?day after tomorrow", value):

@@ -31,6 +31,13 @@ PRIORITY_WORDS = {
     "a must": "high",
     "top priority": "high",
     "not important": "low",
+    "not that important": "low",
+    "not very important": "low",
+    "not important at all": "low",
+    "not at all important": "low",
+    "not that urgent": "low",
+    "not very urgent": "low",
+    "not urgent at all": "low",
     "no rush": "low",
     "no hurry": "low",
     "someday": "low",
@@ -39,6 +46,7 @@ PRIORITY_WORDS = {
     "eventually": "low",
     "not a priority": "low",
     "when i get a chance": "low",
+    "at some point": "low",
     "when i have time": "low",
     "if i have time": "low",
 }
@@ -54,9 +62,10 @@ _PRIORITY_PHRASES = (
     ),
     re.compile(
         _SEP + r"\b(?:it'?s\s+|its\s+|it\s+is\s+|very\s+|super\s+|really\s+)?"
-        r"(?P<p>not\s+urgent|not\s+important|not\s+a\s+priority|urgent|important|asap|critical|"
+        r"(?P<p>not\s+(?:that\s+|very\s+|at\s+all\s+)?(?:urgent|important)(?:\s+at\s+all)?|"
+        r"not\s+a\s+priority|urgent|important|asap|critical|"
         r"a\s+must|top\s+priority|no\s+rush|no\s+hurry|some\s?day|whenever|eventually|"
-        r"when\s+i\s+get\s+a\s+chance|(?:when|if)\s+i\s+have\s+time)"
+        r"when\s+i\s+get\s+a\s+chance|(?:when|if)\s+i\s+have\s+time|at\s+some\s+point)"
         r"\)?[\s!.]*$",
         _FLAGS,
     ),
@@ -66,6 +75,7 @@ _PRIORITY_PHRASES = (
 _TAG = r"#?[a-z0-9][\w-]*"
 _TAG_PHRASE = re.compile(
     _SEP + r"\b(?:tagged(?:\s+(?:as|with))?|tags?\s*[:=]|with\s+(?:the\s+)?tags?|"
+    r"tag\s+it(?:\s+(?:as|with))?|"
     r"labell?ed(?:\s+as)?|labels?\s*[:=])\s*"
     r"(?P<t>" + _TAG + r"(?:\s*(?:,|&|/|\band\b)\s*" + _TAG + r")*)\)?",
     _FLAGS,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from taskpilot.agent.offline.commands import LIST_TASKS
@@ -34,9 +35,17 @@ def _turns(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[start:end] for start, end in reversed(list(zip(starts, ends, strict=True)))]
 
 
-def last_task(history: Sequence[Any]) -> int | None:
-    """The number of the task the conversation just talked about, or None when that is
-    unclear (no task yet, or the last listing showed several and named none)."""
+@dataclass(frozen=True)
+class Recent:
+    """The task the conversation just talked about: its number, and its title when known."""
+
+    number: int
+    title: str = ""
+
+
+def last_task(history: Sequence[Any]) -> Recent | None:
+    """The task the conversation just talked about, or None when that is unclear (no task
+    yet, or the last listing showed several and named none)."""
     for turn in _turns(history)[:_TURNS_BACK]:
         named = _NAMED_NUMBER.findall(content_text(get(turn[0], "content")))
         for result in reversed(turn_results(turn)):
@@ -45,12 +54,12 @@ def last_task(history: Sequence[Any]) -> int | None:
             if result.name == LIST_TASKS:
                 tasks = listed_tasks(result.data)
                 if len(tasks) == 1:
-                    return int(tasks[0]["task_id"])
+                    return Recent(int(tasks[0]["task_id"]), str(tasks[0].get("title", "")))
                 # "show task 3" lists every task, but it was about task 3.
-                return int(named[0]) if len(set(named)) == 1 else None
+                return Recent(int(named[0])) if len(set(named)) == 1 else None
             number = result.data.get("task_id")
             if isinstance(number, int) and not isinstance(number, bool) and number > 0:
-                return number
+                return Recent(number, str(result.data.get("title", "")))
     return None
 
 

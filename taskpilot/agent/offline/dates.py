@@ -78,8 +78,10 @@ def list_due_range(text: str, today: date) -> tuple[date | None, date | None]:
         return today + timedelta(days=7), None
     for match in DUE_PATTERN.finditer(lowered):
         when = parse_due(match.group(0), today)
-        connector = re.search(r"\b(after|from|since|before)\s+$", lowered[: match.start()])
+        connector = re.search(r"\b(after|from|since|before|on)\s+$", lowered[: match.start()])
         word = connector.group(1) if connector else None
+        if word == "on":
+            return when, when  # "due on friday": that day
         if word == "after":
             return None, when + timedelta(days=1)
         if word in ("from", "since"):

@@ -10,20 +10,26 @@ question's dates by `dates`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from taskpilot.agent.offline.attributes import PRIORITY_WORDS, extract_attributes, split_tags
 from taskpilot.agent.offline.commands import Command, Intent
 from taskpilot.agent.offline.dates import DUE_CONNECTOR, list_due_range
+from taskpilot.agent.offline.rewrites import (
+    apply_self_correction,
+    correct_command_words,
+    correct_known_words,
+)
 from taskpilot.agent.offline.words import PAST_VERB, base_form
-from taskpilot.services.dates import DateParseError, parse_due
+from taskpilot.services.dates import DUE_PATTERN, WEEKDAYS, DateParseError, parse_due
 
 _FLAGS = re.IGNORECASE
 
 _LEADING_FILLER = re.compile(
     r"^(?:(?:please|pls|plz|kindly|ok(?:ay)?|so|hey|hi|hello|yo|taskpilot|now|and|also|then|"
-    r"just|actually|oops|oh|um+|hmm+|uh|well|right|no wait|wait|sorry|"
+    r"just|actually|oops|oh|um+|hmm+|uh|er+m?|well|right|no wait|wait|sorry|nah|ugh|"
     r"can you|could you|would you(?: mind)?|will you|can u|could u|"
     r"i'?d like you to|i would like you to|i want you to|go ahead and|let'?s)"
     r"\b[\s,!.:;-]*)+",
@@ -96,6 +102,7 @@ _ORDINAL = re.compile(
 
 _QUESTION_START = re.compile(
     r"^(?:what|what'?s|whats|which|how many|how much|do i|did i|have i|am i|any|anything|"
+    r"got any(?:thing)?|"
     r"is there|are there|show|list|display|view|see|get me|give me|tell me|find|search|"
     r"look(?:ing)? (?:up|for))\b",
     _FLAGS,
@@ -108,7 +115,7 @@ _TASK_TALK = re.compile(
     r"\b(?:tasks?|todos?|to-?dos?|list|agenda|backlog|plate|pending|open|left|remaining|"
     r"outstanding|incomplete|unfinished|completed?|done|finished|due|overdue|upcoming|priority|"
     r"urgent|important|tag(?:ged)?|everything|all|today|tonight|tomorrow|this week|next week|"
-    r"to do)\b|#\w",
+    r"to do|ticked off|checked off|crossed off)\b|#\w",
     _FLAGS,
 )
 _LIST_ONLY_WORD = re.compile(
@@ -118,8 +125,9 @@ _LIST_ONLY_WORD = re.compile(
 )
 
 _ADD_VERB = re.compile(
-    r"^(?:add|create|new|jot down|note down|write down|schedule|"
-    r"put(?=.*\b(?:on|onto|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list\b)|"
+    r"^(?:add|create|new|jot down|note down|write down|put down|schedule|"
+    r"(?:put|stick|pop|throw|chuck)(?=.*\b(?:on|onto|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?"
+    r"list\b)|"
     r"(?:make|set up|set)(?=\s+(?:a|an|another|new|me)?\s*(?:task|todo|to-do|reminder)))"
     r"\b[\s:,-]*(?P<rest>.*)$",
     _FLAGS,
@@ -149,7 +157,7 @@ _COMMAND_VERB = re.compile(
 )
 _ADD_NOUN = re.compile(
     r"^(?:(?:a|an|the|new|another|one more|me)\s+)*(?:task|todo|to-do|to do|item|reminder|"
-    r"entry)s?\b\s*(?:[:\-–—]+|\bto\b|\bcalled\b|\bnamed\b|\btitled\b|\bthat says\b|"
+    r"entry|one(?=\s*:))s?\b\s*(?:[:\-–—]+|\bto\b|\bcalled\b|\bnamed\b|\btitled\b|\bthat says\b|"
     r"\bsaying\b)?\s*",
     _FLAGS,
 )
@@ -167,17 +175,34 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # Notes: "add a note to the invoice: ...", "note on task 2: ...", "add a note: ..." (on
         # the task just talked about), "groceries note: ...", "for the passport, note that ...".
         (
-            r"^(?:add\s+(?:a\s+)?notes?|notes?|jot\s+down)\s+(?:to|on|for)\s+(?!self\b)(?P<ref>[^:]+?)"
+            r"^(?:(?:add|put|leave|stick)\s+(?:a\s+)?notes?|notes?|jot\s+down|(?:add|put)\s+(?:some\s+)?"
+            r"(?:details|info|a\s+description))\s+(?:to|on|for)\s+(?!self\b)(?P<ref>[^:]+?)"
             r"\s*(?::|\s-|,)\s*(?P<value>.+)$",
             "note",
         ),
         (r"^(?:add\s+(?:a\s+)?notes?|notes?)\s*[:,-]\s*(?P<value>.+)$", "note"),
         (
-            r"^(?:for|on)\s+(?P<ref>[^,:]+?)\s*[,:]?\s+(?:add\s+a\s+)?note\s*(?:that|:)?\s*"
+            r"^(?:for|on)\s+(?P<ref>[^,:]+?)\s*[,:]?\s+(?:(?:add|put|leave)\s+a\s+)?note\s*(?:that|:)?\s*"
             r"(?P<value>.+)$",
             "note",
         ),
         (r"^remember\s+for\s+(?P<ref>[^:]+?)\s*:\s*(?P<value>.+)$", "note"),
+        (r"^(?P<ref>[^:]+?)\s*:\s*(?:add\s+a\s+)?note\s+(?:that\s+)?(?P<value>.+)$", "note"),
+        (
+            r"^(?:attach|add|put|leave)\s+a\s+note\s+(?:to|on)\s+(?P<ref>.+?)\s+(?:saying|that\s+says)\s+"
+            r"(?P<value>.+)$",
+            "note",
+        ),
+        (r"^on\s+(?P<ref>.+?)\s+(?:write|put|add|note)\s+(?P<value>.+)$", "note"),
+        (
+            r"^for\s+(?P<ref>[^,]+?)\s*,\s*(?P<value>.+?)\s*(?:[-,]|\s)\s*(?:put|add|save|stick)\s+"
+            r"(?:that|this|it)\s+(?:in|as|to)\s+(?:the\s+|a\s+)?notes?$",
+            "note",
+        ),
+        (
+            r"^(?:jot|note|write)(?:\s+down)?\s+(?:on|for)\s+(?P<ref>.+?)\s+that\s+(?P<value>.+)$",
+            "note",
+        ),
         (
             r"^(?!(?:add|create|new|put|remind|todo|to-?do|schedule)\b)(?P<ref>[^:]+?)\s+notes?\s*:"
             r"\s*(?P<value>.+)$",
@@ -186,13 +211,16 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # Priority said as a state: "task 5 is urgent", "the passport can wait", "the
         # groceries aren't important", "bump the report to high priority".
         (
-            r"^" + _REF + r"\s+(?:is|are|'s)\s+(?:very\s+|super\s+|really\s+|now\s+)?"
-            r"(?:urgent|important|critical|a\s+must|top\s+priority|high\s+priority|a\s+priority)$",
+            r"^" + _REF + r"\s+(?:is|are|'s)\s+"
+            r"(?:(?:very|super|really|now|so|quite|pretty|extremely|actually)\s+)*(?:urgent|important|critical|crucial|vital|essential|pressing|a\s+must|"
+            r"top\s+priority|high\s+priority|a\s+priority)(?:\s+now)?$",
             "high",
         ),
         (
-            r"^" + _REF + r"\s+(?:can\s+wait|(?:is|are)\s+not\s+(?:urgent|important)|"
-            r"(?:isn'?t|aren'?t)\s+(?:urgent|important)|(?:is|are)\s+low\s+priority)$",
+            r"^" + _REF + r"\s+(?:can\s+wait|(?:is|are)\s+not\s+(?:that\s+|so\s+|very\s+)?"
+            r"(?:urgent|important|pressing)|(?:isn'?t|aren'?t)\s+(?:that\s+|so\s+|very\s+)?"
+            r"(?:urgent|important|pressing)|(?:is|are)\s+low\s+priority|(?:isn'?t|is\s+not|aren'?t)\s+"
+            r"(?:a\s+|that\s+(?:big\s+)?(?:a\s+)?)?(?:big\s+deal|priority))(?:\s+any\s?more)?(?:\s+tbh)?$",
             "low",
         ),
         (
@@ -200,7 +228,9 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "due",
         ),
         (
-            r"^(?:bump|raise|move|push|put|lower|drop|set)\s+" + _REF + r"\s+(?:up\s+|down\s+)?"
+            r"^(?:bump|raise|move|push|put|lower|drop|set)\s+"
+            + _REF
+            + r"\s+(?:back\s+|up\s+|down\s+)?"
             r"(?:to|as)\s+(?:an?\s+)?(?P<value>high|top|medium|normal|low|urgent)"
             r"[\s-]*prio(?:rity)?$",
             "priority",
@@ -208,8 +238,47 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(?:lower|reduce|drop)\s+(?:the\s+)?priority\s+(?:of|on|for)\s+(?P<ref>.+)$", "low"),
         (r"^(?:raise|increase|bump)\s+(?:the\s+)?priority\s+(?:of|on|for)\s+(?P<ref>.+)$", "high"),
         (r"^(?:deprioriti[sz]e)\s+(?P<ref>.+)$", "low"),
-        # "it's for saturday", "task 5 is due in a fortnight", "the bill is on the 10th".
-        (r"^" + _REF + r"\s+(?:is|'s)\s+(?:for|on|by)\s+(?P<value>.+)$", "due_if_date"),
+        # "it's for saturday", "it's needed by saturday", "the bill is on the 10th", "the
+        # meeting is a week from today", "the prep needs to happen by tuesday".
+        (
+            r"^" + _REF + r"\s+(?:is|'s)\s+(?:needed\s+|wanted\s+|due\s+|happening\s+)?"
+            r"(?:(?:for|on|by)\s+)?(?P<value>.+)$",
+            "due_if_date",
+        ),
+        (
+            r"^" + _REF + r"\s+(?:needs?\s+(?:doing|to\s+happen|to\s+be\s+done|to\s+be\s+finished|"
+            r"to\s+be\s+ready)|"
+            r"has\s+to\s+be\s+(?:done|finished|ready)|should\s+be\s+(?:done|finished|ready))"
+            r"(?:\s+(?:by|on|before|for))?\s+(?P<value>.+)$",
+            "due_if_date",
+        ),
+        (
+            r"^(?:set|schedule|plan|put|make|change|move)\s+" + _REF + r"(?:'s)?"
+            r"(?:\s+(?:due\s*date|deadline|date))?\s+(?:for|on|to)\s+"
+            r"(?P<value>[^'\"“‘].*?)(?:\s+instead)?$",
+            "due_if_date",
+        ),
+        (
+            r"^(?:make|change|move)\s+(?P<ref>it|that|this)\s+(?P<value>[^'\"“‘].*?)"
+            r"(?:\s+instead)?$",
+            "due_if_date",
+        ),
+        # "tag that one home": the task just talked about gets a tag.
+        (
+            r"^(?:tag|label)\s+(?P<ref>it|that(?:\s+one)?|this(?:\s+one)?)\s+(?:with\s+|as\s+)?"
+            r"(?P<value>#?[a-z][\w-]*)$",
+            "tags",
+        ),
+        (r"^(?:lower|deprioriti[sz]e|downgrade)\s+(?P<ref>.+)$", "low"),
+        (
+            r"^give\s+(?P<ref>.+?)\s+(?:the\s+)?(?:lowest|low|least)\s+(?:importance|priority)$",
+            "low",
+        ),
+        (
+            r"^give\s+(?P<ref>.+?)\s+(?:the\s+)?(?:highest|high|top|most)\s+(?:importance|priority)$",
+            "high",
+        ),
+        (r"^(?:raise|upgrade)\s+(?P<ref>.+)$", "high"),
         (
             r"^(?:remove|clear|delete|drop|unset)\s+(?:the\s+)?(?:due\s*date|deadline)\s+"
             r"(?:from|of|on|for)\s+(?P<ref>.+)$",
@@ -247,7 +316,7 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"^(?:prioriti[sz]e)\s+(?P<ref>.+)$", "prioritize"),
         (
-            r"^(?:make|mark|set|flag)\s+" + _REF + r"\s+(?:as\s+)?(?:an?\s+)?"
+            r"^(?:make|mark|set|flag)\s+" + _REF + r"\s+(?:as\s+|to\s+)?(?:an?\s+)?"
             r"(?P<value>high|top|medium|normal|low|urgent|important|critical)"
             r"(?:[\s-]*prio(?:rity)?)?$",
             "priority",
@@ -295,14 +364,27 @@ _REOPEN_RULES = tuple(
         # "the flights still need booking".
         r"^" + _REF + r"\s+(?:isn'?t|aren'?t|is\s+not|are\s+not|wasn'?t|weren'?t)\s+"
         r"(?:actually\s+|really\s+)?(?P<verb>" + PAST_VERB + r"|done|finished)"
-        r"(?:\s+(?:after\s+all|yet))?$",
+        r"(?:\s+(?:after\s+all|yet|any\s?more))?$",
         r"^i\s+(?:didn'?t|did\s+not|haven'?t|have\s+not|never)\s+(?:actually\s+|really\s+)?"
         r"(?P<verb>[a-z]+)\s+(?P<ref>.+?)(?:\s+(?:after\s+all|yet))?$",
         r"^(?:turns\s+out\s+)?" + _REF + r"\s+still\s+needs?\s+(?:\w+ing|doing|to\s+be\s+done)$",
+        r"^" + _REF + r"\s+needs?\s+(?:doing|to\s+be\s+done)\s+again$",
+        r"^(?:put|add|move)\s+" + _REF + r"\s+back\s+(?:on|onto|in)(?:to)?\s+(?:my|the)\s+"
+        r"(?:to-?do\s+|task\s+)?list$",
+        r"^" + _REF + r"\s+(?:is|'s|are)\s+(?:still\s+(?:to\s+do|open|pending|not\s+done)|"
+        r"not\s+(?:done|finished)\s+any\s?more)$",
     )
 )
 # News about a task ("passport renewed") never starts with a request's verb ("add ... ").
-_NOT_A_REQUEST = r"^(?!(?:add|create|new|put|remind|todo|to-?do|schedule|note|jot|write)\b)"
+_NOT_A_REQUEST = (
+    r"^(?!(?:add|create|new|put|remind|todo|to-?do|schedule|note|jot|write|delete|remove|scrap|"
+    r"drop|cancel|forget|bin|ditch|complete|finish|mark|move|set|change|update|rename)\b)"
+)
+# When it was done, said after the fact: "yesterday", "last week actually".
+_WHEN_DONE = (
+    r"(?:\s+(?:yesterday|earlier|today|this\s+morning|last\s+(?:night|week)|the\s+other\s+day|"
+    r"already|at\s+last|finally|actually))*"
+)
 _COMPLETE_RULES = tuple(
     re.compile(pattern, _FLAGS)
     for pattern in (
@@ -319,20 +401,26 @@ _COMPLETE_RULES = tuple(
         # "passport renewed", "finally wrote the report".
         r"^(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)*(?P<verb>"
         + PAST_VERB
-        + r")\s+(?P<ref>(?!off\b|up\b|to\b|with\b|for\b|on\b|in\b|at\b|by\b).+)$",
-        _NOT_A_REQUEST + _REF + r"\s+(?:is|are|has\s+been|have\s+been)\s+"
-        r"(?:now\s+|finally\s+|all\s+)?(?P<verb>" + PAST_VERB + r")$",
+        + r")\s+(?P<ref>(?!off\b|up\b|to\b|with\b|for\b|on\b|in\b|at\b|by\b|any|some|every|no\b)"
+        r".+?)" + _WHEN_DONE + r"$",
+        _NOT_A_REQUEST + _REF + r"\s+(?:is|are|'s|has\s+been|have\s+been|got|was|were)\s+"
+        r"(?:now\s+|finally\s+|all\s+)?(?P<verb>" + PAST_VERB + r")" + _WHEN_DONE + r"$",
         _NOT_A_REQUEST + _REF + r"\s+(?P<verb>" + PAST_VERB + r")$",
     )
 )
 _DELETE_RULE = re.compile(
     r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|ditch|nix|axe|toss|dump|junk|"
-    r"chuck|get\s+rid\s+of|"
+    r"chuck|wipe|get\s+rid\s+of|"
     r"forget(?:\s+about)?|clear)\s+(?P<ref>.+)$",
     _FLAGS,
 )
 _REF_SUFFIX = re.compile(
-    r"\s+(?:from|off|on|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list$|\s+(?:please|now)$", _FLAGS
+    r"\s+(?:from|off|on|in)\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list(?:\s+entirely|"
+    r"\s+completely|\s+for\s+good)?$|\s+(?:please|now|entirely|completely|for\s+good)$",
+    _FLAGS,
+)
+_TAKE_OFF = re.compile(
+    r"^take\s+(?P<ref>.+?)\s+off\s+(?:my|the)\s+(?:to-?do\s+|task\s+)?list\b", _FLAGS
 )
 _REF_NOUN_PREFIX = re.compile(
     r"^(?:(?:the|my|that|this|a|an|our)\s+)?(?:(?:task|todo|to-do|item|reminder)\s+)?"
@@ -354,18 +442,30 @@ _BACK_REFERENCE = re.compile(
     _FLAGS,
 )
 # "set up a task to ...", "make a note ..." create something; they do not name a task.
-_NOT_A_REF = re.compile(r"^(?:up|a|an|another|new|me|us)\b", _FLAGS)
+_NOT_A_REF = re.compile(
+    r"^(?:up|a|an|another|new|me|us|what|which|who|anything|something|nothing)\b", _FLAGS
+)
 
 
 # "it's due friday" reads as "it is due friday" (only at the start: a title keeps its words).
-_OPENING_CONTRACTION = re.compile(r"^((?:\S+\s+){0,2}?(?:it|that|this))'s\b", _FLAGS)
+_OPENING_CONTRACTION = re.compile(r"^((?:\S+\s+){0,2}?(?:it|that|this))'?s\b", _FLAGS)
+
+
+# A closing smiley after the words: "paid :)", "done 🎉" (an emoji title stays one).
+_EMOTICON = re.compile(
+    r"(?:\s+[:;=]-?[()DPp]{1,3}|\s+[\U0001F300-\U0001FAFF\u2600-\u27BF]{1,3})\s*$"
+)
+# "the bill's paid": "the bill is paid".
+_STATE_CONTRACTION = re.compile(r"(\w)'s\s+(?=(?:been\s+)?" + PAST_VERB + r"\b)", _FLAGS)
 
 
 def _normalize(text: str) -> str:
     """One line, straight quotes, no polite filler around the command."""
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
     text = " ".join(text.split())
+    text = _EMOTICON.sub("", text)
     text = _OPENING_CONTRACTION.sub(r"\1 is", text)
+    text = _STATE_CONTRACTION.sub(r"\1 is ", text)
     previous = None
     while previous != text:
         previous = text
@@ -392,7 +492,13 @@ def _reference(text: str) -> tuple[int | None, str | None]:
     return None, words
 
 
-_DONE_WORDS = ("done", "finished", "complete", "completed")
+_DONE_WORDS = ("done", "finished", "complete", "completed", "sorted", "handled")
+_BARE_LEVELS = ("high", "medium", "normal", "low", "urgent", "top")
+# "change X to ..." renames X, unless what follows reads as more than a title: a priority
+# level, or a second clause ("to high, hmm, actually medium is fine").
+_NOT_A_TITLE = re.compile(
+    r"^(?:high|medium|normal|low|urgent|top)\b|,|\b(?:actually|sorry|i\s+mean|no\s+wait)\b", _FLAGS
+)
 
 
 def _refers_back(text: str) -> bool:
@@ -508,7 +614,9 @@ def _parse_update(text: str, today: date) -> Command | None:
             else:
                 if attributes and not remainder:
                     changes = attributes
-                elif kind == "to":
+                elif (level := value.strip().lower()) in _BARE_LEVELS:
+                    changes = {"priority": PRIORITY_WORDS[level]}  # "change X to low"
+                elif kind == "to" and not _NOT_A_TITLE.search(value):
                     changes = _field_value("title", value, today)
                 else:
                     continue
@@ -526,11 +634,13 @@ def _parse_task_action(text: str) -> Command | None:
     for intent, patterns in (
         (Intent.REOPEN, _REOPEN_RULES),
         (Intent.COMPLETE, _COMPLETE_RULES),
-        (Intent.DELETE, (_DELETE_RULE,)),
+        (Intent.DELETE, (_DELETE_RULE, _TAKE_OFF)),
     ):
         for pattern in patterns:
             if match := pattern.match(text):
                 ref = match.group("ref")
+                if re.search(r"[,;]|\s[-–—]\s", ref):
+                    continue  # a clause more: `parse_command` reads the clauses one by one
                 if _BULK_REF.match(ref):
                     return Command(
                         Intent.CLARIFY,
@@ -553,16 +663,47 @@ def _parse_task_action(text: str) -> Command | None:
 
 _PENDING_WORDS = re.compile(
     r"\b(?:not\s+(?:yet\s+)?(?:done|complete(?:d)?|finished)|pending|open|left|remaining|"
+    r"(?:haven'?t|have\s+not|didn'?t|not)\s+(?:i\s+|yet\s+)?(?:done|finished|completed|got\s+to)|"
+    r"(?:need|have|got)\s+to\s+(?:get\s+)?(?:do|done)|yet|"
     r"outstanding|incomplete|unfinished|undone|still|(?:have|need|got|left)\s+to\s+do|"
     r"overdue|upcoming|due)\b",
     _FLAGS,
 )
 _COMPLETED_WORDS = re.compile(
-    r"\b(?:completed?|done|finished|checked\s+off|ticked\s+off|accomplished)\b", _FLAGS
+    r"\b(?:completed?|done|finished|checked\s+off|ticked\s+off|crossed\s+off|accomplished)\b",
+    _FLAGS,
 )
 _LIST_PRIORITY = re.compile(
-    r"\b(?P<a>high|top|medium|normal|low)[\s-]*prio(?:rity)?\b|\b(?P<b>urgent|important)\b|"
+    r"\b(?P<a>high|top|medium|normal|low)[\s-]*prio(?:rity)?\b|"
+    r"\b(?P<d>can\s+wait|not\s+urgent|not\s+important)\b|\b(?P<b>urgent|important)\b|"
     r"\bprio(?:rity)?\s*[:=]?\s*(?P<c>high|medium|low)\b",
+    _FLAGS,
+)
+# "work tasks", "stuff for home": a tag (a word that is no status, date or quantity).
+_TAG_NOUN = re.compile(
+    r"\b(?P<a>[a-z][\w-]*)\s+(?:tasks|stuff|things|todos|to-?dos|items)\b|"
+    r"\b(?:tasks|stuff|things|todos|anything|something|have|got)\s+for\s+(?P<b>[a-z][\w-]*)\??$",
+    _FLAGS,
+)
+_NOT_A_TAG = re.compile(
+    r"^(?:my|all|the|any|which|what|some|these|those|other|new|old|open|pending|done|"
+    r"completed|finished|remaining|outstanding|overdue|upcoming|urgent|important|high|low|"
+    r"medium|priority|today|tonight|tomorrow|me|now|later|this|next|later|due|of|many|more|"
+    r"few|list|show|see|view|of)$|" + "|".join(WEEKDAYS),
+    _FLAGS,
+)
+# A question about tasks in other words: "what should I do next?", "any meetings?",
+# "do I have anything about the invoice?", "what have I got on saturday?".
+_NEXT_QUESTION = re.compile(
+    r"^(?:what\s+(?:should|do|can)\s+i\s+do(?:\s+(?:next|now|first|today))?|"
+    r"what'?s\s+(?:next|on\s+my\s+plate|coming\s+up)|what\s+now|what\s+can\s+wait)$",
+    _FLAGS,
+)
+_ANY_QUESTION = re.compile(r"^any\s+(?P<q>[a-z][\w-]{3,}?)(?<!s)(?:s)?$", _FLAGS)
+_ABOUT_QUESTION = re.compile(
+    r"^(?:do\s+i\s+have|have\s+i\s+got|is\s+there|are\s+there|what\s+do\s+i\s+have|"
+    r"what\s+have\s+i\s+got|what'?s|anything|stuff|things|any)\b.*\b(?:for|about|on|regarding|"
+    r"mentioning)\s+\S",
     _FLAGS,
 )
 _LIST_TAG = re.compile(
@@ -582,6 +723,11 @@ _LIST_SORT = re.compile(
 )
 
 
+_ON_MY_LIST = re.compile(
+    r"\s+(?:on\s+there|in\s+there|on\s+(?:my|the)\s+list|in\s+(?:my|the)\s+list)$", _FLAGS
+)
+
+
 def _parse_list(text: str, today: date) -> Command:
     arguments: dict[str, Any] = {"status": "all"}
     if _PENDING_WORDS.search(text):
@@ -589,12 +735,20 @@ def _parse_list(text: str, today: date) -> Command:
     elif _COMPLETED_WORDS.search(text):
         arguments["status"] = "completed"
     if match := _LIST_PRIORITY.search(text):
-        word = (match.group("a") or match.group("b") or match.group("c")).lower()
-        arguments["priority"] = PRIORITY_WORDS[word]
+        if match.group("d"):
+            arguments["priority"] = "low"
+        else:
+            word = (match.group("a") or match.group("b") or match.group("c")).lower()
+            arguments["priority"] = PRIORITY_WORDS[word]
     if match := _LIST_TAG.search(text):
         arguments["tag"] = (match.group("a") or match.group("b")).lower()
+    elif (match := _TAG_NOUN.search(text)) and not _NOT_A_TAG.match(
+        word := (match.group("a") or match.group("b")).lower()
+    ):
+        arguments["tag"] = word
     if match := _LIST_SEARCH.search(text):
-        query = _reference(DUE_CONNECTOR.sub("", match.group("q")))[1]
+        asked = _ON_MY_LIST.sub("", match.group("q"))
+        query = _reference(DUE_CONNECTOR.sub("", asked))[1]
         if query and not _NUMBERED_REF.match(query):
             arguments["search"] = query
     if match := _LIST_SORT.search(text):
@@ -617,6 +771,20 @@ def _parse_list(text: str, today: date) -> Command:
     return Command(Intent.LIST, arguments=arguments)
 
 
+def _parse_question(text: str, today: date) -> Command | None:
+    """A question about tasks that names none of the usual words; None for other questions
+    ("what's the weather like?" stays not understood)."""
+    if _NEXT_QUESTION.match(text):
+        return _parse_list(text + " pending", today)
+    if match := _ANY_QUESTION.match(text):
+        return Command(Intent.LIST, arguments={"status": "all", "search": match.group("q")})
+    if _ABOUT_QUESTION.match(text) or (_QUESTION_START.match(text) and DUE_PATTERN.search(text)):
+        command = _parse_list(text, today)
+        if command.intent is Intent.LIST and len(command.arguments) > 1:
+            return command  # it found a filter: a tag, a search, a date
+    return None
+
+
 _EDIT_VERB = re.compile(r"^(?:update|change|edit|modify|rename|retitle)\b", _FLAGS)
 _EDIT_HELP = (
     "I couldn't tell which task to change, or how. Name the task and the change, for example:"
@@ -626,7 +794,82 @@ _EDIT_HELP = (
 
 
 def parse_command(text: str, today: date) -> Command:
-    """Parse one user message into a `Command`; relative dates resolve against `today`."""
+    """Parse one user message into a `Command`; relative dates resolve against `today`.
+
+    Misspelled date and priority words and corrections made mid-sentence are fixed first
+    (`rewrites`); a misspelled command word only when the message as typed is not understood.
+    """
+    text = apply_self_correction(correct_known_words(text), today)
+    command, understood = _parse_spelled(text, today)
+    if not understood:
+        return _by_clauses(text, today) or command
+    return command
+
+
+def _parse_spelled(text: str, today: date) -> tuple[Command, bool]:
+    """`_parse`, then again with misspelled command words fixed if it was not understood."""
+    command, understood = _parse(text, today)
+    if not understood:
+        fixed = correct_command_words(text)
+        if fixed != text:
+            again, understood = _parse(fixed, today)
+            # A delete or completion only from a misspelled command verb ("delet task 5"),
+            # never from a word inside the sentence ("i dont need ..." is no "i done").
+            destructive = again.intent in (Intent.DELETE, Intent.COMPLETE)
+            if understood and (not destructive or fixed.split()[1:] == text.split()[1:]):
+                return again, True
+    return command, understood
+
+
+# Where a run-on message breaks into clauses: commas, dashes, "..", "!".
+_CLAUSE_BREAK = re.compile(
+    r"\s*(?:[,;]|\s[-–—]\s|\.{1,3}(?=\s)|!+|\?(?=\s)|\s(?:so|and\s+then|because|cos)\s)\s*", _FLAGS
+)
+_TASK_ACTIONS = (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE)
+
+
+def _by_clauses(text: str, today: date) -> Command | None:
+    """A run-on message read clause by clause ("scrap meeting with sam, it got cancelled",
+    "don't need the report anymore, wipe it"): the first clause that acts on a task (else
+    adds or lists); its "it" is the task another clause names. None when no clause is
+    understood."""
+    clauses = [clause for clause in _CLAUSE_BREAK.split(text) if clause.strip()]
+    if len(clauses) < 2 or len(clauses) > 6:
+        return None
+    readings = [(clause, *_parse_spelled(clause, today)) for clause in clauses]
+    understood = [(clause, command) for clause, command, ok in readings if ok]
+    for wanted in (_TASK_ACTIONS, (Intent.ADD,), (Intent.LIST,)):
+        for clause, command in understood:
+            if command.intent not in wanted:
+                continue
+            if command.refers_back:
+                # "it" may be the task another clause names (the model decides, knowing
+                # what the conversation was about): "don't need the report anymore, wipe it".
+                for other, _, ok in readings:
+                    task_id, target = _reference(other)
+                    if other is not clause and not ok and (task_id or target):
+                        return replace(command, task_id=task_id, target=target)
+            return command
+    return None
+
+
+def _parse(text: str, today: date) -> tuple[Command, bool]:
+    """The command, and False when it is a guess: not understood at all, or a listing only
+    because the message mentions tasks."""
+    command = _parse_text(text, today)
+    if isinstance(command, _Guess):
+        return command.command, False
+    return command, command.intent is not Intent.UNKNOWN
+
+
+@dataclass(frozen=True)
+class _Guess:
+    """A reading the grammar fell back on (a listing because the message mentions tasks)."""
+
+    command: Command
+
+
+def _parse_text(text: str, today: date) -> Command | _Guess:
     plain = " ".join(text.replace("’", "'").split()).strip(" .!?,")
     if _GREETING.match(plain):
         return Command(Intent.GREETING)
@@ -660,12 +903,14 @@ def parse_command(text: str, today: date) -> Command:
         return _parse_add(item, today)
     if match := _NEED_PHRASE.match(bare):
         rest = match.group("rest")
-        return parse_command(rest, today) if _COMMAND_VERB.match(rest) else _parse_add(rest, today)
+        return _parse_text(rest, today) if _COMMAND_VERB.match(rest) else _parse_add(rest, today)
     if _EDIT_VERB.match(bare):
         # An edit we could not read: say how to phrase it rather than list every task.
         return Command(Intent.CLARIFY, message=_EDIT_HELP)
+    if (question := _parse_question(bare, today)) is not None:
+        return question
     if _TASK_TALK.search(bare) and re.search(
         r"\b(?:tasks?|todos?|to-?dos?|list|agenda|backlog|overdue)\b", bare, _FLAGS
     ):
-        return _parse_list(bare, today)
+        return _Guess(_parse_list(bare, today))
     return Command(Intent.UNKNOWN)

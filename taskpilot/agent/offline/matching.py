@@ -23,7 +23,10 @@ from taskpilot.agent.offline.words import stem
 _STOP_TEXT = (
     "a an the my our your his her their this that these those it its to for of on in at by"
     " with and or from about up off out one ones task tasks todo item thing stuff"
-    " do did done get got have had has make made go went i me we you"
+    " do did done get got have had has make made go went i me we you all"
+    " don dont t need needed anymore longer no not just really actually"
+    " earlier yesterday today tonight morning already finally now"
+    " is are was were be kinda sorta whatever pretty"
 )
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
 # A reference word meets a title word by spelling at this `fuzz.ratio` or more: a typo or two
@@ -49,8 +52,14 @@ def _words(text: str) -> list[str]:
 
 def _meets(word: str, title_words: Sequence[str]) -> bool:
     root = stem(word)
-    if any(root == stem(other) for other in title_words):
-        return True
+    for other in title_words:
+        other_root = stem(other)
+        if root == other_root:
+            return True
+        # "prep" for "prepare", "admin" for "administration": one stem begins the other.
+        shorter, longer = sorted((root, other_root), key=len)
+        if len(shorter) >= 4 and longer.startswith(shorter):
+            return True
     return len(word) >= 4 and any(
         fuzz.ratio(word, other) >= WORD_SIMILARITY for other in title_words if len(other) >= 3
     )

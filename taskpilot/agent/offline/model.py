@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -22,9 +23,10 @@ from agents.usage import Usage
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
-from taskpilot.agent.offline.context import last_task
+from taskpilot.agent.offline.context import Recent, last_task
 from taskpilot.agent.offline.grammar import parse_command
 from taskpilot.agent.offline.lookup import after_lookup, choose_without_question, resolve_choice
+from taskpilot.agent.offline.matching import POSSIBLE, score
 from taskpilot.agent.offline.replies import HELP_TEXT, describe_result
 from taskpilot.agent.offline.transcript import (
     canonical_tool_name,
@@ -89,6 +91,9 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
     return Reply("\n\n".join(describe_result(result, today) for result in results))
 
 
+_ALSO = re.compile(r"^(?:and\s+|also\s+)?(?P<ref>.+?)\s+(?:too|as\s+well|also)$", re.IGNORECASE)
+
+
 def _understood(command: Command, text: str, history: Sequence[Any], today: date) -> Command:
     """The command in the light of the conversation: an answer to our "which one?" question,
     or "it" read as the task the last turn was about."""
@@ -96,16 +101,38 @@ def _understood(command: Command, text: str, history: Sequence[Any], today: date
         return answer
     if command.intent is Intent.CHOOSE:
         return choose_without_question(command)
+    if command.intent is Intent.UNKNOWN and (also := _ALSO.match(text.strip(" .!?"))):
+        # "and the passport one too": what the last message asked, for another task.
+        previous = next((i for i in reversed(history) if is_message(i, "user")), None)
+        if previous is not None:
+            earlier = parse_command(content_text(get(previous, "content")), today)
+            again = parse_command(f"{earlier.intent.value} {also.group('ref')}", today)
+            if earlier.intent in (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE) and (
+                again.intent is earlier.intent
+            ):
+                return again
     if command.refers_back:
-        number = last_task(history)
-        if number is None:
-            return Command(
-                Intent.CLARIFY,
-                message="Which task do you mean? Name it by number or title, for example:"
-                " **task 3** or **the dentist task**.",
-            )
-        return replace(command, task_id=number, refers_back=False)
+        return _what_it_is(command, last_task(history))
     return command
+
+
+def _what_it_is(command: Command, recent: Recent | None) -> Command:
+    """ "it": the task just talked about. A run-on message may also name a task in another
+    clause ("don't need the report anymore, wipe it"): without a task just talked about, or
+    when a delete or completion names one that is not it, the task named wins."""
+    named = command.target is not None or command.task_id is not None
+    if recent is not None:
+        agrees = command.target is None or score(command.target, recent.title) >= POSSIBLE
+        keeps = command.intent not in (Intent.DELETE, Intent.COMPLETE)
+        if not named or agrees or keeps:
+            return replace(command, task_id=recent.number, target=None, refers_back=False)
+    if named:
+        return replace(command, refers_back=False)
+    return Command(
+        Intent.CLARIFY,
+        message="Which task do you mean? Name it by number or title, for example: **task 3**"
+        " or **the dentist task**.",
+    )
 
 
 def _resolve_tool_name(name: str, tools: Sequence[Tool]) -> str | None:
