@@ -45,7 +45,7 @@ endif
 endif
 
 .PHONY: help install tools migrate run run-prod run-workers test chromium lint bench bench-load \
-	bench-frontend migration \
+	bench-frontend bench-understanding migration \
 	clean distclean
 
 help: ## List the targets
@@ -118,6 +118,9 @@ bench-load: install ## Load: 50/200/500 conversations on 2 workers + PostgreSQL 
 
 bench-frontend: install chromium ## Chat page: bundle size, cold load, first token (bench/FRONTEND.md)
 	$(PY) -m bench.frontend $(BENCH_ARGS)
+
+bench-understanding: install ## Offline model: its corpora through the API and MCP (bench/UNDERSTANDING.md)
+	$(PY) -m bench.understanding
 
 migration: migrate ## New migration from the models: make migration m="add task colour"
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

@@ -12,8 +12,10 @@ expected effect happened and nothing else changed. A **wrong destructive action*
 deleted or completed that the case did not ask to delete or complete; the aim is none.
 
 The model's clock is pinned to `TODAY` (a Wednesday), so the corpus spells its dates out.
+Three corpora (`corpora()`): the development one the rules were written against, and two
+held-out ones written by sessions that had seen neither the rules nor the other corpora.
 Written to `bench/UNDERSTANDING.md`; `tests/test_offline_understanding.py` runs the same
-harness in CI with a floor.
+harness in CI with a floor per corpus.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import argparse
 import asyncio
 import re
 import uuid
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -363,23 +364,49 @@ def _expected(expect: Expect) -> str:
     return f"{expect.action}{target}" + (f" ({fields})" if fields else "")
 
 
-def report(outcomes: Sequence[Outcome]) -> str:
-    total, kinds = score(outcomes)
+@dataclass(frozen=True)
+class Corpus:
+    """A set of phrasings, and how it came to be (what its figure can be trusted for)."""
+
+    name: str
+    source: str
+    history: str
+    cases: Sequence[Case]
+
+
+def corpora() -> list[Corpus]:
+    """The three corpora, in the order they were written."""
+    from bench.understanding_corpus import CORPUS
+    from bench.understanding_heldout import HELD_OUT
+    from bench.understanding_unseen import UNSEEN
+
+    return [
+        Corpus(
+            "development",
+            "bench/understanding_corpus.py",
+            "written first, by the session that then wrote the rules against it",
+            CORPUS,
+        ),
+        Corpus(
+            "held-out A",
+            "bench/understanding_heldout.py",
+            "written by a separate session that had seen neither the rules nor the other"
+            " corpora; 45 of 100 on its first run, then used to improve the rules",
+            HELD_OUT,
+        ),
+        Corpus(
+            "held-out B",
+            "bench/understanding_unseen.py",
+            "written the same way after A was used; 48 of 80 on its first run (and one"
+            " completion nobody asked for), then used for a last round of fixes",
+            UNSEEN,
+        ),
+    ]
+
+
+def _kind_table(outcomes: Sequence[Outcome]) -> list[str]:
+    _, kinds = score(outcomes)
     lines = [
-        "# What the offline model understands",
-        "",
-        "Written by `python -m bench.understanding` (also `make bench-understanding`)."
-        " Regenerate rather than edit.",
-        "",
-        "Each phrasing of `bench/understanding_corpus.py` is sent by a new person with the same"
-        " nine seeded tasks, through `POST /api/{user_id}/chat`, the turn engine, the Agents SDK"
-        " Runner, the MCP tools and SQLite. A case is right when its one expected effect"
-        " happened and nothing else changed; a wrong destructive action is a delete or a"
-        f" completion nobody asked for. The model's date is pinned to {TODAY:%A %Y-%m-%d}.",
-        "",
-        f"**{total.right} of {total.total} right ({total.share:.1%}); wrong destructive"
-        f" actions: {total.wrong_destructive}.**",
-        "",
         "| Kind | Right | Cases | Share | Wrong destructive |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
@@ -388,37 +415,73 @@ def report(outcomes: Sequence[Outcome]) -> str:
             f"| {name} | {kind.right} | {kind.total} | {kind.share:.0%}"
             f" | {kind.wrong_destructive} |"
         )
+    return lines
+
+
+def _missed(outcomes: Sequence[Outcome]) -> list[str]:
     missed = [o for o in outcomes if not o.right or o.wrong_destructive]
-    lines += ["", f"## Missed ({len(missed)})", ""]
-    if missed:
-        lines += ["| Kind | Said | Expected | What happened |", "| --- | --- | --- | --- |"]
-        for outcome in missed:
-            said = " → ".join([*outcome.case.before, outcome.case.say]).replace("|", "\\|")
-            lines.append(
-                f"| {outcome.case.kind} | {said} | {_expected(outcome.case.expect)}"
-                f" | {outcome.what_happened.replace('|', '/')} |"
-            )
+    if not missed:
+        return ["None."]
+    lines = ["| Kind | Said | Expected | What happened |", "| --- | --- | --- | --- |"]
+    for outcome in missed:
+        said = " → ".join([*outcome.case.before, outcome.case.say]).replace("|", "\\|")
+        lines.append(
+            f"| {outcome.case.kind} | {said} | {_expected(outcome.case.expect)}"
+            f" | {outcome.what_happened.replace('|', '/')} |"
+        )
+    return lines
+
+
+def report(results: Sequence[tuple[Corpus, Sequence[Outcome]]]) -> str:
+    """The figures of every corpus as Markdown: a summary, then each corpus by kind."""
+    lines = [
+        "# What the offline model understands",
+        "",
+        "Written by `python -m bench.understanding` (also `make bench-understanding`)."
+        " Regenerate rather than edit.",
+        "",
+        "Each phrasing is sent by a new person with the same nine seeded tasks, through"
+        " `POST /api/{user_id}/chat`, the turn engine, the Agents SDK Runner, the MCP tools and"
+        " SQLite. A case is right when its one expected effect happened and nothing else"
+        " changed; a wrong destructive action is a delete or a completion nobody asked for."
+        f" The model's date is pinned to {TODAY:%A %Y-%m-%d}.",
+        "",
+        "No corpus here is unseen any more: each was used to improve the rules after its first"
+        " run, so the first-run figures are the honest measure of phrasings nobody has tuned"
+        " for. Write a new one before the next round.",
+        "",
+        "| Corpus | Right | Share | Wrong destructive | How it was written |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for corpus, outcomes in results:
+        total, _ = score(outcomes)
+        lines.append(
+            f"| {corpus.name} (`{corpus.source}`) | {total.right} of {total.total}"
+            f" | {total.share:.1%} | {total.wrong_destructive} | {corpus.history} |"
+        )
+    for corpus, outcomes in results:
+        lines += ["", f"## {corpus.name}", "", *_kind_table(outcomes), "", "Missed:", ""]
+        lines += _missed(outcomes)
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
-    from bench.understanding_corpus import CORPUS
-
+    """Command-line entry point: exits 1 if any corpus had a wrong destructive action."""
     parser = argparse.ArgumentParser(prog="python -m bench.understanding", description=__doc__)
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--kind", help="only the cases of this kind (not written to a file)")
     args = parser.parse_args(argv)
-    cases = [c for c in CORPUS if args.kind in (None, c.kind)]
+    results = []
     with sqlite_database() as database:
-        outcomes = asyncio.run(evaluate(database.url, cases))
-    text = report(outcomes)
+        for corpus in corpora():
+            cases = [c for c in corpus.cases if args.kind in (None, c.kind)]
+            results.append((corpus, asyncio.run(evaluate(database.url, cases))))
+    text = report(results)
     if args.kind is None:
         args.output.write_text(text)
     print(text)
-    total, _ = score(outcomes)
-    print(Counter("right" if o.right else "missed" for o in outcomes))
-    return 0 if total.wrong_destructive == 0 else 1
+    harmful = sum(score(outcomes)[0].wrong_destructive for _, outcomes in results)
+    return 0 if harmful == 0 else 1
 
 
 if __name__ == "__main__":

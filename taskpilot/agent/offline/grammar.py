@@ -194,6 +194,12 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "note",
         ),
         (r"^on\s+(?P<ref>.+?)\s+(?:write|put|add|note)\s+(?P<value>.+)$", "note"),
+        # "the report needs the q3 figures, add that as a note".
+        (
+            r"^(?P<ref>.+?)\s+(?P<value>(?:needs?|has|requires?|is\s+waiting\s+on)\s+.+?)\s*[,-]?\s+"
+            r"(?:add|put|save|stick)\s+(?:that|this|it)\s+(?:as|in|to)\s+(?:a\s+|the\s+)?notes?$",
+            "note",
+        ),
         (
             r"^for\s+(?P<ref>[^,]+?)\s*,\s*(?P<value>.+?)\s*(?:[-,]|\s)\s*(?:put|add|save|stick)\s+"
             r"(?:that|this|it)\s+(?:in|as|to)\s+(?:the\s+|a\s+)?notes?$",
@@ -410,7 +416,7 @@ _COMPLETE_RULES = tuple(
 )
 _DELETE_RULE = re.compile(
     r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|ditch|nix|axe|toss|dump|junk|"
-    r"chuck|wipe|get\s+rid\s+of|"
+    r"chuck|wipe|lose|get\s+rid\s+of|"
     r"forget(?:\s+about)?|clear)\s+(?P<ref>.+)$",
     _FLAGS,
 )

@@ -91,7 +91,29 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
     return Reply("\n\n".join(describe_result(result, today) for result in results))
 
 
-_ALSO = re.compile(r"^(?:and\s+|also\s+)?(?P<ref>.+?)\s+(?:too|as\s+well|also)$", re.IGNORECASE)
+# "and the passport one too", "same for the electricity bill": the last request again, for
+# another task.
+_ALSO = re.compile(
+    r"^(?:and\s+|also\s+)?(?P<ref>.+?)\s+(?:too|as\s+well|also)$|"
+    r"^(?:and\s+)?(?:(?:the\s+)?same\s+(?:for|with)|ditto\s+(?:for\s+)?|do\s+the\s+same\s+"
+    r"(?:for|with))\s+(?P<other>.+)$",
+    re.IGNORECASE,
+)
+
+
+def _same_again(text: str, history: Sequence[Any], today: date) -> Command | None:
+    """The previous message's request, acting on the task this one names instead."""
+    also = _ALSO.match(text.strip(" .!?"))
+    previous = next((i for i in reversed(history) if is_message(i, "user")), None)
+    if also is None or previous is None:
+        return None
+    earlier = parse_command(content_text(get(previous, "content")), today)
+    if earlier.intent not in (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE):
+        return None
+    named = parse_command(f"delete {also.group('ref') or also.group('other')}", today)
+    if named.intent is not Intent.DELETE or named.refers_back:
+        return None
+    return replace(earlier, task_id=named.task_id, target=named.target, refers_back=False)
 
 
 def _understood(command: Command, text: str, history: Sequence[Any], today: date) -> Command:
@@ -101,16 +123,8 @@ def _understood(command: Command, text: str, history: Sequence[Any], today: date
         return answer
     if command.intent is Intent.CHOOSE:
         return choose_without_question(command)
-    if command.intent is Intent.UNKNOWN and (also := _ALSO.match(text.strip(" .!?"))):
-        # "and the passport one too": what the last message asked, for another task.
-        previous = next((i for i in reversed(history) if is_message(i, "user")), None)
-        if previous is not None:
-            earlier = parse_command(content_text(get(previous, "content")), today)
-            again = parse_command(f"{earlier.intent.value} {also.group('ref')}", today)
-            if earlier.intent in (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE) and (
-                again.intent is earlier.intent
-            ):
-                return again
+    if command.intent is Intent.UNKNOWN and (again := _same_again(text, history, today)):
+        return again
     if command.refers_back:
         return _what_it_is(command, last_task(history))
     return command

@@ -224,7 +224,7 @@ def _replace_words(left: str, right: str) -> str | None:
     if new[-1].lower() != words[-1]:
         return None
     first = len(words) - len(new)
-    if first >= 2 and words[first - 1] not in ("add", "to", "called", "named"):
+    if first >= 1 and words[first - 1] not in ("add", "called", "named"):
         return left[: old[first].start()] + right  # as many words, replaced
     return left[: old[-1].start()] + right  # the last word, with the new words before it
 
