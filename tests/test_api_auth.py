@@ -155,6 +155,7 @@ async def test_better_auth_shared_secret_tokens(sqlite_url: str, running: object
         assert me.status_code == 200
         assert me.json() == {
             "id": "ba_user_1",
+            "timezone": None,
             "email": "grace@example.com",
             "display_name": "grace",
         }
@@ -166,3 +167,22 @@ async def test_better_auth_shared_secret_tokens(sqlite_url: str, running: object
 
 
 # Better Auth's JWKS tokens (EdDSA, ES256, RS256, key rotation, caching): tests/test_jwks.py.
+
+
+async def test_a_person_sets_their_time_zone(client: httpx.AsyncClient) -> None:
+    ada = await sign_up(client)
+    me = await client.get("/api/auth/me", headers=ada["headers"])
+    assert me.json()["timezone"] is None
+    body = {"timezone": "America/Los_Angeles"}
+    changed = await client.patch("/api/auth/me", json=body, headers=ada["headers"])
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["timezone"] == "America/Los_Angeles"
+    me = await client.get("/api/auth/me", headers=ada["headers"])
+    assert me.json()["timezone"] == "America/Los_Angeles"
+    for bad in ("Mars/Olympus_Mons", "", "../../etc/passwd"):
+        refused = await client.patch("/api/auth/me", json={"timezone": bad}, headers=ada["headers"])
+        assert refused.status_code == 422, (bad, refused.text)
+        assert "time zone" in refused.json()["detail"]
+    assert (await client.patch("/api/auth/me", json=body)).status_code == 401
+    me = await client.get("/api/auth/me", headers=ada["headers"])
+    assert me.json()["timezone"] == "America/Los_Angeles"

@@ -186,3 +186,25 @@ def test_local_secret_is_created_once(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_short_jwt_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32 characters"):
         Settings(_env_file=None, jwt_secret="short")  # type: ignore[call-arg]
+
+
+def test_today_follows_the_turns_zone() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from taskpilot.core.clock import clean_zone, in_zone, today
+    from taskpilot.core.config import Settings
+
+    settings = Settings(_env_file=None, jwt_secret="x" * 40, timezone="UTC")  # type: ignore[call-arg]
+    assert today(settings) == datetime.now(ZoneInfo("UTC")).date()
+    with in_zone("Pacific/Kiritimati"):
+        ahead = today(settings)
+        with in_zone(None):
+            assert today(settings) == datetime.now(ZoneInfo("UTC")).date()
+    with in_zone("Pacific/Pago_Pago"):
+        behind = today(settings)
+    assert (ahead - behind).days == 1
+    assert clean_zone(" Europe/Paris ") == "Europe/Paris"
+    for bad in ("Mars/Olympus_Mons", "", None, "UTC/../../etc"):
+        with pytest.raises(ValueError, match="time zone"):
+            clean_zone(bad)

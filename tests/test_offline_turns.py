@@ -171,3 +171,28 @@ def test_the_parser_is_linear_in_its_input() -> None:
     ):
         ratio = cost(make(2000)) / cost(make(500))
         assert ratio < 8, f"{make(2)!r}: 4x the text cost {ratio:.1f}x"
+
+
+async def test_today_is_each_persons_own(offline_runtime: Any) -> None:
+    """Two people a day apart (UTC+14 and UTC-11, always on different dates) each say "add
+    ... today": each task is due on that person's date, through the API, the offline model
+    and the MCP tools alike (the MCP tool reads the same zone for a date in words)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zones = {"kiri@example.com": "Pacific/Kiritimati", "pago@example.com": "Pacific/Pago_Pago"}
+    due: dict[str, str] = {}
+    async with api_client(offline_runtime) as http:
+        for email, zone in zones.items():
+            person = await sign_up(http, email)
+            set_zone = {"timezone": zone}
+            response = await http.patch("/api/auth/me", json=set_zone, headers=person["headers"])
+            assert response.status_code == 200, response.text
+            chat = Chat(http, person)
+            reply = await chat.say("add water the ferns today")
+            due[zone] = tools(reply)[0][1]["due_date"]
+            [task] = await chat.tasks()
+            assert task["due_date"] == due[zone]
+    for zone, day in due.items():
+        assert day == datetime.now(ZoneInfo(zone)).date().isoformat(), zone
+    assert len(set(due.values())) == 2

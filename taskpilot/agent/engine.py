@@ -55,7 +55,7 @@ from taskpilot.agent.mcp_client import McpConnector
 from taskpilot.agent.model_input import turn_input
 from taskpilot.agent.translate import RunTranslator
 from taskpilot.core import metrics
-from taskpilot.core.clock import today
+from taskpilot.core.clock import in_zone, today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.errors import ErrorCode, TaskPilotError
@@ -76,6 +76,7 @@ from taskpilot.services.turns import (
     TurnStore,
     seen_status,
 )
+from taskpilot.services.users import TimeZones
 
 logger = logging.getLogger("taskpilot.agent")
 
@@ -218,12 +219,12 @@ class TurnEngine:
         self.mcp = mcp
         self.limits = limits or Limits(settings)
         self.lease = timedelta(seconds=settings.turn_lease_seconds)
+        self.zones = TimeZones()
         # TaskPilot keeps history itself, so OpenAI need not store responses (privacy).
         store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
         self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
         self._running: set[RunningTurn] = set()
-        self._cached_agent: Agent[Any] | None = None
-        self._agent_key: tuple[date, int] | None = None
+        self._agents: dict[tuple[date, int], Agent[Any]] = {}
         # Failures still to be written down (the database was away); referenced until they are.
         self._failing: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -526,9 +527,11 @@ class TurnEngine:
         translator = RunTranslator()
         started = time.perf_counter()
         deadline = asyncio.timeout(self.settings.turn_deadline_seconds)
+        zone = await self.zones.of(self.db, turn.user_id)
         try:
             async with self._lease(running, claim), deadline:
-                reply = await self._run_agent(running, claim, translator)
+                with in_zone(zone):  # "today" and "friday" as the person means them
+                    reply = await self._run_agent(running, claim, translator)
             # Shielded: a Stop that lands while the reply is being stored can't half-store it.
             stored = await asyncio.shield(self._finish(turn, claim, reply, translator))
         except asyncio.CancelledError:
@@ -629,18 +632,21 @@ class TurnEngine:
 
     def _agent(self, tools: list[Tool]) -> Agent[Any]:
         """The agent: the same for every turn of a day (its instructions name the date) and
-        tool list, so it is built once for them, not per turn."""
-        key = (today(self.settings), id(tools))
-        if self._agent_key != key or self._cached_agent is None:
-            self._cached_agent = Agent(
+        tool list, so it is built once for them, not per turn (one per day in use: people in
+        other zones may be a day ahead or behind)."""
+        key = (today(self.settings), id(tools))  # the person's day: zones differ by a day
+        agent = self._agents.get(key)
+        if agent is None:
+            if len(self._agents) >= 4:  # yesterday, today and tomorrow around the world
+                self._agents.clear()
+            agent = self._agents[key] = Agent(
                 name="TaskPilot",
                 instructions=build_instructions(key[0]),
                 tools=tools,
                 model=self.model,
                 model_settings=self.model_settings,
             )
-            self._agent_key = key
-        return self._cached_agent
+        return agent
 
     @asynccontextmanager
     async def _lease(self, running: RunningTurn, claim: Claim) -> AsyncIterator[None]:

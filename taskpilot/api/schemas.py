@@ -25,6 +25,14 @@ class SignUpRequest(ApiModel):
     display_name: str = Field(default="", max_length=120)
 
 
+class SettingsRequest(ApiModel):
+    timezone: str = Field(
+        max_length=64,
+        examples=["Europe/Paris"],
+        description="Your IANA time zone: what 'today' and 'friday' mean in your messages.",
+    )
+
+
 class LogInRequest(ApiModel):
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)
@@ -34,6 +42,9 @@ class UserOut(BaseModel):
     id: str
     email: str
     display_name: str
+    timezone: str | None = Field(
+        default=None, description="Your IANA time zone; unset: the server's TIMEZONE."
+    )
 
 
 class TokenOut(BaseModel):

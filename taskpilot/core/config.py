@@ -63,7 +63,9 @@ class Settings(BaseSettings):
         default=10, gt=0, description="Seconds to wait for a free connection before a 503."
     )
     timezone: str = Field(
-        default="UTC", description="IANA time zone for 'today', 'tomorrow', 'friday'."
+        default="UTC",
+        description="IANA time zone for 'today', 'tomorrow', 'friday' for people who have not"
+        " set their own (users.timezone).",
     )
     history_turns: int = Field(
         default=10, ge=1, le=200, description="Turns of a conversation the agent sees."

@@ -88,6 +88,9 @@ class User(SQLModel, table=True):
     created_at: datetime = _ts()
     # "Sign out everywhere": TaskPilot tokens issued before this are refused.
     signed_out_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # The person's IANA time zone ("Europe/Paris"): what "today" and "friday" mean for them.
+    # None until their browser or the API says; the server's TIMEZONE stands in.
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class RevokedToken(SQLModel, table=True):

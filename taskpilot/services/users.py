@@ -1,14 +1,19 @@
-"""Accounts: sign-up, log-in, and the rows for people who arrive with a Better Auth token."""
+"""Accounts: sign-up, log-in, the person's time zone, and the rows for people who arrive
+with a Better Auth token."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from taskpilot.core.clock import clean_zone
+from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.security import Identity, hash_password, verify_password
 from taskpilot.data.models import User
 from taskpilot.services.sign_out import SIGNED_OUT, signed_in_user
@@ -63,6 +68,43 @@ def clean_display_name(name: str) -> str:
     return value
 
 
+class TimeZones:
+    """Each person's time zone, as the turn engine needs it once per turn: read from the
+    database at most once a minute per person and worker (a change made on this worker is
+    seen at once, on the others within ZONE_SECONDS)."""
+
+    ZONE_SECONDS = 60.0
+    _MOST = 10_000
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str | None, float]] = {}
+
+    async def of(self, db: Database, user_id: str) -> str | None:
+        """The person's zone, or None when they have not set one (or it can't be read now:
+        the server's zone stands in)."""
+        now = time.monotonic()
+        known = self._known.get(user_id)
+        if known is not None and now - known[1] < self.ZONE_SECONDS:
+            return known[0]
+        try:
+            async with db.session() as session:
+                row = (await session.exec(_ZONE, params={"user_id": user_id})).first()  # type: ignore[call-overload]
+            zone = row[0] if row is not None else None
+        except DatabaseUnavailable:
+            return None
+        if len(self._known) >= self._MOST:
+            self._known.clear()
+        self._known[user_id] = (zone, now)
+        return zone  # type: ignore[no-any-return]
+
+    def changed(self, user_id: str) -> None:
+        """Forget what was read for `user_id` (it just set a new zone)."""
+        self._known.pop(user_id, None)
+
+
+_ZONE = sa.select(col(User.timezone)).where(col(User.id) == sa.bindparam("user_id"))
+
+
 class UserService:
     """Account operations."""
 
@@ -84,6 +126,16 @@ class UserService:
         except IntegrityError as exc:
             await self.session.rollback()
             raise EmailTaken("An account with that email already exists; log in instead.") from exc
+        return user
+
+    async def set_timezone(self, user: User, zone: str) -> User:
+        """Store the person's time zone (an IANA name); `AccountError` for anything else."""
+        try:
+            user.timezone = clean_zone(zone)
+        except ValueError as exc:
+            raise AccountError(str(exc)) from exc
+        self.session.add(user)
+        await self.session.commit()
         return user
 
     async def log_in(self, email: str, password: str) -> User:

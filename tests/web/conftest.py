@@ -14,6 +14,7 @@ import pytest
 from agents.testing import ScriptedModel
 from reflex.istate.data import RouterData
 from reflex.state import BaseState, State
+from reflex_base.event import EventSpec
 
 from taskpilot.core.config import Settings
 from taskpilot.core.db import DatabaseUnavailable
@@ -39,6 +40,19 @@ async def call(state: BaseState, handler: str, *args: Any) -> Any:
     if inspect.iscoroutine(result):
         return await result
     return result
+
+
+def asks_browser_zone(events: Any) -> bool:
+    """True when a handler's events ask the browser for its time zone, answered to
+    `AuthState.remember_timezone` (what a page load ends with)."""
+    for event in events if isinstance(events, list) else [events]:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_call_script":
+            args = dict((str(k), v) for k, v in event.args)
+            code = str(args["javascript_code"]._var_value)  # type: ignore[attr-defined]
+            callback = str(args["callback"])
+            if "resolvedOptions().timeZone" in code and "remember_timezone" in callback:
+                return True
+    return False
 
 
 @dataclass

@@ -18,7 +18,7 @@ from taskpilot.services.tasks import TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN
 from taskpilot.web.states.chat import GENERIC_FAILURE, SESSION_EXPIRED
 from taskpilot.web.states.tasks import TOOL_FAILED, TaskState
-from tests.web.conftest import Page, call
+from tests.web.conftest import Page, asks_browser_zone, call
 
 
 def redirect_to(events: Any) -> str | None:
@@ -128,7 +128,7 @@ async def test_a_turn_streams_into_the_page_and_survives_a_reload(
     tab: Page, another_tab: Any
 ) -> None:
     user_id = await tab.sign_up()
-    assert await call(tab.chat, "load_page") is None
+    assert asks_browser_zone(await call(tab.chat, "load_page"))
     assert tab.chat.user_name == "Ada Lovelace" and tab.chat.greeting.endswith("Ada?")
     assert tab.chat.initials == "AL" and tab.tasks.loaded and tab.tasks.tasks == []
     tab.model.extend(
@@ -540,3 +540,44 @@ async def test_logging_out_ends_the_token_on_the_server(tab: Page) -> None:
     # A tab that still holds the old token is treated as signed out.
     tab.auth.token = token
     assert await tab.auth._identity() is None
+
+
+async def test_the_browser_time_zone_is_stored_for_the_person_once(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page load asks the browser for its zone; a real, new one is stored (and the turn
+    engine reads it at once); an unknown one, or the same again, writes nothing."""
+    from taskpilot.data.models import User
+    from taskpilot.services.users import UserService
+
+    user_id = await tab.sign_up()
+    assert asks_browser_zone(await call(tab.chat, "load_page"))
+    await call(tab.auth, "remember_timezone", "Pacific/Kiritimati")
+
+    async def stored() -> str | None:
+        async with tab.runtime.db.session() as session:
+            user = await session.get(User, user_id)
+            assert user is not None
+            await session.refresh(user)
+            return user.timezone
+
+    assert await stored() == "Pacific/Kiritimati"
+    assert await tab.runtime.turns.zones.of(tab.runtime.db, user_id) == "Pacific/Kiritimati"
+    writes: list[str] = []
+    original = UserService.set_timezone
+
+    async def counted(self: UserService, user: User, zone: str) -> User:
+        writes.append(zone)
+        return await original(self, user, zone)
+
+    monkeypatch.setattr(UserService, "set_timezone", counted)
+    await call(tab.auth, "remember_timezone", "Pacific/Kiritimati")  # the same: not stored
+    await call(tab.auth, "remember_timezone", "Mars/Olympus_Mons")  # not a zone: refused
+    await call(tab.auth, "remember_timezone", None)
+    assert writes == ["Mars/Olympus_Mons"]
+    assert await stored() == "Pacific/Kiritimati"
+    # The next page load knows the stored zone, so the browser's same answer writes nothing.
+    tab.auth._zone = ""
+    assert asks_browser_zone(await call(tab.chat, "load_page"))
+    await call(tab.auth, "remember_timezone", "Pacific/Kiritimati")
+    assert writes == ["Mars/Olympus_Mons"]

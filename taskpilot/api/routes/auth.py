@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from taskpilot.api.deps import ClientAddress, CurrentUser, IdentityDep, RuntimeDep, SessionDep
-from taskpilot.api.schemas import ErrorOut, LogInRequest, SignUpRequest, TokenOut, UserOut
+from taskpilot.api.schemas import (
+    ErrorOut,
+    LogInRequest,
+    SettingsRequest,
+    SignUpRequest,
+    TokenOut,
+    UserOut,
+)
 from taskpilot.core.limits import RateLimited
 from taskpilot.core.security import mint_access_token
 from taskpilot.data.models import User
@@ -17,7 +24,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, email=user.email, display_name=user.display_name)
+    return UserOut(
+        id=user.id, email=user.email, display_name=user.display_name, timezone=user.timezone
+    )
 
 
 async def _count_attempt(runtime: Runtime, email: str, client: str) -> None:
@@ -92,3 +101,16 @@ async def log_out_everywhere(identity: IdentityDep, user: CurrentUser, session: 
 async def me(user: CurrentUser) -> UserOut:
     """Who the bearer token belongs to."""
     return _user_out(user)
+
+
+@router.patch("/me", responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+async def update_me(
+    body: SettingsRequest, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> UserOut:
+    """Set your time zone: "tomorrow" and "friday" in your messages count from your day."""
+    try:
+        saved = await UserService(session).set_timezone(await session.merge(user), body.timezone)
+    except AccountError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    runtime.turns.zones.changed(saved.id)
+    return _user_out(saved)

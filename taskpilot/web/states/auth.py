@@ -27,6 +27,10 @@ from taskpilot.web.wording import greeting, initials
 logger = logging.getLogger("taskpilot.web")
 
 
+# The browser's IANA time zone ("Europe/Paris").
+_BROWSER_ZONE = "Intl.DateTimeFormat().resolvedOptions().timeZone"
+
+
 class AuthState(rx.State):
     """The signed-in person, as far as the page needs to know."""
 
@@ -36,6 +40,9 @@ class AuthState(rx.State):
     user_email: rx.Field[str] = rx.field("")
     form_error: rx.Field[str] = rx.field("")
     submitting: rx.Field[bool] = rx.field(False)
+    # The time zone stored for the person ("" when none), to store the browser's only when
+    # it differs.
+    _zone: str = ""
 
     @rx.var
     def greeting(self) -> str:
@@ -157,6 +164,33 @@ class AuthState(rx.State):
             except DatabaseUnavailable:
                 logger.warning("could not end a token on sign-out: the database is unavailable")
         return await self._sign_out()
+
+    def _ask_zone(self, user: User) -> Any:
+        """After a page load: ask the browser for its time zone (`remember_timezone`), so
+        "tomorrow" in a message means the person's tomorrow."""
+        self._zone = user.timezone or ""
+        return rx.call_script(_BROWSER_ZONE, callback=AuthState.remember_timezone)
+
+    @rx.event
+    async def remember_timezone(self, zone: Any) -> None:
+        """Store the browser's time zone for the person, when it is a real one and new."""
+        if not isinstance(zone, str) or not zone or zone == self._zone:
+            return
+        identity = await self._identity()
+        if identity is None:
+            return
+        runtime = get_runtime()
+        try:
+            async with runtime.db.session() as session:
+                users = UserService(session)
+                await users.set_timezone(await users.ensure(identity), zone)
+        except AccountError:
+            logger.info("the browser's time zone is not one this server knows")
+            return
+        except DatabaseUnavailable:
+            return  # asked again on the next page load
+        self._zone = zone
+        runtime.turns.zones.changed(identity.user_id)
 
     @rx.event
     def clear_form_error(self) -> None:

@@ -153,7 +153,7 @@ class ChatState(AuthState):
         self.missing = missing
         self.messages = messages
         history.current_title = title
-        return None
+        return self._ask_zone(user)
 
     def _detach(self) -> None:
         """Let a running turn finish unseen; clear the live block."""

@@ -79,7 +79,7 @@ class ChatKitState(AuthState):
         self.unavailable = False
         self.ready = False
         self.responding = False
-        return None
+        return self._ask_zone(user)
 
     @rx.event
     def chatkit_ready(self) -> None:
