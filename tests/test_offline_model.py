@@ -1230,3 +1230,34 @@ async def test_tagging_turn_and_an_unreadable_edit(streamed: bool) -> None:
     assert len(store.calls) == 1
     assert turn.output.startswith("I couldn't tell which task to change, or how.")
     assert store.tasks[0]["title"] == "Buy milk"
+
+
+def test_a_due_date_moves_by_an_amount_from_its_own() -> None:
+    """ "push task 4 back a week" counts from task 4's due date (looked up first), not from
+    today; a task without one counts from today; "bring ... forward" moves it earlier."""
+    today = date(2026, 12, 2)
+
+    def after(message: str, tasks: list[dict[str, Any]]) -> Any:
+        first = next_step(message, today)
+        assert isinstance(first, ToolRequest) and first.name == "list_tasks"
+        output = json.dumps({"tasks": tasks})
+        return first, next_step(
+            [
+                {"role": "user", "content": message},
+                {"type": "function_call", "call_id": "c", "name": "list_tasks", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c", "output": output},
+            ],
+            today,
+        )
+
+    due = {"task_id": 4, "title": "Pay the bill", "due_date": "2026-12-05"}
+    first, step = after("push task 4 back a week", [due, {"task_id": 5, "title": "x"}])
+    assert first.arguments == {"status": "all", "limit": 200}
+    assert step == ToolRequest("update_task", {"task_id": 4, "due_date": "2026-12-12"})
+    _, step = after("push task 4 back a week", [{"task_id": 4, "title": "Pay the bill"}])
+    assert step == ToolRequest("update_task", {"task_id": 4, "due_date": "2026-12-09"})
+    _, step = after("push task 4 back a week", [{"task_id": 5, "title": "x"}])
+    assert step == Reply("Task 4 was not found.")
+    first, step = after("bring the bill forward 2 days", [due])
+    assert first.arguments == {"status": "all", "search": "bill"}
+    assert step == ToolRequest("update_task", {"task_id": 4, "due_date": "2026-12-03"})

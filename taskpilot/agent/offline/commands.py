@@ -58,6 +58,8 @@ class Command:
     `task_id`, with only the values the message gave (for `CHOOSE`, `position`: 1-based,
     -1 for the last). `message` is what to say for `CLARIFY`. `refers_back`: the task is
     "it" / "that", the one the conversation just talked about (`context.last_task`).
+    `shift_days`: move the due date by this many days from the task's own ("push it back
+    by a week"), read from a lookup first.
     """
 
     intent: Intent
@@ -66,6 +68,7 @@ class Command:
     arguments: Mapping[str, Any] = field(default_factory=dict)
     message: str | None = None
     refers_back: bool = False
+    shift_days: int = 0
 
     @property
     def tool(self) -> str | None:
@@ -75,6 +78,8 @@ class Command:
     @property
     def needs_lookup(self) -> bool:
         """True when the task is named in words and must be found before acting on it."""
+        if self.shift_days and self.intent is Intent.UPDATE and not self.refers_back:
+            return True  # the task's own due date is needed
         return self.intent in _TASK_ACTIONS and self.task_id is None and bool(self.target)
 
     def tool_arguments(self, task_id: int | None = None) -> dict[str, Any]:
@@ -87,6 +92,8 @@ class Command:
     def lookup_arguments(self) -> dict[str, Any]:
         """The `list_tasks` arguments that find the task named by `target`."""
         status = {Intent.COMPLETE: "pending", Intent.REOPEN: "completed"}.get(self.intent, "all")
+        if self.task_id is not None:  # a numbered task whose fields are needed: every task
+            return {"status": status, "limit": 200}
         return {"status": status, "search": self.target}
 
     def wide_lookup_arguments(self) -> dict[str, Any]:

@@ -169,9 +169,35 @@ _REF = r"(?P<ref>.+?)"
 _QUOTED = r"[\"“‘'](?P<value>.+)[\"”’']"
 _FIELD = r"(?P<field>priority|due\s*date|deadline|due|title|name|description|notes?|tags?|labels?)"
 
+_AMOUNT_OF_TIME = (
+    r"(?:(?:a\s+)?(?:couple\s+of|few)|an?|one|two|three|four|five|six|seven|ten|\d{1,3})\s+"
+    r"(?:days?|weeks?)"
+)
+_AMOUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_AMOUNTS.update({"seven": 7, "ten": 10, "couple of": 2, "few": 3})
+
+
+def _days(amount: str) -> int:
+    """Days in "a week", "3 days", "a couple of weeks"."""
+    number, unit = amount.lower().rsplit(None, 1)
+    number = " ".join(number.split()).removeprefix("a ") if " " in number else number
+    count = int(number) if number.isdigit() else _AMOUNTS[number]
+    return count * (7 if unit.startswith("week") else 1)
+
+
 _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, _FLAGS), kind)
     for pattern, kind in (
+        # A due date moved by an amount from its own: "push the bill back by a week",
+        # "bring task 3 forward 2 days".
+        (
+            r"^(?P<verb>push|move|bump|shift|delay|postpone|put\s+off|bring|pull)\s+"
+            + _REF
+            + r"\s+(?P<way>back|forward|ahead|out|up|on)?\s*(?:by\s+)?(?P<value>"
+            + _AMOUNT_OF_TIME
+            + r")$",
+            "shift",
+        ),
         # Notes: "add a note to the invoice: ...", "note on task 2: ...", "add a note: ..." (on
         # the task just talked about), "groceries note: ...", "for the passport, note that ...".
         (
@@ -601,6 +627,14 @@ def _parse_update(text: str, today: date) -> Command | None:
             changes = {"priority": "high"}
         elif kind in ("high", "low"):
             changes = {"priority": kind}
+        elif kind == "shift":
+            earlier = match.group("verb").lower() in ("bring", "pull") or (
+                (match.group("way") or "").lower() in ("forward", "ahead", "up")
+            )
+            days = _days(value) * (-1 if earlier else 1)
+            return Command(
+                Intent.UPDATE, task_id=task_id, target=target, refers_back=back, shift_days=days
+            )
         elif kind == "note":
             changes = {"description": _unquote(value)} if value.strip() else "The note is empty."
         elif kind == "due_if_date":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
@@ -53,7 +53,23 @@ def _which_one(command: Command, tasks: Sequence[Mapping[str, Any]], opening: st
     return Reply("\n".join(lines))
 
 
-def after_lookup(command: Command, lookups: Sequence[ToolResult]) -> ToolRequest | Reply:
+def _act(command: Command, task: Mapping[str, Any], today: date) -> ToolRequest | Reply:
+    """The command's tool call on the task found; a shift of the due date counts from the
+    task's own (or from today when it has none)."""
+    number = task["task_id"]
+    if not command.shift_days:
+        return ToolRequest(str(command.tool), command.tool_arguments(number))
+    try:
+        start = date.fromisoformat(str(task.get("due_date") or today.isoformat()))
+    except ValueError:
+        start = today
+    due = start + timedelta(days=command.shift_days)
+    return ToolRequest(str(command.tool), {"task_id": number, "due_date": due.isoformat()})
+
+
+def after_lookup(
+    command: Command, lookups: Sequence[ToolResult], today: date
+) -> ToolRequest | Reply:
     """The step after the `list_tasks` lookups of `command.target` (one by its words, then,
     when that found nothing, one of every task it could act on): act on the one match, look
     wider, or ask which one (`- **number** title` lines that `resolve_choice` reads back)."""
@@ -63,8 +79,13 @@ def after_lookup(command: Command, lookups: Sequence[ToolResult]) -> ToolRequest
     status = command.lookup_arguments()["status"]
     kind = f"{status} task" if status != "all" else "task"
     matches = listed_tasks(lookups[0].data)
+    if command.task_id is not None:  # a numbered task, looked up for its fields
+        found = [task for task in matches if task["task_id"] == command.task_id]
+        if not found:
+            return Reply(f"Task {command.task_id} was not found.")
+        return _act(command, found[0], today)
     if len(matches) == 1:
-        return ToolRequest(str(command.tool), command.tool_arguments(matches[0]["task_id"]))
+        return _act(command, matches[0], today)
     if matches:
         opening = f'I found {len(matches)} {kind}s matching "{command.target}":'
         return _which_one(command, matches, opening)
@@ -73,7 +94,7 @@ def after_lookup(command: Command, lookups: Sequence[ToolResult]) -> ToolRequest
     candidates = rank(str(command.target), listed_tasks(lookups[1].data))
     sure = [match.task for match in candidates if match.score >= NAMED]
     if len(sure) == 1:
-        return ToolRequest(str(command.tool), command.tool_arguments(sure[0]["task_id"]))
+        return _act(command, sure[0], today)
     if sure:
         opening = f'These {kind}s all match "{command.target}":'
         return _which_one(command, sure[:_MOST_OFFERED], opening)

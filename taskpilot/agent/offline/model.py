@@ -86,7 +86,7 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
     if command.needs_lookup:
         lookups = list(takewhile(lambda result: result.name == LIST_TASKS, results))
         if len(lookups) == len(results):  # looked up, not acted yet
-            return after_lookup(command, lookups)
+            return after_lookup(command, lookups, today)
         results = results[len(lookups) :]
     return Reply("\n\n".join(describe_result(result, today) for result in results))
 
