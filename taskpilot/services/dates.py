@@ -37,9 +37,7 @@ _MONTHS = (
 )
 MONTHS = _MONTHS
 _MONTH = r"(?:" + "|".join(_MONTHS) + r"|" + "|".join(m[:3] for m in _MONTHS) + r"|sept)\.?"
-_NUMBER_WORDS = {
-    "a": 1,
-    "an": 1,
+NUMBER_WORDS = {
     "one": 1,
     "two": 2,
     "three": 3,
@@ -52,10 +50,13 @@ _NUMBER_WORDS = {
     "ten": 10,
     "eleven": 11,
     "twelve": 12,
-    "couple of": 2,
-    "few": 3,
 }
-_AMOUNT = r"(?:\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")"
+# How many, said in words: "a week", "a couple of days", "a few weeks".
+_AMOUNT_WORDS = {"a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "a": 1, "an": 1}
+_AMOUNT_WORDS.update(NUMBER_WORDS)
+_AMOUNT = r"(?:\d{1,3}|" + "|".join(w.replace(" ", r"\s+") for w in _AMOUNT_WORDS) + r")"
+# "a week", "3 days", "a couple of weeks": an amount of time (see `days_in`).
+AMOUNT_OF_TIME = _AMOUNT + r"\s+(?:days?|weeks?)"
 _ORDINAL_WORDS = {
     "first": 1,
     "second": 2,
@@ -114,6 +115,17 @@ DUE_PATTERN = re.compile(
 
 class DateParseError(ValueError):
     """The text is not a date TaskPilot understands."""
+
+
+def _count(words: str) -> int:
+    text = " ".join(words.lower().split())
+    return int(text) if text.isdigit() else _AMOUNT_WORDS[text]
+
+
+def days_in(amount: str) -> int:
+    """The days in an `AMOUNT_OF_TIME`: "a week" → 7, "3 days" → 3."""
+    number, unit = amount.lower().rsplit(None, 1)
+    return _count(number) * (7 if unit.startswith("week") else 1)
 
 
 def _coming(today: date, weekday: int) -> date:
@@ -196,7 +208,7 @@ def _by_rule(value: str, today: date, text: str) -> date | None:
     if re.fullmatch(r"in (?:a )?fortnight", value):
         return today + timedelta(days=14)
     if match := re.fullmatch(r"in (" + _AMOUNT + r") (day|week|month)s?", value):
-        amount = _NUMBER_WORDS.get(match.group(1)) or int(match.group(1))
+        amount = _count(match.group(1))
         unit = match.group(2)
         if unit == "month":
             month_index = today.month - 1 + amount

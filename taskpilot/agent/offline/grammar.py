@@ -23,7 +23,15 @@ from taskpilot.agent.offline.rewrites import (
     correct_known_words,
 )
 from taskpilot.agent.offline.words import PAST_VERB, base_form
-from taskpilot.services.dates import DUE_PATTERN, WEEKDAYS, DateParseError, parse_due
+from taskpilot.services.dates import (
+    AMOUNT_OF_TIME,
+    DUE_PATTERN,
+    NUMBER_WORDS,
+    WEEKDAYS,
+    DateParseError,
+    days_in,
+    parse_due,
+)
 
 _FLAGS = re.IGNORECASE
 
@@ -62,21 +70,7 @@ _HELP = re.compile(
     _FLAGS,
 )
 
-_NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
-_NUMBER = r"(?:\d{1,9}|" + "|".join(_NUMBER_WORDS) + r")"
+_NUMBER = r"(?:\d{1,9}|" + "|".join(NUMBER_WORDS) + r")"
 _NUMBERED_REF = re.compile(
     r"^(?:(?:the\s+)?(?:task|todo|to-do|item|number|no\.?)\s*)?(?:number\s*|no\.?\s*)?#?\s*"
     r"(?P<n>" + _NUMBER + r")$",
@@ -169,22 +163,6 @@ _REF = r"(?P<ref>.+?)"
 _QUOTED = r"[\"“‘'](?P<value>.+)[\"”’']"
 _FIELD = r"(?P<field>priority|due\s*date|deadline|due|title|name|description|notes?|tags?|labels?)"
 
-_AMOUNT_OF_TIME = (
-    r"(?:(?:a\s+)?(?:couple\s+of|few)|an?|one|two|three|four|five|six|seven|ten|\d{1,3})\s+"
-    r"(?:days?|weeks?)"
-)
-_AMOUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-_AMOUNTS.update({"seven": 7, "ten": 10, "couple of": 2, "few": 3})
-
-
-def _days(amount: str) -> int:
-    """Days in "a week", "3 days", "a couple of weeks"."""
-    number, unit = amount.lower().rsplit(None, 1)
-    number = " ".join(number.split()).removeprefix("a ") if " " in number else number
-    count = int(number) if number.isdigit() else _AMOUNTS[number]
-    return count * (7 if unit.startswith("week") else 1)
-
-
 _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, _FLAGS), kind)
     for pattern, kind in (
@@ -194,7 +172,7 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^(?P<verb>push|move|bump|shift|delay|postpone|put\s+off|bring|pull)\s+"
             + _REF
             + r"\s+(?P<way>back|forward|ahead|out|up|on)?\s*(?:by\s+)?(?P<value>"
-            + _AMOUNT_OF_TIME
+            + AMOUNT_OF_TIME
             + r")$",
             "shift",
         ),
@@ -509,7 +487,7 @@ def _normalize(text: str) -> str:
 
 def _number(text: str) -> int | None:
     value = text.lower()
-    return int(value) if value.isdigit() else _NUMBER_WORDS.get(value)
+    return int(value) if value.isdigit() else NUMBER_WORDS.get(value)
 
 
 def _reference(text: str) -> tuple[int | None, str | None]:
@@ -631,7 +609,7 @@ def _parse_update(text: str, today: date) -> Command | None:
             earlier = match.group("verb").lower() in ("bring", "pull") or (
                 (match.group("way") or "").lower() in ("forward", "ahead", "up")
             )
-            days = _days(value) * (-1 if earlier else 1)
+            days = days_in(value) * (-1 if earlier else 1)
             return Command(
                 Intent.UPDATE, task_id=task_id, target=target, refers_back=back, shift_days=days
             )
