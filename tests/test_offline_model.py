@@ -1261,3 +1261,19 @@ def test_a_due_date_moves_by_an_amount_from_its_own() -> None:
     first, step = after("bring the bill forward 2 days", [due])
     assert first.arguments == {"status": "all", "search": "bill"}
     assert step == ToolRequest("update_task", {"task_id": 4, "due_date": "2026-12-03"})
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "due"),
+    [
+        ("add comprar leche mañana", "Comprar leche", date(2026, 12, 3)),
+        ("add appeler maman vendredi", "Appeler maman", date(2026, 12, 4)),
+        ("add Oma anrufen übermorgen", "Oma anrufen", date(2026, 12, 4)),
+        ("add chiamare Luca domani", "Chiamare Luca", date(2026, 12, 3)),
+    ],
+)
+def test_a_day_in_another_language_ends_an_added_task(text: str, title: str, due: date) -> None:
+    """dateparser reads other languages' day words; the grammar finds them in the sentence."""
+    command = parse_command(text, date(2026, 12, 2))
+    assert command.intent is Intent.ADD
+    assert dict(command.arguments) == {"title": title, "due_date": due.isoformat()}

@@ -93,6 +93,16 @@ _HOLIDAY_NAMES = sorted(_HOLIDAYS, key=len, reverse=True)
 _HOLIDAY = r"(?:" + "|".join(re.escape(h).replace(r"\ ", r"\s+") for h in _HOLIDAY_NAMES) + r")"
 
 
+# Day words of other languages (Spanish, French, German, Italian, Portuguese) that
+# `dateparser` reads, so "add comprar leche mañana" finds its date inside the sentence too.
+_FOREIGN_DAYS = (
+    "pasado mañana|mañana|hoy|lunes|martes|miércoles|jueves|viernes|sábado|domingo"
+    "|après-demain|demain|aujourd'hui|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+    "|übermorgen|morgen|heute|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
+    "|dopodomani|domani|oggi|lunedì|martedì|mercoledì|giovedì|venerdì|sabato"
+    "|amanhã|hoje|segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira"
+)
+
 # The phrases `parse_due` understands, for a parser that needs to find one inside a sentence.
 DUE_PATTERN = re.compile(
     r"\b(?:"
@@ -108,7 +118,8 @@ DUE_PATTERN = re.compile(
     r"|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?"
     r"|the\s+\d{1,2}(?:st|nd|rd|th)"
     r"|" + _WEEKDAY + r"(?!\w)"
-    r")\b",
+    r"|(?:" + _FOREIGN_DAYS + r")(?!\w)"
+    r")(?!\w)",
     re.IGNORECASE,
 )
 
