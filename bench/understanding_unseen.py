@@ -25,11 +25,11 @@ ANY_STATUS = OneOf(None, "all", "pending")
 UNSEEN: list[Case] = [
     # --- misspellings ------------------------------------------------------------------------
     Case("misspellings", "mark the dentst call as dnoe", completed(2)),
-    Case("misspellings", "delet the quartely report pls", deleted(6)),
+    Case("misspellings", "delet the quartely report pls", asked()),  # typo: confirmed first
     Case("misspellings", "chnage the electrcity bill to monady", changed(4, due="2026-12-07")),
     Case("misspellings", "set pasport priorty to hihg", changed(5, priority="high")),
     Case("misspellings", "shwo me my wrok tasks", listed(tag="work", status=ANY_STATUS)),
-    Case("misspellings", "finshed the invioce to acme", completed(3)),
+    Case("misspellings", "finshed the invioce to acme", asked()),  # typo: confirmed first
     Case(
         "misspellings",
         "add a noet to the meeting with sma: bring the slides",

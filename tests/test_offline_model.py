@@ -1277,3 +1277,106 @@ def test_a_day_in_another_language_ends_an_added_task(text: str, title: str, due
     command = parse_command(text, date(2026, 12, 2))
     assert command.intent is Intent.ADD
     assert dict(command.arguments) == {"title": title, "due_date": due.isoformat()}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A take-back beside the request (found in review: each once deleted or completed).
+        "delete task 4, never mind",
+        "delete task 4, just kidding",
+        "delete task 3, actually no",
+        "delete task 3? no, keep it",
+        "complete the report, no wait, don't",
+        "complete task 4, not yet",
+        "delete task 3, sorry, I meant complete it",
+        "complete task 3, no, delete it",
+        # Questions about a task's state.
+        "did I pay rent?",
+        "is the report done?",
+        "task 2 done?",
+        "was the rent paid?",
+        "has the plumber called?",
+        # News that is not "done".
+        "task 3 is unfinished",
+        "task 3 started",
+        "I started task 3",
+        "I started the quarterly report",
+        "task 3 is blocked",
+        # Real words near a command verb.
+        "delegate the report",
+        "remote the passport",
+        "compete the report",
+        "Finnish the report",
+        "forget to pay the bill",
+        "wipe the kitchen counters",
+        "dump the recycling",
+    ],
+)
+def test_a_doubtful_message_never_deletes_or_completes(text: str) -> None:
+    """It asks, lists or says it did not understand; a delete or completion needs a clear
+    request ("Did you mean **delete task 4**?" is answered by "yes")."""
+    step = next_step(text, date(2026, 12, 2))
+    destructive = ("delete_task", "complete_task")
+    assert not (isinstance(step, ToolRequest) and step.name in destructive), step
+    command = parse_command(text, date(2026, 12, 2))
+    assert command.intent not in (Intent.DELETE, Intent.COMPLETE), command
+
+
+def test_yes_to_did_you_mean_does_it_and_a_near_miss_title_is_asked() -> None:
+    today = date(2026, 12, 2)
+    asked = next_step("delet task 5", today)
+    assert isinstance(asked, Reply) and "Did you mean **delete task 5**?" in asked.text
+    history = [
+        {"role": "user", "content": "delet task 5"},
+        {"role": "assistant", "content": asked.text},
+    ]
+    for yes in ("yes", "yep", "sure, please", "go ahead"):
+        step = next_step([*history, {"role": "user", "content": yes}], today)
+        assert step == ToolRequest("delete_task", {"task_id": 5}), yes
+    step = next_step([*history, {"role": "user", "content": "no"}], today)
+    assert isinstance(step, Reply) and "left your tasks" in step.text
+    # "cancel the dinner": a similar word ("winner") is never enough to delete.
+    items: list[Any] = [
+        {"role": "user", "content": "cancel the dinner"},
+        {"type": "function_call", "call_id": "a", "name": "list_tasks", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "a", "output": '{"tasks": []}'},
+        {"type": "function_call", "call_id": "b", "name": "list_tasks", "arguments": "{}"},
+        {
+            "type": "function_call_output",
+            "call_id": "b",
+            "output": '{"tasks": [{"task_id": 7, "title": "Pick the raffle winner"}]}',
+        },
+    ]
+    step = next_step(items, today)
+    assert isinstance(step, Reply) and "Did you mean one of these?" in step.text
+
+
+def test_an_answer_that_says_no_or_names_no_offered_task_is_asked_again() -> None:
+    question = (
+        'I found 3 tasks matching "call":\n- **4** Call mom\n- **12** Call the plumber\n'
+        "- **15** Call dad\nWhich one should I delete? Reply with its number or its name."
+    )
+    history = [
+        {"role": "user", "content": "delete call"},
+        {"role": "assistant", "content": question},
+    ]
+    for answer in ("task 2", "#2", "task 3", "not dad", "no, not mom", "mom? no"):
+        step = next_step([*history, {"role": "user", "content": answer}], date(2026, 12, 2))
+        assert isinstance(step, Reply), (answer, step)
+
+
+def test_it_after_a_failed_call_is_unclear() -> None:
+    items = [
+        {"role": "user", "content": "add buy milk"},
+        {"type": "function_call", "call_id": "a", "name": "add_task", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "a", "output": '{"task_id": 11}'},
+        {"role": "assistant", "content": "Added task 11."},
+        {"role": "user", "content": "delete task 99"},
+        {"type": "function_call", "call_id": "b", "name": "delete_task", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "b", "output": "Error: Task 99 was not found."},
+        {"role": "assistant", "content": "Task 99 was not found."},
+        {"role": "user", "content": "delete it"},
+    ]
+    step = next_step(items, date(2026, 12, 2))
+    assert isinstance(step, Reply) and step.text.startswith("Which task do you mean?")

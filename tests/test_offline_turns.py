@@ -168,6 +168,16 @@ def test_the_parser_is_linear_in_its_input() -> None:
         lambda n: "#a" * n,
         lambda n: "add " + "x, " * n,
         lambda n: "add x due " + "a " * n,
+        # Found in review of the corrections and clause readers: runs of one character.
+        lambda n: "x" + " " * n + "x",
+        lambda n: "x" + "\t" * n + "x",
+        lambda n: "." * n,
+        lambda n: "-" * n,
+        lambda n: ":" * n,
+        lambda n: "no is " * (n // 3),
+        lambda n: "no wait " * (n // 4),
+        lambda n: "x needs " * (n // 4),
+        lambda n: "delete task 1, " * (n // 8),
     ):
         ratio = cost(make(2000)) / cost(make(500))
         assert ratio < 8, f"{make(2)!r}: 4x the text cost {ratio:.1f}x"

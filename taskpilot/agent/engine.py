@@ -527,9 +527,9 @@ class TurnEngine:
         translator = RunTranslator()
         started = time.perf_counter()
         deadline = asyncio.timeout(self.settings.turn_deadline_seconds)
-        zone = await self.zones.of(self.db, turn.user_id)
         try:
             async with self._lease(running, claim), deadline:
+                zone = await self.zones.of(self.db, turn.user_id)
                 with in_zone(zone):  # "today" and "friday" as the person means them
                     reply = await self._run_agent(running, claim, translator)
             # Shielded: a Stop that lands while the reply is being stored can't half-store it.

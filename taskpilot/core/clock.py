@@ -1,9 +1,10 @@
 """Today's date in the person's time zone, so 'tomorrow' means what they mean by it.
 
-A turn runs `in_zone(the person's zone)`: everything it calls (the offline model, the MCP
-tools reading "friday", the instructions that name the date) asks `today`, which reads that
-zone, else the server's TIMEZONE. A context variable carries it, so the tools that run in the
-turn's MCP session and the model's worker thread see it too.
+A turn runs `in_zone(the person's zone)`: everything it calls in this process (the offline
+model, the in-process MCP tools reading "friday", the instructions that name the date) asks
+`today`, which reads that zone, else the server's TIMEZONE. A context variable carries it, so
+the tools in the turn's MCP session and the model's worker thread see it too. (A remote MCP
+server, `MCP_URL`, and the task panel's overdue marks still use the server's TIMEZONE.)
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ _zone: ContextVar[str | None] = ContextVar("taskpilot_zone", default=None)
 
 
 def today(settings: Settings) -> date:
-    """Today in the running turn's time zone, else the configured one."""
-    return datetime.now(ZoneInfo(_zone.get() or settings.timezone)).date()
+    """Today in the running turn's time zone, else the configured one (also when the
+    person's stored zone can no longer be loaded)."""
+    zone = _zone.get()
+    if zone:
+        try:
+            return datetime.now(ZoneInfo(zone)).date()
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import Any
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SHORT = {name[:3]: index for index, name in enumerate(WEEKDAYS)}
 _SHORT.update({"tues": 1, "weds": 2, "thur": 3, "thurs": 3})
-_MONTHS = (
+MONTHS = (
     "january",
     "february",
     "march",
@@ -35,8 +35,7 @@ _MONTHS = (
     "november",
     "december",
 )
-MONTHS = _MONTHS
-_MONTH = r"(?:" + "|".join(_MONTHS) + r"|" + "|".join(m[:3] for m in _MONTHS) + r"|sept)\.?"
+_MONTH = r"(?:" + "|".join(MONTHS) + r"|" + "|".join(m[:3] for m in MONTHS) + r"|sept)\.?"
 NUMBER_WORDS = {
     "one": 1,
     "two": 2,
@@ -118,7 +117,7 @@ DUE_PATTERN = re.compile(
     r"|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?"
     r"|the\s+\d{1,2}(?:st|nd|rd|th)"
     r"|" + _WEEKDAY + r"(?!\w)"
-    r"|(?:" + _FOREIGN_DAYS + r")(?!\w)"
+    r"|(?-i:" + _FOREIGN_DAYS + r")(?!\w)"  # lower case only: "Domingo" may be a name
     r")(?!\w)",
     re.IGNORECASE,
 )
@@ -144,13 +143,14 @@ def _coming(today: date, weekday: int) -> date:
     return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
 
 
-def _month_end(day: date) -> date:
+def month_end(day: date) -> date:
+    """The last day of `day`'s month."""
     following = day.replace(day=28) + timedelta(days=4)
     return following - timedelta(days=following.day)
 
 
 def _next_month(day: date) -> date:
-    return _month_end(day) + timedelta(days=1)
+    return month_end(day) + timedelta(days=1)
 
 
 def _weekday(word: str) -> int | None:
@@ -160,7 +160,7 @@ def _weekday(word: str) -> int | None:
 def _month(word: str) -> int | None:
     word = word.rstrip(".")
     word = "sep" if word == "sept" else word
-    found = [index for index, name in enumerate(_MONTHS) if word in (name, name[:3])]
+    found = [index for index, name in enumerate(MONTHS) if word in (name, name[:3])]
     return found[0] + 1 if found else None
 
 
@@ -207,7 +207,7 @@ def _by_rule(value: str, today: date, text: str) -> date | None:
     if match := re.fullmatch(r"(?:at )?(?:the )?end of (?:the |this |(next) )?(week|month)", value):
         following, unit = match.groups()
         if unit == "month":
-            return _month_end(_next_month(today) if following else today)
+            return month_end(_next_month(today) if following else today)
         friday = today + timedelta(days=4 - today.weekday())
         if following:
             return monday + timedelta(days=4)
@@ -224,7 +224,7 @@ def _by_rule(value: str, today: date, text: str) -> date | None:
         if unit == "month":
             month_index = today.month - 1 + amount
             year, month = today.year + month_index // 12, month_index % 12 + 1
-            return date(year, month, min(today.day, _month_end(date(year, month, 1)).day))
+            return date(year, month, min(today.day, month_end(date(year, month, 1)).day))
         return today + timedelta(days=amount * (7 if unit == "week" else 1))
     if match := re.fullmatch(r"(next|this)? ?([a-z]+)", value):
         qualifier, word = match.groups()
@@ -240,7 +240,7 @@ def _by_rule(value: str, today: date, text: str) -> date | None:
         day = int(match.group(1))
         month_start = today.replace(day=1)
         for start in (month_start, _next_month(month_start), _next_month(_next_month(month_start))):
-            if day <= _month_end(start).day and start.replace(day=day) >= today:
+            if 1 <= day <= month_end(start).day and start.replace(day=day) >= today:
                 return start.replace(day=day)
         raise DateParseError(f"{text!r} is not a real calendar date.")
     return None

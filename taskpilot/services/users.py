@@ -4,6 +4,7 @@ with a Better Auth token."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 
@@ -13,11 +14,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.core.clock import clean_zone
-from taskpilot.core.db import Database, DatabaseUnavailable
+from taskpilot.core.db import Database
 from taskpilot.core.security import Identity, hash_password, verify_password
 from taskpilot.data.models import User
 from taskpilot.services.sign_out import SIGNED_OUT, signed_in_user
 from taskpilot.services.text import unstorable
+
+logger = logging.getLogger(__name__)
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -68,6 +71,9 @@ def clean_display_name(name: str) -> str:
     return value
 
 
+_ZONE = sa.select(col(User.timezone)).where(col(User.id) == sa.bindparam("user_id"))
+
+
 class TimeZones:
     """Each person's time zone, as the turn engine needs it once per turn: read from the
     database at most once a minute per person and worker (a change made on this worker is
@@ -89,20 +95,21 @@ class TimeZones:
         try:
             async with db.session() as session:
                 row = (await session.exec(_ZONE, params={"user_id": user_id})).first()  # type: ignore[call-overload]
-            zone = row[0] if row is not None else None
-        except DatabaseUnavailable:
+        except Exception:  # the database is away (or not migrated yet): the server's zone
+            logger.warning("could not read a person's time zone", exc_info=True)
             return None
+        zone: str | None = row[0] if row is not None else None
+        newer = self._known.get(user_id)
+        if newer is not None and newer[1] > now:
+            return newer[0]  # set while this read was on its way: the new one stands
         if len(self._known) >= self._MOST:
             self._known.clear()
         self._known[user_id] = (zone, now)
-        return zone  # type: ignore[no-any-return]
+        return zone
 
-    def changed(self, user_id: str) -> None:
-        """Forget what was read for `user_id` (it just set a new zone)."""
-        self._known.pop(user_id, None)
-
-
-_ZONE = sa.select(col(User.timezone)).where(col(User.id) == sa.bindparam("user_id"))
+    def changed(self, user_id: str, zone: str | None) -> None:
+        """`user_id` just set `zone`: use it at once on this worker."""
+        self._known[user_id] = (zone, time.monotonic())
 
 
 class UserService:

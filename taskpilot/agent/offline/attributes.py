@@ -81,7 +81,7 @@ _TAG_PHRASE = re.compile(
     _FLAGS,
 )
 _HASHTAG = re.compile(r"(?<![\w&#])#(?P<t>[a-z][\w-]*)", _FLAGS)
-_TRAILING_HASHTAGS = re.compile(r"(?:\s*#[a-z][\w-]*)+\s*$", _FLAGS)
+_HASHTAG_WORD = re.compile(r"(?:#[a-z][\w-]*)+", _FLAGS)
 
 # A closing aside in brackets is a note on the task.
 _ASIDE = re.compile(r"\s*\((?P<d>[^()]{1,500})\)\s*$")
@@ -127,9 +127,18 @@ def _extract_tags(text: str) -> tuple[str, list[str]]:
         tags += split_tags(match.group("t"))
     text = _TAG_PHRASE.sub(" ", text)
     tags += [match.group("t").lower() for match in _HASHTAG.finditer(text)]
-    text = _TRAILING_HASHTAGS.sub("", text)
+    text = _without_trailing_hashtags(text)
     text = _HASHTAG.sub(lambda match: match.group("t"), text)
     return text, list(dict.fromkeys(tags))
+
+
+def _without_trailing_hashtags(text: str) -> str:
+    """ "Team meeting #work #q3" → "Team meeting": word by word from the end, so a long run
+    of tags costs one pass (a regex anchored at the end retried from every "#")."""
+    words = text.rstrip().split(" ")
+    while words and _HASHTAG_WORD.fullmatch(words[-1]):
+        words.pop()
+    return " ".join(words)
 
 
 def extract_attributes(text: str, today: date) -> tuple[str, dict[str, Any]]:

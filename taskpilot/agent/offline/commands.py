@@ -46,7 +46,9 @@ _TOOL_FOR_INTENT = {
     Intent.DELETE: DELETE_TASK,
     Intent.UPDATE: UPDATE_TASK,
 }
-_TASK_ACTIONS = (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE)
+TASK_ACTIONS = (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE)
+# What cannot be undone by a word: these act only on a task named clearly.
+DESTRUCTIVE = (Intent.DELETE, Intent.COMPLETE)
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,12 @@ class Command:
         """True when the task is named in words and must be found before acting on it."""
         if self.shift_days and self.intent is Intent.UPDATE and not self.refers_back:
             return True  # the task's own due date is needed
-        return self.intent in _TASK_ACTIONS and self.task_id is None and bool(self.target)
+        return self.intent in TASK_ACTIONS and self.task_id is None and bool(self.target)
 
     def tool_arguments(self, task_id: int | None = None) -> dict[str, Any]:
         """The arguments for `tool`, acting on `task_id` (default: the command's own)."""
         number = task_id if task_id is not None else self.task_id
-        if self.intent in _TASK_ACTIONS:
+        if self.intent in TASK_ACTIONS:
             return {"task_id": number, **self.arguments}
         return dict(self.arguments)
 

@@ -50,7 +50,7 @@ def last_task(history: Sequence[Any]) -> Recent | None:
         named = _NAMED_NUMBER.findall(content_text(get(turn[0], "content")))
         for result in reversed(turn_results(turn)):
             if result.data is None:
-                continue
+                return None  # the last call failed ("task 99 was not found"): "it" is unclear
             if result.name == LIST_TASKS:
                 tasks = listed_tasks(result.data)
                 if len(tasks) == 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from taskpilot.services.dates import DUE_PATTERN, parse_due
+from taskpilot.services.dates import DUE_PATTERN, month_end, parse_due
 
 _FLAGS = re.IGNORECASE
 
@@ -50,12 +50,6 @@ def _week_end(today: date) -> date:
     return today + timedelta(days=(6 - today.weekday()) or 7)
 
 
-def _month_end(day: date) -> date:
-    """The last day of `day`'s month."""
-    following = day.replace(day=28) + timedelta(days=4)
-    return following - timedelta(days=following.day)
-
-
 def list_due_range(text: str, today: date) -> tuple[date | None, date | None]:
     """The (due_before, due_after) a list question asks for; both inclusive.
 
@@ -70,10 +64,10 @@ def list_due_range(text: str, today: date) -> tuple[date | None, date | None]:
         monday = parse_due("next week", today)
         return monday + timedelta(days=6), monday
     if re.search(r"\bthis\s+month\b", lowered):
-        return _month_end(today), None
+        return month_end(today), None
     if re.search(r"\bnext\s+month\b", lowered):
-        first = _month_end(today) + timedelta(days=1)
-        return _month_end(first), first
+        first = month_end(today) + timedelta(days=1)
+        return month_end(first), first
     if re.search(r"\b(?:upcoming|soon|coming\s+up)\b", lowered):
         return today + timedelta(days=7), None
     for match in DUE_PATTERN.finditer(lowered):

@@ -15,8 +15,9 @@ from datetime import date
 from typing import Any
 
 from taskpilot.agent.offline.attributes import PRIORITY_WORDS, extract_attributes, split_tags
-from taskpilot.agent.offline.commands import Command, Intent
+from taskpilot.agent.offline.commands import DESTRUCTIVE, TASK_ACTIONS, Command, Intent
 from taskpilot.agent.offline.dates import DUE_CONNECTOR, list_due_range
+from taskpilot.agent.offline.matching import content_words
 from taskpilot.agent.offline.rewrites import (
     apply_self_correction,
     correct_command_words,
@@ -131,7 +132,7 @@ _REMIND_PHRASE = re.compile(
     r"^(?:remind me|don'?t let me forget|do not let me forget|don'?t forget|do not forget|"
     r"i (?:need|have|must|should|want) to remember|i'?ll need to remember|remember)"
     r"\b(?:\s*[:,-]\s*|\s+(?:to|that|about)\b\s*|\s*)(?P<rest>.+)$"
-    r"|^(?:todo|to-?do|to do|note to self|reminder)\s*[:-]+\s*(?P<item>.+)$"
+    r"|^(?:todo|to-?do|to do|note to self|reminder)\s?[:-]{1,3}\s?(?P<item>.+)$"
     # A bullet or an empty checkbox is a to-do item; so is a priority word and a colon.
     r"|^(?:[-*•]|\[\s?\])\s+(?P<bullet>.+)$"
     r"|^(?P<flagged>(?:urgent|important|critical|asap)\s*[:!-]+\s*.+)$",
@@ -200,8 +201,11 @@ _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^on\s+(?P<ref>.+?)\s+(?:write|put|add|note)\s+(?P<value>.+)$", "note"),
         # "the report needs the q3 figures, add that as a note".
         (
-            r"^(?P<ref>.+?)\s+(?P<value>(?:needs?|has|requires?|is\s+waiting\s+on)\s+.+?)\s*[,-]?\s+"
-            r"(?:add|put|save|stick)\s+(?:that|this|it)\s+(?:as|in|to)\s+(?:a\s+|the\s+)?notes?$",
+            # (The ending is checked first, so a long message without it costs one pass.)
+            r"^(?=.*\s(?:add|put|save|stick)\s+(?:that|this|it)\s+(?:as|in|to)\s+(?:a\s+|the\s+)?"
+            r"notes?$)(?P<ref>[^,]+?)\s+(?P<value>(?:needs?|has|requires?|is\s+waiting\s+on)\s+"
+            r"[^,]+?)\s?[,-]?\s(?:add|put|save|stick)\s+(?:that|this|it)\s+(?:as|in|to)\s+"
+            r"(?:a\s+|the\s+)?notes?$",
             "note",
         ),
         (
@@ -369,7 +373,7 @@ _REOPEN_RULES = tuple(
         r"not\s+complete(?:d)?|not\s+finished|incomplete|undone|pending|open|unfinished|to\s*do)$",
         r"^" + _REF + r"\s+(?:is|isn'?t)\s+(?:not\s+)?(?:done|finished|complete(?:d)?)\s+yet$",
         r"^" + _REF + r"\s+is\s+(?:not\s+done|not\s+finished|not\s+complete(?:d)?|incomplete)$",
-        r"^" + _REF + r"\s*[:-]+\s*not\s+(?:done|finished|complete(?:d)?)(?:\s+yet)?$",
+        r"^" + _REF + r"\s?[:-]{1,3}\s?not\s+(?:done|finished|complete(?:d)?)(?:\s+yet)?$",
         # "the flights aren't booked after all", "I didn't book the flights after all",
         # "the flights still need booking".
         r"^" + _REF + r"\s+(?:isn'?t|aren'?t|is\s+not|are\s+not|wasn'?t|weren'?t)\s+"
@@ -406,7 +410,7 @@ _COMPLETE_RULES = tuple(
         r"(?:with\s+)?(?P<ref>.+)$",
         r"^" + _REF + r"\s+(?:is|are)\s+(?:now\s+|all\s+)?(?:done|complete(?:d)?|finished)$",
         r"^(?:checked|ticked|crossed)\s+off\s+(?P<ref>.+)$",
-        r"^" + _REF + r"\s*[:-]+\s*(?:done|finished|complete(?:d)?|sorted|dealt with)$",
+        r"^" + _REF + r"\s?[:-]{1,3}\s?(?:done|finished|complete(?:d)?|sorted|dealt with)$",
         # Done said as a state: "I've sent the invoice", "groceries are bought",
         # "passport renewed", "finally wrote the report".
         r"^(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)*(?P<verb>"
@@ -419,9 +423,8 @@ _COMPLETE_RULES = tuple(
     )
 )
 _DELETE_RULE = re.compile(
-    r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|ditch|nix|axe|toss|dump|junk|"
-    r"chuck|wipe|lose|get\s+rid\s+of|"
-    r"forget(?:\s+about)?|clear)\s+(?P<ref>.+)$",
+    r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|ditch|nix|axe|get\s+rid\s+of|"
+    r"forget(?:\s+about)?|clear)\s+(?P<ref>(?!to\b).+)$",
     _FLAGS,
 )
 _REF_SUFFIX = re.compile(
@@ -503,6 +506,15 @@ def _reference(text: str) -> tuple[int | None, str | None]:
 
 
 _DONE_WORDS = ("done", "finished", "complete", "completed", "sorted", "handled")
+# Past forms that say something happened to a task, but not that it is done.
+_NOT_DONE = re.compile(
+    r"^(?:un\w+|started|blocked|delayed|postponed|failed|skipped|missed|added|deleted|removed|"
+    r"scheduled|rescheduled|needed|planned|assigned|paused|stalled|moved|changed|updated|"
+    r"created|reopened|forgotten|forgot|lost|cancelled|canceled|booked\s+in|stuck|dropped|"
+    r"postponed|pushed|delegated|overdue|renamed|tagged|noted|listed|asked|wanted|hoped|"
+    r"tried|attempted|considered|mentioned|discussed|expected)$",
+    _FLAGS,
+)
 _BARE_LEVELS = ("high", "medium", "normal", "low", "urgent", "top")
 # "change X to ..." renames X, unless what follows reads as more than a title: a priority
 # level, or a second clause ("to high, hmm, actually medium is fine").
@@ -670,6 +682,12 @@ def _parse_task_action(text: str) -> Command | None:
                 if task_id is None and target is None and not back:
                     continue
                 verb = (match.groupdict().get("verb") or "").lower()
+                if (
+                    verb
+                    and verb not in _DONE_WORDS
+                    and (task_id is not None or _NOT_DONE.match(verb))
+                ):
+                    continue  # "task 3 started", "task 3 is blocked": no news of it being done
                 if target is not None and verb and verb not in _DONE_WORDS:
                     target = f"{base_form(verb)} {target}"  # "sent the invoice": "send invoice"
                 arguments = {"completed": False} if intent is Intent.REOPEN else {}
@@ -706,8 +724,8 @@ _TAG_NOUN = re.compile(
 _NOT_A_TAG = re.compile(
     r"^(?:my|all|the|any|which|what|some|these|those|other|new|old|open|pending|done|"
     r"completed|finished|remaining|outstanding|overdue|upcoming|urgent|important|high|low|"
-    r"medium|priority|today|tonight|tomorrow|me|now|later|this|next|later|due|of|many|more|"
-    r"few|list|show|see|view|of)$|" + "|".join(WEEKDAYS),
+    r"medium|priority|today|tonight|tomorrow|me|now|later|this|next|due|of|many|more|few|"
+    r"list|show|see|view|" + "|".join(WEEKDAYS) + r")$",
     _FLAGS,
 )
 # A question about tasks in other words: "what should I do next?", "any meetings?",
@@ -817,57 +835,110 @@ def parse_command(text: str, today: date) -> Command:
     Misspelled date and priority words and corrections made mid-sentence are fixed first
     (`rewrites`); a misspelled command word only when the message as typed is not understood.
     """
+    # One line, single spaces, first: every rule below then sees runs of at most one space
+    # (a hostile run of 4,000 spaces would otherwise cost the regexes quadratic time).
+    text = " ".join(text.split())
+    question = _STATE_QUESTION.search(text) is not None
     text = apply_self_correction(correct_known_words(text), today)
-    command, understood = _parse_spelled(text, today)
-    if not understood:
-        return _by_clauses(text, today) or command
+    command, understood, guessed = _parse_spelled(text, today)
+    if not understood and (by_clauses := _by_clauses(text, today)) is not None:
+        command, guessed = by_clauses
+    if command.intent not in DESTRUCTIVE:
+        return command
+    if question:  # "did I pay rent?", "is the report done?": show it, change nothing
+        words = content_words(command.target or "")
+        search = {"search": words[-1]} if words else {}  # the thing asked about: "rent"
+        return Command(Intent.LIST, arguments={"status": "all", **search})
+    if guessed or _TAKE_BACK.search(text):
+        return confirm(command)
     return command
 
 
-def _parse_spelled(text: str, today: date) -> tuple[Command, bool]:
-    """`_parse`, then again with misspelled command words fixed if it was not understood."""
+def confirm(command: Command) -> Command:
+    """Ask before a delete or completion read from a misspelled verb, from a clause beside
+    one asking for another change, or beside a "no" / "not yet" / "never mind": "Did you
+    mean **delete task 3**?"
+    (`yes` answers it)."""
+    verb = "delete" if command.intent is Intent.DELETE else "complete"
+    task = f"task {command.task_id}" if command.task_id is not None else command.target or "it"
+    return Command(
+        Intent.CLARIFY,
+        message=f"{CONFIRM}**{verb} {task}**? Say **yes** and I'll do it; otherwise I'll leave"
+        " your tasks as they are.",
+    )
+
+
+def _parse_spelled(text: str, today: date) -> tuple[Command, bool, bool]:
+    """`_parse`, then again with misspelled command words fixed if it was not understood;
+    the third value says the words were corrected (a guess: "delegate" is no "delete")."""
     command, understood = _parse(text, today)
     if not understood:
         fixed = correct_command_words(text)
         if fixed != text:
             again, understood = _parse(fixed, today)
-            # A delete or completion only from a misspelled command verb ("delet task 5"),
-            # never from a word inside the sentence ("i dont need ..." is no "i done").
-            destructive = again.intent in (Intent.DELETE, Intent.COMPLETE)
-            if understood and (not destructive or fixed.split()[1:] == text.split()[1:]):
-                return again, True
-    return command, understood
+            if understood:
+                return again, True, True
+    return command, understood, False
 
 
+# The assistant's question before a doubtful delete or completion; "yes" answers it.
+CONFIRM = "Did you mean "
+# "yes" to a question we asked: "yep", "sure", "yes please", "go ahead".
+YES = re.compile(
+    r"^(?:y|yes|yeah|yep|yup|sure|ok(?:ay)?|do it|go ahead|please do|correct|right|that one|"
+    r"that'?s right|that'?s the one)(?:,?\s+(?:please|thanks|thank you|do it))?[.! ]*$",
+    re.IGNORECASE,
+)
+# A question about a task's state ("did I pay rent?", "is the report done?"), not a request
+# ("can you delete task 3?").
+_STATE_QUESTION = re.compile(
+    r"^(?:did|is|was|were|has|have|are|does|do)\b|"
+    r"^(?!(?:can|could|would|will)\s+(?:you|u)\b|please\b|pls\b).*\?$",
+    _FLAGS,
+)
+# Words that take a request back, or doubt it: a delete or completion beside them is asked.
+_TAKE_BACK = re.compile(
+    r"\b(?:no|not|never|nope|don'?t|dont|keep|kidding|undo|nevermind|hold\s+on|hang\s+on|"
+    r"maybe|perhaps|unless|sorry|oops|meant|instead|rather|wait)\b",
+    _FLAGS,
+)
+_MENTIONS_IT = re.compile(r"\b(?:it|that|this|them)\b", _FLAGS)
 # Where a run-on message breaks into clauses: commas, dashes, "..", "!".
 _CLAUSE_BREAK = re.compile(
-    r"\s*(?:[,;]|\s[-–—]\s|\.{1,3}(?=\s)|!+|\?(?=\s)|\s(?:so|and\s+then|because|cos)\s)\s*", _FLAGS
+    r"\s?(?:[,;]|\s[-–—]\s|\.{1,3}(?=\s)|!{1,3}|\?(?=\s)|\s(?:so|and\s+then|because|cos)\s)\s?",
+    _FLAGS,
 )
-_TASK_ACTIONS = (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE)
 
 
-def _by_clauses(text: str, today: date) -> Command | None:
+def _by_clauses(text: str, today: date) -> tuple[Command, bool] | None:
     """A run-on message read clause by clause ("scrap meeting with sam, it got cancelled",
     "don't need the report anymore, wipe it"): the first clause that acts on a task (else
-    adds or lists); its "it" is the task another clause names. None when no clause is
+    adds or lists); its "it" is the task another clause names. Also whether that reading is
+    doubtful (another clause asks for a different change). None when no clause is
     understood."""
     clauses = [clause for clause in _CLAUSE_BREAK.split(text) if clause.strip()]
     if len(clauses) < 2 or len(clauses) > 6:
         return None
-    readings = [(clause, *_parse_spelled(clause, today)) for clause in clauses]
+    readings = [(clause, *_parse_spelled(clause, today)[:2]) for clause in clauses]
     understood = [(clause, command) for clause, command, ok in readings if ok]
-    for wanted in (_TASK_ACTIONS, (Intent.ADD,), (Intent.LIST,)):
+    for wanted in (TASK_ACTIONS, (Intent.ADD,), (Intent.LIST,)):
         for clause, command in understood:
             if command.intent not in wanted:
                 continue
+            doubtful = any(
+                other.intent in TASK_ACTIONS and other.intent is not command.intent
+                for _, other in understood
+            )
             if command.refers_back:
                 # "it" may be the task another clause names (the model decides, knowing
-                # what the conversation was about): "don't need the report anymore, wipe it".
+                # what the conversation was about): "don't need the report anymore, wipe it"
+                # (not "i added it by mistake": that clause is about "it" too).
                 for other, _, ok in readings:
                     task_id, target = _reference(other)
-                    if other is not clause and not ok and (task_id or target):
-                        return replace(command, task_id=task_id, target=target)
-            return command
+                    naming = (task_id or target) and not _MENTIONS_IT.search(other)
+                    if other is not clause and not ok and naming:
+                        return replace(command, task_id=task_id, target=target), doubtful
+            return command, doubtful
     return None
 
 

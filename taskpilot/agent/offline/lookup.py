@@ -15,8 +15,15 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
-from taskpilot.agent.offline.grammar import parse_command
+from taskpilot.agent.offline.commands import (
+    DESTRUCTIVE,
+    LIST_TASKS,
+    Command,
+    Intent,
+    Reply,
+    ToolRequest,
+)
+from taskpilot.agent.offline.grammar import YES, parse_command
 from taskpilot.agent.offline.matching import NAMED, named, rank
 from taskpilot.agent.offline.transcript import (
     ToolResult,
@@ -31,6 +38,8 @@ from taskpilot.agent.offline.transcript import (
 WHICH_ONE = "Which one should I"
 # At most this many candidates are offered when the words match no title exactly.
 _MOST_OFFERED = 5
+# An answer that says no, or not that one: never a choice.
+_NEGATED = re.compile(r"\b(?:no|not|neither|none|nope|don'?t)\b", re.IGNORECASE)
 # How the question lists the candidates, and how `resolve_choice` reads them back.
 _CANDIDATE_LINE = re.compile(r"^- \*\*(\d+)\*\* (.*)$", re.MULTILINE)
 
@@ -63,7 +72,10 @@ def _act(command: Command, task: Mapping[str, Any], today: date) -> ToolRequest 
         start = date.fromisoformat(str(task.get("due_date") or today.isoformat()))
     except ValueError:
         start = today
-    due = start + timedelta(days=command.shift_days)
+    try:
+        due = start + timedelta(days=command.shift_days)
+    except OverflowError:
+        return Reply("That would move the due date off the calendar.")
     return ToolRequest(str(command.tool), {"task_id": number, "due_date": due.isoformat()})
 
 
@@ -92,7 +104,9 @@ def after_lookup(
     if len(lookups) == 1:
         return ToolRequest(LIST_TASKS, command.wide_lookup_arguments())
     candidates = rank(str(command.target), listed_tasks(lookups[1].data))
-    sure = [match.task for match in candidates if match.score >= NAMED]
+    # A delete or completion needs the title's own words; a typo or a similar word is asked.
+    strict = command.intent in DESTRUCTIVE
+    sure = [m.task for m in candidates if (m.exact if strict else m.score) >= NAMED]
     if len(sure) == 1:
         return _act(command, sure[0], today)
     if sure:
@@ -130,14 +144,21 @@ def resolve_choice(
     offered = [(int(n), title) for n, title in _CANDIDATE_LINE.findall(question)]
     numbers = [number for number, _ in offered]
     chosen: int | None = None
-    if command.intent is Intent.CHOOSE:
+    if command.intent is Intent.DISMISS:
+        return None  # "never mind", "neither": nothing is done
+    if _NEGATED.search(text):
+        chosen = None  # "not the dad one": never read as a choice
+    elif YES.match(text.strip()) and len(numbers) == 1:
+        chosen = numbers[0]  # "yes" to the one task offered
+    elif command.intent is Intent.CHOOSE:
         position = command.arguments.get("position")
         number = command.task_id
+        bare = text.strip(" .!?").isdigit()
         if position is not None and -len(numbers) <= position - 1 < len(numbers):
             chosen = numbers[position - 1 if position > 0 else position]
         elif number in numbers:
             chosen = number
-        elif number is not None and 1 <= number <= len(numbers):
+        elif bare and number is not None and 1 <= number <= len(numbers):
             chosen = numbers[number - 1]  # "2": the second one listed
     elif command.intent is Intent.UNKNOWN:
         titles = [{"task_id": number, "title": title} for number, title in offered]

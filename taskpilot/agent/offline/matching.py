@@ -4,8 +4,9 @@ the groceries" for "Buy groceries", "the lisbon flights" for "Book flights to Li
 Each word of the reference that carries meaning is compared with the title's words: by stem
 (so "called" meets "call" and "groceries" "grocery"), else by spelling (`rapidfuzz`, so a typo
 still meets its word). A task's score is the share of the reference's words it meets. Only a
-clear winner is acted on; near-misses are asked about, never guessed: a wrong delete or
-completion costs far more than a question.
+clear winner is acted on, and a delete or completion only when every word is the title's
+own (by stem); near-misses are asked about, never guessed: a wrong delete or completion
+costs far more than a question.
 """
 
 from __future__ import annotations
@@ -40,14 +41,22 @@ POSSIBLE = 0.5
 
 @dataclass(frozen=True)
 class Match:
-    """How well a task's title meets a reference: the share of its words met."""
+    """How well a task's title meets a reference: the share of its words met, and the share
+    met by the same word (stem), not only a similar spelling or a word it begins."""
 
     task: Mapping[str, Any]
     score: float
+    exact: float = 0.0
 
 
-def _words(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
+    """The words of `text` that can name a task (no articles, pronouns or filler)."""
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP_WORDS]
+
+
+def _same(word: str, title_words: Sequence[str]) -> bool:
+    root = stem(word)
+    return any(root == stem(other) for other in title_words)
 
 
 def _meets(word: str, title_words: Sequence[str]) -> bool:
@@ -67,20 +76,35 @@ def _meets(word: str, title_words: Sequence[str]) -> bool:
 
 def score(reference: str, title: str) -> float:
     """The share of `reference`'s meaningful words that `title` meets (0 when it has none)."""
-    wanted = _words(reference)
+    wanted = content_words(reference)
     if not wanted:
         return 0.0
     title_words = re.findall(r"[a-z0-9]+", title.lower())
     return sum(_meets(word, title_words) for word in wanted) / len(wanted)
 
 
+def _exact(reference: str, title: str) -> float:
+    wanted = content_words(reference)
+    if not wanted:
+        return 0.0
+    title_words = re.findall(r"[a-z0-9]+", title.lower())
+    return sum(_same(word, title_words) for word in wanted) / len(wanted)
+
+
 def rank(reference: str, tasks: Sequence[Mapping[str, Any]]) -> list[Match]:
     """The tasks that may be meant, best first (only those at POSSIBLE or above)."""
-    matches = [Match(task, score(reference, str(task.get("title", "")))) for task in tasks]
+    matches = []
+    for task in tasks:
+        title = str(task.get("title", ""))
+        matches.append(Match(task, score(reference, title), _exact(reference, title)))
     found = [m for m in matches if m.score >= POSSIBLE]
-    return sorted(found, key=lambda m: -m.score)
+    return sorted(found, key=lambda m: (-m.score, -m.exact))
 
 
-def named(reference: str, tasks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The tasks `reference` names outright (all its words met); several when it is unclear."""
-    return [m.task for m in rank(reference, tasks) if m.score >= NAMED]
+def named(
+    reference: str, tasks: Sequence[Mapping[str, Any]], exactly: bool = False
+) -> list[Mapping[str, Any]]:
+    """The tasks `reference` names outright (all its words met); several when it is unclear.
+    `exactly`: each word by the same word, not a similar one ("dinner" is not "winner")."""
+    ranked = rank(reference, tasks)
+    return [m.task for m in ranked if (m.exact if exactly else m.score) >= NAMED]

@@ -22,9 +22,17 @@ from agents.tool import Tool
 from agents.usage import Usage
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
-from taskpilot.agent.offline.commands import LIST_TASKS, Command, Intent, Reply, ToolRequest
+from taskpilot.agent.offline.commands import (
+    DESTRUCTIVE,
+    LIST_TASKS,
+    TASK_ACTIONS,
+    Command,
+    Intent,
+    Reply,
+    ToolRequest,
+)
 from taskpilot.agent.offline.context import Recent, last_task
-from taskpilot.agent.offline.grammar import parse_command
+from taskpilot.agent.offline.grammar import CONFIRM, YES, parse_command
 from taskpilot.agent.offline.lookup import after_lookup, choose_without_question, resolve_choice
 from taskpilot.agent.offline.matching import POSSIBLE, score
 from taskpilot.agent.offline.replies import HELP_TEXT, describe_result
@@ -77,7 +85,7 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
     )
     if user_index is None:
         return Reply(HELP_TEXT)
-    text = content_text(get(items[user_index], "content"))
+    text = " ".join(content_text(get(items[user_index], "content")).split())
     history = items[:user_index]
     command = _understood(parse_command(text, today), text, history, today)
     results = turn_results(items[user_index + 1 :])
@@ -89,6 +97,20 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
             return after_lookup(command, lookups, today)
         results = results[len(lookups) :]
     return Reply("\n\n".join(describe_result(result, today) for result in results))
+
+
+_ASKED = re.compile(re.escape(CONFIRM) + r"\*\*(?P<command>[^*]+)\*\*\?")
+
+
+def _confirmed(text: str, history: Sequence[Any], today: date) -> Command | None:
+    """ "yes" to our "Did you mean **delete task 3**?": that command, as if typed so."""
+    if not YES.match(text):
+        return None
+    assistant = next((i for i in reversed(history) if is_message(i, "assistant")), None)
+    asked = _ASKED.search(content_text(get(assistant, "content"))) if assistant else None
+    if asked is None:
+        return None
+    return parse_command(asked.group("command"), today)
 
 
 # "and the passport one too", "same for the electricity bill": the last request again, for
@@ -108,7 +130,7 @@ def _same_again(text: str, history: Sequence[Any], today: date) -> Command | Non
     if also is None or previous is None:
         return None
     earlier = parse_command(content_text(get(previous, "content")), today)
-    if earlier.intent not in (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE):
+    if earlier.intent not in TASK_ACTIONS:
         return None
     named = parse_command(f"delete {also.group('ref') or also.group('other')}", today)
     if named.intent is not Intent.DELETE or named.refers_back:
@@ -119,7 +141,9 @@ def _same_again(text: str, history: Sequence[Any], today: date) -> Command | Non
 def _understood(command: Command, text: str, history: Sequence[Any], today: date) -> Command:
     """The command in the light of the conversation: an answer to our "which one?" question,
     or "it" read as the task the last turn was about."""
-    if (answer := resolve_choice(command, text, history, today)) is not None:
+    if (confirmed := _confirmed(text, history, today)) is not None:
+        command = confirmed  # what it names ("delete it") is read below, as if typed
+    elif (answer := resolve_choice(command, text, history, today)) is not None:
         return answer
     if command.intent is Intent.CHOOSE:
         return choose_without_question(command)
@@ -137,7 +161,7 @@ def _what_it_is(command: Command, recent: Recent | None) -> Command:
     named = command.target is not None or command.task_id is not None
     if recent is not None:
         agrees = command.target is None or score(command.target, recent.title) >= POSSIBLE
-        keeps = command.intent not in (Intent.DELETE, Intent.COMPLETE)
+        keeps = command.intent not in DESTRUCTIVE
         if not named or agrees or keeps:
             return replace(command, task_id=recent.number, target=None, refers_back=False)
     if named:

@@ -17,9 +17,8 @@ from rapidfuzz.distance import OSA
 
 from taskpilot.services.dates import DUE_PATTERN, MONTHS, WEEKDAYS, DateParseError, parse_due
 
-# Words corrected wherever they stand: long and distinctive, so a near miss is a typo.
+# Date words corrected where a date goes (after "on", "by", ..., or ending the message).
 _DATE_WORDS = (*WEEKDAYS, "tomorrow", "tonight", "today", "fortnight", *MONTHS)
-_ALWAYS = (*_DATE_WORDS, "priority")
 # Short words corrected only beside "priority" ("hgih priority", "priorty low").
 _PRIORITY_LEVELS = ("high", "medium", "low", "urgent")
 # Words corrected only when the message as typed was not understood.
@@ -51,7 +50,7 @@ _COMMANDS = (
 _COMMON_WORDS = (
     "task take make made more most mode love lost last shop slow snow park work mask gone"
     " none bone dome lone note nose dose rose tank thanks chance changed charge mark"
-    " marks lists moved movie adds odd added sunday monday tuesday dont don't done"
+    " marks lists moved movie adds odd added dont don't done"
 )
 _LEAVE_ALONE = frozenset(_COMMON_WORDS.split())
 _CONNECTOR = re.compile(r"^(?:on|by|for|due|until|till|before|from)$", re.IGNORECASE)
@@ -86,9 +85,18 @@ def correct_known_words(text: str) -> str:
     replacements: dict[int, tuple[int, str]] = {}
     for index, token in enumerate(tokens):
         word = token.group(0)
+        if len(word) >= 6 and (fixed := _closest(word, ("priority",), _allowed_edits(word))):
+            replacements[token.start()] = (token.end(), fixed)  # "priorty": anywhere
+            continue
+        if word[:1].isupper() and index > 0:
+            continue  # a name mid-sentence ("Augusta", "Marche") is not a misspelled month
+        # A date word where a date goes: after "on"/"by"/..., or ending the message
+        # ("tommorow"); a "sundae" mid-sentence stays one.
         after_connector = index > 0 and bool(_CONNECTOR.match(tokens[index - 1].group(0)))
+        if not after_connector and index != len(tokens) - 1:
+            continue
         if len(word) >= 6 or (len(word) == 5 and after_connector):
-            fixed = _closest(word, _ALWAYS, _allowed_edits(word))
+            fixed = _closest(word, _DATE_WORDS, _allowed_edits(word))
             if fixed is not None:
                 replacements[token.start()] = (token.end(), fixed)
     fixed_text = _apply(text, replacements)
@@ -137,9 +145,10 @@ def _apply(text: str, replacements: dict[int, tuple[int, str]]) -> str:
 # "no wait", "sorry, I mean", "actually", "or rather", "scratch that": what follows replaces
 # what came just before.
 _MARKER = re.compile(
-    r"(?:[,;]\s*|\s+[-–—]\s*|\.+\s*|\s+)(?:no,?\s+wait|no,?\s+sorry|sorry,?\s+i\s+mean(?:t)?|"
+    r"(?:[,;]\s?|\s[-–—]\s?|\.{1,3}\s?|\s)(?:no,?\s+wait|no,?\s+sorry|sorry,?\s+i\s+mean(?:t)?|"
     r"i\s+mean(?:t)?|no,?\s+i\s+mean(?:t)?|(?:no,?\s+)?hang\s+on|wait|sorry|actually|"
-    r"or\s+rather|or\s+actually|rather|scratch\s+that|correction|er+m?|uh+|no)\b[\s,:;.-]*",
+    r"or\s+rather|or\s+actually|rather|scratch\s+that|correction|er{1,3}m?|uh{1,3}|no)\b"
+    r"[\s,:;.-]{0,8}",
     re.IGNORECASE,
 )
 _LEAD_IN = re.compile(r"^(?:make\s+it|set\s+it\s+to|change\s+it\s+to|it'?s|on|by)\s+", re.I)
@@ -166,7 +175,7 @@ def apply_self_correction(text: str, today: date) -> str:
     saturday" → "add call the bank saturday". Unchanged when what follows the marker is not
     a date, a task number, a priority or words that fit what came before."""
     markers = [m for m in _MARKER.finditer(text) if m.start() > 0 and m.end() < len(text)]
-    for marker in reversed(markers):
+    for marker in reversed(markers[-3:]):  # the last few: a correction comes late
         left, right = text[: marker.start()], text[marker.end() :].strip(" .!?")
         said = marker.group(0)
         bare_no = said.strip(" ,;-–—").lower() == "no" and not re.match(r"\s*[,;–—-]", said)

@@ -112,5 +112,5 @@ async def update_me(
         saved = await UserService(session).set_timezone(await session.merge(user), body.timezone)
     except AccountError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    runtime.turns.zones.changed(saved.id)
+    runtime.turns.zones.changed(saved.id, saved.timezone)
     return _user_out(saved)

@@ -190,7 +190,7 @@ class AuthState(rx.State):
         except DatabaseUnavailable:
             return  # asked again on the next page load
         self._zone = zone
-        runtime.turns.zones.changed(identity.user_id)
+        runtime.turns.zones.changed(identity.user_id, zone)
 
     @rx.event
     def clear_form_error(self) -> None:
