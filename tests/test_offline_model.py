@@ -1311,6 +1311,24 @@ def test_a_day_in_another_language_ends_an_added_task(text: str, title: str, due
         "forget to pay the bill",
         "wipe the kitchen counters",
         "dump the recycling",
+        # A second review's: take-backs in a trailing clause, conditions, news of others,
+        # fields and positions that are no task, several tasks at once.
+        "delete the report, scratch that",
+        "delete the report, jk",
+        "delete mom, dad i mean",
+        "complete the report, well almost",
+        "the report is kinda done",
+        "called mom, she didn't pick up",
+        "if mom calls, complete task 4",
+        "when I'm back, delete task 4",
+        "mom called",
+        "remove the date",
+        "delete the note",
+        "delete the first one",
+        "delete one",
+        "delete task 3, 4",
+        "forget about it",
+        "drop it",
     ],
 )
 def test_a_doubtful_message_never_deletes_or_completes(text: str) -> None:
@@ -1380,3 +1398,23 @@ def test_it_after_a_failed_call_is_unclear() -> None:
     ]
     step = next_step(items, date(2026, 12, 2))
     assert isinstance(step, Reply) and step.text.startswith("Which task do you mean?")
+
+
+def test_one_title_holding_the_words_is_not_enough_for_a_delete() -> None:
+    """ "delete the tea": the search finds "Prepare the team meeting" (a substring), which is
+    asked about; "delete task 3 and 4" names no one task; "yes" to the offer does it."""
+    today = date(2026, 12, 2)
+    listing = json.dumps({"tasks": [{"task_id": 8, "title": "Prepare the team meeting"}]})
+    items: list[Any] = [
+        {"role": "user", "content": "delete the tea"},
+        {"type": "function_call", "call_id": "a", "name": "list_tasks", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "a", "output": listing},
+    ]
+    step = next_step(items, today)
+    assert isinstance(step, Reply) and "Did you mean this one?" in step.text
+    history = [items[0], {"role": "assistant", "content": step.text}]
+    step = next_step([*history, {"role": "user", "content": "yes"}], today)
+    assert step == ToolRequest("delete_task", {"task_id": 8})
+    items[0] = {"role": "user", "content": "delete task 3 and 4"}
+    step = next_step(items, today)
+    assert isinstance(step, Reply) and step.text.startswith("Which task do you mean")

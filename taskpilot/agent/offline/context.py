@@ -24,6 +24,7 @@ from taskpilot.agent.offline.transcript import (
 
 # "task 3", "#3": a task the person named by number.
 _NAMED_NUMBER = re.compile(r"(?:\btask\s*#?|#)(\d{1,9})\b", re.IGNORECASE)
+_EXCLUDING = re.compile(r"\b(?:except|but|not|without|other\s+than|apart\s+from)\b", re.I)
 # How many earlier turns are looked through for the task last talked about.
 _TURNS_BACK = 3
 
@@ -41,25 +42,29 @@ class Recent:
 
     number: int
     title: str = ""
+    source: str = ""  # the tool whose result named it ("add_task", "list_tasks", ...)
 
 
 def last_task(history: Sequence[Any]) -> Recent | None:
     """The task the conversation just talked about, or None when that is unclear (no task
     yet, or the last listing showed several and named none)."""
     for turn in _turns(history)[:_TURNS_BACK]:
-        named = _NAMED_NUMBER.findall(content_text(get(turn[0], "content")))
+        said = content_text(get(turn[0], "content"))
+        # "show everything except task 3" is not about task 3.
+        named = [] if _EXCLUDING.search(said) else _NAMED_NUMBER.findall(said)
         for result in reversed(turn_results(turn)):
             if result.data is None:
                 return None  # the last call failed ("task 99 was not found"): "it" is unclear
             if result.name == LIST_TASKS:
                 tasks = listed_tasks(result.data)
                 if len(tasks) == 1:
-                    return Recent(int(tasks[0]["task_id"]), str(tasks[0].get("title", "")))
+                    task = tasks[0]
+                    return Recent(int(task["task_id"]), str(task.get("title", "")), LIST_TASKS)
                 # "show task 3" lists every task, but it was about task 3.
-                return Recent(int(named[0])) if len(set(named)) == 1 else None
+                return Recent(int(named[0]), "", "named") if len(set(named)) == 1 else None
             number = result.data.get("task_id")
             if isinstance(number, int) and not isinstance(number, bool) and number > 0:
-                return Recent(number, str(result.data.get("title", "")))
+                return Recent(number, str(result.data.get("title", "")), result.name)
     return None
 
 

@@ -62,7 +62,8 @@ _THANKS = re.compile(
 _DISMISS = re.compile(
     r"^(?:never\s*mind|forget (?:it|that)|cancel(?: that| it)?|no(?:pe)?(?: thanks?)?|"
     r"nothing(?: else)?|stop|that'?s all|neither(?: of them| one)?|none(?: of them| of those)?|"
-    r"leave (?:it|them)|don'?t)$",
+    r"leave (?:it|them)|don'?t|(?:let'?s\s+)?drop (?:it|that)|forget (?:about )?(?:it|that|this)|"
+    r"forget this)$",
     _FLAGS,
 )
 _HELP = re.compile(
@@ -74,7 +75,19 @@ _HELP = re.compile(
 _NUMBER = r"(?:\d{1,9}|" + "|".join(NUMBER_WORDS) + r")"
 _NUMBERED_REF = re.compile(
     r"^(?:(?:the\s+)?(?:task|todo|to-do|item|number|no\.?)\s*)?(?:number\s*|no\.?\s*)?#?\s*"
-    r"(?P<n>" + _NUMBER + r")$",
+    r"(?P<n>\d{1,9})$"
+    r"|^(?:the\s+)?(?:task|todo|to-do|item|number|no\.?)\s*#?\s*(?P<w>" + _NUMBER + r")$",
+    _FLAGS,
+)
+# "task 4 today", "#4 for now": a number with only filler after it is still that task.
+_NUMBERED_AND_MORE = re.compile(
+    r"^(?:the\s+)?(?:tasks?|todo|item|number|#)\s*#?\s*(?P<n>\d{1,9})\b(?P<rest>.*)$", _FLAGS
+)
+# Where a task is in a list, not what it is called: never a title's words.
+_POSITION = re.compile(
+    r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|top|bottom|next|previous|other|"
+    r"same|one|latest|newest|oldest)(?:\s+(?:one|task|item|on\s+the\s+list))?$|"
+    r"^(?:the\s+)?one\s+at\s+the\s+(?:top|bottom)$",
     _FLAGS,
 )
 
@@ -141,7 +154,7 @@ _REMIND_PHRASE = re.compile(
 # A new task unless what follows is a command: "I need to call mom" / "I want to see my tasks".
 _NEED_PHRASE = re.compile(
     r"^(?:i (?:really )?(?:need|have|want|must|should|ought) to|i'?d like to|i would like to|"
-    r"i'?ve got to|i got to|i gotta|i (?:really )?must|i (?:really )?should|must|should|"
+    r"i'?ve got to|i got to|i gotta|i (?:really )?must|i (?:really )?should|must|should(?!\s+i\b)|"
     r"need to|have to|gotta)(?: really)?\s+(?P<rest>.+)$",
     _FLAGS,
 )
@@ -419,12 +432,16 @@ _COMPLETE_RULES = tuple(
         r".+?)" + _WHEN_DONE + r"$",
         _NOT_A_REQUEST + _REF + r"\s+(?:is|are|'s|has\s+been|have\s+been|got|was|were)\s+"
         r"(?:now\s+|finally\s+|all\s+)?(?P<verb>" + PAST_VERB + r")" + _WHEN_DONE + r"$",
-        _NOT_A_REQUEST + _REF + r"\s+(?P<verb>" + PAST_VERB + r")$",
+        # ("mom called" is news of mom, not of calling her.)
+        _NOT_A_REQUEST + _REF + r"\s+(?P<verb>(?!(?:called|rang|phoned|texted|emailed|messaged|"
+        r"wrote|replied|answered|visited|came|arrived|left)\b)" + PAST_VERB + r")$",
     )
 )
 _DELETE_RULE = re.compile(
     r"^(?:delete|remove|erase|drop|trash|discard|cancel|scrap|bin|ditch|nix|axe|get\s+rid\s+of|"
-    r"forget(?:\s+about)?|clear)\s+(?P<ref>(?!to\b).+)$",
+    r"forget(?:\s+about)?|clear)\s+"
+    r"(?P<ref>(?!to\b|(?:the\s+|its\s+|that\s+)?(?:due\s*date|date|deadline|tags?|labels?|notes?|"
+    r"description|details|priority|reminder)\b).+)$",
     _FLAGS,
 )
 _REF_SUFFIX = re.compile(
@@ -497,10 +514,12 @@ def _reference(text: str) -> tuple[int | None, str | None]:
     """A task named by number ("task 3", "#3", "3") or by words ("the meeting task")."""
     ref = _REF_SUFFIX.sub("", text.strip(" \t,.;:!?\"'“”"))
     if match := _NUMBERED_REF.match(ref):
-        return _number(match.group("n")), None
+        return _number(match.group("n") or match.group("w")), None
+    if (match := _NUMBERED_AND_MORE.match(ref)) and not content_words(match.group("rest")):
+        return int(match.group("n")), None
     words = _REF_NOUN_SUFFIX.sub("", _REF_NOUN_PREFIX.sub("", ref, count=1))
     words = words.strip(" \t,.;:!?\"'“”")
-    if not words or _PRONOUN.match(words):
+    if not words or _PRONOUN.match(words) or _POSITION.match(words) or _POSITION.match(ref):
         return None, None
     return None, words
 
@@ -842,7 +861,7 @@ def parse_command(text: str, today: date) -> Command:
     text = apply_self_correction(correct_known_words(text), today)
     command, understood, guessed = _parse_spelled(text, today)
     if not understood and (by_clauses := _by_clauses(text, today)) is not None:
-        command, guessed = by_clauses
+        command, guessed = by_clauses[0], True  # a reading of one clause of several
     if command.intent not in DESTRUCTIVE:
         return command
     if question:  # "did I pay rent?", "is the report done?": show it, change nothing
@@ -899,7 +918,10 @@ _STATE_QUESTION = re.compile(
 # Words that take a request back, or doubt it: a delete or completion beside them is asked.
 _TAKE_BACK = re.compile(
     r"\b(?:no|not|never|nope|don'?t|dont|keep|kidding|undo|nevermind|hold\s+on|hang\s+on|"
-    r"maybe|perhaps|unless|sorry|oops|meant|instead|rather|wait)\b",
+    r"maybe|perhaps|unless|sorry|oops|meant|mean|instead|rather|wait|scratch|jk|joking|ignore|"
+    r"disregard|hold|nah|almost|nearly|mostly|except|ish|kinda|sorta|if|when|once|after|"
+    r"\w+n't|dont|didnt|doesnt|isnt|wasnt|arent|werent|havent|hasnt|cant|wont|couldnt|"
+    r"shouldnt)\b",
     _FLAGS,
 )
 _MENTIONS_IT = re.compile(r"\b(?:it|that|this|them)\b", _FLAGS)

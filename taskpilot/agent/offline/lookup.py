@@ -24,7 +24,7 @@ from taskpilot.agent.offline.commands import (
     ToolRequest,
 )
 from taskpilot.agent.offline.grammar import YES, parse_command
-from taskpilot.agent.offline.matching import NAMED, named, rank
+from taskpilot.agent.offline.matching import NAMED, content_words, named, rank
 from taskpilot.agent.offline.transcript import (
     ToolResult,
     content_text,
@@ -40,6 +40,7 @@ WHICH_ONE = "Which one should I"
 _MOST_OFFERED = 5
 # An answer that says no, or not that one: never a choice.
 _NEGATED = re.compile(r"\b(?:no|not|neither|none|nope|don'?t)\b", re.IGNORECASE)
+_SEVERAL = re.compile(r"\b(?:all|both|them|they|each|every|either|any)\b", re.IGNORECASE)
 # How the question lists the candidates, and how `resolve_choice` reads them back.
 _CANDIDATE_LINE = re.compile(r"^- \*\*(\d+)\*\* (.*)$", re.MULTILINE)
 
@@ -96,8 +97,18 @@ def after_lookup(
         if not found:
             return Reply(f"Task {command.task_id} was not found.")
         return _act(command, found[0], today)
+    strict = command.intent in DESTRUCTIVE
+    if strict and not [w for w in content_words(str(command.target)) if not w.isdigit()]:
+        # "delete task 4 and 5", "tasks 3": numbers only, never a title's "4" or "3".
+        return Reply(
+            f'Which task do you mean by "{command.target}"? Name one by its number, for'
+            " example: **delete task 3**."
+        )
+    if len(matches) == 1 and (not strict or named(str(command.target), matches, exactly=True)):
+        return _act(command, matches[0], today)  # (a delete needs the title's own words)
     if len(matches) == 1:
-        return _act(command, matches[0], today)
+        opening = f'No {kind} is called "{command.target}" exactly. Did you mean this one?'
+        return _which_one(command, matches, opening)
     if matches:
         opening = f'I found {len(matches)} {kind}s matching "{command.target}":'
         return _which_one(command, matches, opening)
@@ -105,7 +116,6 @@ def after_lookup(
         return ToolRequest(LIST_TASKS, command.wide_lookup_arguments())
     candidates = rank(str(command.target), listed_tasks(lookups[1].data))
     # A delete or completion needs the title's own words; a typo or a similar word is asked.
-    strict = command.intent in DESTRUCTIVE
     sure = [m.task for m in candidates if (m.exact if strict else m.score) >= NAMED]
     if len(sure) == 1:
         return _act(command, sure[0], today)
@@ -146,8 +156,8 @@ def resolve_choice(
     chosen: int | None = None
     if command.intent is Intent.DISMISS:
         return None  # "never mind", "neither": nothing is done
-    if _NEGATED.search(text):
-        chosen = None  # "not the dad one": never read as a choice
+    if _NEGATED.search(text) or _SEVERAL.search(text):
+        chosen = None  # "not the dad one", "all of them": never read as one choice
     elif YES.match(text.strip()) and len(numbers) == 1:
         chosen = numbers[0]  # "yes" to the one task offered
     elif command.intent is Intent.CHOOSE:

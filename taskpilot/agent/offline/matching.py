@@ -27,7 +27,7 @@ _STOP_TEXT = (
     " do did done get got have had has make made go went i me we you all"
     " don dont t need needed anymore longer no not just really actually"
     " earlier yesterday today tonight morning already finally now"
-    " is are was were be kinda sorta whatever pretty"
+    " is are was were be kinda sorta whatever pretty them they both each either any"
 )
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
 # A reference word meets a title word by spelling at this `fuzz.ratio` or more: a typo or two
@@ -70,7 +70,7 @@ def _meets(word: str, title_words: Sequence[str]) -> bool:
         if len(shorter) >= 4 and longer.startswith(shorter):
             return True
     return len(word) >= 4 and any(
-        fuzz.ratio(word, other) >= WORD_SIMILARITY for other in title_words if len(other) >= 3
+        fuzz.ratio(word, other) >= WORD_SIMILARITY for other in title_words if len(other) >= 4
     )
 
 

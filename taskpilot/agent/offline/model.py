@@ -32,9 +32,9 @@ from taskpilot.agent.offline.commands import (
     ToolRequest,
 )
 from taskpilot.agent.offline.context import Recent, last_task
-from taskpilot.agent.offline.grammar import CONFIRM, YES, parse_command
+from taskpilot.agent.offline.grammar import CONFIRM, YES, confirm, parse_command
 from taskpilot.agent.offline.lookup import after_lookup, choose_without_question, resolve_choice
-from taskpilot.agent.offline.matching import POSSIBLE, score
+from taskpilot.agent.offline.matching import POSSIBLE, content_words, score
 from taskpilot.agent.offline.replies import HELP_TEXT, describe_result
 from taskpilot.agent.offline.transcript import (
     canonical_tool_name,
@@ -107,7 +107,8 @@ def _confirmed(text: str, history: Sequence[Any], today: date) -> Command | None
     if not YES.match(text):
         return None
     assistant = next((i for i in reversed(history) if is_message(i, "assistant")), None)
-    asked = _ASKED.search(content_text(get(assistant, "content"))) if assistant else None
+    # Our own question opens the message; the same words inside a title it echoes are not it.
+    asked = _ASKED.match(content_text(get(assistant, "content"))) if assistant else None
     if asked is None:
         return None
     return parse_command(asked.group("command"), today)
@@ -132,10 +133,12 @@ def _same_again(text: str, history: Sequence[Any], today: date) -> Command | Non
     earlier = parse_command(content_text(get(previous, "content")), today)
     if earlier.intent not in TASK_ACTIONS:
         return None
-    named = parse_command(f"delete {also.group('ref') or also.group('other')}", today)
-    if named.intent is not Intent.DELETE or named.refers_back:
-        return None
-    return replace(earlier, task_id=named.task_id, target=named.target, refers_back=False)
+    said = also.group("ref") or also.group("other")
+    named = parse_command(f"delete {said}", today)
+    if named.intent is not Intent.DELETE or named.refers_back or not content_words(said):
+        return None  # "me too", "same for the rest": no task named
+    again = replace(earlier, task_id=named.task_id, target=named.target, refers_back=False)
+    return confirm(again) if again.intent in DESTRUCTIVE else again
 
 
 def _understood(command: Command, text: str, history: Sequence[Any], today: date) -> Command:
@@ -163,7 +166,12 @@ def _what_it_is(command: Command, recent: Recent | None) -> Command:
         agrees = command.target is None or score(command.target, recent.title) >= POSSIBLE
         keeps = command.intent not in DESTRUCTIVE
         if not named or agrees or keeps:
-            return replace(command, task_id=recent.number, target=None, refers_back=False)
+            resolved = replace(command, task_id=recent.number, target=None, refers_back=False)
+            # "delete it" right after an edit may mean the edit: only a task just added or
+            # shown alone is "it" for a delete or completion without asking.
+            if command.intent in DESTRUCTIVE and recent.source not in ("add_task", "list_tasks"):
+                return confirm(resolved)
+            return resolved
     if named:
         return replace(command, refers_back=False)
     return Command(
