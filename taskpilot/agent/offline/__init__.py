@@ -3,7 +3,8 @@
 It is not AI. It reads the latest user message, turns a plain task command ("add buy milk
 tomorrow", "what's pending?", "delete the meeting task") into a real tool call that the
 Runner sends to the MCP server, and on its next call turns the tool's output into a short
-reply. Anything it cannot parse gets an honest help text, never a guess.
+reply. Anything it cannot parse gets an honest help text, never a guess; a delete or
+completion it is not sure of is asked about first.
 
 It keeps no state between calls: everything it needs is in the `input` the Runner hands it
 (the latest user message and the tool calls and outputs after it), so one instance can serve
@@ -13,12 +14,19 @@ Its parts, in the order a call runs them (`model.next_step`):
 
 - `transcript` finds the latest user message in the Runner's input, and this turn's tool
   calls and what they returned;
+- `spelling` fixes misspelled words it knows and `corrections` applies a correction made
+  mid-sentence ("friday, no wait, saturday");
 - `grammar` parses the message into a `Command` (`commands`), reading a task's priority, due
-  date, tags and description with `attributes` and the date words with `dates`;
-- `lookup` applies a bare "2" to the "which one?" question it asked the turn before;
+  date, tags and notes with `attributes`, date words with `dates` and past tenses with
+  `words`; a run-on message clause by clause; a delete or completion in any doubt becomes a
+  question ("Did you mean **delete task 3**?");
+- `model` reads the command in the light of the conversation: "yes" to that question,
+  "it" as the task the last turn was about (`context`), "same for ..." as the last request;
+  `lookup` reads the answer to a "which one?" question;
 - with no tool result yet, the step is the command's tool call (a `list_tasks` lookup first
-  for a task named in words) or a reply; after a lookup, `lookup` acts on the one match or
-  asks which one; after the tool has acted, `replies` words what it returned;
+  for a task named in words) or a reply; after a lookup, `lookup` acts on the one clear
+  match (`matching`: stems, then spelling) or asks which one; after the tool has acted,
+  `replies` words what it returned;
 - `model.OfflineModel` hands that step to the Runner as a function call or a message.
 """
 

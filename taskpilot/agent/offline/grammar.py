@@ -16,13 +16,10 @@ from typing import Any
 
 from taskpilot.agent.offline.attributes import PRIORITY_WORDS, extract_attributes, split_tags
 from taskpilot.agent.offline.commands import DESTRUCTIVE, TASK_ACTIONS, Command, Intent
+from taskpilot.agent.offline.corrections import apply_self_correction
 from taskpilot.agent.offline.dates import DUE_CONNECTOR, list_due_range
 from taskpilot.agent.offline.matching import content_words
-from taskpilot.agent.offline.rewrites import (
-    apply_self_correction,
-    correct_command_words,
-    correct_known_words,
-)
+from taskpilot.agent.offline.spelling import correct_command_words, correct_known_words
 from taskpilot.agent.offline.words import PAST_VERB, base_form
 from taskpilot.services.dates import (
     AMOUNT_OF_TIME,
@@ -852,7 +849,8 @@ def parse_command(text: str, today: date) -> Command:
     """Parse one user message into a `Command`; relative dates resolve against `today`.
 
     Misspelled date and priority words and corrections made mid-sentence are fixed first
-    (`rewrites`); a misspelled command word only when the message as typed is not understood.
+    (`spelling`, `corrections`); a misspelled command word only when the message as typed is
+    not understood.
     """
     # One line, single spaces, first: every rule below then sees runs of at most one space
     # (a hostile run of 4,000 spaces would otherwise cost the regexes quadratic time).
