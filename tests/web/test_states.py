@@ -581,3 +581,28 @@ async def test_the_browser_time_zone_is_stored_for_the_person_once(
     assert asks_browser_zone(await call(tab.chat, "load_page"))
     await call(tab.auth, "remember_timezone", "Pacific/Kiritimati")
     assert writes == ["Mars/Olympus_Mons"]
+
+
+async def test_the_task_panel_reads_due_dates_in_the_persons_day(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task due on the person's today (UTC+14) shows "Due today" for them, though the
+    server's zone (UTC-11, always a calendar day behind) calls it tomorrow."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from taskpilot.data.models import User
+
+    monkeypatch.setattr(tab.runtime.settings, "timezone", "Pacific/Pago_Pago")
+    user_id = await tab.sign_up()
+    kiritimati = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    async with tab.runtime.db.session() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.timezone = "Pacific/Kiritimati"
+        session.add(user)
+        await session.commit()
+        await TaskService(session, user_id).add("Water the ferns", due_date=kiritimati)
+    assert asks_browser_zone(await call(tab.chat, "load_page"))
+    [task] = tab.tasks.tasks
+    assert task.due_label == "Due today"

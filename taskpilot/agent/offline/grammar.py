@@ -872,12 +872,14 @@ def parse_command(text: str, today: date) -> Command:
 
 
 def confirm(command: Command) -> Command:
-    """Ask before a delete or completion read from a misspelled verb, from a clause beside
-    one asking for another change, or beside a "no" / "not yet" / "never mind": "Did you
-    mean **delete task 3**?"
+    """Ask before a delete or completion in any doubt (a misspelled verb, one clause of
+    several, a "no" / "not yet" / "if ..." beside it): "Did you mean **delete task 3**?"
     (`yes` answers it)."""
     verb = "delete" if command.intent is Intent.DELETE else "complete"
-    task = f"task {command.task_id}" if command.task_id is not None else command.target or "it"
+    if command.task_id is not None:
+        task = f"task {command.task_id}"
+    else:  # its meaningful words, so that "yes" reads back as a clear request
+        task = " ".join(content_words(command.target or "")) or "it"
     return Command(
         Intent.CLARIFY,
         message=f"{CONFIRM}**{verb} {task}**? Say **yes** and I'll do it; otherwise I'll leave"

@@ -145,6 +145,7 @@ class ChatState(AuthState):
             self.load_error = DATABASE_DOWN
             return None
         self.user_name, self.user_email = user.display_name, user.email
+        ask_zone = self._ask_zone(user)  # first: the task panel marks "overdue" in it
         history._show(conversations)
         tasks._show(task_rows)
         self.load_error = ""
@@ -153,7 +154,7 @@ class ChatState(AuthState):
         self.missing = missing
         self.messages = messages
         history.current_title = title
-        return self._ask_zone(user)
+        return ask_zone
 
     def _detach(self) -> None:
         """Let a running turn finish unseen; clear the live block."""

@@ -66,6 +66,7 @@ class ChatKitState(AuthState):
             self.problem = DATABASE_DOWN
             return None
         self.user_name, self.user_email = user.display_name, user.email
+        ask_zone = self._ask_zone(user)  # first: the task panel marks "overdue" in it
         await tasks._reload(user.id)
         self.mode = settings.resolved_chatkit_mode.value
         self.domain_key = settings.chatkit_domain_key
@@ -79,7 +80,7 @@ class ChatKitState(AuthState):
         self.unavailable = False
         self.ready = False
         self.responding = False
-        return self._ask_zone(user)
+        return ask_zone
 
     @rx.event
     def chatkit_ready(self) -> None:

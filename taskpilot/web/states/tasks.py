@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from taskpilot.agent.tool_words import tool_error_in_words
-from taskpilot.core.clock import today
+from taskpilot.core.clock import in_zone, today
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.data.models import Task
 from taskpilot.runtime import get_runtime
@@ -52,7 +52,8 @@ class TaskState(AuthState):
 
     def _show(self, rows: list[Task]) -> None:
         """Show these tasks: open ones first (by due date), then done ones."""
-        day = today(get_runtime().settings)
+        with in_zone(self._zone or None):  # "overdue" and "today" in the person's day
+            day = today(get_runtime().settings)
         views = [task_view(task_to_dict(row), day) for row in rows]
         self.tasks = sorted(views, key=lambda task: task.completed)
         self.task_error = ""
