@@ -3,8 +3,9 @@
 A turn runs `in_zone(the person's zone)`: everything it calls in this process (the offline
 model, the in-process MCP tools reading "friday", the instructions that name the date) asks
 `today`, which reads that zone, else the server's TIMEZONE. A context variable carries it, so
-the tools in the turn's MCP session and the model's worker thread see it too. (A remote MCP
-server, `MCP_URL`, and the task panel's overdue marks still use the server's TIMEZONE.)
+the tools in the turn's MCP session and the model's worker thread see it too; the page's
+task panel reads its marks in it as well. (A remote MCP server, `MCP_URL`, still reads date
+words in the server's TIMEZONE: nothing carries the zone over HTTP.)
 """
 
 from __future__ import annotations
