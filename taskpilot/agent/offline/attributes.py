@@ -38,6 +38,7 @@ PRIORITY_WORDS = {
     "not that urgent": "low",
     "not very urgent": "low",
     "not urgent at all": "low",
+    "not at all urgent": "low",
     "no rush": "low",
     "no hurry": "low",
     "someday": "low",
@@ -50,6 +51,13 @@ PRIORITY_WORDS = {
     "when i have time": "low",
     "if i have time": "low",
 }
+# The priorities said in words at the end of a task ("..., no rush", "... asap"): every key
+# of PRIORITY_WORDS but the bare levels, which need the word "priority" beside them.
+_SAID = "|".join(
+    re.escape(phrase).replace(r"\ ", r"\s+")
+    for phrase in sorted(PRIORITY_WORDS, key=len, reverse=True)
+    if phrase not in ("high", "top", "medium", "normal", "low")
+)
 _PRIORITY_PHRASES = (
     re.compile(
         _SEP + r"\b(?:with\s+|at\s+|as\s+|is\s+)?(?:a\s+)?(?P<p>high|top|urgent|medium|normal|low)"
@@ -62,11 +70,7 @@ _PRIORITY_PHRASES = (
     ),
     re.compile(
         _SEP + r"\b(?:it'?s\s+|its\s+|it\s+is\s+|very\s+|super\s+|really\s+)?"
-        r"(?P<p>not\s+(?:that\s+|very\s+|at\s+all\s+)?(?:urgent|important)(?:\s+at\s+all)?|"
-        r"not\s+a\s+priority|urgent|important|asap|critical|"
-        r"a\s+must|top\s+priority|no\s+rush|no\s+hurry|some\s?day|whenever|eventually|"
-        r"when\s+i\s+get\s+a\s+chance|(?:when|if)\s+i\s+have\s+time|at\s+some\s+point)"
-        r"\)?[\s!.]*$",
+        r"(?P<p>" + _SAID + r")\)?[\s!.]*$",
         _FLAGS,
     ),
     re.compile(r"^(?P<p>urgent|important|critical|asap)\s*[:!,-]+\s*", _FLAGS),

@@ -66,14 +66,3 @@ def last_task(history: Sequence[Any]) -> Recent | None:
             if isinstance(number, int) and not isinstance(number, bool) and number > 0:
                 return Recent(number, str(result.data.get("title", "")), result.name)
     return None
-
-
-def listed_before(history: Sequence[Any]) -> list[dict[str, Any]]:
-    """The tasks the previous turn's last listing showed (to read "the second one")."""
-    turns = _turns(history)
-    if not turns:
-        return []
-    for result in reversed(turn_results(turns[0])):
-        if result.name == LIST_TASKS and result.data is not None:
-            return [dict(task) for task in listed_tasks(result.data)]
-    return []
