@@ -530,15 +530,17 @@ def test_a_bare_number_without_a_question_asks_what_to_do() -> None:
     assert isinstance(step, Reply) and "task 4" in step.text
 
 
+def exchange(said: str, answered: str) -> list[dict[str, str]]:
+    """One earlier turn without tool calls: the person's message and the model's reply."""
+    return [{"role": "user", "content": said}, {"role": "assistant", "content": answered}]
+
+
 def test_an_answer_that_fits_no_listed_task_asks_again() -> None:
     question = (
         'I found 2 tasks matching "meeting":\n- **4** Team meeting\n- **9** Meeting notes\n'
         "Which one should I delete? Reply with its number, or say **delete task 4**."
     )
-    history = [
-        {"role": "user", "content": "delete the meeting task"},
-        {"role": "assistant", "content": question},
-    ]
+    history = exchange("delete the meeting task", question)
     for answer in ("the fifth one", "7", "the one about lunch"):
         step = next_step([*history, {"role": "user", "content": answer}], TODAY)
         assert isinstance(step, Reply), answer
@@ -555,10 +557,7 @@ def test_a_number_that_is_no_listed_task_is_read_as_a_position() -> None:
         'I found 2 tasks matching "meeting":\n- **4** Team meeting\n- **9** Meeting notes\n'
         "Which one should I delete? Reply with its number, or say **delete task 4**."
     )
-    history = [
-        {"role": "user", "content": "delete the meeting task"},
-        {"role": "assistant", "content": question},
-    ]
+    history = exchange("delete the meeting task", question)
     for answer, number in (("2", 9), ("9", 9), ("4", 4), ("the notes one", 9), ("team", 4)):
         step = next_step([*history, {"role": "user", "content": answer}], TODAY)
         assert step == ToolRequest("delete_task", {"task_id": number}), answer
@@ -1345,10 +1344,7 @@ def test_yes_to_did_you_mean_does_it_and_a_near_miss_title_is_asked() -> None:
     today = date(2026, 12, 2)
     asked = next_step("delet task 5", today)
     assert isinstance(asked, Reply) and "Did you mean **delete task 5**?" in asked.text
-    history = [
-        {"role": "user", "content": "delet task 5"},
-        {"role": "assistant", "content": asked.text},
-    ]
+    history = exchange("delet task 5", asked.text)
     for yes in ("yes", "yep", "sure, please", "go ahead"):
         step = next_step([*history, {"role": "user", "content": yes}], today)
         assert step == ToolRequest("delete_task", {"task_id": 5}), yes
@@ -1375,10 +1371,7 @@ def test_an_answer_that_says_no_or_names_no_offered_task_is_asked_again() -> Non
         'I found 3 tasks matching "call":\n- **4** Call mom\n- **12** Call the plumber\n'
         "- **15** Call dad\nWhich one should I delete? Reply with its number or its name."
     )
-    history = [
-        {"role": "user", "content": "delete call"},
-        {"role": "assistant", "content": question},
-    ]
+    history = exchange("delete call", question)
     for answer in ("task 2", "#2", "task 3", "not dad", "no, not mom", "mom? no"):
         step = next_step([*history, {"role": "user", "content": answer}], date(2026, 12, 2))
         assert isinstance(step, Reply), (answer, step)
