@@ -36,6 +36,8 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, TypeAdapter
 
+from taskpilot.api import sse
+
 CHATKIT = "/api/chatkit"
 _events: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEvent)
 
@@ -51,11 +53,7 @@ def user_input(text: str) -> UserMessageInput:
 
 def parse_events(body: str) -> list[ThreadStreamEvent]:
     """A ChatKit SSE body (`data: {event}` blocks) as events."""
-    events = []
-    for block in body.strip().split("\n\n"):
-        if block.startswith("data: "):
-            events.append(_events.validate_json(block.removeprefix("data: ")))
-    return events
+    return [_events.validate_json(event.data) for event in sse.parse_events(body)]
 
 
 @dataclass

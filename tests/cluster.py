@@ -41,6 +41,7 @@ import httpx
 import psycopg
 import sqlalchemy as sa
 
+from taskpilot.api import sse
 from taskpilot.core.config import PROJECT_ROOT
 from tests.browser.app_server import server_env, stop_group
 from tests.conftest import free_port
@@ -459,15 +460,8 @@ async def sign_up(http: httpx.AsyncClient, email: str) -> Account:
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """A streamed response's server-sent events as they arrive, as (event, data) pairs."""
-    kind, data = "", ""
-    async for line in response.aiter_lines():
-        if line.startswith("event: "):
-            kind = line[len("event: ") :]
-        elif line.startswith("data: "):
-            data = line[len("data: ") :]
-        elif not line and kind:
-            yield kind, json.loads(data)
-            kind, data = "", ""
+    async for event in sse.read_events(response):
+        yield event.event, event.json()
 
 
 def client_port(response: httpx.Response) -> int:

@@ -36,6 +36,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter, ValidationError
 
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
+from taskpilot.api import sse
 from taskpilot.api.errors import retry_headers, status_of
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
 from taskpilot.chatkit.store import (
@@ -240,7 +241,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 logger.error("chatkit stream failed", extra={"error": type(exc).__name__})
                 message = "Something went wrong on our side."
             event = ErrorEvent(code="custom", message=message, allow_retry=True)
-            yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            yield sse.frame(event.model_dump_json(exclude_none=True)).encode()
         finally:
             for turn in context.turns.values():
                 await asyncio.shield(self.turns.abandon(turn))

@@ -15,6 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from taskpilot.agent.engine import RunningTurn
 from taskpilot.agent.events import TurnDone, TurnError, TurnEvent
+from taskpilot.api import sse
 from taskpilot.api.deps import PathUser, RuntimeDep
 from taskpilot.api.errors import problem, retry_headers, status_of
 from taskpilot.api.schemas import ChatRequest, ChatResponse, ErrorOut, ToolCallOut
@@ -27,7 +28,7 @@ ENDED_EARLY = "The turn ended without a reply."
 
 def _sse_frame(event: TurnEvent) -> str:
     """One turn event as a server-sent event."""
-    return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
+    return sse.frame(event.model_dump_json(), event=event.type)
 
 
 async def _frames(running: RunningTurn) -> AsyncIterator[str]:
