@@ -23,8 +23,9 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from taskpilot.core.config import Settings
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.runtime import Runtime
-from taskpilot.services.conversations import ConversationStore, message_to_dict
-from taskpilot.services.tasks import TaskService, clean_tags, task_to_dict
+from taskpilot.services.conversations import ConversationStore
+from taskpilot.services.public import MessageOut, TaskOut
+from taskpilot.services.tasks import TaskService, clean_tags
 from taskpilot.services.turns import Claim, TurnStore
 from tests.conftest import TEST_SECRET, api_client, make_settings, scripted_runtime, sign_up
 from tests.hostile_corpus import (
@@ -102,11 +103,11 @@ class Scene:
 async def alice_state(runtime: Runtime, user_id: str) -> dict[str, Any]:
     """Alice's tasks, conversations and messages, straight from the database."""
     async with runtime.db.session() as session:
-        tasks = [task_to_dict(task) for task in await TaskService(session, user_id).find()]
+        tasks = [TaskOut.of(task) for task in await TaskService(session, user_id).find()]
         store = ConversationStore(session, user_id)
         conversations = await store.recent()
         messages = {
-            c.id: [message_to_dict(m) for m in await store.messages(c.id)] for c in conversations
+            c.id: [MessageOut.of(m) for m in await store.messages(c.id)] for c in conversations
         }
     return {
         "tasks": tasks,

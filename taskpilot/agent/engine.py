@@ -42,7 +42,6 @@ from agents import Agent, ModelSettings, RunConfig, Runner, Tool
 from agents.models.interface import Model
 
 from taskpilot.agent.events import (
-    ToolCall,
     ToolFinished,
     TurnDone,
     TurnError,
@@ -61,7 +60,7 @@ from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.limits import Limits, TurnSlot
 from taskpilot.core.metrics import TurnOutcome
-from taskpilot.data.models import Conversation, Message, Role, TurnStatus
+from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
@@ -137,7 +136,7 @@ class PreparedTurn:
     claim: Claim | None = None
     history: list[Message] = field(default_factory=list)
     # Tool calls an earlier attempt at this turn made: shown to the model, not repeated.
-    earlier_calls: list[dict[str, Any]] = field(default_factory=list)
+    earlier_calls: list[ToolCall] = field(default_factory=list)
     replay: Message | None = None
     # The user's place among their running turns; given back when the turn ends.
     slot: TurnSlot | None = None
@@ -426,7 +425,9 @@ class TurnEngine:
         except BaseException:
             # Claimed but not started (the database went away): give the claim back as a
             # failure, so the question does not wait for its lease to read failed.
-            failing = self._fail(store.user_id, claim, NOT_STARTED, list(message.tool_calls or []))
+            failing = self._fail(
+                store.user_id, claim, NOT_STARTED, ToolCall.stored(message.tool_calls)
+            )
             await asyncio.shield(failing)
             raise
         return PreparedTurn.of(
@@ -434,7 +435,7 @@ class TurnEngine:
             message,
             claim=claim,
             history=history,
-            earlier_calls=list(message.tool_calls or []),
+            earlier_calls=ToolCall.stored(message.tool_calls),
         )
 
     # --- running ----------------------------------------------------------------------------
@@ -516,7 +517,7 @@ class TurnEngine:
                     conversation_id=turn.conversation_id,
                     message_id=turn.replay.id or 0,
                     response=turn.replay.content,
-                    tool_calls=[ToolCall(**call) for call in turn.replay.tool_calls or []],
+                    tool_calls=ToolCall.stored(turn.replay.tool_calls),
                     replayed=True,
                 )
             )
@@ -598,7 +599,7 @@ class TurnEngine:
                 conversation_id=turn.conversation_id,
                 message_id=stored.id or 0,
                 response=reply,
-                tool_calls=[ToolCall(**call) for call in stored.tool_calls],
+                tool_calls=[*turn.earlier_calls, *translator.all_calls()],
             )
         )
 
@@ -692,7 +693,7 @@ class TurnEngine:
             )
 
     async def _fail(
-        self, user_id: str, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
+        self, user_id: str, claim: Claim, reason: str, tool_calls: list[ToolCall]
     ) -> None:
         """Mark the turn failed, keeping the tool calls that did change data. With the
         database away, keep trying in the background for a while: once it is back the
@@ -708,7 +709,7 @@ class TurnEngine:
         later.add_done_callback(self._failing.discard)
 
     async def _mark_failed(
-        self, user_id: str, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
+        self, user_id: str, claim: Claim, reason: str, tool_calls: list[ToolCall]
     ) -> bool:
         """False when the database is unavailable."""
         try:
@@ -721,7 +722,7 @@ class TurnEngine:
         return True
 
     async def _mark_failed_later(
-        self, user_id: str, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]
+        self, user_id: str, claim: Claim, reason: str, tool_calls: list[ToolCall]
     ) -> None:
         give_up = time.monotonic() + MARK_FAILED_SECONDS
         while time.monotonic() < give_up:
@@ -731,7 +732,7 @@ class TurnEngine:
         logger.warning("could not mark a turn failed: the database stayed unavailable")
 
     async def _save_progress(
-        self, turn: PreparedTurn, claim: Claim, tool_calls: list[dict[str, Any]]
+        self, turn: PreparedTurn, claim: Claim, tool_calls: list[ToolCall]
     ) -> bool:
         """False when another attempt holds the turn now."""
         try:

@@ -10,15 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-
-class ToolCall(BaseModel):
-    """One tool call of a turn, as stored with the assistant's message."""
-
-    call_id: str
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    result: Any = None
-    is_error: bool = False
+from taskpilot.data.models import ToolCall
 
 
 class TurnStarted(BaseModel):

@@ -8,25 +8,24 @@ again (a retried turn is shown the calls its earlier attempt already made).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from agents.items import TResponseInputItem
 
-from taskpilot.data.models import Message, Role
+from taskpilot.data.models import Message, Role, ToolCall
 
 
-def tool_items(calls: list[dict[str, Any]], prefix: str) -> list[TResponseInputItem]:
+def tool_items(calls: list[ToolCall], prefix: str) -> list[TResponseInputItem]:
     """Stored tool calls as function_call / function_call_output input item pairs."""
     items: list[TResponseInputItem] = []
     for index, call in enumerate(calls):
-        call_id = str(call.get("call_id") or f"call_{prefix}_{index}")
-        result = call.get("result")
+        call_id = call.call_id or f"call_{prefix}_{index}"
+        result = call.result
         items.append(
             {
                 "type": "function_call",
                 "call_id": call_id,
-                "name": str(call.get("name", "")),
-                "arguments": json.dumps(call.get("arguments") or {}),
+                "name": call.name,
+                "arguments": json.dumps(call.arguments),
             }
         )
         items.append(
@@ -46,14 +45,14 @@ def history_to_input(messages: list[Message]) -> list[TResponseInputItem]:
         if message.role == Role.USER.value:
             items.append({"role": "user", "content": message.content})
             continue
-        items.extend(tool_items(message.tool_calls or [], str(message.id)))
+        items.extend(tool_items(ToolCall.stored(message.tool_calls), str(message.id)))
         if message.content:
             items.append({"role": "assistant", "content": message.content})
     return items
 
 
 def turn_input(
-    history: list[Message], question: str, earlier_calls: list[dict[str, Any]], turn: int
+    history: list[Message], question: str, earlier_calls: list[ToolCall], turn: int
 ) -> list[TResponseInputItem]:
     """The model's input for one turn: the history, the question, and the tool calls an
     earlier attempt at this same turn already made."""

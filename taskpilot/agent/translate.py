@@ -11,8 +11,9 @@ import json
 import time
 from typing import Any
 
-from taskpilot.agent.events import TextDelta, ToolCall, ToolFinished, ToolStarted, TurnEvent
+from taskpilot.agent.events import TextDelta, ToolFinished, ToolStarted, TurnEvent
 from taskpilot.core import metrics
+from taskpilot.data.models import ToolCall
 
 
 def _parse_json(text: Any) -> Any:
@@ -44,13 +45,13 @@ class RunTranslator:
         """The text streamed so far."""
         return "".join(self._pieces)
 
-    def finished_calls(self) -> list[dict[str, Any]]:
+    def finished_calls(self) -> list[ToolCall]:
         """The tool calls that returned: their effects are real."""
-        return [call.model_dump() for call in self.calls.values() if call.result is not None]
+        return [call for call in self.calls.values() if call.result is not None]
 
-    def all_calls(self) -> list[dict[str, Any]]:
+    def all_calls(self) -> list[ToolCall]:
         """Every tool call of the run, in the order it was made."""
-        return [call.model_dump() for call in self.calls.values()]
+        return list(self.calls.values())
 
     def translate(self, event: Any) -> TurnEvent | None:
         """The `TurnEvent` for one SDK stream event, if it means anything to a person."""

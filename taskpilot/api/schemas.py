@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from taskpilot.data.models import ToolCall
+from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
 from taskpilot.services.text import LINE_BREAKS, unstorable
 from taskpilot.services.users import MIN_PASSWORD
 
@@ -91,26 +93,12 @@ class ChatRequest(ApiModel):
         return value
 
 
-class ToolCallOut(BaseModel):
-    name: str
-    arguments: dict[str, Any]
-    result: Any
-    is_error: bool = False
-
-
 class ChatResponse(BaseModel):
     conversation_id: str
     response: str
-    tool_calls: list[ToolCallOut]
+    tool_calls: list[ToolCall]
     message_id: int
     replayed: bool = False
-
-
-class ConversationOut(BaseModel):
-    id: str
-    title: str
-    created_at: str
-    updated_at: str
 
 
 class ConversationList(BaseModel):
@@ -121,36 +109,8 @@ class RenameRequest(ApiModel):
     title: str = Field(max_length=200)
 
 
-class MessageOut(BaseModel):
-    id: int
-    conversation_id: str
-    role: Literal["user", "assistant"]
-    content: str
-    tool_calls: list[ToolCallOut]
-    status: str
-    error: str | None
-    feedback: Literal["positive", "negative"] | None = Field(
-        default=None, description="The rating given to an assistant reply (ChatKit)."
-    )
-    client_message_id: str | None
-    created_at: str
-
-
 class MessageList(BaseModel):
     messages: list[MessageOut]
-
-
-class TaskOut(BaseModel):
-    task_id: int
-    title: str
-    description: str
-    completed: bool
-    priority: Literal["low", "medium", "high"]
-    due_date: str | None
-    tags: list[str]
-    created_at: str | None
-    updated_at: str | None
-    completed_at: str | None
 
 
 class TaskList(BaseModel):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from chatkit.types import (
     AssistantMessageContent,
@@ -43,7 +43,7 @@ from taskpilot.agent.tool_words import (
     tool_arguments_in_words,
     tool_result_in_words,
 )
-from taskpilot.data.models import Conversation, Message, Role, TurnStatus, as_utc
+from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc
 from taskpilot.services.turns import seen_status
 
 ItemKind = Literal["msg", "tools", "reply", "note"]
@@ -106,17 +106,16 @@ def user_text(content: list[UserMessageContent]) -> str:
     return "".join(parts)
 
 
-def tool_task(call: dict[str, Any], *, running: bool = False) -> CustomTask:
+def tool_task(call: ToolCall, *, running: bool = False) -> CustomTask:
     """One tool call as a workflow task: what it did (or is doing), and with what."""
-    name = str(call.get("name") or "")
-    arguments = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
-    details = tool_arguments_in_words(name, arguments) or None
+    name = call.name
+    details = tool_arguments_in_words(name, call.arguments) or None
     if running:
         title = _RUNNING.get(name, f"Running {name}")
         return CustomTask(title=title, content=details, status_indicator="loading", icon="bolt")
-    failed = bool(call.get("is_error"))
+    failed = call.is_error
     return CustomTask(
-        title=tool_result_in_words(name, call.get("result"), failed),
+        title=tool_result_in_words(name, call.result, failed),
         content=details,
         status_indicator="complete",
         icon="info" if failed else "check-circle",
@@ -131,7 +130,7 @@ def workflow_summary(tasks: list[CustomTask]) -> CustomSummary:
 
 
 def workflow_item(
-    item: str, thread_id: str, created_at: datetime, calls: list[dict[str, Any]]
+    item: str, thread_id: str, created_at: datetime, calls: list[ToolCall]
 ) -> WorkflowItem:
     """A finished workflow item for stored tool calls."""
     tasks = [tool_task(call) for call in calls]
@@ -182,14 +181,16 @@ def message_items(message: Message, thread_id: str) -> list[ThreadItem]:
         if status == TurnStatus.FAILED.value:
             if message.tool_calls:
                 tools = item_id(TOOLS, message.id)
-                items.append(workflow_item(tools, thread_id, created, message.tool_calls))
+                calls = ToolCall.stored(message.tool_calls)
+                items.append(workflow_item(tools, thread_id, created, calls))
             note = item_id(NOTE, message.id)
             items.append(assistant_item(note, thread_id, created, failure_note(error)))
         return items
     turn = message.reply_to_id or message.id
     if message.tool_calls:
         tools = item_id(TOOLS, turn)
-        items.append(workflow_item(tools, thread_id, created, message.tool_calls))
+        calls = ToolCall.stored(message.tool_calls)
+        items.append(workflow_item(tools, thread_id, created, calls))
     if message.content:
         items.append(assistant_item(item_id(REPLY, turn), thread_id, created, message.content))
     return items

@@ -39,6 +39,7 @@ from taskpilot.agent.events import (
     TurnEvent,
 )
 from taskpilot.chatkit.items import REPLY, TOOLS, item_id, tool_task, workflow_summary
+from taskpilot.data.models import ToolCall
 
 
 def _now() -> datetime:
@@ -72,7 +73,7 @@ class TurnTranslator:
         return []
 
     def _tool_started(self, event: ToolStarted) -> list[ThreadStreamEvent]:
-        task = tool_task({"name": event.name, "arguments": event.arguments}, running=True)
+        task = tool_task(ToolCall.model_validate(event.model_dump()), running=True)
         if self._workflow is None:
             self._workflows += 1
             self._workflow = WorkflowItem(
@@ -93,7 +94,7 @@ class TurnTranslator:
         index = self._running.pop(event.call_id, None)
         if self._workflow is None or index is None:
             return []  # a result without its start (never sent by the agent service)
-        task = tool_task(event.model_dump())
+        task = tool_task(ToolCall.model_validate(event.model_dump()))
         self._workflow.workflow.tasks[index] = task
         update = WorkflowTaskUpdated(task=task, task_index=index)
         return [ThreadItemUpdatedEvent(item_id=self._workflow.id, update=update)]

@@ -7,11 +7,14 @@ listing starts with it, so per-user queries stay fast and are easy to scope.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
+from pydantic import Field as ModelField
 from sqlmodel import Field, SQLModel
 
 # The title of a conversation before its first message names it.
@@ -139,6 +142,26 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class ToolCall(BaseModel):
+    """One tool call of a turn, as streamed, stored with the reply, and shown."""
+
+    call_id: str = ""
+    name: str
+    arguments: dict[str, Any] = ModelField(default_factory=dict)
+    result: Any = None
+    is_error: bool = False
+
+    @classmethod
+    def stored(cls, calls: Iterable[Mapping[str, Any]] | None) -> list[ToolCall]:
+        """A message's `tool_calls` column as calls."""
+        return [cls.model_validate(call) for call in calls or []]
+
+    @staticmethod
+    def to_store(calls: Iterable[ToolCall]) -> list[dict[str, Any]]:
+        """Calls as the `tool_calls` column holds them (JSON)."""
+        return [call.model_dump(mode="json") for call in calls]
+
+
 class Message(SQLModel, table=True):
     """One message of a conversation, with the tool calls of the turn it answers."""
 
@@ -169,7 +192,7 @@ class Message(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", max_length=64, ondelete="CASCADE")
     role: str = Field(max_length=16)
     content: str = Field(default="", sa_type=sa.Text)
-    # [{call_id, name, arguments, result, is_error}] — what the agent did in this turn.
+    # What the agent did in this turn: `ToolCall`s as JSON (`ToolCall.stored` reads them).
     tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     client_message_id: str | None = Field(default=None, max_length=100)
     status: str = Field(default=TurnStatus.ANSWERED.value, max_length=16)

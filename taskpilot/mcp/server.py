@@ -33,8 +33,9 @@ from taskpilot.core.security import (
     InvalidToken,
     verify_taskpilot_token,
 )
-from taskpilot.data.models import Priority, Task
+from taskpilot.data.models import Priority
 from taskpilot.services.dates import DateParseError, parse_due
+from taskpilot.services.public import TaskResult
 from taskpilot.services.sign_out import ended
 from taskpilot.services.tasks import (
     SortOrder,
@@ -42,7 +43,6 @@ from taskpilot.services.tasks import (
     TaskError,
     TaskQuery,
     TaskService,
-    task_to_dict,
 )
 
 SERVER_NAME = "taskpilot"
@@ -117,10 +117,6 @@ def _due(value: str | None, settings: Settings) -> date | None:
         raise ToolError(str(exc)) from exc
 
 
-def _result(task: Task, status: str) -> dict[str, Any]:
-    return {"task_id": task.number, "status": status, **task_to_dict(task)}
-
-
 PriorityArg = Literal["low", "medium", "high"]
 
 
@@ -167,7 +163,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         async def op(tasks: TaskService) -> dict[str, Any]:
             task = await tasks.add(title, description, priority, due, tags)
-            return _result(task, "created")
+            return TaskResult.of_change(task, "created")
 
         return await run(op)
 
@@ -207,7 +203,8 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
                 "filter": status,
                 "count": len(found),
                 "tasks": [
-                    _result(task, "completed" if task.completed else "pending") for task in found
+                    TaskResult.of_change(task, "completed" if task.completed else "pending")
+                    for task in found
                 ],
             }
 
@@ -222,7 +219,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         async def op(tasks: TaskService) -> dict[str, Any]:
             task = await tasks.complete(task_id, completed)
-            return _result(task, "completed" if completed else "pending")
+            return TaskResult.of_change(task, "completed" if completed else "pending")
 
         return await run(op)
 
@@ -234,7 +231,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         async def op(tasks: TaskService) -> dict[str, Any]:
             task = await tasks.delete(task_id)
-            return _result(task, "deleted")
+            return TaskResult.of_change(task, "deleted")
 
         return await run(op)
 
@@ -263,7 +260,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
                 clear_due_date=clear_due,
                 tags=tags,
             )
-            return _result(task, "updated")
+            return TaskResult.of_change(task, "updated")
 
         return await run(op)
 

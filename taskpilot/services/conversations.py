@@ -7,7 +7,7 @@ HTTP API lists, renames and deletes through here too.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +21,9 @@ from taskpilot.data.models import (
     Message,
     Role,
     TurnStatus,
-    as_utc,
     utcnow,
 )
 from taskpilot.services.text import unstorable, without_unstorable
-from taskpilot.services.turns import seen_status
 
 MAX_CONVERSATION_TITLE = 200
 REPLY_DISCARDED = "The reply was removed, to answer this again."
@@ -74,36 +72,6 @@ def clean_conversation_title(title: str) -> str:
     if (char := unstorable(value)) is not None:
         raise InvalidTitle(f"A conversation title can't contain {char}.")
     return value
-
-
-def conversation_to_dict(conversation: Conversation) -> dict[str, Any]:
-    """The JSON form of a conversation."""
-    return {
-        "id": conversation.id,
-        "title": conversation.title,
-        "created_at": as_utc(conversation.created_at).isoformat(),  # type: ignore[union-attr]
-        "updated_at": as_utc(conversation.updated_at).isoformat(),  # type: ignore[union-attr]
-    }
-
-
-def message_to_dict(message: Message) -> dict[str, Any]:
-    """The JSON form of a message, with its turn's tool calls."""
-    status, error = seen_status(message)
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "role": message.role,
-        "content": message.content,
-        "tool_calls": [
-            {k: call.get(k) for k in ("name", "arguments", "result", "is_error")}
-            for call in message.tool_calls or []
-        ],
-        "status": status,
-        "error": error,
-        "feedback": message.feedback,
-        "client_message_id": message.client_message_id,
-        "created_at": as_utc(message.created_at).isoformat(),  # type: ignore[union-attr]
-    }
 
 
 # Above every message id (ids are BIGINT): "before no message in particular".

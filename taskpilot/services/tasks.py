@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from taskpilot.data.models import Priority, Task, User, as_utc, utcnow
+from taskpilot.data.models import Priority, Task, User, utcnow
 from taskpilot.services.text import LINE_BREAKS, unstorable
 
 MAX_TITLE = 200
@@ -120,22 +120,6 @@ def clean_tags(tags: list[str] | str | None) -> list[str]:
     if len(result) > MAX_TAGS:
         raise TaskError(f"A task can have at most {MAX_TAGS} tags.")
     return result
-
-
-def task_to_dict(task: Task) -> dict[str, Any]:
-    """The JSON form of a task, as tools and the API return it."""
-    return {
-        "task_id": task.number,
-        "title": task.title,
-        "description": task.description,
-        "completed": task.completed,
-        "priority": task.priority,
-        "due_date": task.due_date.isoformat() if task.due_date else None,
-        "tags": list(task.tags or []),
-        "created_at": as_utc(task.created_at).isoformat() if task.created_at else None,  # type: ignore[union-attr]
-        "updated_at": as_utc(task.updated_at).isoformat() if task.updated_at else None,  # type: ignore[union-attr]
-        "completed_at": as_utc(task.completed_at).isoformat() if task.completed_at else None,  # type: ignore[union-attr]
-    }
 
 
 _PRIORITY_RANK = sa.case(

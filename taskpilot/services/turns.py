@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from taskpilot.data.models import Conversation, Message, Role, TurnStatus, as_utc, utcnow
+from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc, utcnow
 
 # Why a turn whose worker went away without a word is failed (its lease ran out).
 LOST = "This message wasn't answered: the server answering it stopped. Retry it, or send it again."
@@ -245,18 +245,18 @@ class TurnStore:
         await self.session.commit()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    async def save_progress(self, claim: Claim, tool_calls: list[dict[str, Any]]) -> bool:
+    async def save_progress(self, claim: Claim, tool_calls: list[ToolCall]) -> bool:
         """Keep the tool calls made so far on the question, so they outlive a worker that dies
         mid-turn (the next attempt is shown them, and repeats none); False when the attempt
         no longer holds the turn."""
         result = await self.session.execute(
-            _SAVE_PROGRESS, {**_claimed(claim), "new_calls": tool_calls}
+            _SAVE_PROGRESS, {**_claimed(claim), "new_calls": ToolCall.to_store(tool_calls)}
         )
         await self.session.commit()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def finish(
-        self, claim: Claim, conversation_id: str, reply: str, tool_calls: list[dict[str, Any]]
+        self, claim: Claim, conversation_id: str, reply: str, tool_calls: list[ToolCall]
     ) -> Message | None:
         """Store the reply and mark the question answered, atomically; None (and nothing
         written) when the attempt no longer holds the turn. `tool_calls` is the turn's whole
@@ -272,7 +272,7 @@ class TurnStore:
             "user_id": self.user_id,
             "role": Role.ASSISTANT.value,
             "content": reply,
-            "tool_calls": tool_calls,
+            "tool_calls": ToolCall.to_store(tool_calls),
             "reply_to_id": claim.message_id,
             "status": TurnStatus.ANSWERED.value,
             "created_at": now,
@@ -286,11 +286,16 @@ class TurnStore:
             return None
         return Message(id=reply_id, **values)
 
-    async def fail(self, claim: Claim, reason: str, tool_calls: list[dict[str, Any]]) -> bool:
+    async def fail(self, claim: Claim, reason: str, tool_calls: list[ToolCall]) -> bool:
         """Mark the question failed (it is kept; no reply is stored), keeping the tool calls
         that did change data; False when the attempt no longer held the turn."""
         result = await self.session.execute(
-            _FAILED, {**_claimed(claim), "new_error": reason[:500], "new_calls": tool_calls}
+            _FAILED,
+            {
+                **_claimed(claim),
+                "new_error": reason[:500],
+                "new_calls": ToolCall.to_store(tool_calls),
+            },
         )
         await self.session.commit()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""What the page shows, as plain serialisable records built from the services' JSON forms.
+"""What the page shows, as plain serialisable records built from the entities' public shapes.
 
 State vars hold these (never ORM rows or clients), so Reflex can pickle them into Redis and
 send them to the browser. Builders are pure functions, tested in `tests/web/`.
@@ -11,6 +11,8 @@ from datetime import date, datetime
 from typing import Any
 
 from taskpilot.agent.tool_words import tool_arguments_in_words, tool_result_in_words
+from taskpilot.data.models import ToolCall
+from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
 from taskpilot.web.wording import due_in_words, history_group
 
 RUNNING, DONE, ERROR = "running", "done", "error"
@@ -94,34 +96,29 @@ def finish_card(cards: list[ToolCardView], finished: ToolCardView) -> list[ToolC
     return [*cards, finished]
 
 
-def stored_tool_cards(tool_calls: list[dict[str, Any]] | None) -> list[ToolCardView]:
-    """Cards for a stored message's tool calls (`message_to_dict` form)."""
+def stored_tool_cards(tool_calls: list[ToolCall]) -> list[ToolCardView]:
+    """Cards for a stored message's tool calls."""
     return [
         tool_card_finished(
-            f"stored-{index}",
-            str(call.get("name") or "tool"),
-            call.get("arguments") if isinstance(call.get("arguments"), dict) else {},
-            call.get("result"),
-            bool(call.get("is_error")),
+            f"stored-{index}", call.name or "tool", call.arguments, call.result, call.is_error
         )
-        for index, call in enumerate(tool_calls or [])
+        for index, call in enumerate(tool_calls)
     ]
 
 
-def message_view(message: dict[str, Any]) -> MessageView:
-    """A stored message (`message_to_dict` form) as the page shows it."""
-    role = str(message.get("role") or "user")
-    failed = role == "user" and message.get("status") == "failed"
+def message_view(message: MessageOut) -> MessageView:
+    """A stored message as the page shows it."""
+    failed = message.role == "user" and message.status == "failed"
     return MessageView(
-        key=f"m{message.get('id')}",
-        id=int(message.get("id") or 0),
-        role=role,
-        content=str(message.get("content") or ""),
-        created_at=str(message.get("created_at") or ""),
-        tool_calls=stored_tool_cards(message.get("tool_calls")),
+        key=f"m{message.id}",
+        id=message.id,
+        role=message.role,
+        content=message.content,
+        created_at=message.created_at,
+        tool_calls=stored_tool_cards(message.tool_calls),
         failed=failed,
-        error=str(message.get("error") or NOT_ANSWERED) if failed else "",
-        client_message_id=str(message.get("client_message_id") or ""),
+        error=(message.error or NOT_ANSWERED) if failed else "",
+        client_message_id=message.client_message_id or "",
     )
 
 
@@ -158,17 +155,17 @@ def failed_last_turn(messages: list[MessageView]) -> MessageView | None:
 
 
 def conversation_views(
-    conversations: list[dict[str, Any]], now: datetime
+    conversations: list[ConversationOut], now: datetime
 ) -> list[ConversationView]:
-    """Conversations (`conversation_to_dict` form, newest first) with their sidebar groups."""
+    """Conversations (newest first) with their sidebar groups."""
     views: list[ConversationView] = []
     previous = None
     for conversation in conversations:
-        group = history_group(datetime.fromisoformat(conversation["updated_at"]), now)
+        group = history_group(datetime.fromisoformat(conversation.updated_at), now)
         views.append(
             ConversationView(
-                id=str(conversation["id"]),
-                title=str(conversation.get("title") or "New chat"),
+                id=conversation.id,
+                title=conversation.title or "New chat",
                 group=group,
                 first_in_group=group != previous,
             )
@@ -196,19 +193,19 @@ def bump_conversation(
     return regroup([top, *rest])
 
 
-def task_view(task: dict[str, Any], today: date) -> TaskView:
-    """A task (`task_to_dict` form) as the panel shows it."""
-    due = task.get("due_date")
+def task_view(task: TaskOut, today: date) -> TaskView:
+    """A task as the panel shows it."""
+    due = task.due_date
     label, tone = due_in_words(date.fromisoformat(due) if due else None, today)
-    if task.get("completed"):
+    if task.completed:
         tone = "done" if label else ""
     return TaskView(
-        task_id=int(task["task_id"]),
-        title=str(task.get("title") or ""),
-        description=str(task.get("description") or ""),
-        completed=bool(task.get("completed")),
-        priority=str(task.get("priority") or "medium"),
+        task_id=task.task_id,
+        title=task.title,
+        description=task.description,
+        completed=task.completed,
+        priority=task.priority,
         due_label=label,
         due_tone=tone,
-        tags=[str(tag) for tag in task.get("tags") or []],
+        tags=list(task.tags),
     )

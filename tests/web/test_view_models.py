@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
 from taskpilot.web.view_models import (
     NOT_ANSWERED,
     ConversationView,
@@ -24,6 +26,21 @@ from taskpilot.web.view_models import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def message(**fields: Any) -> MessageOut:
+    base = {"conversation_id": "c", "tool_calls": [], "error": None, "client_message_id": None}
+    return MessageOut.model_validate({**base, **fields})
+
+
+def conversation(id: str, title: str, updated_at: datetime) -> ConversationOut:
+    moment = updated_at.isoformat()
+    return ConversationOut(id=id, title=title, created_at=moment, updated_at=moment)
+
+
+def task(**fields: Any) -> TaskOut:
+    times = {"created_at": None, "updated_at": None, "completed_at": None}
+    return TaskOut.model_validate({**times, **fields})
 
 
 def test_a_tool_card_goes_from_running_to_done_in_place() -> None:
@@ -49,11 +66,11 @@ def test_a_tool_card_goes_from_running_to_done_in_place() -> None:
 
 
 def test_stored_messages_replay_their_tool_calls_and_failures() -> None:
-    stored = {
-        "id": 12,
-        "role": "assistant",
-        "content": "Added task 1.",
-        "tool_calls": [
+    stored = message(
+        id=12,
+        role="assistant",
+        content="Added task 1.",
+        tool_calls=[
             {
                 "name": "add_task",
                 "arguments": {"title": "Milk"},
@@ -61,14 +78,14 @@ def test_stored_messages_replay_their_tool_calls_and_failures() -> None:
             },
             {
                 "name": "complete_task",
-                "arguments": "not a dict",
+                "arguments": {"task_id": 7},
                 "result": "Error executing tool complete_task: gone",
                 "is_error": True,
             },
         ],
-        "status": "answered",
-        "created_at": "2026-11-22T10:00:00+00:00",
-    }
+        status="answered",
+        created_at="2026-11-22T10:00:00+00:00",
+    )
     view = message_view(stored)
     assert (view.key, view.id, view.role, view.failed) == ("m12", 12, "assistant", False)
     assert [(c.name, c.state, c.result) for c in view.tool_calls] == [
@@ -76,20 +93,20 @@ def test_stored_messages_replay_their_tool_calls_and_failures() -> None:
         ("complete_task", "error", "gone"),
     ]
     failed = message_view(
-        {
-            "id": 3,
-            "role": "user",
-            "content": "hi",
-            "status": "failed",
-            "error": None,
-            "client_message_id": "abc",
-        }
+        message(
+            id=3,
+            role="user",
+            content="hi",
+            status="failed",
+            client_message_id="abc",
+            created_at=NOW.isoformat(),
+        )
     )
     assert (failed.failed, failed.error, failed.client_message_id) == (True, NOT_ANSWERED, "abc")
     assert failed_last_turn([view, failed]) is failed
     assert failed_last_turn([failed, view]) is None
     assert failed_last_turn([]) is None
-    assert stored_tool_cards(None) == []
+    assert stored_tool_cards([]) == []
 
 
 def test_views_built_while_a_turn_streams() -> None:
@@ -105,9 +122,9 @@ def test_views_built_while_a_turn_streams() -> None:
 
 def test_conversations_are_grouped_and_bumped_to_the_top() -> None:
     rows = [
-        {"id": "a", "title": "Today one", "updated_at": (NOW - timedelta(hours=1)).isoformat()},
-        {"id": "b", "title": "", "updated_at": (NOW - timedelta(hours=2)).isoformat()},
-        {"id": "c", "title": "Old", "updated_at": (NOW - timedelta(days=3)).isoformat()},
+        conversation("a", "Today one", NOW - timedelta(hours=1)),
+        conversation("b", "", NOW - timedelta(hours=2)),
+        conversation("c", "Old", NOW - timedelta(days=3)),
     ]
     views = conversation_views(rows, NOW)
     assert [(v.id, v.title, v.group, v.first_in_group) for v in views] == [
@@ -128,16 +145,16 @@ def test_conversations_are_grouped_and_bumped_to_the_top() -> None:
 
 
 def test_tasks_show_their_badges() -> None:
-    task = {
-        "task_id": 2,
-        "title": "File taxes",
-        "description": "",
-        "completed": False,
-        "priority": "high",
-        "due_date": "2026-11-20",
-        "tags": ["home"],
-    }
-    view = task_view(task, date(2026, 11, 22))
+    taxes = task(
+        task_id=2,
+        title="File taxes",
+        description="",
+        completed=False,
+        priority="high",
+        due_date="2026-11-20",
+        tags=["home"],
+    )
+    view = task_view(taxes, date(2026, 11, 22))
     assert (view.task_id, view.priority, view.due_label, view.due_tone, view.tags) == (
         2,
         "high",
@@ -145,7 +162,8 @@ def test_tasks_show_their_badges() -> None:
         "overdue",
         ["home"],
     )
-    done = task_view({**task, "completed": True, "priority": None}, date(2026, 11, 22))
+    finished = taxes.model_copy(update={"completed": True, "priority": "medium"})
+    done = task_view(finished, date(2026, 11, 22))
     assert (done.completed, done.due_tone, done.priority) == (True, "done", "medium")
-    undated = task_view({**task, "due_date": None, "completed": True}, date(2026, 11, 22))
+    undated = task_view(finished.model_copy(update={"due_date": None}), date(2026, 11, 22))
     assert (undated.due_label, undated.due_tone) == ("", "")

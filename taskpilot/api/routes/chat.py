@@ -18,7 +18,7 @@ from taskpilot.agent.events import TurnDone, TurnError, TurnEvent
 from taskpilot.api import sse
 from taskpilot.api.deps import PathUser, RuntimeDep
 from taskpilot.api.errors import problem, retry_headers, status_of
-from taskpilot.api.schemas import ChatRequest, ChatResponse, ErrorOut, ToolCallOut
+from taskpilot.api.schemas import ChatRequest, ChatResponse, ErrorOut
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
@@ -96,7 +96,7 @@ async def chat(
             return ChatResponse(
                 conversation_id=event.conversation_id,
                 response=event.response,
-                tool_calls=[ToolCallOut(**call.model_dump()) for call in event.tool_calls],
+                tool_calls=event.tool_calls,
                 message_id=event.message_id,
                 replayed=event.replayed,
             )

@@ -18,8 +18,6 @@ from taskpilot.api.schemas import (
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
-    conversation_to_dict,
-    message_to_dict,
 )
 
 router = APIRouter(
@@ -53,9 +51,7 @@ async def list_conversations(
         rows = await ConversationStore(session, user.id).recent(limit=limit, before=before)
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
-    return ConversationList(
-        conversations=[ConversationOut(**conversation_to_dict(row)) for row in rows]
-    )
+    return ConversationList(conversations=[ConversationOut.of(row) for row in rows])
 
 
 @router.get("/{conversation_id}", responses=_ERRORS)
@@ -67,7 +63,7 @@ async def get_conversation(
         row = await ConversationStore(session, user.id).get(conversation_id)
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
-    return ConversationOut(**conversation_to_dict(row))
+    return ConversationOut.of(row)
 
 
 @router.patch("/{conversation_id}", responses=_BODY_ERRORS)
@@ -81,7 +77,7 @@ async def rename_conversation(
         raise _not_found(exc) from exc
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
-    return ConversationOut(**conversation_to_dict(row))
+    return ConversationOut.of(row)
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
@@ -113,4 +109,4 @@ async def list_messages(
         )
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
-    return MessageList(messages=[MessageOut(**message_to_dict(row)) for row in rows])
+    return MessageList(messages=[MessageOut.of(row) for row in rows])

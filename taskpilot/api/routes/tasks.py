@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
 from taskpilot.api.deps import CountedRequest, PathUser, SessionDep
-from taskpilot.api.schemas import ErrorOut, TaskList, TaskOut
+from taskpilot.api.schemas import ErrorOut, TaskList
 from taskpilot.data.models import Priority
-from taskpilot.services.tasks import SortOrder, StatusFilter, TaskQuery, TaskService, task_to_dict
+from taskpilot.services.public import TaskOut
+from taskpilot.services.tasks import SortOrder, StatusFilter, TaskQuery, TaskService
 
 router = APIRouter(prefix="/api/{user_id}/tasks", tags=["tasks"], dependencies=[CountedRequest])
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -56,4 +57,4 @@ async def list_tasks(
         limit=limit,
     )
     rows = await TaskService(session, user.id).find(query)
-    return TaskList(tasks=[TaskOut(**task_to_dict(row)) for row in rows], count=len(rows))
+    return TaskList(tasks=[TaskOut.of(row) for row in rows], count=len(rows))

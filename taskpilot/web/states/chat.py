@@ -38,8 +38,8 @@ from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
-    message_to_dict,
 )
+from taskpilot.services.public import MessageOut
 from taskpilot.services.tasks import TaskService
 from taskpilot.services.users import AccountError, UserService
 from taskpilot.web.routes import conversation_id_from_path, conversation_path
@@ -136,7 +136,7 @@ class ChatState(AuthState):
                     try:
                         title = (await store.get(route_id)).title
                         rows = await store.messages(route_id, limit=MESSAGE_LIMIT)
-                        messages = [message_view(message_to_dict(row)) for row in rows]
+                        messages = [message_view(MessageOut.of(row)) for row in rows]
                     except ConversationNotFound:
                         missing = True
         except AccountError:
@@ -316,9 +316,7 @@ class ChatState(AuthState):
             )
             self.live_tools = finish_card(self.live_tools, card)
         elif isinstance(event, TurnDone):
-            cards = self.live_tools or stored_tool_cards(
-                [call.model_dump() for call in event.tool_calls]  # a replayed turn
-            )
+            cards = self.live_tools or stored_tool_cards(event.tool_calls)  # a replayed turn
             reply = assistant_message(event.message_id, event.response, cards, utcnow())
             self.messages = [*self.messages, reply]
             self._detach()

@@ -15,8 +15,8 @@ from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
-    conversation_to_dict,
 )
+from taskpilot.services.public import ConversationOut
 from taskpilot.web.routes import HOME
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.view_models import ConversationView, conversation_views, regroup
@@ -39,7 +39,7 @@ class HistoryState(AuthState):
     def _show(self, rows: list[Conversation]) -> None:
         """Show these conversations (newest first), grouped by when they were last active."""
         now = datetime.now(ZoneInfo(get_runtime().settings.timezone))
-        self.conversations = conversation_views([conversation_to_dict(c) for c in rows], now)
+        self.conversations = conversation_views([ConversationOut.of(c) for c in rows], now)
         self.history_error = ""
 
     @rx.event

@@ -13,7 +13,8 @@ from taskpilot.core.clock import in_zone, today
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.data.models import Task
 from taskpilot.runtime import get_runtime
-from taskpilot.services.tasks import MAX_LIST, SortOrder, TaskQuery, TaskService, task_to_dict
+from taskpilot.services.public import TaskOut
+from taskpilot.services.tasks import MAX_LIST, SortOrder, TaskQuery, TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.view_models import TaskView, task_view
 
@@ -45,16 +46,11 @@ class TaskState(AuthState):
         """How many tasks are still open."""
         return sum(1 for task in self.tasks if not task.completed)
 
-    @rx.var
-    def completed_count(self) -> int:
-        """How many tasks are done."""
-        return sum(1 for task in self.tasks if task.completed)
-
     def _show(self, rows: list[Task]) -> None:
         """Show these tasks: open ones first (by due date), then done ones."""
         with in_zone(self._zone or None):  # "overdue" and "today" in the person's day
             day = today(get_runtime().settings)
-        views = [task_view(task_to_dict(row), day) for row in rows]
+        views = [task_view(TaskOut.of(row), day) for row in rows]
         self.tasks = sorted(views, key=lambda task: task.completed)
         self.task_error = ""
         self.loaded = True

@@ -1,0 +1,117 @@
+"""The public shape of each entity: what the API, the MCP tools and the pages are given.
+
+One Pydantic model per entity, built from its row by `of(row)`. The API returns these models
+(they are its OpenAPI schemas), the MCP tools return a task's shape as their result, the
+pages build their view models from them, and a turn's tool calls are `ToolCall`s from the
+model's stream to the database and back (`ToolCall` lives beside the column it describes,
+in `data/models.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from taskpilot.data.models import Conversation, Message, Task, ToolCall, as_utc
+from taskpilot.services.turns import seen_status
+
+
+def _iso(value: datetime | None) -> str | None:
+    moment = as_utc(value)
+    return moment.isoformat() if moment else None
+
+
+class TaskOut(BaseModel):
+    """A task, numbered per person (`task_id` is the number people and tools use)."""
+
+    task_id: int
+    title: str
+    description: str
+    completed: bool
+    priority: Literal["low", "medium", "high"]
+    due_date: str | None
+    tags: list[str]
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+
+    @classmethod
+    def of(cls, task: Task) -> TaskOut:
+        return cls.model_construct(**_task_fields(task))
+
+
+class TaskResult(TaskOut):
+    """What a task tool answers: the task and what became of it."""
+
+    status: Literal["created", "updated", "completed", "pending", "deleted"]
+
+    @classmethod
+    def of_change(cls, task: Task, status: str) -> dict[str, Any]:
+        """The tool's JSON result."""
+        return {"task_id": task.number, "status": status, **_task_fields(task)}
+
+
+def _task_fields(task: Task) -> dict[str, Any]:
+    # Built by hand rather than validated: the row is already valid, and the MCP tools
+    # build one of these on every call (issue 12 measured validation on the turn's path).
+    return {
+        "task_id": task.number,
+        "title": task.title,
+        "description": task.description,
+        "completed": task.completed,
+        "priority": task.priority,
+        "due_date": task.due_date.isoformat() if task.due_date else None,
+        "tags": list(task.tags or []),
+        "created_at": _iso(task.created_at),
+        "updated_at": _iso(task.updated_at),
+        "completed_at": _iso(task.completed_at),
+    }
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationOut:
+        return cls(
+            id=conversation.id,
+            title=conversation.title,
+            created_at=_iso(conversation.created_at) or "",
+            updated_at=_iso(conversation.updated_at) or "",
+        )
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    tool_calls: list[ToolCall]
+    status: str
+    error: str | None
+    feedback: Literal["positive", "negative"] | None = Field(
+        default=None, description="The rating given to an assistant reply (ChatKit)."
+    )
+    client_message_id: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        status, error = seen_status(message)
+        return cls(
+            id=message.id or 0,
+            conversation_id=message.conversation_id,
+            role=message.role,  # type: ignore[arg-type]
+            content=message.content,
+            tool_calls=ToolCall.stored(message.tool_calls),
+            status=status,
+            error=error,
+            feedback=message.feedback,  # type: ignore[arg-type]
+            client_message_id=message.client_message_id,
+            created_at=_iso(message.created_at) or "",
+        )
