@@ -20,7 +20,9 @@ from agents.testing import ScriptedModel, assistant_message
 from chatkit.types import ThreadCreateParams, ThreadsCreateReq
 
 from taskpilot.core.config import Settings
-from taskpilot.core.limits import Limits, RateLimited, client_address
+from taskpilot.core.limits import Limits
+from taskpilot.core.limits.addresses import client_address
+from taskpilot.core.limits.refusals import RateLimited
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import ConversationStore
 from tests.chatkit_client import ChatKitClient, user_input
@@ -117,7 +119,7 @@ async def test_a_dead_workers_slot_frees_when_its_lease_ends(sqlite_url: str, sh
         sqlite_url, max_concurrent_turns=1, reflex_redis_url=REDIS_URL if shared else None
     )
     limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
-    limits.lease_seconds = 0.3
+    limits.turns.lease_seconds = 0.3
     await limits.admit_turn(user)  # never released: its worker "died"
     with pytest.raises(RateLimited):
         await limits.admit_turn(user)
@@ -313,9 +315,9 @@ async def test_the_in_process_limiter_stays_bounded_under_a_flood(sqlite_url: st
 async def test_the_in_process_limiter_forgets_old_keys_and_caps_the_rest(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from taskpilot.core import limits as module
+    from taskpilot.core.limits import counters
 
-    monkeypatch.setattr(module, "MAX_MEMORY_KEYS", 100)
+    monkeypatch.setattr(counters, "MAX_MEMORY_KEYS", 100)
     limits = Limits(limited(sqlite_url, sign_in_attempts=10, sign_in_window_seconds=1))
     for n in range(1_000):  # from 1,000 networks: every attempt admitted, each a new key
         await limits.sign_in_attempt("ada@example.com", f"2001:db8:{n:x}::1")

@@ -21,7 +21,8 @@ import jwt
 import pytest
 from agents.testing import ScriptedModel
 
-from taskpilot.core.limits import ADDRESS_SIGN_IN_FACTOR, address_group
+from taskpilot.core.limits import ADDRESS_SIGN_IN_FACTOR
+from taskpilot.core.limits.addresses import address_group
 from taskpilot.runtime import Runtime
 from tests.conftest import api_client, make_settings, sign_up
 from tests.test_limits import REDIS_URL, needs_redis

@@ -58,7 +58,8 @@ from taskpilot.core.clock import in_zone, today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.errors import ErrorCode, TaskPilotError
-from taskpilot.core.limits import Limits, TurnSlot
+from taskpilot.core.limits import Limits
+from taskpilot.core.limits.turns import TurnSlot
 from taskpilot.core.metrics import TurnOutcome
 from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus
 from taskpilot.services.conversations import (

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from taskpilot.core.limits import client_address
+from taskpilot.core.limits.addresses import client_address
 from taskpilot.core.origins import origin_allowed
 from taskpilot.core.security import Identity, InvalidToken, verify_bearer_token
 from taskpilot.data.models import User

@@ -33,7 +33,7 @@ from taskpilot.chatkit.items import (
 )
 from taskpilot.chatkit.items import thread_metadata as to_thread
 from taskpilot.core.db import Database
-from taskpilot.core.limits import TurnSlot
+from taskpilot.core.limits.turns import TurnSlot
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, new_id
 from taskpilot.services.conversations import ConversationNotFound, ConversationStore, Order
 

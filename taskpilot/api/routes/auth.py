@@ -13,7 +13,7 @@ from taskpilot.api.schemas import (
     TokenOut,
     UserOut,
 )
-from taskpilot.core.limits import RateLimited
+from taskpilot.core.limits.refusals import RateLimited
 from taskpilot.core.security import mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime

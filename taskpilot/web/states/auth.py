@@ -14,7 +14,8 @@ import reflex as rx
 
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.core.errors import DATABASE_DOWN, TaskPilotError
-from taskpilot.core.limits import RateLimited, client_address
+from taskpilot.core.limits.addresses import client_address
+from taskpilot.core.limits.refusals import RateLimited
 from taskpilot.core.security import Identity, mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import get_runtime
