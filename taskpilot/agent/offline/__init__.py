@@ -16,10 +16,12 @@ Its parts, in the order a call runs them (`model.next_step`):
   calls and what they returned;
 - `spelling` fixes misspelled words it knows and `corrections` applies a correction made
   mid-sentence ("friday, no wait, saturday");
-- `grammar` parses the message into a `Command` (`commands`), reading a task's priority, due
-  date, tags and notes with `attributes`, date words with `dates` and past tenses with
-  `words`; a run-on message clause by clause; a delete or completion in any doubt becomes a
-  question ("Did you mean **delete task 3**?");
+- `grammar` parses the message into a `Command` (`commands`): `filler` strips the polite
+  words around it, `sentences` tries each kind of sentence in turn (`listing`, `updates`,
+  `task_actions`, `adding`), with a task named as `references` reads it, a task's priority,
+  due date, tags and notes read with `attributes`, date words with `dates` and past tenses
+  with `words`; `clauses` reads a run-on message clause by clause; `confirmation` makes a
+  delete or completion in any doubt a question ("Did you mean **delete task 3**?");
 - `model` reads the command in the light of the conversation: "yes" to that question,
   "it" as the task the last turn was about (`context`), "same for ..." as the last request;
   `lookup` reads the answer to a "which one?" question;

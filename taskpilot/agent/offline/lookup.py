@@ -23,7 +23,8 @@ from taskpilot.agent.offline.commands import (
     Reply,
     ToolRequest,
 )
-from taskpilot.agent.offline.grammar import YES, parse_command
+from taskpilot.agent.offline.confirmation import YES
+from taskpilot.agent.offline.grammar import parse_command
 from taskpilot.agent.offline.matching import NAMED, content_words, named, rank
 from taskpilot.agent.offline.transcript import (
     ToolResult,

@@ -31,8 +31,9 @@ from taskpilot.agent.offline.commands import (
     Reply,
     ToolRequest,
 )
+from taskpilot.agent.offline.confirmation import CONFIRM, YES, confirm
 from taskpilot.agent.offline.context import Recent, last_task
-from taskpilot.agent.offline.grammar import CONFIRM, YES, confirm, parse_command
+from taskpilot.agent.offline.grammar import parse_command
 from taskpilot.agent.offline.lookup import after_lookup, choose_without_question, resolve_choice
 from taskpilot.agent.offline.matching import POSSIBLE, content_words, score
 from taskpilot.agent.offline.replies import HELP_TEXT, describe_result

@@ -1,6 +1,6 @@
 """Word lists the grammar reads with: the past tense people use to say a task is done ("I've
 sent the invoice", "groceries are bought"), and the base form a task's title uses ("Send the
-invoice", "Buy groceries").
+invoice", "Buy groceries"), with its first letter a capital (`capitalize`).
 """
 
 from __future__ import annotations
@@ -79,3 +79,9 @@ def stem(word: str) -> str:
     """The Snowball stem of a word's base form, so "called" and "call", "prepared" and
     "prepare", "sent" and "send", "groceries" and "grocery" compare equal."""
     return str(_STEMMER.stemWord(base_form(word)))
+
+
+def capitalize(title: str) -> str:
+    """A task's title as the list shows it: the first letter a capital, the rest as typed
+    ("call Mom" → "Call Mom", where `str.capitalize` would make it "Call mom")."""
+    return title[:1].upper() + title[1:]
