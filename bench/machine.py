@@ -31,7 +31,7 @@ PACKAGES = (
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _machine_seconds() -> tuple[float, float] | None:
+def machine_seconds() -> tuple[float, float] | None:
     """CPU seconds all cores spent busy, and stolen by the hypervisor, since boot (None where
     /proc/stat is missing)."""
     try:
@@ -44,21 +44,32 @@ def _machine_seconds() -> tuple[float, float] | None:
     return busy / _TICKS, values[7] / _TICKS
 
 
-def _postgres_seconds() -> float:
+def _process_stat(pid: int | str) -> tuple[str, float] | None:
+    """A process's name and the CPU seconds (user + system) it has used; None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = stat[stat.find("(") + 1 : stat.rfind(")")]
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return name, (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def process_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, 0 when it is gone."""
+    stat = _process_stat(pid)
+    return stat[1] if stat is not None else 0.0
+
+
+def postgres_seconds() -> float:
     """CPU seconds used by running `postgres` processes (the server and its backends)."""
-    total = 0
+    total = 0.0
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.find("(") + 1 : stat.rfind(")")]
-        if name.startswith("postgres"):
-            fields = stat[stat.rfind(")") + 2 :].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / _TICKS
+        if entry.name.isdigit():
+            stat = _process_stat(entry.name)
+            if stat is not None and stat[0].startswith("postgres"):
+                total += stat[1]
+    return total
 
 
 @dataclass(frozen=True)
@@ -89,18 +100,18 @@ class LoadMeter:
         """Take the opening readings."""
         self._wall = time.monotonic()
         self._self = time.process_time()
-        self._machine = _machine_seconds()
-        self._postgres = _postgres_seconds()
+        self._machine = machine_seconds()
+        self._postgres = postgres_seconds()
         return self
 
     def stop(self) -> Load | None:
         """The load since `start()`, or None where /proc is unavailable."""
-        machine = _machine_seconds()
+        machine = machine_seconds()
         wall = time.monotonic() - self._wall
         if machine is None or self._machine is None or wall <= 0:
             return None
         own = (time.process_time() - self._self) / wall
-        postgres = (_postgres_seconds() - self._postgres) / wall
+        postgres = (postgres_seconds() - self._postgres) / wall
         total = (machine[0] - self._machine[0]) / wall
         stolen = (machine[1] - self._machine[1]) / wall
         return Load(own, postgres, max(0.0, total - own - postgres), stolen)

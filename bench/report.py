@@ -16,15 +16,16 @@ HISTORY_TARGET_RATIO = 1.3
 INDENT = "&nbsp;&nbsp;&nbsp;"
 
 
-def _ms(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.2f}"
+def number(value: float, digits: int) -> str:
+    """A figure with `digits` decimals, or "–" when nothing was measured (NaN)."""
+    return "–" if math.isnan(value) else f"{value:.{digits}f}"
 
 
 def _load(load: Load | None) -> str:
     return load.describe() if load is not None else "–"
 
 
-def _table(header: list[str], rows: list[list[str]], text_columns: int = 1) -> list[str]:
+def table(header: list[str], rows: list[list[str]], text_columns: int = 1) -> list[str]:
     """A Markdown table: the first `text_columns` columns (and "notes") left, numbers right."""
     align = [
         "---" if index < text_columns or name == "notes" else "---:"
@@ -41,11 +42,11 @@ def _table(header: list[str], rows: list[list[str]], text_columns: int = 1) -> l
 def _summary_cells(summary: Summary) -> list[str]:
     return [
         str(summary.n),
-        _ms(summary.p50),
-        _ms(summary.p95),
-        _ms(summary.mean),
-        _ms(summary.minimum),
-        _ms(summary.maximum),
+        number(summary.p50, 2),
+        number(summary.p95, 2),
+        number(summary.mean, 2),
+        number(summary.minimum, 2),
+        number(summary.maximum, 2),
     ]
 
 
@@ -84,7 +85,7 @@ def _targets(results: RunResults) -> list[str]:
                 _verdict(value <= HISTORY_TARGET_RATIO),
             ]
         )
-    return ["## Targets", "", *_table(["Target", "Measured", "Verdict"], rows)]
+    return ["## Targets", "", *table(["Target", "Measured", "Verdict"], rows)]
 
 
 def _method(results: RunResults) -> list[str]:
@@ -166,7 +167,7 @@ def _turn_section(results: RunResults) -> list[str]:
                         _load(timing.load),
                     ]
                 )
-    lines += _table(
+    lines += table(
         [
             "Database, mode",
             "n",
@@ -189,7 +190,7 @@ def _turn_section(results: RunResults) -> list[str]:
                 " the WAL flush. The difference is what the flush costs a turn on this disk.",
                 "",
             ]
-            lines += _table(
+            lines += table(
                 [
                     "Variant",
                     "n",
@@ -229,18 +230,19 @@ def _breakdown(label: str, breakdown: Breakdown) -> list[str]:
     rows = [
         [
             f"{INDENT * row.indent}{'↳ ' if row.indent else ''}{row.label}",
-            _ms(row.mean_ms),
+            number(row.mean_ms, 2),
             f"{row.share:.0%}",
             row.note,
         ]
         for row in breakdown.rows
     ]
-    lines += _table(["Part of the turn", "mean ms", "share", "notes"], rows)
+    lines += table(["Part of the turn", "mean ms", "share", "notes"], rows)
     sql_rows = [
-        [kind, f"{count:.1f}", _ms(ms)] for kind, (count, ms) in breakdown.sql_per_turn.items()
+        [kind, f"{count:.1f}", number(ms, 2)]
+        for kind, (count, ms) in breakdown.sql_per_turn.items()
     ]
     lines += ["SQL driver calls per turn, all parts together:", ""]
-    lines += _table(["Driver call", "calls/turn", "ms/turn"], sql_rows)
+    lines += table(["Driver call", "calls/turn", "ms/turn"], sql_rows)
     held = breakdown.api_session_ms
     span = (
         "i.e. across the whole turn"
@@ -267,23 +269,29 @@ def _profile(label: str, profile: Profile, packages: int = 12) -> list[str]:
         " is not profiled). Own time = time in a package's functions excluding their callees.",
         "",
     ]
-    lines += _table(
+    lines += table(
         ["Package", "own ms/turn", "share"],
         [
-            [row.name, _ms(row.ms_per_turn), f"{row.share:.0%}"]
+            [row.name, number(row.ms_per_turn, 2), f"{row.share:.0%}"]
             for row in profile.packages[:packages]
         ],
     )
     lines += ["Top functions by own time:", ""]
-    lines += _table(
+    lines += table(
         ["Function", "own ms/turn", "share"],
-        [[f"`{row.name}`", _ms(row.ms_per_turn), f"{row.share:.1%}"] for row in profile.functions],
+        [
+            [f"`{row.name}`", number(row.ms_per_turn, 2), f"{row.share:.1%}"]
+            for row in profile.functions
+        ],
     )
     if profile.cumulative:
         lines += ["Cumulative CPU (with callees) of selected pure-CPU functions:", ""]
-        lines += _table(
+        lines += table(
             ["Function", "ms/turn", "share"],
-            [[row.name, _ms(row.ms_per_turn), f"{row.share:.0%}"] for row in profile.cumulative],
+            [
+                [row.name, number(row.ms_per_turn, 2), f"{row.share:.0%}"]
+                for row in profile.cumulative
+            ],
         )
     return lines
 
@@ -311,16 +319,16 @@ def _history_section(results: RunResults) -> list[str]:
             [
                 db.label,
                 str(a.summary.n),
-                _ms(a.summary.p50),
-                _ms(a.summary.p95),
-                _ms(b.summary.p50),
-                _ms(b.summary.p95),
+                number(a.summary.p50, 2),
+                number(a.summary.p95, 2),
+                number(b.summary.p50, 2),
+                number(b.summary.p95, 2),
                 f"**{ratio(b.summary.p50, a.summary.p50):.2f}×**",
                 f"{a.cpu_ms_per_turn:.1f} / {b.cpu_ms_per_turn:.1f}",
                 _load(a.load),
             ]
         )
-    lines += _table(
+    lines += table(
         [
             "Database",
             "n each",
@@ -358,14 +366,14 @@ def _mcp_section(results: RunResults) -> list[str]:
                 [
                     f"{db.label}: {result.transport}",
                     str(result.until_result.n),
-                    _ms(result.until_result.p50),
-                    _ms(result.until_result.p95),
-                    _ms(result.until_closed.p50),
-                    _ms(result.until_closed.p95),
+                    number(result.until_result.p50, 2),
+                    number(result.until_result.p95, 2),
+                    number(result.until_closed.p50, 2),
+                    number(result.until_closed.p95, 2),
                     _load(result.load),
                 ]
             )
-    lines += _table(
+    lines += table(
         [
             "Database: transport",
             "n",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NS_PER_MS = 1_000_000
@@ -29,24 +30,31 @@ class Summary:
     n: int
     p50: float
     p95: float
+    p99: float
     mean: float
     minimum: float
     maximum: float
 
     @classmethod
-    def of_ns(cls, samples_ns: list[int]) -> Summary:
-        """Summarise durations measured with `time.perf_counter_ns`."""
-        values = sorted(sample / NS_PER_MS for sample in samples_ns)
+    def of_ms(cls, values_ms: Iterable[float]) -> Summary:
+        """Summarise durations in milliseconds; NaNs (nothing measured) are left out."""
+        values = sorted(value for value in values_ms if not math.isnan(value))
         if not values:
-            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
         return cls(
             n=len(values),
             p50=statistics.median(values),
             p95=percentile(values, 0.95),
+            p99=percentile(values, 0.99),
             mean=statistics.fmean(values),
             minimum=values[0],
             maximum=values[-1],
         )
+
+    @classmethod
+    def of_ns(cls, samples_ns: list[int]) -> Summary:
+        """Summarise durations measured with `time.perf_counter_ns`."""
+        return cls.of_ms(sample / NS_PER_MS for sample in samples_ns)
 
 
 def ratio(numerator: float, denominator: float) -> float:

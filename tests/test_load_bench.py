@@ -17,23 +17,14 @@ import httpx
 import uvicorn
 from openai import AsyncOpenAI
 
-from bench.load import (
-    AFTER,
-    BEFORE,
-    BETWEEN,
-    Account,
-    LevelResult,
-    LoadConfig,
-    LoadResults,
-    RawClient,
-    SseReader,
-    TurnSample,
-    message_for,
-    overhead_of,
-    render,
-)
+from bench.load.clients import Account, RawClient, TurnSample, TurnStream
+from bench.load.config import LoadConfig
+from bench.load.report import render
+from bench.load.results import AFTER, BEFORE, BETWEEN, LevelResult, LoadResults, overhead_of
+from bench.load.users import message_for
+from bench.machine import environment
 from bench.model_double import ModelDouble, answer_for, split_evenly, tagged, token_in
-from bench.runner import environment
+from taskpilot.api.sse import frame
 from tests.conftest import free_port
 
 CALL_MS = 60.0
@@ -200,9 +191,9 @@ def test_overhead_subtracts_the_doubles_calls_matched_by_token() -> None:
     assert sum(level.errors.values()) == 1 and len(level.ok) == 3
 
 
-def test_sse_reader_classifies_a_turns_events() -> None:
+def test_turn_stream_classifies_a_turns_events() -> None:
     turn = TurnSample("t", 1, 0, 0, "add_task", status=200)
-    reader = SseReader(turn, 0)
+    reader = TurnStream(turn, 0)
     stream = (
         b'event: started\ndata: {"conversation_id": "conv1"}\n\n'
         b'event: tool_finished\ndata: {"is_error": false}\n\nevent: text_'
@@ -212,10 +203,10 @@ def test_sse_reader_classifies_a_turns_events() -> None:
     assert turn.conversation_id == "conv1" and reader.done and turn.error is None
     assert not math.isnan(turn.first_delta_ms)
     failed = TurnSample("u", 1, 0, 0, "add_task", status=200)
-    SseReader(failed, 0).feed(b'event: error\ndata: {"code": "model_timeout"}\n\n')
+    TurnStream(failed, 0).feed(b'event: error\ndata: {"code": "model_timeout"}\n\n')
     assert failed.error == "error event: model_timeout"
     broken = TurnSample("v", 1, 0, 0, "add_task", status=200)
-    SseReader(broken, 0).feed(b'event: tool_finished\ndata: {"is_error": true}\n\n')
+    TurnStream(broken, 0).feed(b'event: tool_finished\ndata: {"is_error": true}\n\n')
     assert broken.error == "tool error"
 
 
@@ -228,8 +219,8 @@ async def fake_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
     events = [("started", {"conversation_id": conversation})]
     events += [("text_delta", {"delta": f"w{i} "}) for i in range(5)] + [("done", {})]
     for name, data in events:
-        frame = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-        await send({"type": "http.response.body", "body": frame, "more_body": True})
+        chunk = frame(json.dumps(data), name).encode()
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 
