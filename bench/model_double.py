@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from taskpilot.api.sse import frame
+
 CHAT_PATH = "/v1/chat/completions"
 CALLS_PATH = "/_double/calls"
 HEALTH_PATH = "/_double/health"
@@ -242,9 +244,9 @@ class ModelDouble:
                 if usage:
                     data_usage = {**head, "object": "chat.completion.chunk", "choices": []}
                     data_usage["usage"] = _usage(answer)
-                    tail = f"data: {json.dumps(data_usage)}\n\n"
-                tail += "data: [DONE]\n\n"
-            payload = f"data: {json.dumps(data)}\n\n{tail}".encode()
+                    tail = frame(json.dumps(data_usage))
+                tail += frame("[DONE]")
+            payload = (frame(json.dumps(data)) + tail).encode()
             await send({"type": "http.response.body", "body": payload, "more_body": not last})
             if not first and ("content" in delta or "tool_calls" in delta):
                 first = time.monotonic_ns()

@@ -23,6 +23,7 @@ from sqlmodel import col
 from bench.databases import BenchDatabase
 from bench.model import REPLY, TASK_TITLE, AddTaskModel
 from taskpilot.api.app import create_api
+from taskpilot.api.sse import parse_events
 from taskpilot.core.config import Settings
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus, utcnow
 from taskpilot.runtime import Runtime
@@ -81,7 +82,7 @@ class ChatStack:
         if response.status_code != 200:
             raise TurnFailed(f"chat answered {response.status_code}: {response.text[:300]}")
         if stream:
-            if "event: done" not in response.text:
+            if not any(event.event == "done" for event in parse_events(response.content)):
                 raise TurnFailed(f"the stream ended without a done event: {response.text[-300:]}")
             return elapsed, response.text
         payload: dict[str, Any] = response.json()
