@@ -4,6 +4,10 @@ worker.
 
 Redis is the real server on 127.0.0.1:6379 (skipped, with the reason, when it is down); each
 test uses its own key prefix by using fresh user ids and emails.
+
+Time in the process is a fake clock the tests move, so windows and leases end exactly when a
+test says, however busy the machine. Redis keeps its own time: its windows are checked with
+margins no stall can cross, and its leases through the expiry Redis holds.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import prometheus_client
 import pytest
 import redis
 from agents.testing import ScriptedModel, assistant_message
@@ -22,6 +27,7 @@ from chatkit.types import ThreadCreateParams, ThreadsCreateReq
 from taskpilot.core.config import Settings
 from taskpilot.core.limits import Limits
 from taskpilot.core.limits.addresses import client_address
+from taskpilot.core.limits.counters import PREFIX
 from taskpilot.core.limits.refusals import RateLimited
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import ConversationStore
@@ -64,6 +70,19 @@ def limited(url: str, **overrides: Any) -> Settings:
     return make_settings(url, **overrides)
 
 
+class Clock:
+    """A monotonic clock that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 # --- the counters --------------------------------------------------------------------------
 
 
@@ -75,15 +94,28 @@ async def test_turns_per_minute_then_a_429_with_the_wait(sqlite_url: str, shared
         max_concurrent_turns=0,
         reflex_redis_url=REDIS_URL if shared else None,
     )
-    limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
+    clock, user = Clock(), f"u-{uuid.uuid4().hex}"
+    limits = Limits(settings, clock=clock)  # Redis keeps its own time
     for _ in range(2):
         await (await limits.admit_turn(user)).release()
+        clock.advance(5)
     with pytest.raises(RateLimited) as refused:
         await limits.admit_turn(user)
-    assert 55 <= refused.value.retry_after <= 60
     assert "limit of 2 messages a minute" in refused.value.message
     # Someone else is not affected.
     await limits.admit_turn(f"other-{user}")
+    if shared:
+        # Whatever this machine took since the first turn, it was far less than half a minute.
+        assert 30 <= refused.value.retry_after <= 60
+    else:
+        # The first turn, 10 s ago, leaves the window in 50 s; then there is room again.
+        assert refused.value.retry_after == 50
+        assert "try again in 50 s" in refused.value.message
+        clock.advance(49.5)
+        with pytest.raises(RateLimited):
+            await limits.admit_turn(user)
+        clock.advance(0.5)
+        await limits.admit_turn(user)
     await limits.close()
 
 
@@ -97,7 +129,7 @@ async def test_running_turns_are_capped_and_a_slot_frees_on_release(
         max_concurrent_turns=2,
         reflex_redis_url=REDIS_URL if shared else None,
     )
-    limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
+    limits, user = Limits(settings, clock=Clock()), f"u-{uuid.uuid4().hex}"
     first, second = await limits.admit_turn(user), await limits.admit_turn(user)
     with pytest.raises(RateLimited) as refused:
         await limits.admit_turn(user)
@@ -113,18 +145,41 @@ async def test_running_turns_are_capped_and_a_slot_frees_on_release(
     await limits.close()
 
 
-@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=needs_redis)])
-async def test_a_dead_workers_slot_frees_when_its_lease_ends(sqlite_url: str, shared: bool) -> None:
-    settings = limited(
-        sqlite_url, max_concurrent_turns=1, reflex_redis_url=REDIS_URL if shared else None
-    )
+async def test_a_dead_workers_slot_frees_when_its_lease_ends(sqlite_url: str) -> None:
+    clock, user = Clock(), f"u-{uuid.uuid4().hex}"
+    limits = Limits(limited(sqlite_url, max_concurrent_turns=1), clock=clock)
+    lease = limits.turns.lease_seconds
+    await limits.admit_turn(user)  # never released: its worker "died"
+    clock.advance(lease - 1)
+    with pytest.raises(RateLimited) as refused:
+        await limits.admit_turn(user)
+    assert refused.value.retry_after == 1  # the lease's last second
+    clock.advance(1)
+    await limits.admit_turn(user)
+
+
+@needs_redis
+async def test_a_dead_workers_slot_in_redis_frees_when_its_lease_ends(sqlite_url: str) -> None:
+    """In Redis a slot is its lease's expiry, by Redis's clock, in a key that expires with it.
+    The lease running out is made by moving that expiry into the past, as the waiting would."""
+    settings = limited(sqlite_url, max_concurrent_turns=1, reflex_redis_url=REDIS_URL)
     limits, user = Limits(settings), f"u-{uuid.uuid4().hex}"
-    limits.turns.lease_seconds = 0.3
     await limits.admit_turn(user)  # never released: its worker "died"
     with pytest.raises(RateLimited):
         await limits.admit_turn(user)
-    await asyncio.sleep(0.5)
+
+    store = redis.Redis.from_url(REDIS_URL)
+    key, lease_ms = f"{PREFIX}running:{user}", limits.turns.lease_seconds * 1000
+    [(slot, expiry)] = store.zrange(key, 0, -1, withscores=True)
+    seconds, micros = store.time()
+    now_ms = seconds * 1000 + micros // 1000
+    # Both no further off than any stall since the admission (margins of half a minute).
+    assert lease_ms - 30_000 < expiry - now_ms <= lease_ms
+    assert lease_ms - 30_000 < store.pttl(key) <= lease_ms
+
+    store.zadd(key, {slot: now_ms - 1})
     await limits.admit_turn(user)
+    store.close()
     await limits.close()
 
 
@@ -164,13 +219,19 @@ async def test_an_unreachable_redis_lets_requests_through_and_says_so_once(
         sign_in_attempts=1,
         reflex_redis_url="redis://127.0.0.1:1/0",
     )
-    limits = Limits(settings)
+    clock = Clock()
+    limits = Limits(settings, clock=clock)
     with caplog.at_level(logging.WARNING, logger="taskpilot.limits"):
         for _ in range(3):
             await (await limits.admit_turn("ada")).release()
             await limits.sign_in_attempt("ada@example.com", "10.0.0.1")
+            clock.advance(10)
     warnings = [r for r in caplog.records if r.name == "taskpilot.limits"]
     assert len(warnings) == 1 and "Redis is unreachable" in warnings[0].getMessage()
+    clock.advance(31)  # a minute and a second since it was said
+    with caplog.at_level(logging.WARNING, logger="taskpilot.limits"):
+        await limits.sign_in_attempt("ada@example.com", "10.0.0.1")
+    assert len([r for r in caplog.records if r.name == "taskpilot.limits"]) == 2
     await limits.close()
 
 
@@ -262,9 +323,11 @@ async def _messages(runtime: Runtime, user_id: str) -> list[Any]:
         return found
 
 
-async def test_a_full_worker_queues_turns_briefly_then_answers_503(
+async def test_a_full_worker_answers_503_to_a_turn_that_waited_the_queue_time(
     sqlite_url: str, running: Any
 ) -> None:
+    """The running turn is held by the gate, so nothing frees a place: the other turn waits
+    WORKER_QUEUE_SECONDS (real time, short) and no longer, however slow the machine."""
     model = GatedModel(replies=5)
     settings = limited(sqlite_url, worker_max_turns=1, worker_queue_seconds=0.3)
     runtime = await running(scripted_runtime(settings, model))
@@ -286,14 +349,43 @@ async def test_a_full_worker_queues_turns_briefly_then_answers_503(
             "code": "busy",
         }
         assert await _messages(runtime, bob["id"]) == []  # it never reached the database
-        # A turn that waits less than the queue time gets in when the running one ends.
-        queued = asyncio.create_task(
-            http.post(f"/api/{bob['id']}/chat", json={"message": "three"}, headers=bob["headers"])
+        model.gate.set()
+        assert (await first).status_code == 200
+
+
+async def test_a_queued_turn_gets_in_when_the_running_one_ends(
+    sqlite_url: str, running: Any
+) -> None:
+    """A queue time no machine's stall comes near: the queued turn gets the place the moment
+    the running turn ends, not by outlasting a short bound."""
+    model = GatedModel(replies=5)
+    settings = limited(sqlite_url, worker_max_turns=1, worker_queue_seconds=60)
+    runtime = await running(scripted_runtime(settings, model))
+    async with api_client(runtime) as http:
+        ada, bob = await sign_up(http, "ada@example.com"), await sign_up(http, "bob@example.com")
+        first = asyncio.create_task(
+            http.post(f"/api/{ada['id']}/chat", json={"message": "one"}, headers=ada["headers"])
         )
-        await asyncio.sleep(0.1)
+        while not (await _messages(runtime, ada["id"])):
+            await asyncio.sleep(0.01)
+        waiting_before = _waiting_for_worker()
+        queued = asyncio.create_task(
+            http.post(f"/api/{bob['id']}/chat", json={"message": "two"}, headers=bob["headers"])
+        )
+        while _waiting_for_worker() == waiting_before:  # it is in the queue, not yet in
+            await asyncio.sleep(0.01)
+        assert await _messages(runtime, bob["id"]) == []
         model.gate.set()
         assert (await first).status_code == 200
         assert (await queued).json()["response"] == "done"
+
+
+def _waiting_for_worker() -> float:
+    """Turns waiting for a place in a worker now (the `taskpilot_turns_waiting` gauge)."""
+    value = prometheus_client.REGISTRY.get_sample_value(
+        "taskpilot_turns_waiting", {"queue": "worker"}
+    )
+    return value or 0.0
 
 
 async def test_the_in_process_limiter_stays_bounded_under_a_flood(sqlite_url: str) -> None:
@@ -318,11 +410,12 @@ async def test_the_in_process_limiter_forgets_old_keys_and_caps_the_rest(
     from taskpilot.core.limits import counters
 
     monkeypatch.setattr(counters, "MAX_MEMORY_KEYS", 100)
-    limits = Limits(limited(sqlite_url, sign_in_attempts=10, sign_in_window_seconds=1))
+    settings, clock = limited(sqlite_url, sign_in_attempts=10), Clock()
+    limits = Limits(settings, clock=clock)
     for n in range(1_000):  # from 1,000 networks: every attempt admitted, each a new key
         await limits.sign_in_attempt("ada@example.com", f"2001:db8:{n:x}::1")
     assert len(limits._counters.windows) <= 100
-    await asyncio.sleep(1.1)
+    clock.advance(settings.sign_in_window_seconds)
     await limits.sign_in_attempt("ada@example.com", "198.51.100.7")
     # Every earlier key's window has passed: only the newest attempt's two keys are left.
     assert len(limits._counters.windows) == 2
