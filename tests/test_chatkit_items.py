@@ -10,7 +10,6 @@ from chatkit.types import ErrorEvent, UserMessageTagContent, UserMessageTextCont
 
 from taskpilot.agent.events import (
     TextDelta,
-    ToolCall,
     ToolFinished,
     ToolStarted,
     TurnDone,
@@ -27,6 +26,7 @@ from taskpilot.chatkit.items import (
     workflow_summary,
 )
 from taskpilot.chatkit.stream import TurnTranslator
+from taskpilot.data.models import ToolCall
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -65,29 +65,22 @@ def test_the_text_of_a_user_message_includes_its_tags() -> None:
 
 
 def test_tool_tasks_and_summaries_read_as_words() -> None:
-    running = tool_task({"name": "add_task", "arguments": {"title": "Milk"}}, running=True)
+    running = tool_task(ToolCall(name="add_task", arguments={"title": "Milk"}), running=True)
     assert (running.title, running.content, running.status_indicator) == (
         "Adding a task",
         "Milk",
         "loading",
     )
-    unknown = tool_task({"name": "weather", "arguments": None}, running=True)
+    unknown = tool_task(ToolCall(name="weather"), running=True)
     assert unknown.title == "Running weather" and unknown.content is None
     failed = tool_task(
-        {
-            "name": "delete_task",
-            "arguments": {"task_id": 9},
-            "result": "Task 9 not found.",
-            "is_error": True,
-        }
+        ToolCall(
+            name="delete_task", arguments={"task_id": 9}, result="Task 9 not found.", is_error=True
+        )
     )
     assert (failed.title, failed.icon) == ("Task 9 not found.", "info")
     done = tool_task(
-        {
-            "name": "add_task",
-            "arguments": {},
-            "result": {"task_id": 1, "status": "created", "title": "Milk"},
-        }
+        ToolCall(name="add_task", result={"task_id": 1, "status": "created", "title": "Milk"})
     )
     assert workflow_summary([done]).title == "Added task 1 · Milk"
     assert workflow_summary([done, failed]).title == "2 task actions"
