@@ -30,12 +30,13 @@ from taskpilot.api.app import create_api
 from taskpilot.core.config import Settings
 from taskpilot.core.db import migrate, sync_url
 from taskpilot.core.security import mint_access_token
+from taskpilot.mcp.tools import ToolName
 from taskpilot.runtime import Runtime
 from tests.openai_standin import OpenAIStandIn
 
 POSTGRES_ENV = "TASKPILOT_TEST_POSTGRES_URL"
 # The MCP server's tools: the agent's only tools, and what every MCP client should see.
-TASK_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+TASK_TOOLS = {name.value for name in ToolName}
 TEST_SECRET = "test-secret-for-taskpilot-tests-only-0123456789"
 # API keys tests give TaskPilot for OpenAI and for an OpenAI-compatible server: never to be
 # seen in a response or a log.

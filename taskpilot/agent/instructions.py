@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from taskpilot.mcp.tools import ToolName
+
+_NAMES = [name.value for name in ToolName]
+_TOOLS = ", ".join(_NAMES[:-1]) + " and " + _NAMES[-1]
+
 
 def build_instructions(today: date) -> str:
     """The agent's instructions, with today's date so 'tomorrow' and 'friday' resolve."""
@@ -16,8 +21,8 @@ def build_instructions(today: date) -> str:
 Today is {today:%A}, {today.isoformat()}. The coming days: {upcoming}.
 
 How you work:
-- You can only see and change tasks through your tools: add_task, list_tasks, complete_task,
-  delete_task and update_task. Never claim a change you did not make with a tool.
+- You can only see and change tasks through your tools: {_TOOLS}.
+  Never claim a change you did not make with a tool.
 - Tasks are numbered per user; `task_id` is that number ("task 3" means task_id 3).
 - When the user names a task in words ("delete the meeting task"), first call list_tasks with
   `search` to find it. If exactly one task matches, act on it. If several match, list them and

@@ -6,17 +6,14 @@ items). Plain functions of plain values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from taskpilot.mcp.tools import ToolName, without_error_prefix
+
 SEPARATOR = " · "
-# Tools whose success changes the task list, so the task panel refreshes after them.
-TASK_CHANGING_TOOLS = frozenset({"add_task", "complete_task", "delete_task", "update_task"})
 MAX_SHOWN_ERROR = 240
 MAX_SHOWN_VALUE = 80
-# The MCP SDK prefixes a tool's error text with this; the rest is written for the person.
-_TOOL_ERROR_PREFIX = re.compile(r"^Error executing tool [\w.-]+:\s*")
 GENERIC_TOOL_ERROR = "The tool could not do that."
 
 
@@ -63,22 +60,22 @@ _ARGUMENT_WORDS: dict[str, Callable[[object], str]] = {
 def tool_arguments_in_words(name: str, arguments: dict[str, Any] | None) -> str:
     """A tool call's arguments as a short phrase: `Buy milk · due 2026-11-23 · high`."""
     args = {k: v for k, v in (arguments or {}).items() if v not in (None, "", [], {})}
-    reopen = name == "complete_task" and args.pop("completed", True) is False
-    if name == "list_tasks" and args.get("status") == "all" and len(args) > 1:
+    reopen = name == ToolName.COMPLETE_TASK and args.pop("completed", True) is False
+    if name == ToolName.LIST_TASKS and args.get("status") == "all" and len(args) > 1:
         args.pop("status")  # "all" adds nothing once another filter is named
     words: list[str] = []
     for key, describe in _ARGUMENT_WORDS.items():
         if key not in args:
             continue
         value = args.pop(key)
-        if key == "title" and name == "update_task":
+        if key == "title" and name == ToolName.UPDATE_TASK:
             words.append(f"rename to {_quoted(value)}")
         else:
             words.append(describe(value))
     words.extend(f"{key} {_short(value, 40)}" for key, value in sorted(args.items()))
     if reopen:
         words.append("reopen")
-    if not words and name == "list_tasks":
+    if not words and name == ToolName.LIST_TASKS:
         words.append("all tasks")
     return SEPARATOR.join(words)
 
@@ -86,7 +83,7 @@ def tool_arguments_in_words(name: str, arguments: dict[str, Any] | None) -> str:
 def tool_error_in_words(result: object) -> str:
     """A tool's error for the person: the MCP prefix removed, bounded, never a dump."""
     text = result if isinstance(result, str) else ""
-    text = _TOOL_ERROR_PREFIX.sub("", " ".join(text.split()))
+    text = without_error_prefix(" ".join(text.split()))
     if not text or "Traceback" in text:
         return GENERIC_TOOL_ERROR
     return _short(text, MAX_SHOWN_ERROR)
@@ -102,7 +99,7 @@ def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
         return tool_error_in_words(result)
     if not isinstance(result, dict):
         return "Done" if result in (None, "") else _short(result)
-    if name == "list_tasks" or "tasks" in result:
+    if name == ToolName.LIST_TASKS or "tasks" in result:
         count = result.get("count")
         if not isinstance(count, int):
             tasks = result.get("tasks")

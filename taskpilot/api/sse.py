@@ -44,7 +44,7 @@ class SseDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         self._buffer += chunk
-        events = []
+        events: list[ServerSentEvent] = []
         while True:
             end = self._buffer.find(b"\n")
             if end < 0:

@@ -44,6 +44,7 @@ from taskpilot.agent.tool_words import (
     tool_result_in_words,
 )
 from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc
+from taskpilot.mcp.tools import ToolName
 from taskpilot.services.turns import seen_status
 
 ItemKind = Literal["msg", "tools", "reply", "note"]
@@ -56,11 +57,11 @@ _ITEM_ID = re.compile(r"^(msg|tools|reply|note)_([1-9][0-9]{0,17})(?:_([2-9]|[1-
 
 # What a running tool call is doing, in words (its result replaces this once it returns).
 _RUNNING = {
-    "add_task": "Adding a task",
-    "list_tasks": "Looking up your tasks",
-    "complete_task": "Updating a task",
-    "delete_task": "Deleting a task",
-    "update_task": "Updating a task",
+    ToolName.ADD_TASK: "Adding a task",
+    ToolName.LIST_TASKS: "Looking up your tasks",
+    ToolName.COMPLETE_TASK: "Updating a task",
+    ToolName.DELETE_TASK: "Deleting a task",
+    ToolName.UPDATE_TASK: "Updating a task",
 }
 
 

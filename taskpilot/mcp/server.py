@@ -21,12 +21,14 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
 from pydantic import Field
 from starlette.types import ASGIApp
 
 from taskpilot.core.clock import today
 from taskpilot.core.config import Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
+from taskpilot.core.errors import DATABASE_DOWN
 from taskpilot.core.security import (
     API_AUDIENCE,
     MCP_AUDIENCE,
@@ -34,6 +36,7 @@ from taskpilot.core.security import (
     verify_taskpilot_token,
 )
 from taskpilot.data.models import Priority
+from taskpilot.mcp.tools import ToolName
 from taskpilot.services.dates import DateParseError, parse_due
 from taskpilot.services.public import TaskResult
 from taskpilot.services.sign_out import ended
@@ -143,11 +146,9 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         except TaskError as exc:
             raise ToolError(str(exc)) from exc
         except DatabaseUnavailable as exc:
-            raise ToolError(
-                "The task database is unavailable right now; try again shortly."
-            ) from exc
+            raise ToolError(DATABASE_DOWN) from exc
 
-    @server.tool()
+    @server.tool(name=ToolName.ADD_TASK)
     async def add_task(
         title: Annotated[str, Field(description="What needs doing, in a few words.")],
         description: Annotated[str, Field(description="Optional details.")] = "",
@@ -167,7 +168,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         return await run(op)
 
-    @server.tool()
+    @server.tool(name=ToolName.LIST_TASKS, annotations=ToolAnnotations(readOnlyHint=True))
     async def list_tasks(
         status: Annotated[
             Literal["all", "pending", "completed"], Field(description="Which tasks to include.")
@@ -210,7 +211,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         return await run(op)
 
-    @server.tool()
+    @server.tool(name=ToolName.COMPLETE_TASK)
     async def complete_task(
         task_id: Annotated[int, Field(description="The task's number.")],
         completed: Annotated[bool, Field(description="False re-opens a done task.")] = True,
@@ -223,7 +224,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         return await run(op)
 
-    @server.tool()
+    @server.tool(name=ToolName.DELETE_TASK, annotations=ToolAnnotations(destructiveHint=True))
     async def delete_task(
         task_id: Annotated[int, Field(description="The task's number.")],
     ) -> dict[str, Any]:
@@ -235,7 +236,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
 
         return await run(op)
 
-    @server.tool()
+    @server.tool(name=ToolName.UPDATE_TASK)
     async def update_task(
         task_id: Annotated[int, Field(description="The task's number.")],
         title: Annotated[str | None, Field(description="New title.")] = None,

@@ -28,12 +28,12 @@ from taskpilot.agent.events import (
     TurnStarted,
 )
 from taskpilot.agent.providers import describe_model
-from taskpilot.agent.tool_words import TASK_CHANGING_TOOLS
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.core.errors import TaskPilotError
 from taskpilot.core.logs import new_request_id, request_id
 from taskpilot.data.models import utcnow
+from taskpilot.mcp.tools import TASK_CHANGING
 from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import (
     ConversationNotFound,
@@ -295,11 +295,7 @@ class ChatState(AuthState):
         current; the page now shows something else.
         """
         follow_ups: list[Any] = []
-        if (
-            isinstance(event, ToolFinished)
-            and event.name in TASK_CHANGING_TOOLS
-            and not event.is_error
-        ):
+        if isinstance(event, ToolFinished) and event.name in TASK_CHANGING and not event.is_error:
             follow_ups.append(TaskState.load_tasks)
         if isinstance(event, TurnStarted):
             follow_ups += await self._started(event, attached, new_chat=not conversation_id)

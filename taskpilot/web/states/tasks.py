@@ -12,6 +12,7 @@ from taskpilot.agent.tool_words import tool_error_in_words
 from taskpilot.core.clock import in_zone, today
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.data.models import Task
+from taskpilot.mcp.tools import ToolName
 from taskpilot.runtime import get_runtime
 from taskpilot.services.public import TaskOut
 from taskpilot.services.tasks import MAX_LIST, SortOrder, TaskQuery, TaskService
@@ -88,17 +89,17 @@ class TaskState(AuthState):
     @rx.event
     async def complete_task(self, task_id: int) -> Any:
         """Mark a task done, through the MCP `complete_task` tool."""
-        return await self._change("complete_task", {"task_id": task_id})
+        return await self._change(ToolName.COMPLETE_TASK, {"task_id": task_id})
 
     @rx.event
     async def reopen_task(self, task_id: int) -> Any:
         """Mark a done task as not done, through the MCP `complete_task` tool."""
-        return await self._change("complete_task", {"task_id": task_id, "completed": False})
+        return await self._change(ToolName.COMPLETE_TASK, {"task_id": task_id, "completed": False})
 
     @rx.event
     async def delete_task(self, task_id: int) -> Any:
         """Delete a task, through the MCP `delete_task` tool."""
-        return await self._change("delete_task", {"task_id": task_id})
+        return await self._change(ToolName.DELETE_TASK, {"task_id": task_id})
 
     async def _change(self, tool: str, arguments: dict[str, Any]) -> Any:
         identity = await self._identity()
