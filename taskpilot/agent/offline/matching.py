@@ -12,7 +12,7 @@ costs far more than a question.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,21 +74,19 @@ def _meets(word: str, title_words: Sequence[str]) -> bool:
     )
 
 
+def _share(reference: str, title: str, meets: Callable[[str, Sequence[str]], bool]) -> float:
+    """The share of `reference`'s meaningful words that `title` meets by `meets` (0 when it
+    has none)."""
+    wanted = content_words(reference)
+    if not wanted:
+        return 0.0
+    title_words = re.findall(r"[a-z0-9]+", title.lower())
+    return sum(meets(word, title_words) for word in wanted) / len(wanted)
+
+
 def score(reference: str, title: str) -> float:
     """The share of `reference`'s meaningful words that `title` meets (0 when it has none)."""
-    wanted = content_words(reference)
-    if not wanted:
-        return 0.0
-    title_words = re.findall(r"[a-z0-9]+", title.lower())
-    return sum(_meets(word, title_words) for word in wanted) / len(wanted)
-
-
-def _exact(reference: str, title: str) -> float:
-    wanted = content_words(reference)
-    if not wanted:
-        return 0.0
-    title_words = re.findall(r"[a-z0-9]+", title.lower())
-    return sum(_same(word, title_words) for word in wanted) / len(wanted)
+    return _share(reference, title, _meets)
 
 
 def rank(reference: str, tasks: Sequence[Mapping[str, Any]]) -> list[Match]:
@@ -96,7 +94,7 @@ def rank(reference: str, tasks: Sequence[Mapping[str, Any]]) -> list[Match]:
     matches = []
     for task in tasks:
         title = str(task.get("title", ""))
-        matches.append(Match(task, score(reference, title), _exact(reference, title)))
+        matches.append(Match(task, score(reference, title), _share(reference, title, _same)))
     found = [m for m in matches if m.score >= POSSIBLE]
     return sorted(found, key=lambda m: (-m.score, -m.exact))
 
