@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from taskpilot.core.errors import DATABASE_DOWN
 from tests.browser.app_server import group_gone, redis_problem
 from tests.cluster import (
     PASSWORD,
@@ -66,6 +67,11 @@ SETTINGS = {
     "TURN_WAIT_SECONDS": str(LEASE + 3),
 }
 DB_DOWN = "TaskPilot can't reach its database right now. Please try again shortly."
+# While PostgreSQL is down a request waits for a connection at most DB_POOL_TIMEOUT (the
+# outage server's). One that takes SLOW_IN_OUTAGE waited on the database again and again, or
+# hung; a busy machine slows an answer by far less.
+OUTAGE_POOL_TIMEOUT = 2
+SLOW_IN_OUTAGE = 5 * OUTAGE_POOL_TIMEOUT
 # What no answer to a person may contain.
 INTERNALS = ("Traceback", "psycopg", "sqlalchemy", "OperationalError", "[SQL", MODEL_KEY)
 
@@ -217,7 +223,11 @@ def outage(
         workers=1,
         redis_url=REDIS_URL,
         # A slower model than A and B allow for: turns stay in flight while PostgreSQL stops.
-        extra_env={**SETTINGS, "MODEL_TIMEOUT_SECONDS": "20", "DB_POOL_TIMEOUT": "2"},
+        extra_env={
+            **SETTINGS,
+            "MODEL_TIMEOUT_SECONDS": "20",
+            "DB_POOL_TIMEOUT": str(OUTAGE_POOL_TIMEOUT),
+        },
     )
     try:
         wait_until_serving(server, workers=1)
@@ -318,10 +328,15 @@ async def test_a_worker_killed_mid_stream_leaves_the_conversation_whole_on_anoth
         # running elsewhere), then claims it the moment the lease runs out and answers it,
         # shown the add_task call A already made, so Buy gas is not added twice.
         script.script_for(asked, reply("Buy gas is on your list; the route goes over the pass."))
+        sent = time.monotonic()
         retried = await on_b.post(chat(alice), json=body, headers=alice.headers)
-        recovered = time.monotonic() - killed
+        answered = time.monotonic()
+        recovered = answered - killed
         assert retried.status_code == 200, retried.text
-        assert recovered < LEASE + MODEL_TIMEOUT + 5
+        # The lease ran out at most LEASE after the kill (its last renewal came before it); B
+        # answers soon after that, or after the retry was sent if the steps above (a new
+        # worker, A's teardown) took longer on a busy machine.
+        assert answered - max(killed + LEASE, sent) < MODEL_TIMEOUT + 5
         figures["SIGKILL mid-turn, then a retry on another machine"] = (
             f"answered {recovered:.1f} s after the kill (TURN_LEASE_SECONDS={LEASE})"
         )
@@ -430,7 +445,7 @@ def _problem(outcome: Outcome) -> str | None:
     """Why an answer under load is not acceptable: only a success or a clear 503 is."""
     if outcome.status is None:
         return f"{outcome.what}: no answer ({outcome.body})"
-    if outcome.seconds > 5:
+    if outcome.seconds > SLOW_IN_OUTAGE:
         return f"{outcome.what}: {outcome.seconds:.1f} s"
     if outcome.status == 200 and outcome.what == "chat-sse":
         kinds = [block.split("\n", 1)[0] for block in outcome.body.strip().split("\n\n")]
@@ -590,7 +605,9 @@ async def test_postgres_stopped_under_load_gives_clear_503s_and_recovers_by_itse
         assert problems == [], f"{len(problems)} of {len(outcomes)}:\n" + "\n".join(problems[:12])
         unanswered = {name: a for name, a in answers.items() if not isinstance(a, httpx.Response)}
         assert unanswered == {}, f"no answer during the outage: {unanswered}"
-        assert max(latency.values()) < 5000, f"requests during the outage took {latency} ms"
+        assert max(latency.values()) < SLOW_IN_OUTAGE * 1000, (
+            f"requests during the outage took {latency} ms"
+        )
         cut = [repr(turn) for turn in ended if isinstance(turn, BaseException)]
         assert cut == [], f"turns under way got no answer: {cut}"
         for events in ended[:3]:
@@ -605,7 +622,7 @@ async def test_postgres_stopped_under_load_gives_clear_503s_and_recovers_by_itse
         assert isinstance(ended[0], list)
         tool_failure = [data for kind, data in ended[0] if kind == "tool_finished"]
         assert tool_failure[0]["is_error"] is True
-        assert "The task database is unavailable right now" in tool_failure[0]["result"]
+        assert DATABASE_DOWN in tool_failure[0]["result"]
         json_turn = ended[3]
         assert isinstance(json_turn, httpx.Response)
         assert (json_turn.status_code, json_turn.json().get("code")) == (
@@ -692,7 +709,10 @@ async def test_a_model_that_times_out_or_fails_gets_a_readable_error_and_a_retry
             "code": "model_timeout",
             "conversation_id": cid,
         }
-        assert took < 4 * MODEL_TIMEOUT, f"the timeout took {took:.1f} s"
+        # Two calls, each cut at MODEL_TIMEOUT (the stand-in counts them: `assert_done` below
+        # fails a third, however quick), with three times that for a busy machine: only a turn
+        # that waited on something else takes longer.
+        assert took < 3 * 2 * MODEL_TIMEOUT, f"the timeout took {took:.1f} s"
         figures[f"model stall to the client's 502 (MODEL_TIMEOUT_SECONDS={MODEL_TIMEOUT})"] = (
             f"{took:.1f} s"
         )

@@ -342,6 +342,13 @@ def test_other_messages(text: str, intent: Intent) -> None:
     assert parse_command(text, TODAY).intent is intent
 
 
+@pytest.mark.parametrize(("text", "number"), [("task five", 5), ("number two", 2), ("#3", 3)])
+def test_an_answer_naming_a_task_number_in_words(text: str, number: int) -> None:
+    # A number said as a word once crashed the parser (the digit group was read alone).
+    command = parse_command(text, TODAY)
+    assert (command.intent, command.task_id) == (Intent.CHOOSE, number)
+
+
 def test_a_bad_date_says_why() -> None:
     parsed = parse_command("add pay rent 2026-02-30", TODAY)
     assert parsed.message is not None and "not a real calendar date" in parsed.message

@@ -56,7 +56,7 @@ NOTE: ItemKind = "note"
 _ITEM_ID = re.compile(r"^(msg|tools|reply|note)_([1-9][0-9]{0,17})(?:_([2-9]|[1-9][0-9]+))?$")
 
 # What a running tool call is doing, in words (its result replaces this once it returns).
-_RUNNING = {
+_RUNNING: dict[str, str] = {
     ToolName.ADD_TASK: "Adding a task",
     ToolName.LIST_TASKS: "Looking up your tasks",
     ToolName.COMPLETE_TASK: "Updating a task",

@@ -101,7 +101,7 @@ def _parse_text(text: str, today: date) -> Command | _Guess:
     if _HELP.match(bare):
         return Command(Intent.HELP)
     if match := NUMBERED_REF.match(bare):
-        return Command(Intent.CHOOSE, task_id=task_number(match.group("n")))
+        return Command(Intent.CHOOSE, task_id=task_number(match.group("n") or match.group("w")))
     if match := ORDINAL.match(bare):
         position = ORDINALS[match.group("o").lower()]
         return Command(Intent.CHOOSE, arguments={"position": position})
