@@ -30,11 +30,11 @@ from taskpilot.agent.offline import (
     OfflineModel,
     Reply,
     ToolRequest,
-    canonical_tool_name,
     next_step,
     parse_command,
 )
 from taskpilot.core.config import Settings
+from taskpilot.mcp.tools import canonical_name
 
 TODAY = date(2026, 11, 22)  # a Sunday
 
@@ -446,9 +446,9 @@ def test_parse_command_never_raises(text: str) -> None:
 
 
 def test_canonical_tool_name_ignores_a_client_prefix() -> None:
-    assert canonical_tool_name("taskpilot_add_task") == "add_task"
-    assert canonical_tool_name("list_tasks") == "list_tasks"
-    assert canonical_tool_name("something_else") == "something_else"
+    assert canonical_name("taskpilot_add_task") == "add_task"
+    assert canonical_name("list_tasks") == "list_tasks"
+    assert canonical_name("something_else") == "something_else"
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskpilot.agent.offline import TOOL_NAMES, Reply, ToolRequest, next_step
+from taskpilot.agent.offline import Reply, ToolRequest, next_step
 from taskpilot.core.db import Database
 from taskpilot.mcp.server import build_mcp_server
+from taskpilot.mcp.tools import ToolName
 from taskpilot.services.dates import parse_due
 from tests.conftest import make_settings
 from tests.hostile_corpus import (
@@ -89,7 +90,7 @@ def tool_schemas() -> dict[str, dict[str, Any]]:
 
 
 def assert_valid_call(step: ToolRequest) -> None:
-    assert step.name in TOOL_NAMES and set(TOOL_NAMES) == set(tool_schemas())
+    assert step.name in set(ToolName) and set(ToolName) == set(tool_schemas())
     jsonschema.validate(step.arguments, tool_schemas()[step.name])
     for name in ("due_date", "due_before", "due_after"):
         value = step.arguments.get(name)

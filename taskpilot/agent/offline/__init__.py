@@ -32,19 +32,16 @@ Its parts, in the order a call runs them (`model.next_step`):
 - `model.OfflineModel` hands that step to the Runner as a function call or a message.
 """
 
-from taskpilot.agent.offline.commands import TOOL_NAMES, Command, Intent, Reply, ToolRequest
+from taskpilot.agent.offline.commands import Command, Intent, Reply, ToolRequest
 from taskpilot.agent.offline.grammar import parse_command
 from taskpilot.agent.offline.model import OfflineModel, next_step
-from taskpilot.agent.offline.transcript import canonical_tool_name
 
 __all__ = [
-    "TOOL_NAMES",
     "Command",
     "Intent",
     "OfflineModel",
     "Reply",
     "ToolRequest",
-    "canonical_tool_name",
     "next_step",
     "parse_command",
 ]

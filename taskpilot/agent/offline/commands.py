@@ -2,7 +2,7 @@
 
 `Command` is what the grammar makes of one message; `ToolRequest` (call a tool) and `Reply`
 (answer in Markdown) are what `next_step` decides. The tool names are the canonical names of
-TaskPilot's MCP tools; a client may offer them under a prefix (`canonical_tool_name`).
+TaskPilot's MCP tools; a client may offer them under a prefix (`mcp.tools.canonical_name`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-ADD_TASK = "add_task"
-LIST_TASKS = "list_tasks"
-COMPLETE_TASK = "complete_task"
-DELETE_TASK = "delete_task"
-UPDATE_TASK = "update_task"
-TOOL_NAMES = (ADD_TASK, LIST_TASKS, COMPLETE_TASK, DELETE_TASK, UPDATE_TASK)
+from taskpilot.mcp.tools import ToolName
 
 
 class Intent(StrEnum):
@@ -39,12 +34,12 @@ class Intent(StrEnum):
 
 
 _TOOL_FOR_INTENT = {
-    Intent.ADD: ADD_TASK,
-    Intent.LIST: LIST_TASKS,
-    Intent.COMPLETE: COMPLETE_TASK,
-    Intent.REOPEN: COMPLETE_TASK,
-    Intent.DELETE: DELETE_TASK,
-    Intent.UPDATE: UPDATE_TASK,
+    Intent.ADD: ToolName.ADD_TASK,
+    Intent.LIST: ToolName.LIST_TASKS,
+    Intent.COMPLETE: ToolName.COMPLETE_TASK,
+    Intent.REOPEN: ToolName.COMPLETE_TASK,
+    Intent.DELETE: ToolName.DELETE_TASK,
+    Intent.UPDATE: ToolName.UPDATE_TASK,
 }
 TASK_ACTIONS = (Intent.COMPLETE, Intent.REOPEN, Intent.DELETE, Intent.UPDATE)
 # What cannot be undone by a word: these act only on a task named clearly.

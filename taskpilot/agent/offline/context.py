@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from taskpilot.agent.offline.commands import LIST_TASKS
 from taskpilot.agent.offline.transcript import (
     content_text,
     get,
@@ -21,6 +20,7 @@ from taskpilot.agent.offline.transcript import (
     listed_tasks,
     turn_results,
 )
+from taskpilot.mcp.tools import ToolName
 
 # "task 3", "#3": a task the person named by number.
 _NAMED_NUMBER = re.compile(r"(?:\btask\s*#?|#)(\d{1,9})\b", re.IGNORECASE)
@@ -55,11 +55,13 @@ def last_task(history: Sequence[Any]) -> Recent | None:
         for result in reversed(turn_results(turn)):
             if result.data is None:
                 return None  # the last call failed ("task 99 was not found"): "it" is unclear
-            if result.name == LIST_TASKS:
+            if result.name == ToolName.LIST_TASKS:
                 tasks = listed_tasks(result.data)
                 if len(tasks) == 1:
                     task = tasks[0]
-                    return Recent(int(task["task_id"]), str(task.get("title", "")), LIST_TASKS)
+                    return Recent(
+                        int(task["task_id"]), str(task.get("title", "")), ToolName.LIST_TASKS
+                    )
                 # "show task 3" lists every task, but it was about task 3.
                 return Recent(int(named[0]), "", "named") if len(set(named)) == 1 else None
             number = result.data.get("task_id")

@@ -15,14 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from taskpilot.agent.offline.commands import (
-    DESTRUCTIVE,
-    LIST_TASKS,
-    Command,
-    Intent,
-    Reply,
-    ToolRequest,
-)
+from taskpilot.agent.offline.commands import DESTRUCTIVE, Command, Intent, Reply, ToolRequest
 from taskpilot.agent.offline.confirmation import YES
 from taskpilot.agent.offline.grammar import parse_command
 from taskpilot.agent.offline.matching import NAMED, content_words, named, rank
@@ -33,6 +26,7 @@ from taskpilot.agent.offline.transcript import (
     is_message,
     listed_tasks,
 )
+from taskpilot.mcp.tools import ToolName
 
 # The assistant's question when a task named in words matches several; the next message
 # answers it.
@@ -114,7 +108,7 @@ def after_lookup(
         opening = f'I found {len(matches)} {kind}s matching "{command.target}":'
         return _which_one(command, matches, opening)
     if len(lookups) == 1:
-        return ToolRequest(LIST_TASKS, command.wide_lookup_arguments())
+        return ToolRequest(ToolName.LIST_TASKS, command.wide_lookup_arguments())
     candidates = rank(str(command.target), listed_tasks(lookups[1].data))
     # A delete or completion needs the title's own words; a typo or a similar word is asked.
     sure = [m.task for m in candidates if (m.exact if strict else m.score) >= NAMED]

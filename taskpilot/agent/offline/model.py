@@ -24,7 +24,6 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from taskpilot.agent.offline.commands import (
     DESTRUCTIVE,
-    LIST_TASKS,
     TASK_ACTIONS,
     Command,
     Intent,
@@ -38,7 +37,6 @@ from taskpilot.agent.offline.lookup import after_lookup, choose_without_question
 from taskpilot.agent.offline.matching import POSSIBLE, content_words, score
 from taskpilot.agent.offline.replies import HELP_TEXT, describe_result
 from taskpilot.agent.offline.transcript import (
-    canonical_tool_name,
     content_text,
     get,
     is_message,
@@ -52,6 +50,7 @@ from taskpilot.agent.stream_events import (
 )
 from taskpilot.core.clock import today as settings_today
 from taskpilot.core.config import Settings
+from taskpilot.mcp.tools import ToolName, canonical_name
 
 MODEL_NAME = "taskpilot-offline"
 
@@ -69,7 +68,7 @@ def _first_step(command: Command) -> ToolRequest | Reply:
     if command.intent is Intent.CLARIFY or command.tool is None:
         return Reply(command.message or HELP_TEXT)
     if command.needs_lookup:
-        return ToolRequest(LIST_TASKS, command.lookup_arguments())
+        return ToolRequest(ToolName.LIST_TASKS, command.lookup_arguments())
     return ToolRequest(command.tool, command.tool_arguments())
 
 
@@ -93,7 +92,7 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
     if not results:
         return _first_step(command)
     if command.needs_lookup:
-        lookups = list(takewhile(lambda result: result.name == LIST_TASKS, results))
+        lookups = list(takewhile(lambda result: result.name == ToolName.LIST_TASKS, results))
         if len(lookups) == len(results):  # looked up, not acted yet
             return after_lookup(command, lookups, today)
         results = results[len(lookups) :]
@@ -187,7 +186,7 @@ def _resolve_tool_name(name: str, tools: Sequence[Tool]) -> str | None:
     names = [str(getattr(tool, "name", "")) for tool in tools]
     if name in names:
         return name
-    return next((offered for offered in names if canonical_tool_name(offered) == name), None)
+    return next((offered for offered in names if canonical_name(offered) == name), None)
 
 
 class OfflineModel(Model):

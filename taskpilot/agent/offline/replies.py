@@ -6,14 +6,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from taskpilot.agent.offline.commands import (
-    ADD_TASK,
-    COMPLETE_TASK,
-    DELETE_TASK,
-    LIST_TASKS,
-    UPDATE_TASK,
-)
 from taskpilot.agent.offline.transcript import ToolResult, listed_tasks
+from taskpilot.mcp.tools import ToolName
 
 HELP_TEXT = (
     "I'm TaskPilot's **offline model**: a rule-based command parser, not an AI. I understand"
@@ -141,19 +135,19 @@ def describe_result(result: ToolResult, today: date) -> str:
     if result.error is not None or result.data is None:
         return f"I couldn't do that: {result.error}"
     task = result.data
-    if result.name == LIST_TASKS:
+    if result.name == ToolName.LIST_TASKS:
         return _describe_list(result, today)
     number, title = task.get("task_id"), task.get("title", "")
-    if result.name == ADD_TASK:
+    if result.name == ToolName.ADD_TASK:
         details = _details(task)
         extra = f" ({', '.join(details)})" if details else ""
         return f"Added task {number}: **{title}**{extra}."
-    if result.name == COMPLETE_TASK:
+    if result.name == ToolName.COMPLETE_TASK:
         if result.arguments.get("completed") is False:
             return f"Reopened task {number}: **{title}** is pending again."
         return f"Nice work! Marked task {number} as done: **{title}** ✓"
-    if result.name == DELETE_TASK:
+    if result.name == ToolName.DELETE_TASK:
         return f"Deleted task {number}: **{title}**."
-    if result.name == UPDATE_TASK:
+    if result.name == ToolName.UPDATE_TASK:
         return _describe_update(task, result.arguments)
     return f"Done: task {number} **{title}**." if number is not None else "Done."

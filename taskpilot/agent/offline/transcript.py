@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from taskpilot.agent.offline.commands import TOOL_NAMES
+from taskpilot.mcp.tools import canonical_name, without_error_prefix
 
 
 @dataclass(frozen=True)
@@ -50,17 +49,6 @@ def is_message(item: Any, role: str) -> bool:
     return get(item, "role") == role and get(item, "type") in (None, "message")
 
 
-def canonical_tool_name(name: str) -> str:
-    """TaskPilot's name for a tool, ignoring a prefix a client may add ("taskpilot_add_task")."""
-    for tool in TOOL_NAMES:
-        if name == tool or re.search(r"[._:-]" + tool + r"$", name):
-            return tool
-    return name
-
-
-_ERROR_PREFIX = re.compile(r"^(?:error executing tool [\w.-]+:\s*|error:\s*)", re.IGNORECASE)
-
-
 def _tool_result(name: str, arguments: dict[str, Any], output: Any) -> ToolResult:
     text = content_text(output).strip()
     data: Any = None
@@ -77,7 +65,7 @@ def _tool_result(name: str, arguments: dict[str, Any], output: Any) -> ToolResul
         return ToolResult(name, arguments, data, None)
     if isinstance(data, dict):
         text = str(data["error"])
-    message = _ERROR_PREFIX.sub("", text).strip() or "The tool returned nothing."
+    message = without_error_prefix(text).strip() or "The tool returned nothing."
     return ToolResult(name, arguments, None, message)
 
 
@@ -98,7 +86,7 @@ def turn_results(items: Sequence[Any]) -> list[ToolResult]:
     for item in items:
         kind = get(item, "type")
         if kind == "function_call":
-            name = canonical_tool_name(str(get(item, "name") or ""))
+            name = canonical_name(str(get(item, "name") or ""))
             calls[str(get(item, "call_id"))] = (name, _json_object(get(item, "arguments")))
         elif kind == "function_call_output":
             name, arguments = calls.get(str(get(item, "call_id")), ("", {}))
