@@ -17,43 +17,44 @@ MAX_SHOWN_VALUE = 80
 GENERIC_TOOL_ERROR = "The tool could not do that."
 
 
-def _short(value: object, limit: int = MAX_SHOWN_VALUE) -> str:
+def shortened(value: object, limit: int = MAX_SHOWN_VALUE) -> str:
+    """`value` on one line, cut to `limit` characters with an ellipsis."""
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _quoted(value: object) -> str:
-    return f"“{_short(value)}”"
+    return f"“{shortened(value)}”"
 
 
 def _tags(value: object) -> str:
     tags = value if isinstance(value, list) else [value]
-    return " ".join(f"#{_short(tag, 30)}" for tag in tags if str(tag).strip())
+    return " ".join(f"#{shortened(tag, 30)}" for tag in tags if str(tag).strip())
 
 
 def _due(value: object) -> str:
-    return f"due {_short(value, 30)}"
+    return f"due {shortened(value, 30)}"
 
 
 def _task(value: object) -> str:
-    return f"task {_short(value, 12)}"
+    return f"task {shortened(value, 12)}"
 
 
 # How each known argument reads; the order of this table is the order they are shown in.
 _ARGUMENT_WORDS: dict[str, Callable[[object], str]] = {
     "task_id": _task,
-    "title": _short,
+    "title": shortened,
     "search": _quoted,
-    "status": _short,
+    "status": shortened,
     "due_date": _due,
-    "due_before": lambda v: f"due by {_short(v, 30)}",
-    "due_after": lambda v: f"due from {_short(v, 30)}",
-    "priority": _short,
+    "due_before": lambda v: f"due by {shortened(v, 30)}",
+    "due_after": lambda v: f"due from {shortened(v, 30)}",
+    "priority": shortened,
     "tag": _tags,
     "tags": _tags,
     "description": _quoted,
-    "sort": lambda v: f"by {_short(v, 20)}",
-    "limit": lambda v: f"up to {_short(v, 6)}",
+    "sort": lambda v: f"by {shortened(v, 20)}",
+    "limit": lambda v: f"up to {shortened(v, 6)}",
 }
 
 
@@ -72,7 +73,7 @@ def tool_arguments_in_words(name: str, arguments: dict[str, Any] | None) -> str:
             words.append(f"rename to {_quoted(value)}")
         else:
             words.append(describe(value))
-    words.extend(f"{key} {_short(value, 40)}" for key, value in sorted(args.items()))
+    words.extend(f"{key} {shortened(value, 40)}" for key, value in sorted(args.items()))
     if reopen:
         words.append("reopen")
     if not words and name == ToolName.LIST_TASKS:
@@ -86,7 +87,7 @@ def tool_error_in_words(result: object) -> str:
     text = without_error_prefix(" ".join(text.split()))
     if not text or "Traceback" in text:
         return GENERIC_TOOL_ERROR
-    return _short(text, MAX_SHOWN_ERROR)
+    return shortened(text, MAX_SHOWN_ERROR)
 
 
 def _count(n: int, noun: str) -> str:
@@ -98,7 +99,7 @@ def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
     if is_error:
         return tool_error_in_words(result)
     if not isinstance(result, dict):
-        return "Done" if result in (None, "") else _short(result)
+        return "Done" if result in (None, "") else shortened(result)
     if name == ToolName.LIST_TASKS or "tasks" in result:
         count = result.get("count")
         if not isinstance(count, int):
@@ -118,4 +119,4 @@ def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
     if number is None:
         return verb
     phrase = f"{verb} task {number}"
-    return f"{phrase}{SEPARATOR}{_short(title)}" if title else phrase
+    return f"{phrase}{SEPARATOR}{shortened(title)}" if title else phrase

@@ -45,7 +45,7 @@ from taskpilot.agent.tool_words import (
 )
 from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc
 from taskpilot.mcp.tools import ToolName
-from taskpilot.services.turns import seen_status
+from taskpilot.services.turns import NOT_ANSWERED, seen_status
 
 ItemKind = Literal["msg", "tools", "reply", "note"]
 USER: ItemKind = "msg"
@@ -157,7 +157,7 @@ def assistant_item(
 
 def failure_note(error: str | None) -> str:
     """What a failed or stopped turn's note says."""
-    reason = " ".join((error or "This message wasn't answered.").split())
+    reason = " ".join((error or NOT_ANSWERED).split())
     return f"_{reason}_{SEPARATOR}Retry to run it again."
 
 

@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc, utcnow
 
 # Why a turn whose worker went away without a word is failed (its lease ran out).
+NOT_ANSWERED = "This message wasn't answered."
 LOST = "This message wasn't answered: the server answering it stopped. Retry it, or send it again."
 
 

@@ -13,10 +13,10 @@ from typing import Any
 from taskpilot.agent.tool_words import tool_arguments_in_words, tool_result_in_words
 from taskpilot.data.models import ToolCall
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
+from taskpilot.services.turns import NOT_ANSWERED
 from taskpilot.web.wording import due_in_words, history_group
 
 RUNNING, DONE, ERROR = "running", "done", "error"
-NOT_ANSWERED = "This message wasn't answered."
 
 
 @dataclasses.dataclass

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
+from taskpilot.services.turns import NOT_ANSWERED
 from taskpilot.web.view_models import (
-    NOT_ANSWERED,
     ConversationView,
     ToolCardView,
     assistant_message,

@@ -14,6 +14,7 @@ from typing import Any
 import reflex as rx
 
 from taskpilot.agent.providers import describe_model
+from taskpilot.agent.tool_words import MAX_SHOWN_ERROR, shortened
 from taskpilot.core.config import ChatKitMode
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.runtime import get_runtime
@@ -25,7 +26,6 @@ from taskpilot.web.states.tasks import TaskState
 CHATKIT_API = "/api/chatkit"
 CHATKIT_SESSIONS = "/api/chatkit/sessions"
 PLACEHOLDER = "Ask about your tasks, or tell me what to add"
-MAX_SHOWN_ERROR = 240
 HOSTED_NOTE = "Answered by the hosted ChatKit workflow."
 
 
@@ -112,8 +112,7 @@ class ChatKitState(AuthState):
     def chatkit_failed(self, message: str) -> None:
         """ChatKit reported an error; show it, briefly and as text."""
         self.responding = False
-        text = " ".join(str(message).split()) or "ChatKit reported a problem."
-        self.problem = text if len(text) <= MAX_SHOWN_ERROR else text[: MAX_SHOWN_ERROR - 1] + "…"
+        self.problem = shortened(message, MAX_SHOWN_ERROR) or "ChatKit reported a problem."
 
     @rx.event
     def script_unavailable(self, script_url: str) -> None:
