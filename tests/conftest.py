@@ -27,7 +27,7 @@ from agents.models.interface import Model
 from agents.testing import ScriptedModel
 
 from taskpilot.api.app import create_api
-from taskpilot.core.config import Settings
+from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.db import migrate, sync_url
 from taskpilot.core.security import mint_access_token
 from taskpilot.mcp.tools import ToolName
@@ -61,6 +61,13 @@ def _postgres_reason() -> str | None:
 
 
 _PG_SKIP = _postgres_reason()
+
+# Argon2id at its production cost takes ~90 ms a hash here, and the tests sign up hundreds of
+# people. Hashes record their own parameters, so this makes only the tests' hashes cheap; the
+# servers the tests start are given the same (`tests/browser/app_server.py`).
+CHEAP_PASSWORD_HASHING = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "32"}
+os.environ.update(CHEAP_PASSWORD_HASHING)
+get_settings.cache_clear()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

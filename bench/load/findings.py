@@ -200,26 +200,16 @@ def _overload_findings(results: LoadResults, capacity: float, model_s: float) ->
         )
     if detached:
         lines.append(
-            f"- **A failed commit in `finish_turn` crashes the turn's error path** ({detached}"
-            " `DetachedInstanceError`s at"
-            f' {worst.conversations}, each logged as "Task exception was never retrieved").'
-            " `ConversationStore.finish_turn` (`taskpilot/services/conversations.py`) adds the"
-            " turn's shared `Conversation` and user `Message` to its session; when the commit"
-            " fails (here: the pool timeout) the rollback expires them and the session closes,"
-            " so the `except Exception` block of `AgentService._run`"
-            " (`taskpilot/agent/service.py`) raises again on `turn.conversation.id` (its log"
-            " line and its `TurnError`). No `error` event is sent (the client's stream just"
-            ' ends: "stream ended without done"), and `_fail` never runs, so the user\'s'
-            " message stays `pending`. Fix: keep the conversation and message ids in locals"
-            " taken before the turn runs and use only those in the error path (and set the"
-            " conversation's `updated_at` with an `UPDATE` rather than re-adding the shared"
-            " object)."
+            f"- **An ORM object was used after its session closed** ({detached}"
+            f" `DetachedInstanceError`s at {worst.conversations}). A turn's steps pass ids,"
+            " not rows, between sessions (`taskpilot/services/turns.py`); the log lines name"
+            " the code that kept a row."
         )
     if limits:
         lines.append(
             f'- **Under overload the rate limits stop applying** ({limits} "rate limits not'
             ' enforced: Redis is unreachable" warnings at'
-            f" {worst.conversations}; Redis was up). `taskpilot/core/limits.py` gives its"
+            f" {worst.conversations}; Redis was up). `taskpilot/core/limits/counters.py` gives its"
             " Redis client `socket_timeout=2`; a worker whose loop is seconds late misses it,"
             " and the limiter fails open and blames Redis. Failing open is the documented"
             " choice, but the timeout measures the worker, not Redis: admission control (above)"

@@ -24,7 +24,7 @@ PROFILE_AREAS = (
     ("database: psycopg + SQLAlchemy (any caller)", ("(psycopg/", "(sqlalchemy/")),
     ("SSE relay: `StreamingResponse` sends", ("StreamingResponse",)),
     ("thread pool (`run_in_threadpool`, worker threads)", ("run_in_threadpool", "WorkerThread")),
-    ("rate limits (`taskpilot/core/limits.py`, redis)", ("core/limits.py", "(redis/")),
+    ("rate limits (`taskpilot/core/limits/`, redis)", ("core/limits/", "(redis/")),
     ("logging", ("(logging/",)),
     ("Granian's native side (no Python frame)", ("<native>",)),
 )

@@ -130,6 +130,16 @@ class Settings(BaseSettings):
     mcp_token_seconds: int = Field(
         default=300, ge=10, description="Lifetime of the per-turn MCP token."
     )
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, description="Argon2id passes per password hash (argon2-cffi's default)."
+    )
+    password_hash_memory_kib: int = Field(
+        default=64 * 1024,
+        ge=32,
+        description="Argon2id memory per password hash, in KiB (argon2-cffi's default). The"
+        " tests lower both, as hashes record their own parameters; never lower them in"
+        " production.",
+    )
     better_auth_secret: SecretStr | None = Field(
         default=None, description="Better Auth JWT shared secret (HS256), to accept its tokens."
     )

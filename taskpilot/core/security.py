@@ -23,8 +23,9 @@ from typing import Any
 import httpx2
 import jwt
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
-from taskpilot.core.config import Settings
+from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 
 ISSUER = "taskpilot"
@@ -69,7 +70,15 @@ class Identity:
 
 @lru_cache(maxsize=1)
 def _password_hash() -> PasswordHash:
-    return PasswordHash.recommended()  # Argon2id
+    settings = get_settings()
+    return PasswordHash(
+        (
+            Argon2Hasher(
+                time_cost=settings.password_hash_time_cost,
+                memory_cost=settings.password_hash_memory_kib,
+            ),
+        )
+    )
 
 
 def hash_password(password: str) -> str:

@@ -29,7 +29,7 @@ import httpx
 
 from taskpilot.core.config import PROJECT_ROOT, Settings
 from taskpilot.core.db import migrate
-from tests.conftest import free_port
+from tests.conftest import CHEAP_PASSWORD_HASHING, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium, headless as root on a machine with no outside network.
@@ -185,6 +185,7 @@ def server_env(
         SIGN_IN_ATTEMPTS="0",
         # Reflex's websocket checks the page's origin against these.
         ALLOWED_ORIGINS=f"http://localhost:{port},http://127.0.0.1:{port}",
+        **CHEAP_PASSWORD_HASHING,
     )
     if redis_url:
         env.update(REFLEX_REDIS_URL=redis_url, GRANIAN_WORKERS=str(WORKERS))
