@@ -11,7 +11,7 @@
    polling, about 200-300 ms here, which the person does not wait for.
 
 The app runs the way production runs it (`reflex run --env prod`, one port), started by the
-browser tests' launcher (`tests/browser/app_server.py`), so both measure the same thing.
+browser tests' launcher (`tests/support/app_server.py`), so both measure the same thing.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from taskpilot.core.config import PROJECT_ROOT
-from tests.browser.app_server import (
+from tests.support.app_server import (
     CHROMIUM_ARGS,
     missing_prerequisites,
     start_app,
     stop_app,
 )
-from tests.openai_standin import OpenAIStandIn, reply
+from tests.support.openai_standin import OpenAIStandIn, reply
 
 OUTPUT = Path(__file__).resolve().parent / "FRONTEND.md"
 ASSETS = PROJECT_ROOT / ".web" / "build" / "client" / "assets"

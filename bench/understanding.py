@@ -14,7 +14,7 @@ deleted or completed that the case did not ask to delete or complete; the aim is
 The model's clock is pinned to `TODAY` (a Wednesday), so the corpus spells its dates out.
 Three corpora (`corpora()`): the development one the rules were written against, and two
 held-out ones written by sessions that had seen neither the rules nor the other corpora.
-Written to `bench/UNDERSTANDING.md`; `tests/test_offline_understanding.py` runs the same
+Written to `bench/UNDERSTANDING.md`; `tests/agent/test_offline_understanding.py` runs the same
 harness in CI with a floor per corpus.
 """
 

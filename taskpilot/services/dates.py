@@ -8,7 +8,8 @@ the coming one (never today), "next week" is its Monday, "end of the week" its F
 of the month ("the 3rd") the next one to come. Anything else goes to `dateparser` (other
 languages too: "mañana", "vendredi", "übermorgen"), which is kept from what it reads wrongly
 here: it takes "the 3rd" for March, reads "a week from today" as a week ago, and knows no
-"end of the week", "this weekend" or "first of january" (`tests/test_dates_and_security.py`).
+"end of the week", "this weekend" or "first of january"
+(`tests/services/test_dates_and_security.py`).
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ from reflex.event import EventSpec
 
 from taskpilot.core.config import ChatKitMode
 from taskpilot.web.states.tasks import TaskState
-from tests.web.conftest import Page, asks_browser_zone, call
-from tests.web.test_states import redirect_to
+from tests.support.web_states import Page, asks_browser_zone, call, redirect_to
 
 
 def script_of(event: Any) -> str:

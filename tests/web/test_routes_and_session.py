@@ -16,7 +16,7 @@ from taskpilot.web.routes import (
     thread_id_from_path,
 )
 from taskpilot.web.session import identify
-from tests.conftest import TEST_SECRET, make_settings
+from tests.support.harness import TEST_SECRET, make_settings
 
 
 @pytest.mark.parametrize(

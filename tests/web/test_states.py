@@ -5,8 +5,6 @@ test cannot easily provoke (a database outage, a token that expires mid-session)
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from typing import Any
 
 import pytest
@@ -18,32 +16,7 @@ from taskpilot.services.tasks import TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN
 from taskpilot.web.states.chat import GENERIC_FAILURE, SESSION_EXPIRED
 from taskpilot.web.states.tasks import TOOL_FAILED, TaskState
-from tests.web.conftest import Page, asks_browser_zone, call
-
-
-def redirect_to(events: Any) -> str | None:
-    """The path of the first redirect among the events a handler returned, if any."""
-    for event in events if isinstance(events, list) else [events]:
-        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_redirect":
-            return str(dict((str(k), v) for k, v in event.args)["path"]._var_value)  # type: ignore[attr-defined]
-    return None
-
-
-REPLACE_URL = r"window\.history\.replaceState\(window\.history\.state, '', (\"[^\"]*\")\)"
-
-
-def url_replaced_with(events: Any) -> str | None:
-    """The path a handler's returned script puts in the address bar in place (no route
-    change), if any."""
-    for event in events if isinstance(events, list) else [events]:
-        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_call_script":
-            code = str(dict((str(k), v) for k, v in event.args)["javascript_code"]._var_value)  # type: ignore[attr-defined]
-            found = re.fullmatch(
-                r"window\.history\.replaceState\(window\.history\.state, '', (\"[^\"]*\")\)", code
-            )
-            if found:
-                return str(json.loads(found.group(1)))
-    return None
+from tests.support.web_states import Page, asks_browser_zone, call, redirect_to, url_replaced_with
 
 
 async def send(tab: Page, text: str) -> list[Any]:

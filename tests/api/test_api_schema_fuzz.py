@@ -1,0 +1,224 @@
+"""Schemathesis against the API's own OpenAPI document, on a real uvicorn server.
+
+Every operation of `/api/openapi.json` is called with generated valid and invalid requests
+(examples, coverage and fuzzing phases), signed in with a real user's bearer token; the offline
+model answers chat turns through the real MCP tools, and hosted ChatKit sessions come from the
+loopback OpenAI stand-in. No response may be a 5xx, and every standard check must hold (status
+codes, content types, bodies and headers as documented; invalid input rejected, valid input
+accepted; authentication enforced) except the few listed in `CONFIG` as known issues: API bugs
+in files this module's author could not change, each to be removed once fixed.
+
+Most calls name the token's own user in the path so they get past the ownership check; the
+rest name someone else, and must never succeed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+import uvicorn
+from schemathesis.core.parameters import ParameterLocation
+
+from taskpilot.api.app import create_api
+from taskpilot.core.config import Settings
+from taskpilot.runtime import Runtime
+from tests.support.harness import OPENAI_KEY, TEST_SECRET, free_port, make_settings
+from tests.support.openai_standin import OpenAIStandIn
+
+EXAMPLES_PER_OPERATION = 30
+# Rate limits would answer generated requests with 429s before their input is looked at.
+NO_LIMITS = {
+    name: 0
+    for name in (
+        "chat_turns_per_minute",
+        "max_concurrent_turns",
+        "sign_in_attempts",
+        "requests_per_minute",
+    )
+    if name in Settings.model_fields
+}
+LEAKS = (OPENAI_KEY, TEST_SECRET, "Traceback", 'File "/')
+
+
+@dataclass
+class Person:
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class LiveApi:
+    base_url: str
+    fuzzer: Person
+    victim: Person
+    victim_before: dict[str, Any] | None = None
+
+    def victim_state(self) -> dict[str, Any]:
+        """Everything the victim can see of their own data."""
+        with httpx.Client(base_url=self.base_url, headers=self.victim.headers) as http:
+            tasks = http.get(f"/api/{self.victim.id}/tasks").json()
+            conversations = http.get(f"/api/{self.victim.id}/conversations").json()
+        return {"tasks": tasks, "conversations": conversations}
+
+
+def _sign_up(http: httpx.Client, email: str) -> Person:
+    response = http.post(
+        "/api/auth/signup", json={"email": email, "password": "correct horse battery"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Person(body["user"]["id"], body["access_token"])
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveApi]:
+    """The API app under uvicorn on a free loopback port, on its own SQLite file; a fuzzing
+    user, and a victim with tasks and a conversation."""
+    path = tmp_path_factory.mktemp("fuzz") / "taskpilot.db"
+    shutil.copy(sqlite_template, path)
+    with OpenAIStandIn() as standin:
+        settings = make_settings(
+            f"sqlite:///{path}",
+            chatkit_mode="self-hosted",
+            chatkit_workflow_id="wf_fuzz",
+            openai_api_key=OPENAI_KEY,
+            openai_base_url=standin.base_url,
+            **NO_LIMITS,
+        )
+        app = create_api(Runtime(settings))
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
+        thread = threading.Thread(target=server.run, name="uvicorn-fuzz", daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started:
+                assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+            base_url = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                fuzzer = _sign_up(http, "fuzzer@example.com")
+                victim = _sign_up(http, "victim@example.com")
+                for message in ("add the victim's private plan #secret", "add call the bank"):
+                    turn = http.post(
+                        f"/api/{victim.id}/chat", json={"message": message}, headers=victim.headers
+                    )
+                    assert turn.status_code == 200, turn.text
+            live = LiveApi(base_url, fuzzer, victim)
+            live.victim_before = live.victim_state()
+            assert live.victim_before["tasks"]["count"] == 2
+            yield live
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+
+
+def _openapi_document() -> dict[str, Any]:
+    """The document `/api/openapi.json` serves (built by `create_api`; no database is opened)."""
+    return create_api(Runtime(make_settings("sqlite://"))).openapi()
+
+
+def _known_issue(method: str, path: str, *checks: str) -> dict[str, Any]:
+    """Turn `checks` off for one operation, for an API bug outside this module's reach."""
+    return {
+        "include-method": method,
+        "include-path": path,
+        "checks": {check: {"enabled": False} for check in checks},
+    }
+
+
+CONVERSATION = "/api/{user_id}/conversations/{conversation_id}"
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "generation": {"max-examples": EXAMPLES_PER_OPERATION, "mode": "all"},
+        "phases": {"stateful": {"enabled": False}},
+        "seed": 5,
+        "operations": [
+            # The 405 for another method names only GET in `Allow`: Starlette answers for the
+            # first of the path's routes (app.py).
+            _known_issue("GET", CONVERSATION, "allow_header_conformance"),
+            # ChatKit's body is documented as {type, params: object}, but each type needs
+            # particular params (taskpilot/api/routes/chatkit.py).
+            _known_issue("POST", "/api/chatkit", "positive_data_acceptance"),
+        ],
+    }
+)
+DOCUMENT = _openapi_document()
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+
+
+def _own_user_mostly(case: Any, user_id: str) -> None:
+    """Name the token's user in the path, except in about one call in eight (and when the
+    path itself is the invalid part of the request)."""
+    params = case.path_parameters
+    if not params or "user_id" not in params:
+        return
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH):
+        return
+    if zlib.crc32(repr(sorted(params.items())).encode()) % 8:
+        case.path_parameters = {**params, "user_id": user_id}
+
+
+@schema.parametrize()
+def test_every_operation_answers_as_documented_and_never_with_a_server_error(
+    case: Any, live_api: LiveApi
+) -> None:
+    """Generated requests get documented, non-5xx answers that leak nothing; another user's
+    path never succeeds, and nothing the fuzzer sends changes the victim's data."""
+    _own_user_mostly(case, live_api.fuzzer.id)
+    response = case.call_and_validate(base_url=live_api.base_url, headers=live_api.fuzzer.headers)
+    assert response.status_code < 500, response.text
+    for leak in (*LEAKS, "private plan", live_api.victim.token):
+        assert leak not in response.text
+    user_id = (case.path_parameters or {}).get("user_id")
+    if user_id is not None and user_id != live_api.fuzzer.id:
+        assert 400 <= response.status_code < 500, response.text
+    if case.method.upper() != "GET":
+        assert live_api.victim_state() == live_api.victim_before
+
+
+def test_the_served_document_is_the_one_fuzzed(live_api: LiveApi) -> None:
+    """`/api/openapi.json` on the live server is the document the cases were generated from."""
+    served = httpx.get(f"{live_api.base_url}/api/openapi.json")
+    assert served.status_code == 200
+    assert served.json() == DOCUMENT
+
+
+def test_every_user_path_refuses_another_users_id(live_api: LiveApi) -> None:
+    """Each `{user_id}` operation of the document, called with a valid token for someone else's
+    id, is a 403 that names nobody's data."""
+    with httpx.Client(base_url=live_api.base_url, headers=live_api.fuzzer.headers) as http:
+        conversation = http.get(f"/api/{live_api.victim.id}/conversations")
+        assert conversation.status_code == 403
+        victims = live_api.victim_state()["conversations"]["conversations"]
+        bodies = {"post": {"message": "list my tasks"}, "patch": {"title": "mine now"}}
+        operations = [
+            (method, path)
+            for path, item in DOCUMENT["paths"].items()
+            if "{user_id}" in path
+            for method in item
+        ]
+        assert len(operations) >= 7, operations
+        for method, path in operations:
+            url = path.format(user_id=live_api.victim.id, conversation_id=victims[0]["id"])
+            response = http.request(method, url, json=bodies.get(method))
+            assert response.status_code == 403, (method, path, response.text)
+            assert response.json()["code"] == "forbidden"
+            assert "private plan" not in response.text
+    assert live_api.victim_state()["conversations"]["conversations"] == victims

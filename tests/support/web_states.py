@@ -1,0 +1,148 @@
+"""The page's Reflex states driven without a browser: a tab (`Page`) whose state tree is built
+the way Reflex's test mode allows, handlers called as Reflex calls them, and readers of the
+events a handler returns."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from agents.testing import ScriptedModel
+from reflex.istate.data import RouterData
+from reflex.state import BaseState, State
+from reflex_base.event import EventSpec
+
+from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.security import mint_access_token
+from taskpilot.runtime import Runtime
+from taskpilot.services.users import UserService
+from taskpilot.web.states.auth import AuthState
+from taskpilot.web.states.chat import ChatState
+from taskpilot.web.states.chatkit import ChatKitState
+from taskpilot.web.states.composer import ComposerState
+from taskpilot.web.states.history import HistoryState
+from taskpilot.web.states.layout import LayoutState
+from taskpilot.web.states.tasks import TaskState
+
+
+async def call(state: BaseState, handler: str, *args: Any) -> Any:
+    """Run an event handler the way Reflex does; a generator's events come back as a list."""
+    result = type(state).event_handlers[handler].fn(state, *args)
+    if inspect.isasyncgen(result):
+        return [event async for event in result]
+    if inspect.iscoroutine(result):
+        return await result
+    return result
+
+
+def asks_browser_zone(events: Any) -> bool:
+    """True when a handler's events ask the browser for its time zone, answered to
+    `AuthState.remember_timezone` (what a page load ends with)."""
+    for event in events if isinstance(events, list) else [events]:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_call_script":
+            args = dict((str(k), v) for k, v in event.args)
+            code = str(args["javascript_code"]._var_value)  # type: ignore[attr-defined]
+            callback = str(args["callback"])
+            if "resolvedOptions().timeZone" in code and "remember_timezone" in callback:
+                return True
+    return False
+
+
+@dataclass
+class Page:
+    """One browser tab's state tree, on a real runtime."""
+
+    runtime: Runtime
+    model: ScriptedModel
+    root: State
+
+    def state(self, cls: type[BaseState]) -> Any:
+        path = [c.get_name() for c in reversed(cls.__mro__) if _is_state(c) and c is not State]
+        return self.root.get_substate(path)
+
+    @property
+    def auth(self) -> AuthState:
+        return self.state(AuthState)  # type: ignore[no-any-return]
+
+    @property
+    def chat(self) -> ChatState:
+        return self.state(ChatState)  # type: ignore[no-any-return]
+
+    @property
+    def history(self) -> HistoryState:
+        return self.state(HistoryState)  # type: ignore[no-any-return]
+
+    @property
+    def tasks(self) -> TaskState:
+        return self.state(TaskState)  # type: ignore[no-any-return]
+
+    @property
+    def chatkit(self) -> ChatKitState:
+        return self.state(ChatKitState)  # type: ignore[no-any-return]
+
+    @property
+    def composer(self) -> ComposerState:
+        return self.state(ComposerState)  # type: ignore[no-any-return]
+
+    @property
+    def layout(self) -> LayoutState:
+        return self.state(LayoutState)  # type: ignore[no-any-return]
+
+    def visit(self, path: str) -> None:
+        """The browser is on `path` (what the next event's router data says)."""
+        route = path
+        if path.startswith("/c/"):
+            route = "/c/[conversation_id]"
+        elif path.startswith("/chatkit/"):
+            route = "/chatkit/[thread_id]"
+        self.root.router = RouterData.from_router_data(
+            {"pathname": route, "asPath": path, "headers": {"origin": "http://localhost:3000"}}
+        )
+
+    async def sign_up(self, email: str = "ada@example.com", name: str = "Ada Lovelace") -> str:
+        """An account, signed in in this tab; returns the user id."""
+        async with self.runtime.db.session() as session:
+            user = await UserService(session).sign_up(email, "correct horse battery", name)
+        self.auth.token, _ = mint_access_token(self.runtime.settings, user.id, user.email)
+        return user.id
+
+    def database_down(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every new database session fails as if the server were unreachable."""
+
+        @asynccontextmanager
+        async def unavailable() -> Any:
+            raise DatabaseUnavailable()
+            yield  # pragma: no cover - never reached
+
+        monkeypatch.setattr(self.runtime.db, "session", unavailable)
+
+
+def _is_state(cls: type) -> bool:
+    return isinstance(cls, type) and issubclass(cls, BaseState) and cls is not BaseState
+
+
+def redirect_to(events: Any) -> str | None:
+    """The path of the first redirect among the events a handler returned, if any."""
+    for event in events if isinstance(events, list) else [events]:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_redirect":
+            return str(dict((str(k), v) for k, v in event.args)["path"]._var_value)  # type: ignore[attr-defined]
+    return None
+
+
+def url_replaced_with(events: Any) -> str | None:
+    """The path a handler's returned script puts in the address bar in place (no route
+    change), if any."""
+    for event in events if isinstance(events, list) else [events]:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == "_call_script":
+            code = str(dict((str(k), v) for k, v in event.args)["javascript_code"]._var_value)  # type: ignore[attr-defined]
+            found = re.fullmatch(
+                r"window\.history\.replaceState\(window\.history\.state, '', (\"[^\"]*\")\)", code
+            )
+            if found:
+                return str(json.loads(found.group(1)))
+    return None

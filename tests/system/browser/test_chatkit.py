@@ -1,0 +1,176 @@
+"""The /chatkit page in Chromium, self-hosted mode: OpenAI's ChatKit component through
+TaskPilot's Reflex wrapper, talking to TaskPilot's ChatKit server.
+
+ChatKit's own script comes from OpenAI's CDN, which this machine cannot reach: that is the
+offline case, tested as it is. For the rest, a stand-in `openai-chatkit` element is served at
+the script's URL (`chatkit_page.py`), so what is checked is TaskPilot's code: the wrapper, the
+Reflex state, and the real ChatKit server behind `/api/chatkit`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import httpx
+import pytest
+from playwright.sync_api import Request, expect
+
+from taskpilot.web.prompts import PROMPTS
+from tests.support.app_server import CHATKIT_DOMAIN_KEY, JWT_SECRET, AppServer
+from tests.support.chat_page import Account, ChatPage
+from tests.support.chatkit_client import parse_events, user_input
+from tests.support.chatkit_page import (
+    ELEMENT,
+    SCRIPT_URL,
+    chatkit_options,
+    open_chatkit,
+    serve_standin,
+)
+from tests.support.openai_standin import reply, tool_call
+from tests.support.standin import BrowserStandIn
+
+pytestmark = pytest.mark.browser
+
+
+def watch(chat: ChatPage, seen: list[Request]) -> None:
+    """Collect the requests the page sends to /api/chatkit into `seen`."""
+    chat.page.on("request", lambda r: seen.append(r) if "/api/chatkit" in r.url else None)
+
+
+def test_the_wrapper_hands_chatkit_its_options(
+    open_page: Callable[..., ChatPage], account: Account, app: AppServer
+) -> None:
+    chat = open_chatkit(open_page(account))
+    options = chatkit_options(chat)
+    api = options["api"]
+    assert api == {
+        "url": f"{app.base_url}/api/chatkit",
+        "domainKey": CHATKIT_DOMAIN_KEY,
+        "fetch": "[function fetch]",
+    }
+    assert options["theme"]["colorScheme"] == "light"
+    assert options["startScreen"]["prompts"] == [
+        {"label": text, "prompt": text, "icon": f"lucide:{icon}"} for icon, text in PROMPTS
+    ]
+    assert options["startScreen"]["greeting"].startswith("What's on your list")
+    assert options["composer"]["placeholder"]
+    assert options["history"] == {"enabled": True, "showDelete": True, "showRename": True}
+    assert options["threadItemActions"] == {"feedback": True, "retry": True}
+    assert options["initialThread"] is None
+    assert "standin" in options["disclaimer"]["text"]  # the model in use (the test server's)
+    # The token stays in the wrapper's fetch; nothing secret is in the options.
+    dumped = json.dumps(options)
+    assert account.token not in dumped and JWT_SECRET not in dumped
+
+    # Light/dark follows the app's toggle.
+    chat.button("Toggle theme").click()
+    expect(chat.page.locator(ELEMENT)).to_have_attribute("data-color-scheme", "dark")
+    assert chatkit_options(chat)["theme"]["colorScheme"] == "dark"
+    chat.screenshot("chatkit-standin")
+    assert chat.page_errors == []
+
+
+def test_fetch_carries_the_token_and_chatkit_events_reach_the_page(
+    open_page: Callable[..., ChatPage],
+    account: Account,
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> None:
+    chat = open_chatkit(open_page(account))
+    seen: list[Request] = []
+    watch(chat, seen)
+    expect(chat.tasks_panel).to_be_visible()  # beside ChatKit on a desktop screen
+    expect(chat.task_items).to_have_count(0)
+
+    # A turn through the wrapper's fetch, as ChatKit sends it: the real ChatKit server answers
+    # only because the signed-in user's token rides along.
+    model.script_step(tool_call("add_task", {"title": "Buy milk", "priority": "high"}))
+    model.script_step(reply("Added **Buy milk**."))
+    create = {
+        "type": "threads.create",
+        "params": {"input": user_input("add buy milk").model_dump()},
+    }
+    answer = chat.page.evaluate("body => window.__chatkit.request(body)", create)
+    assert answer["status"] == 200, answer
+    events = parse_events(answer["body"])
+    thread_id = next(e.thread.id for e in events if e.type == "thread.created")  # type: ignore[union-attr]
+    assert any(getattr(e, "item", None) and e.item.type == "workflow" for e in events)  # type: ignore[union-attr]
+    assert [r.headers.get("authorization") for r in seen] == [f"Bearer {account.token}"]
+
+    # ChatKit's events reach Reflex state: the reply ends → the task panel reloads; the
+    # thread changes → the URL names it.
+    chat.page.evaluate("() => window.__chatkit.emit('chatkit.response.start')")
+    expect(chat.page.locator(".tp-chatkit-frame")).to_have_attribute("data-responding", "true")
+    chat.page.evaluate(
+        "id => window.__chatkit.emit('chatkit.thread.change', {threadId: id})", thread_id
+    )
+    chat.page.wait_for_url(re.compile(f"/chatkit/{thread_id}$"))
+    chat.page.evaluate("() => window.__chatkit.emit('chatkit.response.end')")
+    expect(chat.page.locator(".tp-chatkit-frame")).to_have_attribute("data-responding", "false")
+    expect(chat.task_item("Buy milk")).to_be_visible()
+
+    # An error ChatKit reports is shown as text.
+    chat.page.evaluate(
+        "() => window.__chatkit.element().dispatchEvent(new CustomEvent('chatkit.error',"
+        " {detail: {error: new Error('That thread was not found.')}}))"
+    )
+    expect(chat.page.get_by_test_id("chatkit-problem")).to_have_text("That thread was not found.")
+
+    # The thread is a conversation: the native chat lists it; a reload opens it again.
+    conversations = api.get(f"/api/{account.id}/conversations", headers=account.headers).json()
+    assert [c["id"] for c in conversations["conversations"]] == [thread_id]
+    open_chatkit(chat, f"/chatkit/{thread_id}")
+    assert chatkit_options(chat)["initialThread"] == thread_id
+    assert chat.page_errors == []
+
+
+def test_another_users_thread_is_not_found_through_the_wrapper(
+    open_page: Callable[..., ChatPage],
+    new_account: Callable[[], Account],
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> None:
+    owner, other = new_account(), new_account()
+    model.script_step(reply("Hello."))
+    created = api.post(
+        f"/api/{owner.id}/chat", json={"message": "hello"}, headers=owner.headers
+    ).json()
+    chat = open_chatkit(open_page(other))
+    body = {"type": "items.list", "params": {"thread_id": created["conversation_id"]}}
+    answer = chat.page.evaluate("body => window.__chatkit.request(body)", body)
+    assert answer["status"] == 404
+    assert "hello" not in answer["body"].lower()
+    mine = chat.page.evaluate(
+        "body => window.__chatkit.request(body)", {"type": "threads.list", "params": {}}
+    )
+    assert json.loads(mine["body"])["data"] == []
+
+
+def test_without_chatkit_the_page_says_so_and_offers_the_native_chat(
+    open_page: Callable[..., ChatPage], account: Account
+) -> None:
+    chat = open_page(account)
+    # The real script URL, unreachable from here; aborted outright so the test does not
+    # depend on how fast this machine's DNS fails.
+    chat.page.route(SCRIPT_URL, lambda route: route.abort("internetdisconnected"))
+    chat.goto("/chatkit")
+    notice = chat.page.get_by_test_id("chatkit-unavailable")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_attribute("role", "alert")
+    expect(notice).to_contain_text("ChatKit couldn't load")
+    expect(notice).to_contain_text("cdn.platform.openai.com")
+    assert chat.page.locator("openai-chatkit").count() == 0  # no empty box
+    chat.screenshot("chatkit-unavailable")
+    notice.get_by_role("link", name="Use TaskPilot chat").click()
+    expect(chat.composer).to_be_editable()
+    assert chat.page.url.rstrip("/") == chat.base_url
+
+
+def test_the_chatkit_page_needs_a_sign_in(open_page: Callable[..., ChatPage]) -> None:
+    chat = open_page()
+    serve_standin(chat.page)
+    chat.goto("/chatkit")
+    chat.page.wait_for_url(re.compile(r"/login/?$"))
+    assert chat.page.locator("openai-chatkit").count() == 0
