@@ -42,7 +42,7 @@ class Runtime:
             McpConnector(self.settings, self.mcp_server),
             self.limits,
         )
-        store = ConversationThreadStore(self.db, start_turn=self.turns.prepare)
+        store = ConversationThreadStore(self.db)
         self.chatkit = TaskPilotChatKitServer(self.turns, store)
         self.chatkit_sessions = HostedSessions(self.settings)
 

@@ -1,13 +1,16 @@
-"""TaskPilot's self-hosted ChatKit server: the ChatKit protocol over the one agent service.
+"""TaskPilot's self-hosted ChatKit server: the ChatKit protocol over the one turn engine.
 
 `handle()` is what the HTTP route calls. It refuses what TaskPilot cannot serve before any
 response starts (a 400/404/422 with a reason, never a 500 or a broken stream), then lets
-`openai-chatkit`'s `ChatKitServer` do the protocol. `respond()` is the thin part: it runs the
-turn through `AgentService` exactly as the chat page and the JSON API do, and translates the
-turn's events (`stream.py`). So history, tool calls, retries and failures behave the same in
-both chat UIs, and the problems `openai-chatkit` 1.6 has with its own Agents SDK helpers
-(tool calls neither streamed nor stored, `__fake_id__` item ids from chat-completions models,
-assistant history items those models reject) do not arise: those helpers are not used.
+`openai-chatkit`'s `ChatKitServer` do the protocol. Starting a turn is the server's, not the
+store's (which only stores: `store.py`): a new user message is stored by preparing its turn
+with the turn engine before ChatKit tells the client the message is in, so a client that
+leaves right then loses nothing. `respond()` is the thin part: it runs the turn through the
+turn engine exactly as the chat page and the JSON API do, and translates the turn's events
+(`stream.py`). So history, tool calls, retries and failures behave the same in both chat UIs,
+and the problems `openai-chatkit` 1.6 has with its own Agents SDK helpers (tool calls neither
+streamed nor stored, `__fake_id__` item ids from chat-completions models, assistant history
+items those models reject) do not arise: those helpers are not used.
 """
 
 from __future__ import annotations
@@ -38,13 +41,9 @@ from pydantic import TypeAdapter, ValidationError
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
 from taskpilot.api import sse
 from taskpilot.api.errors import retry_headers, status_of
+from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
-from taskpilot.chatkit.store import (
-    MAX_PAGE,
-    NO_ATTACHMENTS,
-    ConversationThreadStore,
-    RequestContext,
-)
+from taskpilot.chatkit.store import MAX_PAGE, NO_ATTACHMENTS, ConversationThreadStore
 from taskpilot.chatkit.stream import TurnTranslator
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
@@ -94,6 +93,12 @@ RETRYABLE = {
     ErrorCode.RATE_LIMITED,
     ErrorCode.SHUTTING_DOWN,
 }
+
+
+def refusal(error: TaskPilotError) -> ErrorEvent:
+    """A turn TaskPilot will not run (now), as ChatKit's error event: Retry offered when trying
+    again may work."""
+    return ErrorEvent(code="custom", message=error.message, allow_retry=error.code in RETRYABLE)
 
 
 class ChatKitRequestError(Exception):
@@ -230,7 +235,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         self, result: StreamingResult, context: RequestContext
     ) -> AsyncGenerator[bytes, None]:
         """The stream, ending in a ChatKit error event (not a cut connection) on failure; a
-        turn prepared but never run (the client left first) is marked stopped, not lost."""
+        new message's turn prepared but never run (the client left first) is marked stopped,
+        not lost."""
         try:
             async for chunk in result:
                 yield chunk
@@ -243,13 +249,40 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             event = ErrorEvent(code="custom", message=message, allow_retry=True)
             yield sse.frame(event.model_dump_json(exclude_none=True)).encode()
         finally:
-            for turn in context.turns.values():
+            if context.prepared is not None:
+                turn, context.prepared = context.prepared, None
                 await asyncio.shield(self.turns.abandon(turn))
-            context.turns.clear()
             if context.slot is not None:  # the turn gave it back already, unless none ran
                 await asyncio.shield(context.slot.release())
 
     # --- the turn -----------------------------------------------------------------------------
+
+    async def _process_new_thread_item_respond(
+        self, thread: ThreadMetadata, item: UserMessageItem, context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """A new user message (`threads.create`, `threads.add_user_message`): store it by
+        preparing its turn, then let ChatKit tell the client it is in and call `respond()`.
+        A turn refused now (its conversation still answering another, the database down, ...)
+        ends the stream with the reason instead; nothing was stored.
+
+        Private in `openai-chatkit` (1.6.5): the library has no public hook between building
+        a new message and telling the client it is in, and preparing the turn any later (in
+        `respond()`) would let a client that leaves at that moment lose its message. Pinned
+        by `test_the_library_still_hands_new_messages_to_the_hook_the_server_overrides`."""
+        try:
+            context.prepared = await self.turns.prepare(
+                user_id=context.user_id,
+                conversation_id=thread.id,
+                text=user_text(item.content),
+                # ChatKit's id for the message: a later request naming it finds the message.
+                client_message_id=item.id,
+                slot=context.slot,
+            )
+        except TaskPilotError as exc:
+            yield refusal(exc)
+            return
+        async for event in super()._process_new_thread_item_respond(thread, item, context):
+            yield event
 
     async def respond(
         self,
@@ -257,11 +290,12 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        """Run the turn for this user message through the agent service, streaming it."""
+        """Run the turn for this user message through the turn engine, streaming it."""
         if input_user_message is None:
             return  # only client tool outputs arrive without one, and they are refused
-        # A new message's turn was prepared when the store took it; a retried one's is now.
-        turn = context.turns.pop(input_user_message.id, None)
+        # A new message's turn was prepared before the client was told the message is in; a
+        # retried message's turn is prepared now.
+        turn, context.prepared = context.prepared, None
         if turn is None:
             turn = await self._retry(thread, input_user_message, context)
         if not turn.history and thread.title in (None, NEW_CHAT_TITLE):
@@ -286,7 +320,10 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             if ref is None or ref.kind != USER:
                 raise MessageNotFound()
             return await self.turns.prepare_retry(
-                context.user_id, thread.id, ref.turn, context.slot
+                user_id=context.user_id,
+                conversation_id=thread.id,
+                message_id=ref.turn,
+                slot=context.slot,
             )
         except MessageNotFound as exc:
             raise CustomStreamError(str(exc), allow_retry=False) from exc
@@ -297,7 +334,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
     async def handle_stream_cancelled(
         self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
     ) -> None:
-        """Stop pressed (the stream was closed): the agent service has already kept the
+        """Stop pressed (the stream was closed): the turn engine has already kept the
         user's message and marked the turn stopped; no partial reply is stored."""
         logger.info("chatkit turn stopped", extra={"conversation_id": thread.id})
 

@@ -4,36 +4,31 @@ Every call is scoped to the signed-in user in the request context: another perso
 or item does not exist here (`NotFoundError`, a 404 to the client). The item ids a call names
 are resolved together, in one query (`_locate`), however many there are.
 
-Writes of a turn belong to the agent service: it stores the user's message before the model
-runs and the reply with its tool calls after (`ConversationStore`). When ChatKit hands this
-store a new user message (`add_thread_item`, just before it tells the client the message is
-in), the store has the agent service prepare its turn — which stores the message — and keeps
-the prepared turn in the request context for `respond()` to run: a client that leaves at that
-moment loses nothing. The items a turn streams are already stored when ChatKit hands them
-over, and are only acknowledged; the other write ChatKit asks for is removing a turn on retry.
+This store is only persistence: it starts no turn and holds no turn slot. The writes of a turn
+belong to the turn engine, which stores the user's message when the turn is prepared and the
+reply with its tool calls when the turn ends (`ConversationStore`). The server prepares a new
+message's turn before ChatKit tells the client the message is in (`server.py`), and a turn's
+items are stored before ChatKit hands them over, so `add_thread_item` only acknowledges. The
+writes left here are ChatKit's own: creating, renaming and deleting threads, feedback, and
+removing a turn on retry. The id ChatKit made for a new message is kept as the message's
+`client_message_id`, so a later request naming that id finds the message (`_locate`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chatkit.store import NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
-from taskpilot.agent.engine import PreparedTurn
-from taskpilot.chatkit.items import (
-    USER,
-    message_items,
-    parse_item_id,
-    user_text,
-)
+from taskpilot.chatkit.context import RequestContext
+from taskpilot.chatkit.items import USER, message_items, parse_item_id
 from taskpilot.chatkit.items import thread_metadata as to_thread
 from taskpilot.core.db import Database
-from taskpilot.core.limits.turns import TurnSlot
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, new_id
 from taskpilot.services.conversations import ConversationNotFound, ConversationStore, Order
 
@@ -42,21 +37,6 @@ logger = logging.getLogger("taskpilot.chatkit")
 MAX_PAGE = 100
 THREAD_NOT_FOUND = "That thread was not found."
 NO_ATTACHMENTS = "TaskPilot's ChatKit server does not take attachments."
-
-
-@dataclass
-class RequestContext:
-    """One ChatKit request: the verified user every store call is scoped to, and the turns
-    prepared for its new messages (by ChatKit item id) until `respond()` runs them."""
-
-    user_id: str
-    turns: dict[str, PreparedTurn] = field(default_factory=dict)
-    # The user's turn slot, taken before the response starts (so a 429 is a real 429).
-    slot: TurnSlot | None = None
-
-
-# Prepares a turn for a new message: (user id, thread id, text, ChatKit's item id, slot).
-StartTurn = Callable[[str, str, str, str, TurnSlot | None], Awaitable[PreparedTurn]]
 
 
 @dataclass(frozen=True)
@@ -79,9 +59,8 @@ def _order(order: str) -> Order:
 class ConversationThreadStore(Store[RequestContext]):
     """ChatKit threads and items read from (and removed from) conversations and messages."""
 
-    def __init__(self, db: Database, start_turn: StartTurn) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.start_turn = start_turn
 
     @asynccontextmanager
     async def _conversations(self, context: RequestContext) -> AsyncIterator[ConversationStore]:
@@ -191,14 +170,8 @@ class ConversationThreadStore(Store[RequestContext]):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
-        """A new user message: prepare (and so store) its turn. Anything else: acknowledge it,
-        the agent service has stored it (module docstring)."""
-        if isinstance(item, UserMessageItem) and parse_item_id(item.id) is None:
-            text = user_text(item.content)
-            turn = await self.start_turn(context.user_id, thread_id, text, item.id, context.slot)
-            context.turns[item.id] = turn
-            return
-        logger.debug("chatkit item %s is stored by the agent service", item.type)
+        """Acknowledge: the items ChatKit adds are stored already (module docstring)."""
+        logger.debug("chatkit item %s is stored by the turn engine", item.type)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         """Items are derived from messages; nothing ChatKit replaces is kept separately."""
