@@ -1,8 +1,8 @@
 """Where a turn's time goes: wall-clock spans recorded around the parts of one chat turn.
 
 `instrument(runtime)` wraps, on this runtime's objects only (never on classes, never in files
-outside bench/), the turn engine's `prepare` and `_run`, the MCP connector's `session` (open
-and close) and the tool calls it dispatches (`call_tool`, client and in-process server
+outside bench/), the turn engine's `prepare` and its runner's `run`, the MCP connector's `session`
+(open and close) and the tool calls it dispatches (`call_tool`, client and in-process server
 together), database sessions, and the SQL dialect's round trips (execute, commit, rollback,
 ping). Turns run one at a time, so a single "current phase" is enough to attribute database
 round trips to the part of the turn that made them.
@@ -95,10 +95,11 @@ def _timed(
 def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
     """Install the spans on this runtime's objects; returns a function that removes them."""
     agent, connector, db = runtime.turns, runtime.turns.mcp, runtime.db
+    runner = agent._runner  # the engine's part that runs a claimed turn
     dialect = db.engine.sync_engine.dialect
     targets: list[tuple[object, str]] = [
         (agent, "prepare"),
-        (agent, "_run"),
+        (runner, "run"),
         (connector, "session"),
         (connector.dispatch, "call_tool"),
         (db, "session"),
@@ -106,7 +107,7 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
     ]
     # (owner, name, its own attribute before, if it had one): restored exactly by `remove`.
     originals = [(owner, name, vars(owner).get(name, _MISSING)) for owner, name in targets]
-    prepare, run, session = agent.prepare, agent._run, db.session
+    prepare, run, session = agent.prepare, runner.run, db.session
     open_session, call_tool = connector.session, connector.dispatch.call_tool
 
     async def timed_prepare(*args: Any, **kwargs: Any) -> PreparedTurn:
@@ -173,7 +174,7 @@ def instrument(runtime: Runtime, recorder: TurnRecorder) -> Callable[[], None]:
         return timed
 
     setattr(agent, "prepare", timed_prepare)  # noqa: B010 - instance attributes on purpose
-    setattr(agent, "_run", timed_run)  # noqa: B010
+    setattr(runner, "run", timed_run)  # noqa: B010
     setattr(connector, "session", timed_mcp_session)  # noqa: B010
     setattr(connector.dispatch, "call_tool", timed_call_tool)  # noqa: B010
     setattr(db, "session", timed_session)  # noqa: B010
@@ -277,7 +278,7 @@ def _summarise(recorder: TurnRecorder, load: Load | None) -> Breakdown:
             "conversation lookup, history window, store the user's message",
         ),
         row("of which database round trips", m(f"db:{PREPARE}"), 2, _count(recorder, PREPARE)),
-        row("`TurnEngine._run` until the done event", stream, 1),
+        row("`TurnRunner.run` until the done event", stream, 1),
         row(
             "MCP session open (`McpConnector.session`)",
             m("mcp_open"),

@@ -1,0 +1,273 @@
+"""Running a claimed turn: the agent over the MCP tools, under a renewed lease and a
+deadline, its events emitted as they happen; then its reply stored, or the turn failed.
+
+Everything it writes holds only while its attempt is still the message's: a lease it can no
+longer renew, or progress it can no longer save, means another attempt holds the turn, and
+this one stops at once (`_supersede`) and writes nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from typing import Any
+
+from agents import Agent, ModelSettings, RunConfig, Runner, Tool
+from agents.models.interface import Model
+
+from taskpilot.agent.engine.failing import Fail
+from taskpilot.agent.engine.turn import PreparedTurn, RunningTurn
+from taskpilot.agent.events import ToolFinished, TurnDone, TurnError, TurnStarted
+from taskpilot.agent.failures import expected, explain
+from taskpilot.agent.instructions import build_instructions
+from taskpilot.agent.mcp_client import McpConnector
+from taskpilot.agent.model_input import turn_input
+from taskpilot.agent.translate import RunTranslator
+from taskpilot.core import metrics
+from taskpilot.core.clock import in_zone, today
+from taskpilot.core.config import ModelProvider, Settings
+from taskpilot.core.db import Database
+from taskpilot.core.errors import ErrorCode, TaskPilotError
+from taskpilot.core.metrics import TurnOutcome
+from taskpilot.data.models import Message, ToolCall
+from taskpilot.services.turns import Claim, TurnStore
+from taskpilot.services.users import TimeZones
+
+logger = logging.getLogger("taskpilot.agent")
+
+MAX_AGENT_STEPS = 8
+SUPERSEDED = "This message is being answered by another request."
+
+
+class TurnRunner:
+    """Runs one attempt at a claimed turn; keeps only the agents it built (one per day)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        model: Model,
+        mcp: McpConnector,
+        lease: timedelta,
+        zones: TimeZones,
+        fail: Fail,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.model = model
+        self.mcp = mcp
+        self.lease = lease
+        self.zones = zones
+        self._fail = fail
+        # TaskPilot keeps history itself, so OpenAI need not store responses (privacy).
+        store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
+        self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
+        self._agents: dict[tuple[date, int], Agent[Any]] = {}
+
+    async def run(self, running: RunningTurn) -> None:
+        """Run the turn (or replay its stored answer), emitting its events. Stored, or marked
+        failed with an error event; a cancellation is raised again once that is written."""
+        turn = running.turn
+        running.emit(
+            TurnStarted(
+                conversation_id=turn.conversation_id,
+                title=turn.title,
+                user_message_id=turn.message_id,
+            )
+        )
+        if turn.replay is not None:
+            running.emit(
+                TurnDone(
+                    conversation_id=turn.conversation_id,
+                    message_id=turn.replay.id or 0,
+                    response=turn.replay.content,
+                    tool_calls=ToolCall.stored(turn.replay.tool_calls),
+                    replayed=True,
+                )
+            )
+            metrics.TURNS_REPLAYED.inc()
+            return
+        claim = turn.claim
+        assert claim is not None
+        translator = RunTranslator()
+        started = time.perf_counter()
+        deadline = asyncio.timeout(self.settings.turn_deadline_seconds)
+        try:
+            async with self._lease(running, claim), deadline:
+                zone = await self.zones.of(self.db, turn.user_id)
+                with in_zone(zone):  # "today" and "friday" as the person means them
+                    reply = await self._run_agent(running, claim, translator)
+            # Shielded: a Stop that lands while the reply is being stored can't half-store it.
+            stored = await asyncio.shield(self._finish(turn, claim, reply, translator))
+        except asyncio.CancelledError:
+            if running.superseded:
+                metrics.turn_ended(TurnOutcome.SUPERSEDED, ErrorCode.TURN_SUPERSEDED, started)
+            else:
+                metrics.turn_ended(TurnOutcome.STOPPED, running.stop_code, started)
+                done = [*turn.earlier_calls, *translator.finished_calls()]
+                failing = self._fail(turn.user_id, claim, running.stop_reason, done)
+                await asyncio.shield(failing)
+                running.emit(
+                    TurnError(
+                        code=running.stop_code,
+                        message=running.stop_reason,
+                        conversation_id=turn.conversation_id,
+                    )
+                )
+            raise
+        except Exception as exc:
+            error = (
+                TaskPilotError(
+                    ErrorCode.TURN_TIMEOUT,
+                    f"That took longer than {self.settings.turn_deadline_seconds:g} seconds,"
+                    " so it was stopped. Please try again.",
+                )
+                if deadline.expired()
+                else explain(exc)
+            )
+            logger.error(
+                "turn failed",
+                extra={"code": error.code.value, "conversation_id": turn.conversation_id},
+                exc_info=not expected(exc),
+            )
+            metrics.turn_ended(TurnOutcome.FAILED, error.code, started)
+            done = [*turn.earlier_calls, *translator.finished_calls()]
+            await self._fail(turn.user_id, claim, error.message, done)
+            running.emit(
+                TurnError(
+                    code=error.code, message=error.message, conversation_id=turn.conversation_id
+                )
+            )
+            return
+        if stored is None:  # a newer attempt holds the turn: it answers, this one wrote nothing
+            metrics.turn_ended(TurnOutcome.SUPERSEDED, ErrorCode.TURN_SUPERSEDED, started)
+            running.emit(
+                TurnError(
+                    code=ErrorCode.TURN_SUPERSEDED,
+                    message=SUPERSEDED,
+                    conversation_id=turn.conversation_id,
+                )
+            )
+            return
+        logger.info(
+            "turn done",
+            extra={
+                "conversation_id": turn.conversation_id,
+                "tool_calls": len(translator.calls),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        metrics.turn_ended(TurnOutcome.ANSWERED, started=started)
+        running.emit(
+            TurnDone(
+                conversation_id=turn.conversation_id,
+                message_id=stored.id or 0,
+                response=reply,
+                tool_calls=[*turn.earlier_calls, *translator.all_calls()],
+            )
+        )
+
+    async def _run_agent(
+        self, running: RunningTurn, claim: Claim, translator: RunTranslator
+    ) -> str:
+        """Run the agent over the turn's input through the MCP tools; the reply's text."""
+        turn = running.turn
+        async with self.mcp.session(turn.user_id) as tools:
+            result = Runner.run_streamed(
+                self._agent(tools),
+                input=turn_input(turn.history, turn.question, turn.earlier_calls, turn.message_id),
+                max_turns=MAX_AGENT_STEPS,
+                run_config=RunConfig(
+                    tracing_disabled=not self.settings.openai_tracing,
+                    trace_include_sensitive_data=False,
+                    workflow_name="TaskPilot turn",
+                ),
+            )
+            async for event in result.stream_events():
+                out = translator.translate(event)
+                if isinstance(out, ToolFinished):
+                    # Kept now, not only when the turn ends: a worker that dies mid-turn must
+                    # not take the record of what its tools did with it.
+                    done = [*turn.earlier_calls, *translator.finished_calls()]
+                    if not await self._save_progress(turn, claim, done):
+                        self._supersede(running)  # another attempt holds it: no more tools
+                if out is not None:
+                    running.emit(out)
+        return translator.reply or str(result.final_output or "")
+
+    def _agent(self, tools: list[Tool]) -> Agent[Any]:
+        """The agent: the same for every turn of a day (its instructions name the date) and
+        tool list, so it is built once for them, not per turn (one per day in use: people in
+        other zones may be a day ahead or behind)."""
+        key = (today(self.settings), id(tools))  # the person's day: zones differ by a day
+        agent = self._agents.get(key)
+        if agent is None:
+            if len(self._agents) >= 4:  # yesterday, today and tomorrow around the world
+                self._agents.clear()
+            agent = self._agents[key] = Agent(
+                name="TaskPilot",
+                instructions=build_instructions(key[0]),
+                tools=tools,
+                model=self.model,
+                model_settings=self.model_settings,
+            )
+        return agent
+
+    @asynccontextmanager
+    async def _lease(self, running: RunningTurn, claim: Claim) -> AsyncIterator[None]:
+        """Renew the turn's lease while it runs; a superseded attempt is stopped at once."""
+        renewing = asyncio.create_task(self._renew(running, claim), name="turn-lease")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _renew(self, running: RunningTurn, claim: Claim) -> None:
+        every = self.settings.turn_lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self.db.session() as session:
+                    held = await TurnStore(session, running.turn.user_id, self.lease).renew(claim)
+            except Exception:  # the database is away: the turn goes on, its end will tell
+                logger.warning("could not renew a turn's lease", exc_info=True)
+                continue
+            if not held:
+                self._supersede(running)
+                return
+
+    @staticmethod
+    def _supersede(running: RunningTurn) -> None:
+        """Another attempt holds the turn: stop this one at once; it writes nothing more."""
+        logger.warning("turn superseded", extra={"conversation_id": running.turn.conversation_id})
+        running.superseded = True
+        if running.task is not None:
+            running.task.cancel()
+
+    async def _finish(
+        self, turn: PreparedTurn, claim: Claim, reply: str, translator: RunTranslator
+    ) -> Message | None:
+        async with self.db.session() as session:
+            return await TurnStore(session, turn.user_id, self.lease).finish(
+                claim,
+                turn.conversation_id,
+                reply,
+                [*turn.earlier_calls, *translator.all_calls()],
+            )
+
+    async def _save_progress(
+        self, turn: PreparedTurn, claim: Claim, tool_calls: list[ToolCall]
+    ) -> bool:
+        """False when another attempt holds the turn now."""
+        try:
+            async with self.db.session() as session:
+                store = TurnStore(session, turn.user_id, self.lease)
+                return await store.save_progress(claim, tool_calls)
+        except Exception:  # best effort: the turn goes on, and is stored whole at its end
+            logger.warning("could not save the turn's progress", exc_info=True)
+            return True
