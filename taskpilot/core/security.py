@@ -297,15 +297,6 @@ async def verify_better_auth_token(settings: Settings, token: str) -> Identity:
     return _identity(claims, "better-auth")
 
 
-def verify_access_token(settings: Settings, token: str) -> Identity:
-    """Verify one of TaskPilot's own access tokens, without any I/O.
-
-    For code that cannot await. The HTTP API and the page use `verify_bearer_token`, which
-    accepts Better Auth's tokens too.
-    """
-    return verify_taskpilot_token(settings, token, (API_AUDIENCE,))
-
-
 async def verify_bearer_token(settings: Settings, token: str) -> Identity:
     """Verify a token for the HTTP API or the page: TaskPilot's own, else Better Auth's (whose
     keys may have to be fetched: the event loop serves other requests meanwhile)."""

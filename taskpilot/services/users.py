@@ -162,10 +162,6 @@ class UserService:
             raise AccountError("Wrong email or password.")
         return user
 
-    async def get(self, user_id: str) -> User | None:
-        """A user by id."""
-        return await self.session.get(User, user_id)
-
     async def ensure(self, identity: Identity) -> User:
         """The user a verified token names, created on first sight for Better Auth tokens."""
         user, ended = await signed_in_user(self.session, identity)

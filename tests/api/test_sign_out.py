@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from taskpilot.core.config import Settings
-from taskpilot.core.security import verify_access_token
+from taskpilot.core.security import verify_bearer_token
 from taskpilot.mcp.server import TaskPilotTokenVerifier
 from taskpilot.runtime import Runtime
 from taskpilot.services.sign_out import SIGNED_OUT, ended
@@ -69,4 +69,4 @@ async def test_an_ended_login_token_is_refused_by_the_mcp_endpoint(
         await http.post("/api/auth/logout", headers=ada["headers"])
     assert await verifier.verify_token(token) is None
     async with runtime.db.session() as session:
-        assert await ended(session, verify_access_token(settings, token))
+        assert await ended(session, await verify_bearer_token(settings, token))

@@ -19,7 +19,7 @@ from taskpilot.core.security import (
     hash_password,
     mint_access_token,
     mint_mcp_token,
-    verify_access_token,
+    verify_bearer_token,
     verify_password,
     verify_taskpilot_token,
 )
@@ -132,16 +132,16 @@ def test_passwords() -> None:
     assert not verify_password("anything", "not-a-hash")
 
 
-def test_tokens_are_bound_to_their_audience() -> None:
+async def test_tokens_are_bound_to_their_audience() -> None:
     settings = make_settings("sqlite://")
     api, lifetime = mint_access_token(settings, "u1", "u1@example.com")
     assert lifetime == 24 * 3600
-    assert verify_access_token(settings, api).user_id == "u1"
+    assert (await verify_bearer_token(settings, api)).user_id == "u1"
     mcp = mint_mcp_token(settings, "u1")
     claims = jwt.decode(mcp, options={"verify_signature": False})
     assert claims["aud"] == MCP_AUDIENCE and 299 < claims["exp"] - claims["iat"] <= 300
     with pytest.raises(InvalidToken):
-        verify_access_token(settings, mcp)
+        await verify_bearer_token(settings, mcp)
     assert verify_taskpilot_token(settings, mcp, (MCP_AUDIENCE, API_AUDIENCE)).user_id == "u1"
     no_subject = jwt.encode(
         {"iss": "taskpilot", "aud": API_AUDIENCE, "sub": "", "exp": int(time.time()) + 60},
@@ -149,14 +149,14 @@ def test_tokens_are_bound_to_their_audience() -> None:
         algorithm="HS256",
     )
     with pytest.raises(InvalidToken, match="does not name a user"):
-        verify_access_token(settings, no_subject)
+        await verify_bearer_token(settings, no_subject)
     foreign = jwt.encode(
         {"sub": "u1", "exp": int(time.time()) + 60}, "another-signing-key-" * 3, algorithm="HS256"
     )
     with pytest.raises(InvalidToken):
-        verify_access_token(settings, foreign)  # not ours, and no Better Auth configured
+        await verify_bearer_token(settings, foreign)  # not ours, and no Better Auth configured
     with pytest.raises(InvalidToken):
-        verify_access_token(settings, "garbage")
+        await verify_bearer_token(settings, "garbage")
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from taskpilot.core.db import Database
-from taskpilot.data.models import Priority, as_utc
+from taskpilot.data.models import Priority, User, as_utc
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import (
     ConversationNotFound,
@@ -194,4 +194,4 @@ async def test_accounts(runtime: Runtime) -> None:
             await users.log_in("not an email", "whatever1")
         user = await users.sign_up("a@example.com", "password123", "  Ada   Lovelace ")
         assert user.display_name == "Ada Lovelace"
-        assert await users.get(user.id) == user
+        assert await session.get(User, user.id) == user

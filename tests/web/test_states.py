@@ -506,11 +506,11 @@ async def test_logging_out_ends_the_token_on_the_server(tab: Page) -> None:
     token = tab.auth.token
     await call(tab.auth, "log_out")
     assert tab.auth.token == ""
-    from taskpilot.core.security import verify_access_token
+    from taskpilot.core.security import verify_bearer_token
     from taskpilot.services.sign_out import ended
 
     async with tab.runtime.db.session() as session:
-        assert await ended(session, verify_access_token(tab.runtime.settings, token))
+        assert await ended(session, await verify_bearer_token(tab.runtime.settings, token))
     # A tab that still holds the old token is treated as signed out.
     tab.auth.token = token
     assert await tab.auth._identity() is None

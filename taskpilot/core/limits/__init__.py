@@ -46,7 +46,6 @@ class Limits:
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self.shared = settings.reflex_redis_url is not None
         self._counters: Counters = (
             RedisCounters(settings.reflex_redis_url)
             if settings.reflex_redis_url
