@@ -62,17 +62,24 @@ def sqlite_database(directory: Path | None = None) -> Iterator[BenchDatabase]:
 
 
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[BenchDatabase]:
-    """A fresh, migrated PostgreSQL database created from `admin_url`, dropped afterwards."""
+def empty_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database created from `admin_url` (its URL), dropped
+    afterwards."""
     admin = libpq_url(admin_url)
-    name = f"taskpilot_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
-        rendered = url.render_as_string(hide_password=False)
-        migrate(rendered)
-        yield BenchDatabase("PostgreSQL", rendered)
+        yield url.render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[BenchDatabase]:
+    """A fresh, migrated PostgreSQL database created from `admin_url`, dropped afterwards."""
+    with empty_postgres_database(admin_url, "taskpilot_bench") as url:
+        migrate(url)
+        yield BenchDatabase("PostgreSQL", url)

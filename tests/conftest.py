@@ -13,27 +13,24 @@ import asyncio
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-import sqlalchemy as sa
 from agents.testing import ScriptedModel
 
 from taskpilot.core.config import Settings, get_settings
-from taskpilot.core.db import migrate, sync_url
+from taskpilot.core.db import migrate
 from taskpilot.runtime import Runtime
 from tests.support.harness import (
     CHEAP_PASSWORD_HASHING,
     PG_SKIP,
     SECRETS,
     api_client,
+    fresh_postgres_database,
     make_settings,
-    postgres_admin_url,
     truncate_postgres,
 )
 from tests.support.openai_standin import OpenAIStandIn
@@ -59,16 +56,8 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated from empty."""
     if PG_SKIP:
         pytest.skip(PG_SKIP)
-    admin = sync_url(postgres_admin_url() or "").replace("+psycopg", "")
-    name = f"taskpilot_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    yield rendered
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("taskpilot_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

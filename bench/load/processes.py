@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +19,8 @@ from typing import Any
 
 import httpx
 import psycopg
-import sqlalchemy as sa
 
-from bench.databases import libpq_url, postgres_unreachable
+from bench.databases import empty_postgres_database, libpq_url, postgres_unreachable
 from bench.load.config import ROOT, LoadConfig
 from bench.model_double import CALLS_PATH
 
@@ -241,16 +239,8 @@ def _wait_for_workers(server: Workers, expected: int) -> None:
 @contextmanager
 def load_database(admin_url: str) -> Iterator[str]:
     """An empty PostgreSQL database (taskpilot.serve migrates it), dropped afterwards."""
-    admin = libpq_url(admin_url)
-    name = f"taskpilot_load_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_postgres_database(admin_url, "taskpilot_load") as url:
+        yield url
 
 
 def redis_url() -> str:

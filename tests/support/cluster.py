@@ -30,16 +30,14 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-import sqlalchemy as sa
 
 from taskpilot.api import sse
 from taskpilot.core.config import PROJECT_ROOT
@@ -286,27 +284,6 @@ class PrivatePostgres:
                     pid = int((self.data / "postmaster.pid").read_text().split()[0])
                     os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, migrated database on the shared PostgreSQL (TASKPILOT_TEST_POSTGRES_URL), dropped
-    afterwards (the deploy step's migration: each machine's taskpilot.serve then finds it done)."""
-    from taskpilot.core.db import migrate, sync_url
-    from tests.support.harness import POSTGRES_ENV
-
-    admin = sync_url(os.environ[POSTGRES_ENV]).replace("+psycopg", "")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        migrate(rendered)
-        yield rendered
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- the model stand-in, with holds ----------------------------------------------------------

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from agents.models.interface import Model
 from taskpilot.api import sse
 from taskpilot.api.app import create_api
 from taskpilot.core.config import Settings
-from taskpilot.core.db import sync_url
+from taskpilot.core.db import migrate, sync_url
 from taskpilot.core.security import mint_access_token
 from taskpilot.mcp.tools import ToolName
 from taskpilot.runtime import Runtime
@@ -76,6 +77,24 @@ def _redis_reason() -> str | None:
 
 
 needs_redis = pytest.mark.skipif(_redis_reason() is not None, reason=_redis_reason() or "")
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, migrated database on the shared PostgreSQL (TASKPILOT_TEST_POSTGRES_URL), dropped
+    afterwards (the deploy step's migration: each machine's taskpilot.serve then finds it done)."""
+    admin = sync_url(os.environ[POSTGRES_ENV]).replace("+psycopg", "")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(admin).set(drivername="postgresql+psycopg", database=name)
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        migrate(rendered)
+        yield rendered
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def truncate_postgres(url: str) -> None:

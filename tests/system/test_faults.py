@@ -35,7 +35,6 @@ from tests.support.cluster import (
     Server,
     audit_turns,
     client_port,
-    fresh_postgres_database,
     launch,
     messages,
     pid_alive,
@@ -46,7 +45,7 @@ from tests.support.cluster import (
     wait_until_serving,
     worker_serving,
 )
-from tests.support.harness import PG_SKIP
+from tests.support.harness import PG_SKIP, fresh_postgres_database
 from tests.support.mcp_client import mcp_session, payload
 from tests.support.openai_standin import error, reply, stall, stream_error, tool_call
 

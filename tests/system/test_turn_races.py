@@ -31,13 +31,12 @@ from tests.support.cluster import (
     Account,
     HoldingStandIn,
     Server,
-    fresh_postgres_database,
     launch,
     sign_up,
     stop_server,
     wait_until_serving,
 )
-from tests.support.harness import PG_SKIP
+from tests.support.harness import PG_SKIP, fresh_postgres_database
 from tests.support.openai_standin import error, reply, tool_call
 
 REDIS_URL = os.environ.get("TASKPILOT_TEST_RACES_REDIS_URL") or "redis://127.0.0.1:6379/12"
