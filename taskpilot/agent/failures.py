@@ -6,7 +6,7 @@ from __future__ import annotations
 from agents.exceptions import AgentsException, MaxTurnsExceeded, ModelBehaviorError
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 
-from taskpilot.core.errors import ErrorCode, TaskPilotError
+from taskpilot.core.errors import SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
 
 # How the Agents SDK words a Responses stream that ended in a provider failure; it has no
 # dedicated exception class for it.
@@ -49,9 +49,7 @@ def explain(exc: BaseException) -> TaskPilotError:
             ErrorCode.AGENT_ERROR,
             "Something went wrong while working on your tasks. Please try again.",
         )
-    return TaskPilotError(
-        ErrorCode.INTERNAL_ERROR, "Something went wrong on our side. Please try again."
-    )
+    return TaskPilotError(ErrorCode.INTERNAL_ERROR, SOMETHING_WENT_WRONG)
 
 
 def expected(exc: BaseException) -> bool:

@@ -29,7 +29,7 @@ from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut, LiveOut
 from taskpilot.core import metrics
 from taskpilot.core.config import ModelProvider
 from taskpilot.core.db import DatabaseUnavailable
-from taskpilot.core.errors import TaskPilotError
+from taskpilot.core.errors import NOT_JSON, SOMETHING_WENT_WRONG, TaskPilotError
 from taskpilot.runtime import Runtime, get_runtime
 
 logger = logging.getLogger("taskpilot.api")
@@ -38,7 +38,7 @@ logger = logging.getLogger("taskpilot.api")
 def _describe_validation(exc: RequestValidationError) -> tuple[int, str]:
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
-        return 400, "The request body is not valid JSON."
+        return 400, NOT_JSON
     parts = []
     for err in errors[:5]:
         location = ".".join(
@@ -107,7 +107,7 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=exc)
         return JSONResponse(
-            {"detail": "Something went wrong on our side.", "code": "internal_error"},
+            {"detail": SOMETHING_WENT_WRONG, "code": "internal_error"},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 

@@ -45,7 +45,7 @@ from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
 from taskpilot.chatkit.store import MAX_PAGE, NO_ATTACHMENTS, ConversationThreadStore
 from taskpilot.chatkit.stream import TurnTranslator
-from taskpilot.core.errors import ErrorCode, TaskPilotError
+from taskpilot.core.errors import NOT_JSON, SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
 from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
 from taskpilot.services.conversations import InvalidTitle, MessageNotFound, title_from_message
 
@@ -121,7 +121,7 @@ def parse_request(body: bytes) -> ChatKitReq:
     try:
         data = json.loads(body)
     except ValueError as exc:
-        raise ChatKitRequestError(400, "The request body is not valid JSON.") from exc
+        raise ChatKitRequestError(400, NOT_JSON) from exc
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ChatKitRequestError(
             400, "Not a ChatKit request: the body must be a JSON object with a 'type'."
@@ -245,7 +245,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 message = exc.message
             else:  # openai-chatkit has logged it, with its traceback
                 logger.error("chatkit stream failed", extra={"error": type(exc).__name__})
-                message = "Something went wrong on our side."
+                message = SOMETHING_WENT_WRONG
             event = ErrorEvent(code="custom", message=message, allow_retry=True)
             yield sse.frame(event.model_dump_json(exclude_none=True)).encode()
         finally:

@@ -39,6 +39,10 @@ THREAD_NOT_FOUND = "That thread was not found."
 NO_ATTACHMENTS = "TaskPilot's ChatKit server does not take attachments."
 
 
+def item_not_found(item_id: str) -> str:
+    return f"Item {item_id} was not found in this thread."
+
+
 @dataclass(frozen=True)
 class Located:
     """A thread item found in the database: the message it comes from and its place there."""
@@ -142,7 +146,7 @@ class ConversationThreadStore(Store[RequestContext]):
             if after:
                 anchor = (await self._locate(store, thread_id, [after])).get(after)
                 if anchor is None:
-                    raise NotFoundError(f"Item {after} was not found in this thread.")
+                    raise NotFoundError(item_not_found(after))
                 expanded = message_items(anchor.message, thread_id)
                 if direction == "desc":
                     items = list(reversed(expanded[: anchor.index]))
@@ -223,7 +227,7 @@ class ConversationThreadStore(Store[RequestContext]):
         await store.get(thread_id)
         found = (await self._locate(store, thread_id, [item_id])).get(item_id)
         if found is None:
-            raise NotFoundError(f"Item {item_id} was not found in this thread.")
+            raise NotFoundError(item_not_found(item_id))
         return found
 
     @staticmethod

@@ -69,3 +69,5 @@ class TaskPilotError(Exception):
 
 # One wording for each thing a person reads in more than one place.
 DATABASE_DOWN = "TaskPilot can't reach its database right now. Please try again shortly."
+SOMETHING_WENT_WRONG = "Something went wrong on our side. Please try again."
+NOT_JSON = "The request body is not valid JSON."

@@ -33,6 +33,7 @@ API_AUDIENCE = "taskpilot-api"
 MCP_AUDIENCE = "taskpilot-mcp"
 _ALGORITHM = "HS256"
 _LEEWAY_SECONDS = 10
+EXPIRED = "The token has expired; sign in again."
 
 # Better Auth's tokens: the algorithms each kind of key may sign with.
 _SHARED_SECRET_ALGORITHMS = ("HS256", "HS512")
@@ -163,7 +164,7 @@ def verify_taskpilot_token(settings: Settings, token: str, audiences: tuple[str,
             options={"require": ["exp", "sub", "aud", "iss"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("The token has expired; sign in again.") from exc
+        raise InvalidToken(EXPIRED) from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("The token is not valid.") from exc
     return _identity(claims, "taskpilot")
@@ -291,7 +292,7 @@ async def verify_better_auth_token(settings: Settings, token: str) -> Identity:
             options={"require": required, "verify_aud": bool(audience)},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("The token has expired; sign in again.") from exc
+        raise InvalidToken(EXPIRED) from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("The token is not valid.") from exc
     return _identity(claims, "better-auth")

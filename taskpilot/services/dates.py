@@ -128,6 +128,10 @@ class DateParseError(ValueError):
     """The text is not a date TaskPilot understands."""
 
 
+def _not_a_date(text: str) -> str:
+    return f"{text!r} is not a real calendar date."
+
+
 def _count(words: str) -> int:
     text = " ".join(words.lower().split())
     return int(text) if text.isdigit() else _AMOUNT_WORDS[text]
@@ -175,7 +179,7 @@ def _on_or_after(today: date, month: int, day: int, text: str) -> date:
         candidate = date(today.year, month, day)
         return candidate if candidate >= today else date(today.year + 1, month, day)
     except ValueError as exc:
-        raise DateParseError(f"{text!r} is not a real calendar date.") from exc
+        raise DateParseError(_not_a_date(text)) from exc
 
 
 # "the first of january", "20 december", "dec 20th": (pattern, day group, month group).
@@ -243,7 +247,7 @@ def _by_rule(value: str, today: date, text: str) -> date | None:
         for start in (month_start, _next_month(month_start), _next_month(_next_month(month_start))):
             if 1 <= day <= month_end(start).day and start.replace(day=day) >= today:
                 return start.replace(day=day)
-        raise DateParseError(f"{text!r} is not a real calendar date.")
+        raise DateParseError(_not_a_date(text))
     return None
 
 
@@ -284,7 +288,7 @@ def parse_due(text: str, today: date) -> date:
         try:
             return date.fromisoformat(value)
         except ValueError as exc:
-            raise DateParseError(f"{text!r} is not a real calendar date.") from exc
+            raise DateParseError(_not_a_date(text)) from exc
     found = _by_rule(value, today, text)
     if found is None and len(value) <= 40 and not re.fullmatch(r"[\d\s.,:-]+", value):
         found = _by_dateparser(value, today)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
+
+import reflex as rx
 
 HOME = "/"
 LOGIN = "/login"
@@ -14,6 +18,13 @@ CHATKIT_THREAD = "/chatkit/[thread_id]"
 _ID = r"[A-Za-z0-9_-]{1,64}"
 _CONVERSATION_PATH = re.compile(rf"^/c/({_ID})/?$")
 _CHATKIT_PATH = re.compile(rf"^/chatkit/({_ID})/?$")
+
+
+def replace_url(path: str) -> Any:
+    """An event that puts `path` in the address bar in place: no route change, no reload."""
+    return rx.call_script(
+        f"window.history.replaceState(window.history.state, '', {json.dumps(path)})"
+    )
 
 
 def conversation_path(conversation_id: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from taskpilot.api.app import create_api
 from taskpilot.core import db
 from taskpilot.core.config import PROJECT_ROOT, Settings
+from taskpilot.core.errors import SOMETHING_WENT_WRONG
 from taskpilot.core.security import mint_access_token
 from taskpilot.runtime import Runtime
 from taskpilot.services.conversations import ConversationStore
@@ -159,7 +160,7 @@ async def test_unexpected_errors_are_a_plain_500(
         response = await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])
     assert response.status_code == 500
     assert response.json() == {
-        "detail": "Something went wrong on our side.",
+        "detail": SOMETHING_WENT_WRONG,
         "code": "internal_error",
     }
 

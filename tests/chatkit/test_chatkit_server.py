@@ -26,7 +26,7 @@ from chatkit.types import (
 )
 
 from taskpilot.core.config import Settings
-from taskpilot.core.errors import DATABASE_DOWN
+from taskpilot.core.errors import DATABASE_DOWN, SOMETHING_WENT_WRONG
 from taskpilot.runtime import Runtime
 from tests.support.chatkit_client import (
     ChatKitClient,
@@ -292,7 +292,7 @@ async def test_a_failed_turn_ends_in_an_error_event_keeps_the_message_and_can_be
         thread_id = thread_id_of(events)
         errors = [event for event in events if isinstance(event, ErrorEvent)]
         assert len(errors) == 1
-        assert errors[0].message == "Something went wrong on our side. Please try again."
+        assert errors[0].message == SOMETHING_WENT_WRONG
         assert errors[0].allow_retry is True
         assert "model exploded" not in str(events)
         # Stored: the message, and a note saying why it has no answer.

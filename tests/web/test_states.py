@@ -11,10 +11,11 @@ import pytest
 from agents.testing import ModelStep, assistant_message, function_call
 from reflex_base.event import EventSpec
 
+from taskpilot.core.errors import SOMETHING_WENT_WRONG
 from taskpilot.services.conversations import ConversationStore
 from taskpilot.services.tasks import TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN
-from taskpilot.web.states.chat import GENERIC_FAILURE, SESSION_EXPIRED
+from taskpilot.web.states.chat import SESSION_EXPIRED
 from taskpilot.web.states.tasks import TOOL_FAILED, TaskState
 from tests.support.web_states import Page, asks_browser_zone, call, redirect_to, url_replaced_with
 
@@ -310,7 +311,7 @@ async def test_unexpected_failures_read_as_plain_sentences(
     with monkeypatch.context() as patch:
         patch.setattr(tab.runtime.turns, "prepare", broken)
         await send(tab, "hello")
-    assert tab.chat.live_error == GENERIC_FAILURE
+    assert tab.chat.live_error == SOMETHING_WENT_WRONG
     tab.database_down(monkeypatch)
     await send(tab, "hello again")
     assert tab.chat.live_error == DATABASE_DOWN

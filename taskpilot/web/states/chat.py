@@ -11,7 +11,6 @@ stored conversation.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import uuid
 from typing import Any
@@ -30,7 +29,7 @@ from taskpilot.agent.events import (
 from taskpilot.agent.providers import describe_model
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
-from taskpilot.core.errors import TaskPilotError
+from taskpilot.core.errors import SOMETHING_WENT_WRONG, TaskPilotError
 from taskpilot.core.logs import new_request_id, request_id
 from taskpilot.data.models import utcnow
 from taskpilot.mcp.tools import TASK_CHANGING
@@ -42,7 +41,7 @@ from taskpilot.services.conversations import (
 from taskpilot.services.public import MessageOut
 from taskpilot.services.tasks import TaskService
 from taskpilot.services.users import AccountError, UserService
-from taskpilot.web.routes import conversation_id_from_path, conversation_path
+from taskpilot.web.routes import conversation_id_from_path, conversation_path, replace_url
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.states.composer import ComposerState
 from taskpilot.web.states.history import HISTORY_LIMIT, HistoryState
@@ -71,7 +70,6 @@ COMPOSER_ID = "composer"
 
 STREAMING, STOPPED, FAILED = "streaming", "stopped", "error"
 SESSION_EXPIRED = "Your session has expired. Please log in again."
-GENERIC_FAILURE = "Something went wrong on our side. Please try again."
 ENDED_EARLY = "The reply ended unexpectedly. Please try again."
 
 
@@ -246,7 +244,7 @@ class ChatState(AuthState):
         except Exception:
             logger.exception("could not start a turn")
             async with self:
-                self._fail_live(turn_key, GENERIC_FAILURE)
+                self._fail_live(turn_key, SOMETHING_WENT_WRONG)
             return
 
         # The turn runs in the engine's task: if this handler ends early (the page closed,
@@ -338,5 +336,4 @@ class ChatState(AuthState):
         # is replaced in place: a route change would re-render the page and run `load_page`
         # mid-stream, delaying the first token. (React Router's own location stays at `/`
         # until the next navigation, so handlers read `current_id`, not the router's path.)
-        path = json.dumps(conversation_path(event.conversation_id))
-        return [rx.call_script(f"window.history.replaceState(window.history.state, '', {path})")]
+        return [replace_url(conversation_path(event.conversation_id))]

@@ -8,7 +8,6 @@ a reply starts and ends (the task panel then reloads), errors, and a script that
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import reflex as rx
@@ -19,7 +18,7 @@ from taskpilot.core.config import ChatKitMode
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.runtime import get_runtime
 from taskpilot.services.users import AccountError, UserService
-from taskpilot.web.routes import chatkit_path, thread_id_from_path
+from taskpilot.web.routes import chatkit_path, replace_url, thread_id_from_path
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.states.tasks import TaskState
 
@@ -93,8 +92,7 @@ class ChatKitState(AuthState):
         """Another thread is open: name it in the URL (without reloading), so a reload or a
         shared link opens it again."""
         self.thread_id = thread_id
-        path = json.dumps(chatkit_path(thread_id))
-        return rx.call_script(f"window.history.replaceState(window.history.state, '', {path})")
+        return replace_url(chatkit_path(thread_id))
 
     @rx.event
     def response_started(self) -> None:
