@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 
 from taskpilot.agent.offline import OfflineModel
 from taskpilot.agent.providers import build_model, close_model, describe_model
+from taskpilot.api import sse
 from taskpilot.core.clock import today
 from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.runtime import Runtime
@@ -570,10 +571,9 @@ async def test_standin_responses_stream_matches_the_openai_types(standin: OpenAI
         for _ in range(2):
             response = await http.post("/responses", json=body)
             assert response.headers["content-type"].startswith("text/event-stream")
-            for block in response.text.strip().split("\n\n"):
-                name, data = (line.split(": ", 1)[1] for line in block.splitlines())
-                event = STREAM_EVENT.validate_python(json.loads(data))
-                assert event.type == name
+            for sent in sse.parse_events(response.text):
+                event = STREAM_EVENT.validate_python(sent.json())
+                assert event.type == sent.event
                 events.append(event)
     kinds = [event.type for event in events]
     assert kinds[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
@@ -604,9 +604,9 @@ async def test_standin_chat_stream_and_plain_answers_match_the_openai_types(
     async with httpx.AsyncClient(base_url=standin.base_url, timeout=5) as http:
         for _ in range(2):
             response = await http.post("/chat/completions", json=body)
-            lines = [block for block in response.text.strip().split("\n\n")]
-            assert lines[-1] == "data: [DONE]"
-            chunks = [ChatCompletionChunk.model_validate_json(x[6:]) for x in lines[:-1]]
+            data = [event.data for event in sse.parse_events(response.text)]
+            assert data[-1] == "[DONE]"
+            chunks = [ChatCompletionChunk.model_validate_json(x) for x in data[:-1]]
             assert chunks[-1].choices == [] and chunks[-1].usage is not None
             finish = chunks[-2].choices[0].finish_reason
             assert finish in ("tool_calls", "stop")

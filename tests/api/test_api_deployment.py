@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from sqlalchemy.exc import OperationalError
 
+from taskpilot.api import sse
 from taskpilot.api.app import create_api
 from taskpilot.core import db
 from taskpilot.core.config import PROJECT_ROOT, Settings
@@ -131,9 +132,8 @@ async def test_a_dropped_sse_client_does_not_cut_the_turn_short(
             json={"message": "hello"},
             headers={**me["headers"], "Accept": "text/event-stream"},
         ) as response:
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    break  # the client goes away after the first event
+            async for _ in sse.read_events(response):
+                break  # the client goes away after the first event
         gate.set()
         await runtime.turns.settle()
         listed = await http.get(f"/api/{me['id']}/conversations", headers=me["headers"])

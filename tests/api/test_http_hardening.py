@@ -15,6 +15,7 @@ import httpx
 import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message
 
+from taskpilot.api import sse
 from taskpilot.api.app import create_api
 from taskpilot.core.config import Settings
 from taskpilot.core.logs import configure, mask_secrets
@@ -130,7 +131,7 @@ async def test_a_streamed_turn_is_logged_when_it_ends(
         ) as response:
             body = await response.aread()
             rid = response.headers["x-request-id"]
-    assert b"event: done" in body
+    assert sse.parse_events(body)[-1].event == "done"
     lines = parsed(log_lines)
     chat = next(line for line in lines if line.get("path", "").endswith("/chat"))
     assert chat["request_id"] == rid and chat["status"] == 200

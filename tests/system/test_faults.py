@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from taskpilot.api import sse
 from taskpilot.core.errors import DATABASE_DOWN
 from tests.support.app_server import group_gone, redis_problem
 from tests.support.cluster import (
@@ -65,7 +66,6 @@ SETTINGS = {
     "TURN_LEASE_SECONDS": str(LEASE),
     "TURN_WAIT_SECONDS": str(LEASE + 3),
 }
-DB_DOWN = "TaskPilot can't reach its database right now. Please try again shortly."
 # While PostgreSQL is down a request waits for a connection at most DB_POOL_TIMEOUT (the
 # outage server's). One that takes SLOW_IN_OUTAGE waited on the database again and again, or
 # hung; a busy machine slows an answer by far less.
@@ -446,24 +446,26 @@ def _problem(outcome: Outcome) -> str | None:
         return f"{outcome.what}: no answer ({outcome.body})"
     if outcome.seconds > SLOW_IN_OUTAGE:
         return f"{outcome.what}: {outcome.seconds:.1f} s"
+    events = sse.parse_events(outcome.body) if outcome.what == "chat-sse" else []
+    if outcome.status in (200, 503) and outcome.what == "chat-sse" and not events:
+        return f"chat-sse: {outcome.status} without an event ({outcome.body[:200]})"
     if outcome.status == 200 and outcome.what == "chat-sse":
-        kinds = [block.split("\n", 1)[0] for block in outcome.body.strip().split("\n\n")]
-        last = outcome.body.strip().rsplit("data: ", 1)[-1]
-        if kinds[-1] == "event: done":
+        last = events[-1]
+        if last.event == "done":
             return None
-        if kinds[-1] == "event: error" and json.loads(last)["code"] == "database_unavailable":
+        if last.event == "error" and last.json()["code"] == "database_unavailable":
             return None
-        return f"chat-sse ended with {kinds[-1]}: {last[:200]}"
+        return f"chat-sse ended with {last.event}: {last.data[:200]}"
     if outcome.status == 200:
         return None
     if outcome.status == 503 and outcome.what == "chat-sse":
         # A reader that takes only a stream is refused with one `error` event (and the status):
         # the outage caught this turn between its sign-in check and storing its question.
-        kinds = [block.split("\n", 1)[0] for block in outcome.body.strip().split("\n\n")]
-        last = json.loads(outcome.body.strip().rsplit("data: ", 1)[-1])
-        if kinds == ["event: error"] and (last["code"], last["message"]) == (
+        kinds = [event.event for event in events]
+        last = events[-1].json()
+        if kinds == ["error"] and (last["code"], last["message"]) == (
             "database_unavailable",
-            DB_DOWN,
+            DATABASE_DOWN,
         ):
             return None
     if outcome.status == 503:
@@ -472,7 +474,7 @@ def _problem(outcome: Outcome) -> str | None:
         except ValueError:
             body = {}
         if body.get("code") in ("unavailable", "database_unavailable") and (
-            body.get("detail") == DB_DOWN
+            body.get("detail") == DATABASE_DOWN
         ):
             return None
     return f"{outcome.what}: {outcome.status} {outcome.body[:200]}"
@@ -548,7 +550,7 @@ async def test_postgres_stopped_under_load_gives_clear_503s_and_recovers_by_itse
             assert answer.status_code == 503, f"{name}: {answer.status_code} {answer.text}"
             expected = {"status": "unavailable", "database": False, "draining": False}
             if name != "health":
-                expected = {"detail": DB_DOWN, "code": "database_unavailable"}
+                expected = {"detail": DATABASE_DOWN, "code": "database_unavailable"}
             assert answer.json() == expected, name
 
         # The held turns go on against a database that is gone.
@@ -615,7 +617,7 @@ async def test_postgres_stopped_under_load_gives_clear_503s_and_recovers_by_itse
             assert (kind, data.get("code"), data.get("message")) == (
                 "error",
                 "database_unavailable",
-                DB_DOWN,
+                DATABASE_DOWN,
             ), f"a streamed turn ended with {events[-1]}"
             assert_readable(json.dumps(events))
         assert isinstance(ended[0], list)
@@ -628,7 +630,7 @@ async def test_postgres_stopped_under_load_gives_clear_503s_and_recovers_by_itse
             503,
             "database_unavailable",
         ), json_turn.text
-        assert json_turn.json()["detail"] == DB_DOWN
+        assert json_turn.json()["detail"] == DATABASE_DOWN
 
         # Each interrupted turn told its client "try again shortly". Its failure could not be
         # written with the database down, but its lease ran out, so the next message into its
