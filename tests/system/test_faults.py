@@ -447,7 +447,7 @@ def _problem(outcome: Outcome) -> str | None:
     if outcome.seconds > SLOW_IN_OUTAGE:
         return f"{outcome.what}: {outcome.seconds:.1f} s"
     events = sse.parse_events(outcome.body) if outcome.what == "chat-sse" else []
-    if outcome.status in (200, 503) and outcome.what == "chat-sse" and not events:
+    if outcome.status == 200 and outcome.what == "chat-sse" and not events:
         return f"chat-sse: {outcome.status} without an event ({outcome.body[:200]})"
     if outcome.status == 200 and outcome.what == "chat-sse":
         last = events[-1]
@@ -458,7 +458,7 @@ def _problem(outcome: Outcome) -> str | None:
         return f"chat-sse ended with {last.event}: {last.data[:200]}"
     if outcome.status == 200:
         return None
-    if outcome.status == 503 and outcome.what == "chat-sse":
+    if outcome.status == 503 and outcome.what == "chat-sse" and events:
         # A reader that takes only a stream is refused with one `error` event (and the status):
         # the outage caught this turn between its sign-in check and storing its question.
         kinds = [event.event for event in events]
