@@ -60,6 +60,15 @@ class TurnDone(BaseModel):
     replayed: bool = False  # a retried client_message_id answered from storage
 
 
+class TurnTitled(BaseModel):
+    """After a conversation's first reply: the title chosen for it, now stored (sent only when
+    the title changed and the person had not renamed the conversation)."""
+
+    type: Literal["titled"] = "titled"
+    conversation_id: str
+    title: str
+
+
 class TurnError(BaseModel):
     """The turn failed; the user's message is kept, no reply is stored."""
 
@@ -70,7 +79,7 @@ class TurnError(BaseModel):
 
 
 TurnEvent = Annotated[
-    TurnStarted | TextDelta | ToolStarted | ToolFinished | TurnDone | TurnError,
+    TurnStarted | TextDelta | ToolStarted | ToolFinished | TurnDone | TurnTitled | TurnError,
     Field(discriminator="type"),
 ]
 turn_event_adapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)

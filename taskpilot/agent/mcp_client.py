@@ -40,6 +40,7 @@ from mcp.types import (
 )
 from mcp.types import Tool as MCPTool
 
+from taskpilot.agent.tool_words import tool_error_in_words
 from taskpilot.core.config import Settings
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.mcp.server import SERVER_NAME, acting_for
@@ -127,9 +128,19 @@ class McpConnector:
                 self._validators.update(validators)
 
     async def call(self, user_id: str, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-        """One tool call for `user_id` outside a turn (the page's task panel buttons)."""
+        """One tool call for `user_id` outside a turn (the page's task panel buttons, ChatKit's
+        widget actions): the MCP result as it is (`change` reads it)."""
         async with self._client(user_id) as client:
             return await client.session.call_tool(tool, arguments)
+
+    async def change(self, user_id: str, tool: str, arguments: dict[str, Any]) -> Any:
+        """A person's own change to their tasks, outside a turn, through the MCP tool (the one
+        gate for task changes): the tool's result, or `ToolRefused` in the tool's words."""
+        result = await self.call(user_id, tool, arguments)
+        if result.is_error:
+            text = " ".join(getattr(part, "text", "") for part in result.content)
+            raise ToolRefused(tool_error_in_words(text))
+        return result.structured_content
 
     @asynccontextmanager
     async def _client(self, user_id: str) -> AsyncIterator[Client]:
@@ -192,6 +203,14 @@ class McpConnector:
             ]
         self._listing, self._listed_at = listing, time.monotonic()
         return self._function_tools
+
+
+class ToolRefused(Exception):
+    """A tool said no (a task that is not there, a bad value); `message` is for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _sole(group: BaseExceptionGroup) -> BaseException:

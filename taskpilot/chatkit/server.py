@@ -19,7 +19,9 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
+from chatkit.actions import Action
 from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
@@ -28,26 +30,31 @@ from chatkit.types import (
     ErrorEvent,
     FeedbackKind,
     ItemsFeedbackReq,
+    SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     UserMessageItem,
+    WidgetItem,
 )
 from pydantic import TypeAdapter, ValidationError
 
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
+from taskpilot.agent.events import TurnDone, TurnTitled
 from taskpilot.api import sse
 from taskpilot.api.errors import retry_headers, status_of
+from taskpilot.chatkit import actions
 from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
 from taskpilot.chatkit.store import MAX_PAGE, NO_ATTACHMENTS, ConversationThreadStore
 from taskpilot.chatkit.stream import TurnTranslator
 from taskpilot.core.errors import NOT_JSON, SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
-from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
-from taskpilot.services.conversations import InvalidTitle, MessageNotFound, title_from_message
+from taskpilot.data.models import Feedback
+from taskpilot.services.conversations import InvalidTitle, MessageNotFound
 
 logger = logging.getLogger("taskpilot.chatkit")
 
@@ -64,6 +71,7 @@ SUPPORTED = (
     "threads.update",
     "threads.delete",
     "items.feedback",
+    "threads.sync_custom_action",
 )
 # Known ChatKit request types for features TaskPilot does not offer, and why.
 UNSUPPORTED = {
@@ -72,8 +80,11 @@ UNSUPPORTED = {
     "input.transcribe": "dictation",
     "threads.add_client_tool_output": "client tools",
     "threads.add_structured_input": "structured input",
-    "threads.custom_action": "widget actions",
-    "threads.sync_custom_action": "widget actions",
+    # No task widget button wants a reply from the model: they are all sync actions.
+    "threads.custom_action": (
+        "widget actions that stream a reply; TaskPilot's task widgets send "
+        "threads.sync_custom_action"
+    ),
 }
 
 
@@ -81,8 +92,8 @@ UNSUPPORTED = {
 # message): a handful. The cap is a page of items, so whatever ChatKit's UI shows at once can
 # be rated at once, while a request naming thousands is a 400 instead of work. The other
 # requests that name items name exactly one (`threads.retry_after_item`'s `item_id`,
-# `items.list`'s `after`); `load_item` is reached only by request types refused here
-# (structured input, widget actions). The store resolves a request's ids in one query.
+# `items.list`'s `after`, a widget action's `item_id`: `load_item`). The store resolves a
+# request's ids in one query.
 MAX_NAMED_ITEMS = MAX_PAGE
 
 # Refusals of a retry that may succeed if the person tries again.
@@ -178,6 +189,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
             raise ChatKitRequestError(404, str(exc) or "Not found.") from exc
         except InvalidTitle as exc:
             raise ChatKitRequestError(400, str(exc)) from exc
+        except actions.ActionError as exc:
+            raise ChatKitRequestError(exc.status, exc.message) from exc
 
     async def _admit(self, request: ChatKitReq, context: RequestContext) -> None:
         """Refuse, before anything streams, what would otherwise fail mid-stream."""
@@ -196,6 +209,12 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                     f"this request names {len(named)}.",
                 )
             request.params.item_ids = named
+        if isinstance(request, ThreadsSyncCustomActionReq):
+            try:  # the library would answer a non-widget sender with a 500
+                actions.check_sender(request.params.item_id)
+                actions.parse_action(request.params.action)
+            except actions.ActionError as exc:
+                raise ChatKitRequestError(exc.status, exc.message) from exc
         if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
             message = request.params.input
             if message.attachments:
@@ -298,18 +317,23 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         turn, context.prepared = context.prepared, None
         if turn is None:
             turn = await self._retry(thread, input_user_message, context)
-        if not turn.history and thread.title in (None, NEW_CHAT_TITLE):
-            # A new thread takes its title from the first message, as a new chat does.
-            thread.title = title_from_message(turn.question)
         translator = TurnTranslator(thread.id, turn.message_id)
         running = self.turns.start(turn)
+        answered = False
         try:
             async for event in running.events():
+                if isinstance(event, TurnTitled):
+                    # The title the turn engine chose and stored after the first reply:
+                    # ChatKit tells the client (`thread.updated`) once the thread changed.
+                    thread.title = event.title
+                answered = answered or isinstance(event, TurnDone)
                 for out in translator.translate(event):
                     yield out
         finally:
-            # ChatKit's Stop closes the stream: the turn stops too (its question is kept).
-            running.stop()
+            # ChatKit's Stop closes the stream: the turn stops too (its question is kept);
+            # once the reply is stored there is nothing to stop, and its title still comes.
+            if not answered:
+                running.stop()
 
     async def _retry(
         self, thread: ThreadMetadata, message: UserMessageItem, context: RequestContext
@@ -337,6 +361,16 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         """Stop pressed (the stream was closed): the turn engine has already kept the
         user's message and marked the turn stopped; no partial reply is stored."""
         logger.info("chatkit turn stopped", extra={"conversation_id": thread.id})
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        """A task widget's button (`threads.sync_custom_action`): see `actions.py`."""
+        return await actions.perform(self.turns.mcp, self.store, thread, action, sender, context)
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext

@@ -12,6 +12,10 @@ items are stored before ChatKit hands them over, so `add_thread_item` only ackno
 writes left here are ChatKit's own: creating, renaming and deleting threads, feedback, and
 removing a turn on retry. The id ChatKit made for a new message is kept as the message's
 `client_message_id`, so a later request naming that id finds the message (`_locate`).
+
+Widget items (tasks shown by a turn's tool calls) are derived too, and show the tasks as they
+are now: the store reads the rows of the tasks a page's widgets show, in one query per page,
+so a task completed from a widget, the task panel or a later turn reads so after a reload.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import USER, message_items, parse_item_id
 from taskpilot.chatkit.items import thread_metadata as to_thread
+from taskpilot.chatkit.widgets import shown_numbers
 from taskpilot.core.db import Database
-from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, new_id
+from taskpilot.data.models import NEW_CHAT_TITLE, Feedback, Message, Role, ToolCall, new_id
 from taskpilot.services.conversations import ConversationNotFound, ConversationStore, Order
+from taskpilot.services.public import TaskOut
+from taskpilot.services.tasks import TaskService
 
 logger = logging.getLogger("taskpilot.chatkit")
 
@@ -50,6 +57,15 @@ class Located:
     message: Message
     index: int
     item: ThreadItem
+
+
+async def _tasks_now(store: ConversationStore, messages: list[Message]) -> dict[int, TaskOut]:
+    """The person's tasks, by number, that these messages' widgets show (one query)."""
+    numbers = shown_numbers(call for m in messages for call in ToolCall.stored(m.tool_calls))
+    if not numbers:
+        return {}
+    rows = await TaskService(store.session, store.user_id).numbered(numbers)
+    return {row.number: TaskOut.of(row) for row in rows}
 
 
 def _bounded(limit: int) -> int:
@@ -147,7 +163,8 @@ class ConversationThreadStore(Store[RequestContext]):
                 anchor = (await self._locate(store, thread_id, [after])).get(after)
                 if anchor is None:
                     raise NotFoundError(item_not_found(after))
-                expanded = message_items(anchor.message, thread_id)
+                tasks = await _tasks_now(store, [anchor.message])
+                expanded = message_items(anchor.message, thread_id, tasks)
                 if direction == "desc":
                     items = list(reversed(expanded[: anchor.index]))
                 else:
@@ -157,8 +174,9 @@ class ConversationThreadStore(Store[RequestContext]):
             while len(items) <= size and not exhausted:
                 batch = await store.message_page(thread_id, cursor, size + 1, direction)
                 exhausted = len(batch) <= size
+                tasks = await _tasks_now(store, batch)
                 for message in batch:
-                    expanded = message_items(message, thread_id)
+                    expanded = message_items(message, thread_id, tasks)
                     items.extend(expanded if direction == "asc" else reversed(expanded))
                 if batch:
                     cursor = batch[-1].id
@@ -253,8 +271,10 @@ class ConversationThreadStore(Store[RequestContext]):
                 replied.add(ref.turn)
         found: dict[str, Located] = {}
         # Oldest first: a turn's user message before its reply, as the ids were always read.
-        for message in await store.named_messages(thread_id, turns, replied, client_ids):
-            expanded = message_items(message, thread_id)
+        messages = await store.named_messages(thread_id, turns, replied, client_ids)
+        tasks = await _tasks_now(store, messages)
+        for message in messages:
+            expanded = message_items(message, thread_id, tasks)
             for index, item in enumerate(expanded):
                 if item.id in wanted:
                     found.setdefault(item.id, Located(message, index, item))

@@ -1,8 +1,11 @@
 """One turn's `TurnEvent`s as ChatKit thread stream events.
 
 Tool calls become tasks of a workflow item (shown while they run, folded into a summary when
-the reply starts); text deltas stream into one assistant message. Ids come from the turn's
-user message (see `items.py`), so what streams is what `items.list` returns afterwards.
+the reply starts), with a progress line while each runs; a call that shows tasks adds its
+widget once it returns (`widgets.py`), and one that changed tasks sends the client effect
+`tasks_changed` (the page's task panel reloads). Text deltas stream into one assistant
+message. Ids come from the turn's user message (see `items.py`), so what streams is what
+`items.list` returns afterwards.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from chatkit.types import (
     AssistantMessageContentPartDone,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    ClientEffectEvent,
     CustomTask,
     ErrorEvent,
+    ProgressUpdateEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -38,8 +43,22 @@ from taskpilot.agent.events import (
     TurnError,
     TurnEvent,
 )
-from taskpilot.chatkit.items import REPLY, TOOLS, item_id, tool_task, workflow_summary
+from taskpilot.chatkit.items import (
+    REPLY,
+    TOOLS,
+    WIDGET,
+    item_id,
+    running_words,
+    task_annotations,
+    tool_task,
+    widget_item,
+    workflow_summary,
+)
 from taskpilot.data.models import ToolCall
+from taskpilot.mcp.tools import TASK_CHANGING, canonical_name
+
+# The client effect sent when a tool call changed the person's tasks.
+TASKS_CHANGED = "tasks_changed"
 
 
 def _now() -> datetime:
@@ -56,6 +75,7 @@ class TurnTranslator:
         self._workflow: WorkflowItem | None = None
         self._workflows = 0
         self._running: dict[str, int] = {}  # call id → task index in the open workflow
+        self._calls: dict[str, int] = {}  # call id → its place in the turn (as stored)
         self._reply: AssistantMessageItem | None = None
 
     def translate(self, event: TurnEvent) -> list[ThreadStreamEvent]:
@@ -67,12 +87,17 @@ class TurnTranslator:
         if isinstance(event, TextDelta):
             return self._text(event.delta)
         if isinstance(event, TurnDone):
-            return self._done(event.response)
+            return self._done(event.response, event.tool_calls)
         if isinstance(event, TurnError):
             return self._error(event.message)
         return []
 
     def _tool_started(self, event: ToolStarted) -> list[ThreadStreamEvent]:
+        self._calls.setdefault(event.call_id, len(self._calls) + 1)
+        progress = ProgressUpdateEvent(text=f"{running_words(event.name)}…", icon="bolt")
+        return [*self._task_started(event), progress]
+
+    def _task_started(self, event: ToolStarted) -> list[ThreadStreamEvent]:
         task = tool_task(ToolCall.model_validate(event.model_dump()), running=True)
         if self._workflow is None:
             self._workflows += 1
@@ -94,10 +119,23 @@ class TurnTranslator:
         index = self._running.pop(event.call_id, None)
         if self._workflow is None or index is None:
             return []  # a result without its start (never sent by the agent service)
-        task = tool_task(ToolCall.model_validate(event.model_dump()))
+        call = ToolCall.model_validate(event.model_dump())
+        task = tool_task(call)
         self._workflow.workflow.tasks[index] = task
         update = WorkflowTaskUpdated(task=task, task_index=index)
-        return [ThreadItemUpdatedEvent(item_id=self._workflow.id, update=update)]
+        events: list[ThreadStreamEvent] = [
+            ThreadItemUpdatedEvent(item_id=self._workflow.id, update=update)
+        ]
+        place = self._calls.get(event.call_id, 1)
+        widget = widget_item(item_id(WIDGET, self.turn, place), self.thread_id, self._now(), call)
+        if widget is not None:
+            events.append(ThreadItemDoneEvent(item=widget))
+        if not call.is_error and canonical_name(call.name) in TASK_CHANGING:
+            data: dict[str, Any] = {"tool": canonical_name(call.name)}
+            if isinstance(call.result, dict) and isinstance(call.result.get("task_id"), int):
+                data["task_id"] = call.result["task_id"]
+            events.append(ClientEffectEvent(name=TASKS_CHANGED, data=data))
+        return events
 
     def _end_workflow(self) -> list[ThreadStreamEvent]:
         workflow, self._workflow = self._workflow, None
@@ -138,11 +176,13 @@ class TurnTranslator:
         assert self._reply is not None
         return ThreadItemUpdatedEvent(item_id=self._reply.id, update=update)
 
-    def _done(self, response: str) -> list[ThreadStreamEvent]:
+    def _done(self, response: str, calls: list[ToolCall]) -> list[ThreadStreamEvent]:
         events = self._end_workflow()
         if self._reply is None and not response:
             return events
-        content = AssistantMessageContent(text=response)
+        # The tasks the reply talks about, as stored replies are annotated (`items.py`).
+        annotations = task_annotations(response, calls)
+        content = AssistantMessageContent(text=response, annotations=annotations)
         if self._reply is None:  # a replayed answer: nothing streamed
             self._reply = AssistantMessageItem(
                 id=item_id(REPLY, self.turn),

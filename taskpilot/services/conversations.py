@@ -185,6 +185,25 @@ class ConversationStore:
         await self.session.commit()
         return conversation
 
+    async def retitle(self, conversation_id: str, title: str, automatic: Collection[str]) -> bool:
+        """Give a conversation the title chosen after its first reply, in one UPDATE, only
+        while its title is still one of the `automatic` ones (a title the person gave it
+        stays); whether it was changed."""
+        value = " ".join(without_unstorable(title).split())[:MAX_CONVERSATION_TITLE]
+        if not value:
+            return False
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Conversation)
+            .where(
+                col(Conversation.id) == conversation_id,
+                col(Conversation.user_id) == self.user_id,
+                col(Conversation.title).in_(list(automatic)),
+            )
+            .values(title=value)
+        )
+        await self.session.commit()
+        return bool(result.rowcount)
+
     async def delete(self, conversation_id: str) -> None:
         """Delete a conversation and its messages."""
         conversation = await self.get(conversation_id)

@@ -7,6 +7,7 @@ validation and the per-user boundary live in one place.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -192,6 +193,14 @@ class TaskService:
         if task is None:
             raise TaskNotFound(number)
         return task
+
+    async def numbered(self, numbers: Collection[int]) -> list[Task]:
+        """The caller's tasks with these numbers (those that exist), in one query."""
+        wanted = sorted(number for number in set(numbers) if 1 <= number <= MAX_NUMBER)
+        if not wanted:
+            return []
+        statement = select(Task).where(Task.user_id == self.user_id, col(Task.number).in_(wanted))
+        return list((await self.session.exec(statement)).all())
 
     async def find(self, query: TaskQuery | None = None) -> list[Task]:
         """The caller's tasks matching `query`."""

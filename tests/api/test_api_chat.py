@@ -45,8 +45,9 @@ async def chat_client(
 
 
 async def test_chat_returns_reply_and_tool_calls(settings: Settings, running: Any) -> None:
-    http, model = await chat_client(settings, running, add_then_reply())
-    async with http:
+    model = ScriptedModel(add_then_reply())
+    runtime = await running(scripted_runtime(settings, model))
+    async with api_client(runtime) as http:
         me = await sign_up(http)
         response = await http.post(
             f"/api/{me['id']}/chat",
@@ -73,7 +74,12 @@ async def test_chat_returns_reply_and_tool_calls(settings: Settings, running: An
         ).json()
         [conversation] = conversations["conversations"]
         assert conversation["id"] == body["conversation_id"]
-        assert conversation["title"] == "add buy milk, high priority"
+        # Titled after the first reply, by the turn (offline: the task it added).
+        await runtime.turns.settle()
+        titled = await http.get(
+            f"/api/{me['id']}/conversations/{conversation['id']}", headers=me["headers"]
+        )
+        assert titled.json()["title"] == "Buy milk"
         messages = (
             await http.get(
                 f"/api/{me['id']}/conversations/{conversation['id']}/messages",
@@ -103,15 +109,21 @@ async def test_chat_streams_server_sent_events(settings: Settings, running: Any)
         assert response.headers["content-type"].startswith("text/event-stream")
         events = parse_sse(response.text)
     kinds = [kind for kind, _ in events]
-    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert kinds[0] == "started" and kinds[-2:] == ["done", "titled"]
     assert kinds.index("tool_started") < kinds.index("tool_finished") < kinds.index("text_delta")
     started = events[0][1]
     finished = next(data for kind, data in events if kind == "tool_finished")
     assert finished["name"] == "add_task" and finished["result"]["task_id"] == 1
     text = "".join(data["delta"] for kind, data in events if kind == "text_delta")
-    done = events[-1][1]
+    done = events[-2][1]
     assert text == done["response"] == "Added task 1: Buy milk."
     assert done["conversation_id"] == started["conversation_id"]
+    # After a first reply, the title the conversation now has.
+    assert events[-1][1] == {
+        "type": "titled",
+        "conversation_id": started["conversation_id"],
+        "title": "Buy milk",
+    }
 
 
 async def test_second_turn_sees_history_including_tool_calls(

@@ -124,6 +124,7 @@ def test_a_model_that_speaks_between_tool_calls_gets_a_workflow_per_run_of_tools
         "thread.item.updated:assistant_message.content_part.added:reply_5",
         "thread.item.updated:assistant_message.content_part.text_delta:reply_5",
         "thread.item.added:tools_5",
+        "progress_update",
         "thread.item.updated:workflow.task.updated:tools_5",
         "thread.item.done:tools_5",
         "thread.item.updated:assistant_message.content_part.text_delta:reply_5",
@@ -145,14 +146,19 @@ def test_several_calls_share_one_workflow_and_an_unanswered_call_stops_loading()
         ),
         *translator.translate(TurnError(code="model_error", message="The model failed.")),
     ]
+    # Each call shows progress while it runs; the one that returned says tasks changed (its
+    # result is not a task's whole shape, so it has no widget).
     assert kinds(events) == [
         "thread.item.added:tools_2",
+        "progress_update",
         "thread.item.updated:workflow.task.added:tools_2",
+        "progress_update",
         "thread.item.updated:workflow.task.updated:tools_2",
+        "client_effect",
         "thread.item.done:tools_2",
         "error",
     ]
-    workflow = events[3].item.workflow  # type: ignore[attr-defined]
+    workflow = events[6].item.workflow  # type: ignore[attr-defined]
     assert [task.status_indicator for task in workflow.tasks] == ["complete", "none"]
     assert workflow.summary.title == "2 task actions" and workflow.expanded is False
     error = events[-1]

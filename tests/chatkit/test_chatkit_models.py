@@ -43,6 +43,14 @@ def streamed_ids(events: list[ThreadStreamEvent]) -> list[str]:
     return [event.item.id for event in events if event.type == "thread.item.done"]
 
 
+def appeared(events: list[ThreadStreamEvent]) -> list[str]:
+    """The id of each item a stream added or finished, where it first appeared."""
+    ids = [
+        event.item.id for event in events if event.type in ("thread.item.added", "thread.item.done")
+    ]
+    return list(dict.fromkeys(ids))
+
+
 def mentioned_ids(events: list[ThreadStreamEvent]) -> set[str]:
     """Every item id any event of a stream names."""
     ids = set()
@@ -102,11 +110,12 @@ async def test_a_thread_replays_its_tool_call_faithfully_to_either_model_kind(
     # streamed (apart from the user messages, which ChatKit names while they stream) is
     # what is listed afterwards.
     listed = item_ids(page)
-    second_turn = listed[3]
+    second_turn = listed[4]
     assert second_turn.startswith("msg_")
     assert listed == [
         f"msg_{n}",
         f"tools_{n}",
+        f"widget_{n}",
         f"reply_{n}",
         second_turn,
         f"reply_{second_turn[4:]}",
@@ -116,7 +125,10 @@ async def test_a_thread_replays_its_tool_call_faithfully_to_either_model_kind(
     assert len(set(done)) == len(done)
     for ids in (listed, done, mentioned_ids(first), mentioned_ids(second)):
         assert FAKE_ID not in ids
-    assert [i for i in done if not i.startswith("ck_message_")] == [
+    # In the order ChatKit shows them (an item's place is where it first appeared: a widget
+    # is done before the workflow above it folds).
+    shown = list(dict.fromkeys(appeared(first) + appeared(second)))
+    assert [i for i in shown if not i.startswith("ck_message_")] == [
         i for i in listed if not i.startswith("msg_")
     ]
 
@@ -125,6 +137,7 @@ async def test_a_thread_replays_its_tool_call_faithfully_to_either_model_kind(
     assert texts(page) == [
         ("user_message", "add buy milk, high priority"),
         ("workflow", "Added task 1 · Buy milk"),
+        ("widget", "Added task 1"),
         ("assistant_message", "Added task 1: Buy milk, high priority."),
         ("user_message", "how many tasks?"),
         ("assistant_message", "You have 1 open task: Buy milk."),
@@ -208,7 +221,11 @@ async def test_closing_the_stream_stops_the_turn_and_leaves_a_retryable_note(
 
         retried = await ck.retry(thread_id, f"msg_{n}")
         assert not [event for event in retried if isinstance(event, ErrorEvent)]
-        assert event_summary(retried)[-1] == f"thread.item.done:assistant_message:reply_{n}"
+        # The reply, then the thread's title (its first answered exchange is this one).
+        assert event_summary(retried)[-2:] == [
+            f"thread.item.done:assistant_message:reply_{n}",
+            "thread.updated",
+        ]
         page = await ck.items(thread_id, order="asc")
         assert texts(page) == [("user_message", "hello"), ("assistant_message", "Hi!")]
 

@@ -89,16 +89,19 @@ async def test_a_turn_with_a_tool_call_streams_its_workflow_and_keeps_it(
     done_reply = [e for e in events if e.type == "thread.item.done" and e.item.id == f"reply_{n}"]
     streamed_text = done_reply[0].item.content[0].text  # type: ignore[union-attr]
     assert "Buy milk" in streamed_text
-    # The new thread is named from its first message, as a new chat is.
+    # The new thread is named after its first exchange (offline: the task it added), once
+    # the reply is in (`test_chatkit_titles.py`).
     updated = [e for e in events if e.type == "thread.updated"]
-    assert updated[-1].thread.title == ADD_MILK  # type: ignore[union-attr]
+    assert updated[-1].thread.title == "Buy milk"  # type: ignore[union-attr]
+    assert summary.index("thread.updated") > summary.index(reply[-1])
 
     # A later request: the tool call is still there, under the same ids as streamed.
     page = await ck.items(thread_id, order="asc")
-    assert item_ids(page) == [f"msg_{n}", f"tools_{n}", f"reply_{n}"]
+    assert item_ids(page) == [f"msg_{n}", f"tools_{n}", f"widget_{n}", f"reply_{n}"]
     assert texts(page) == [
         ("user_message", ADD_MILK),
         ("workflow", "Added task 1 · Buy milk"),
+        ("widget", "Added task 1"),
         ("assistant_message", streamed_text),
     ]
     task = page["data"][1]["workflow"]["tasks"][0]
@@ -124,12 +127,13 @@ async def test_a_second_message_continues_the_thread(
     assert [kind for kind, _ in texts(page)] == [
         "user_message",
         "workflow",
+        "widget",
         "assistant_message",
     ] * 2
     # Ids are unique across the thread.
     assert len(set(item_ids(page))) == len(item_ids(page))
-    # The title stays the first message's.
-    assert (await ck.thread(thread_id))["title"] == ADD_MILK
+    # The title stays the first exchange's.
+    assert (await ck.thread(thread_id))["title"] == "Buy milk"
 
 
 async def test_threads_list_get_and_item_pages(ada: tuple[ChatKitClient, dict[str, Any]]) -> None:
@@ -149,16 +153,17 @@ async def test_threads_list_get_and_item_pages(ada: tuple[ChatKitClient, dict[st
     assert [t["id"] for t in oldest_first["data"]] == [second, first]
 
     thread = await ck.thread(first)
-    assert thread["id"] == first and thread["title"] == "add first thing"
+    assert thread["id"] == first and thread["title"] == "First thing"  # the task it added
     assert [item["type"] for item in thread["items"]["data"]] == [
         "user_message",
         "workflow",
+        "widget",
         "assistant_message",
     ] * 2
 
     # Pages of items, both ways, continue exactly where the last one stopped.
     everything = item_ids(await ck.items(first, order="asc", limit=50))
-    assert len(everything) == 6
+    assert len(everything) == 8
     for order, expected in (("asc", everything), ("desc", everything[::-1])):
         seen, after = [], None
         while True:
@@ -262,6 +267,7 @@ async def test_retry_runs_the_turn_again_and_shows_the_model_what_it_already_did
         assert texts(page) == [
             ("user_message", "add milk"),
             ("workflow", "Added task 1 · Milk"),
+            ("widget", "Added task 1"),
             ("assistant_message", "Milk is on."),
         ]
         tasks = (await http.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()
@@ -302,7 +308,11 @@ async def test_a_failed_turn_ends_in_an_error_event_keeps_the_message_and_can_be
         assert "Retry to run it again" in texts(page)[1][1]
         # Retry from the note's place: the same message runs again.
         retried = await ck.retry(thread_id, f"msg_{n}")
-        assert event_summary(retried)[-1] == f"thread.item.done:assistant_message:reply_{n}"
+        # The reply, then the title: the thread's first answered exchange is this one.
+        assert event_summary(retried)[-2:] == [
+            f"thread.item.done:assistant_message:reply_{n}",
+            "thread.updated",
+        ]
         page = await ck.items(thread_id, order="asc")
         assert texts(page) == [("user_message", "hello there"), ("assistant_message", "Back.")]
 
@@ -417,7 +427,7 @@ async def test_another_users_thread_does_not_exist_for_you(
     bob_ck, _ = bob
     thread_id = thread_id_of(await ada_ck.create(ADD_MILK))
     before = await ada_ck.items(thread_id, order="asc")
-    user_item, _, reply_item = item_ids(before)
+    user_item, _, _, reply_item = item_ids(before)
 
     assert (await bob_ck.threads())["data"] == []
     attempts: list[dict[str, Any]] = [
@@ -449,7 +459,7 @@ async def test_another_users_thread_does_not_exist_for_you(
 
     # Ada's thread is exactly as it was.
     assert await ada_ck.items(thread_id, order="asc") == before
-    assert (await ada_ck.thread(thread_id))["title"] == ADD_MILK
+    assert (await ada_ck.thread(thread_id))["title"] == "Buy milk"
     # And Bob's own messages cannot point at Ada's items either.
     bob_thread = thread_id_of(await bob_ck.create("hello"))
     foreign = await bob_ck.send(
@@ -480,7 +490,7 @@ async def test_a_thread_id_of_someone_else_cannot_be_claimed(
     thread = ThreadMetadata(id=thread_id, title="Bob's", created_at="2026-12-02T00:00:00Z")
     with pytest.raises(NotFoundError):
         await store.save_thread(thread, RequestContext(bob_me["id"]))
-    assert (await ada_ck.thread(thread_id))["title"] == ADD_MILK
+    assert (await ada_ck.thread(thread_id))["title"] == "Buy milk"
 
 
 # --- the same history in both chats ------------------------------------------------------------
@@ -495,7 +505,7 @@ async def test_threads_and_native_conversations_are_the_same_thing(
     conversations = (
         await offline_client.get(f"/api/{me['id']}/conversations", headers=me["headers"])
     ).json()["conversations"]
-    assert [(c["id"], c["title"]) for c in conversations] == [(thread_id, ADD_MILK)]
+    assert [(c["id"], c["title"]) for c in conversations] == [(thread_id, "Buy milk")]
     messages = (
         await offline_client.get(
             f"/api/{me['id']}/conversations/{thread_id}/messages", headers=me["headers"]

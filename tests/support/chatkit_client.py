@@ -162,11 +162,14 @@ async def first_turn(ck: ChatKitClient, thread_id: str) -> int:
 
 
 def texts(page: dict[str, Any]) -> list[tuple[str, str]]:
-    """(type, text) per item: the user's or assistant's text, a workflow's task titles."""
+    """(type, text) per item: the user's or assistant's text, a workflow's task titles, a
+    widget's status line."""
     out = []
     for item in page["data"]:
         if item["type"] == "workflow":
             text = " | ".join(task.get("title", "") for task in item["workflow"]["tasks"])
+        elif item["type"] == "widget":
+            text = item["widget"].get("status", {}).get("text", "")
         else:
             text = "".join(part["text"] for part in item["content"])
         out.append((item["type"], text))

@@ -369,6 +369,8 @@ class HoldingStandIn(OpenAIStandIn):
             return len(self._steps) + sum(len(steps) for steps in self._for_message.values())
 
     def _next_step(self, request: RecordedRequest) -> Step | None:
+        if request.is_title:  # a conversation's title: answered from the titles' own queue
+            return super()._next_step(request)
         text = last_user_text(request)
         with self._lock:
             queue = self._for_message.get(text)

@@ -21,6 +21,12 @@ listed in `unexpected`.
         ... point the product at standin.base_url ...
         assert standin.model_requests[1].function_outputs()
 
+A conversation's title is asked for by one more model request after its first reply
+(`taskpilot.agent.engine.titling`): the stand-in tells those apart by their instructions and
+answers them from a queue of their own (`script_titles`), by default with the person's first
+message itself (so a conversation is titled as it was before titles were asked for), so a test
+scripting a turn need not script its title; they are `title_requests`, not `model_requests`.
+
 It also answers `POST /v1/chatkit/sessions` (hosted ChatKit) with a `chatkit.session` object:
 a fresh `ek_…` client secret expiring in 10 minutes, the request's `user` and `workflow.id`
 echoed; `sessions` lists what it answered. `fail_sessions(status, times=n)` makes the next n
@@ -42,6 +48,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from taskpilot.agent.engine.titling import TITLE_INSTRUCTIONS
 
 RESPONSES_PATH = "/v1/responses"
 CHAT_PATH = "/v1/chat/completions"
@@ -170,6 +178,21 @@ class RecordedRequest:
     def streamed(self) -> bool:
         return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
+    @property
+    def is_title(self) -> bool:
+        """A request for a conversation's title (TaskPilot's title instructions)."""
+        chat = self.api in ("responses", "chat") and isinstance(self.body, dict)
+        return chat and self.instructions() == TITLE_INSTRUCTIONS
+
+    def asked(self) -> str:
+        """What a title request's first message says (`Message: <question>` on its first
+        line), or ""."""
+        for item in self.conversation():
+            content = item.get("content")
+            if item.get("role") == "user" and isinstance(content, str):
+                return content.removeprefix("Message: ").split("\n\nReply: ", 1)[0]
+        return ""
+
     def tools(self) -> dict[str, dict[str, Any]]:
         """The function tools offered, by name, as {description, parameters}."""
         offered: dict[str, dict[str, Any]] = {}
@@ -243,6 +266,7 @@ class OpenAIStandIn:
         self.retry_after_ms = retry_after_ms
         self._lock = threading.Lock()
         self._steps: deque[Step] = deque()
+        self._title_steps: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
         self._unexpected: list[RecordedRequest] = []
         self._session_failures: deque[Step] = deque()
@@ -304,6 +328,11 @@ class OpenAIStandIn:
             for _ in range(times):
                 self._steps.extend(steps)
 
+    def script_titles(self, *steps: Step) -> None:
+        """Queue steps for the next title requests (unscripted ones get the first message)."""
+        with self._lock:
+            self._title_steps.extend(steps)
+
     @property
     def pending(self) -> int:
         """Scripted steps not used yet."""
@@ -312,6 +341,8 @@ class OpenAIStandIn:
 
     def _next_step(self, request: RecordedRequest) -> Step | None:
         with self._lock:
+            if request.is_title:
+                return self._title_steps.popleft() if self._title_steps else reply(request.asked())
             if self._steps:
                 return self._steps.popleft()
             self._unexpected.append(request)
@@ -336,8 +367,13 @@ class OpenAIStandIn:
 
     @property
     def model_requests(self) -> list[RecordedRequest]:
-        """Requests to /v1/responses and /v1/chat/completions, in order."""
-        return [r for r in self.requests if r.api in ("responses", "chat")]
+        """Requests to /v1/responses and /v1/chat/completions for turns, in order."""
+        return [r for r in self.requests if r.api in ("responses", "chat") and not r.is_title]
+
+    @property
+    def title_requests(self) -> list[RecordedRequest]:
+        """Requests for a conversation's title, in order."""
+        return [r for r in self.requests if r.is_title]
 
     @property
     def session_requests(self) -> list[RecordedRequest]:

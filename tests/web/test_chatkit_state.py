@@ -96,6 +96,9 @@ async def test_chatkit_events_reach_the_page(tab: Page) -> None:
     await tab.runtime.turns.start(turn).wait()
     follow_up = await call(chatkit, "response_ended")
     assert follow_up is TaskState.load_tasks and not chatkit.responding
+    # A client effect: `tasks_changed` (mid-turn, or a widget's button) reloads the panel too.
+    assert await call(chatkit, "chatkit_effect", "tasks_changed") is TaskState.load_tasks
+    assert await call(chatkit, "chatkit_effect", "something_else") is None
     await call(tab.tasks, "load_tasks")
     assert [t.title for t in tab.tasks.tasks] == ["Buy milk"]
 

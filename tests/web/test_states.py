@@ -134,7 +134,9 @@ async def test_a_turn_streams_into_the_page_and_survives_a_reload(
     assert any(
         isinstance(e, EventSpec) and e.handler.fn.__qualname__ == "_set_focus" for e in follow_ups
     )
-    assert [c.title for c in tab.history.conversations] == ["add buy milk, high priority"]
+    # Named after the first exchange (the task it added), in the sidebar and the header.
+    assert [c.title for c in tab.history.conversations] == ["Buy milk"]
+    assert tab.history.current_title == "Buy milk"
     await call(tab.tasks, "load_tasks")
     assert [t.title for t in tab.tasks.visible_tasks] == ["Buy milk"]
 
@@ -152,7 +154,7 @@ async def test_a_turn_streams_into_the_page_and_survives_a_reload(
     await call(other.chat, "load_page")
     assert [m.content for m in other.chat.messages] == [m.content for m in chat.messages]
     assert other.chat.messages[1].tool_calls[0].result == "Added task 1 · Buy milk"
-    assert other.history.current_title == "add buy milk, high priority"
+    assert other.history.current_title == "Buy milk"
     # Someone else's (or a deleted) conversation shows nothing of it.
     other.visit("/c/doesnotexist")
     await call(other.chat, "load_page")
@@ -581,3 +583,25 @@ async def test_the_task_panel_reads_due_dates_in_the_persons_day(
     assert asks_browser_zone(await call(tab.chat, "load_page"))
     [task] = tab.tasks.tasks
     assert task.due_label == "Due today"
+
+
+async def test_a_clicked_task_in_chatkit_is_marked_in_the_panel(tab: Page) -> None:
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        service = TaskService(session, user_id)
+        await service.add("Water the plants")
+        await service.complete(1)
+        await service.add("File taxes")
+    panel = tab.tasks
+    await call(panel, "load_tasks")
+    await call(panel, "set_status_filter", "pending")
+    # ChatKit hands the page a task number; the panel shows it (the filter would hide it).
+    follow_ups = await call(panel, "highlight", 1)
+    assert panel.highlighted == 1 and panel.status_filter == "all"
+    assert len(follow_ups) == 2  # scroll to it; unmark it later, unless clicked again
+    first_click = panel.highlight_click
+    await call(panel, "highlight", 2)
+    assert panel.highlighted == 2 and panel.highlight_click == first_click + 1
+    # A number that is not one of the person's tasks marks nothing.
+    assert await call(panel, "highlight", 42) is None
+    assert panel.highlighted == 0

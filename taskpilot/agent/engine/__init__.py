@@ -36,6 +36,8 @@ Its parts, in the order a turn meets them:
   before, waiting for a conversation another turn holds;
 - `running.TurnRunner` runs a claimed turn: the agent over the MCP tools under a lease it
   renews and a deadline, then the reply stored;
+- `titling.Titler` names a conversation after its first answered turn (a rule offline, one
+  short model call otherwise), in one conditional UPDATE, and the turn says so (`titled`);
 - `failing.TurnFailer` marks a turn failed, retrying in the background while the database
   is away; preparing, running and the engine all fail turns through it.
 

@@ -1,5 +1,6 @@
 """Running a claimed turn: the agent over the MCP tools, under a renewed lease and a
-deadline, its events emitted as they happen; then its reply stored, or the turn failed.
+deadline, its events emitted as they happen; then its reply stored, or the turn failed; and
+after a conversation's first reply, its title chosen (`titling.py`).
 
 Everything it writes holds only while its attempt is still the message's: a lease it can no
 longer renew, or progress it can no longer save, means another attempt holds the turn, and
@@ -20,8 +21,9 @@ from agents import Agent, ModelSettings, RunConfig, Runner, Tool
 from agents.models.interface import Model
 
 from taskpilot.agent.engine.failing import Fail
+from taskpilot.agent.engine.titling import Titler
 from taskpilot.agent.engine.turn import PreparedTurn, RunningTurn
-from taskpilot.agent.events import ToolFinished, TurnDone, TurnError, TurnStarted
+from taskpilot.agent.events import ToolFinished, TurnDone, TurnError, TurnStarted, TurnTitled
 from taskpilot.agent.failures import expected, explain
 from taskpilot.agent.instructions import build_instructions
 from taskpilot.agent.mcp_client import McpConnector
@@ -67,6 +69,7 @@ class TurnRunner:
         store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
         self.model_settings = ModelSettings(parallel_tool_calls=False, store=store)
         self._agents: dict[tuple[date, int], Agent[Any]] = {}
+        self._titler = Titler(settings, db, model)
 
     async def run(self, running: RunningTurn) -> None:
         """Run the turn (or replay its stored answer), emitting its events. Stored, or marked
@@ -162,14 +165,19 @@ class TurnRunner:
             },
         )
         metrics.turn_ended(TurnOutcome.ANSWERED, started=started)
+        calls = [*turn.earlier_calls, *translator.all_calls()]
         running.emit(
             TurnDone(
                 conversation_id=turn.conversation_id,
                 message_id=stored.id or 0,
                 response=reply,
-                tool_calls=[*turn.earlier_calls, *translator.all_calls()],
+                tool_calls=calls,
             )
         )
+        # After `done`, so the reply is not kept waiting for the title.
+        title = await self._titler.title(turn, reply, calls)
+        if title is not None:
+            running.emit(TurnTitled(conversation_id=turn.conversation_id, title=title))
 
     async def _run_agent(
         self, running: RunningTurn, claim: Claim, translator: RunTranslator

@@ -5,6 +5,8 @@
 // turns them into ChatKit's options with `useChatKit`. It also loads ChatKit's script, which
 // is not in any npm package (it comes from OpenAI's CDN, or wherever CHATKIT_SCRIPT_URL says),
 // and reports when it cannot load so the page can say so instead of showing an empty box.
+// The composer's @-mentions offer the person's tasks (from TaskPilot's tasks API), and a
+// click on a task ChatKit shows (a mention, a reply's annotation) reaches the page.
 import { useEffect, useRef, useState } from "react";
 import { ChatKit, useChatKit } from "@openai/chatkit-react";
 import env from "$/env.json";
@@ -16,6 +18,10 @@ const SCRIPT_MARK = "data-taskpilot-chatkit";
 const SCRIPT_TIMEOUT_MS = 15000;
 // A client secret this close to expiry is replaced rather than reused.
 const SECRET_MARGIN_S = 60;
+// The client effect TaskPilot's ChatKit server sends when tasks changed (chatkit/stream.py).
+const TASKS_CHANGED = "tasks_changed";
+// How many tasks one @-mention search offers.
+const TAG_SEARCH_LIMIT = 20;
 
 /** A backend URL: the page's own origin in prod (one port), the backend's port in dev. */
 function backendUrl(path) {
@@ -55,6 +61,60 @@ function useChatKitScript(src) {
   return status;
 }
 
+/** The signed-in user's token, as every request to TaskPilot carries it. */
+function authorization(props) {
+  return { Authorization: `Bearer ${props.token}` };
+}
+
+/** A task as a ChatKit entity: its number travels as `data.task_id` (entities carry strings);
+ * TaskPilot's ChatKit server turns a mentioned task into "task N" for the model. */
+function taskEntity(task) {
+  return {
+    id: `task_${task.task_id}`,
+    title: task.title,
+    group: task.completed ? "Done" : "Tasks",
+    icon: task.completed ? "check-circle" : "empty-circle",
+    interactive: true,
+    data: { task_id: String(task.task_id) },
+  };
+}
+
+function entities(props) {
+  return {
+    // The person's tasks matching what follows "@" (open ones first); none if the API fails.
+    onTagSearch: async (query) => {
+      if (!props.tasksPath) return [];
+      const params = new URLSearchParams({ limit: String(TAG_SEARCH_LIMIT) });
+      const text = String(query ?? "").trim().slice(0, 200);
+      if (text) params.set("search", text);
+      const response = await fetch(backendUrl(`${props.tasksPath}?${params}`), {
+        headers: authorization(props),
+      }).catch(() => null);
+      if (!response?.ok) return [];
+      const body = await response.json().catch(() => ({}));
+      const tasks = Array.isArray(body.tasks) ? body.tasks : [];
+      return tasks
+        .slice(0, TAG_SEARCH_LIMIT)
+        .sort((a, b) => Number(a.completed) - Number(b.completed))
+        .map(taskEntity);
+    },
+    onClick: (entity) => {
+      const number = Number(entity?.data?.task_id);
+      if (Number.isSafeInteger(number) && number > 0) props.onTaskClick?.(number);
+    },
+  };
+}
+
+/** The `type` of a ChatKit request body ("" when it is not one). */
+function requestType(body) {
+  if (typeof body !== "string") return "";
+  try {
+    return String(JSON.parse(body)?.type ?? "");
+  } catch {
+    return "";
+  }
+}
+
 /** Why a TaskPilot endpoint said no, in its own words when it gave some. */
 async function failure(response, fallback) {
   const body = await response.json().catch(() => ({}));
@@ -62,7 +122,7 @@ async function failure(response, fallback) {
 }
 
 function api(props, secret) {
-  const bearer = () => ({ Authorization: `Bearer ${props.token}` });
+  const bearer = () => authorization(props);
   if (props.mode === "hosted") {
     return {
       // ChatKit asks again, passing the secret it holds, when that secret has expired.
@@ -84,10 +144,16 @@ function api(props, secret) {
     url: backendUrl(props.apiPath),
     domainKey: props.domainKey,
     // Every request to TaskPilot's ChatKit server carries the signed-in user's token.
-    fetch: (input, init = {}) => {
+    fetch: async (input, init = {}) => {
       const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : {}));
       headers.set("Authorization", bearer().Authorization);
-      return fetch(input, { ...init, headers });
+      const response = await fetch(input, { ...init, headers });
+      // A task widget's button answers without a stream, so no effect event says a task
+      // changed: the page hears it as the same `tasks_changed` effect.
+      if (response.ok && requestType(init.body) === "threads.sync_custom_action") {
+        props.onEffect?.(TASKS_CHANGED);
+      }
+      return response;
     },
   };
 }
@@ -108,10 +174,12 @@ function options(props, secret) {
     composer: { placeholder: props.placeholder },
     ...(props.disclaimer ? { disclaimer: { text: props.disclaimer } } : {}),
     threadItemActions: { feedback: props.feedback !== false, retry: props.retry !== false },
+    entities: entities(props),
     onReady: () => props.onReady?.(),
     onThreadChange: (detail) => props.onThreadChange?.(detail?.threadId ?? ""),
     onResponseStart: () => props.onResponseStart?.(),
     onResponseEnd: () => props.onResponseEnd?.(),
+    onEffect: (detail) => props.onEffect?.(String(detail?.name ?? "")),
     onError: (detail) =>
       props.onError?.(String(detail?.error?.message ?? detail?.error ?? "ChatKit failed.")),
   };

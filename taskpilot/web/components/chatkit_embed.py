@@ -47,6 +47,8 @@ class ChatKitEmbed(rx.Component):
     feedback: rx.Var[bool]
     retry: rx.Var[bool]
     header_title: rx.Var[str]
+    # Where the composer's @-mentions search the person's tasks (`GET /api/{user}/tasks`).
+    tasks_path: rx.Var[str]
 
     # ChatKit's events: ready, another thread shown (its id, "" for a new one), a reply
     # started / ended, an error (its message); and the script failing to load (its URL).
@@ -54,8 +56,13 @@ class ChatKitEmbed(rx.Component):
     on_thread_change: rx.EventHandler[passthrough_event_spec(str)]
     on_response_start: rx.EventHandler[no_args_event_spec]
     on_response_end: rx.EventHandler[no_args_event_spec]
+    # A client effect the server sent (its name, e.g. "tasks_changed"); a widget's button that
+    # changed a task is reported as "tasks_changed" too (its answer carries no effect).
+    on_effect: rx.EventHandler[passthrough_event_spec(str)]
     on_error: rx.EventHandler[passthrough_event_spec(str)]
     on_unavailable: rx.EventHandler[passthrough_event_spec(str)]
+    # A task ChatKit shows (a reply's annotation, a mention's tag) was clicked: its number.
+    on_task_click: rx.EventHandler[passthrough_event_spec(int)]
 
 
 chatkit_embed = ChatKitEmbed.create

@@ -76,9 +76,12 @@ def task_item(task: ObjectVar[TaskView]) -> rx.Component:
             class_name="tp-task-delete",
         ),
         class_name="tp-task-item",
+        id="task-" + number,  # as `task_element_id` names it
         custom_attrs={
             "data-testid": "task-item",
             "data-task-id": number,
             "data-completed": rx.cond(task.completed, "true", "false"),
+            # A reply's mention of this task was just clicked (ChatKit's annotations).
+            "data-highlighted": rx.cond(TaskState.highlighted == task.task_id, "true", "false"),
         },
     )

@@ -33,12 +33,15 @@ def _chatkit() -> rx.Component:
         show_history=True,
         feedback=True,
         retry=True,
+        tasks_path=ChatKitState.tasks_path,
         on_ready=ChatKitState.chatkit_ready,
         on_thread_change=ChatKitState.thread_changed,
         on_response_start=ChatKitState.response_started,
         on_response_end=ChatKitState.response_ended,
+        on_effect=ChatKitState.chatkit_effect,
         on_error=ChatKitState.chatkit_failed,
         on_unavailable=ChatKitState.script_unavailable,
+        on_task_click=ChatKitState.task_clicked,
         class_name="tp-chatkit",
     )
 

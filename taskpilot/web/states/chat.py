@@ -25,6 +25,7 @@ from taskpilot.agent.events import (
     TurnError,
     TurnEvent,
     TurnStarted,
+    TurnTitled,
 )
 from taskpilot.agent.providers import describe_model
 from taskpilot.core.config import get_settings
@@ -297,6 +298,8 @@ class ChatState(AuthState):
             follow_ups.append(TaskState.load_tasks)
         if isinstance(event, TurnStarted):
             follow_ups += await self._started(event, attached, new_chat=not conversation_id)
+        elif isinstance(event, TurnTitled):
+            await self._titled(event)
         elif not attached:
             pass
         elif isinstance(event, TextDelta):
@@ -319,6 +322,19 @@ class ChatState(AuthState):
             # The agent service words its errors for the person; never an exception's text.
             self._fail_live(self._active_turn, event.message)
         return follow_ups
+
+    async def _titled(self, event: TurnTitled) -> None:
+        """The title the engine chose after the conversation's first reply: in the sidebar,
+        and above the chat if that conversation is the one shown (it comes after `done`)."""
+        history = await self.get_state(HistoryState)
+        history.conversations = [
+            dataclasses.replace(view, title=event.title)
+            if view.id == event.conversation_id
+            else view
+            for view in history.conversations
+        ]
+        if self.current_id == event.conversation_id:
+            history.current_title = event.title
 
     async def _started(self, event: TurnStarted, attached: bool, new_chat: bool) -> list[Any]:
         """The conversation exists and the message is stored: list it, and name it in the URL."""

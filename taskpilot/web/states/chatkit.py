@@ -14,6 +14,7 @@ import reflex as rx
 
 from taskpilot.agent.providers import describe_model
 from taskpilot.agent.tool_words import MAX_SHOWN_ERROR, shortened
+from taskpilot.chatkit.stream import TASKS_CHANGED
 from taskpilot.core.config import ChatKitMode
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.runtime import get_runtime
@@ -38,6 +39,8 @@ class ChatKitState(AuthState):
     disclaimer: rx.Field[str] = rx.field("")
     initial_thread: rx.Field[str] = rx.field("")
     thread_id: rx.Field[str] = rx.field("")
+    # Where the composer's @-mentions look for the person's tasks (the tasks API).
+    tasks_path: rx.Field[str] = rx.field("")
     ready: rx.Field[bool] = rx.field(False)
     responding: rx.Field[bool] = rx.field(False)
     problem: rx.Field[str] = rx.field("")
@@ -75,6 +78,7 @@ class ChatKitState(AuthState):
         self.disclaimer = HOSTED_NOTE if hosted else describe_model(settings)
         self.initial_thread = thread_id_from_path(self.router.url.path)
         self.thread_id = self.initial_thread
+        self.tasks_path = f"/api/{user.id}/tasks"
         self.problem = ""
         self.unavailable = False
         self.ready = False
@@ -105,6 +109,18 @@ class ChatKitState(AuthState):
         """The reply is done: the agent may have changed tasks, so the panel reloads."""
         self.responding = False
         return TaskState.load_tasks
+
+    @rx.event
+    def task_clicked(self, task_id: int) -> Any:
+        """A task ChatKit shows (a reply's annotation, a mention) was clicked: point at it in
+        the task panel."""
+        return TaskState.highlight(task_id)  # type: ignore[operator]
+
+    @rx.event
+    def chatkit_effect(self, name: str) -> Any:
+        """A client effect from ChatKit: `tasks_changed` (a tool or a widget's button changed
+        tasks, mid-turn) reloads the task panel; other names mean nothing here."""
+        return TaskState.load_tasks if name == TASKS_CHANGED else None
 
     @rx.event
     def chatkit_failed(self, message: str) -> None:

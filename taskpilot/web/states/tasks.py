@@ -3,12 +3,13 @@ MCP tools, so the MCP server stays the one gate for task changes (as it is for t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import reflex as rx
 
-from taskpilot.agent.tool_words import tool_error_in_words
+from taskpilot.agent.mcp_client import ToolRefused
 from taskpilot.core.clock import in_zone, today
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.data.models import Task
@@ -22,7 +23,14 @@ from taskpilot.web.view_models import TaskView, task_view
 logger = logging.getLogger("taskpilot.web")
 
 FILTERS = ("all", "pending", "completed")
+# How long a task stays marked after a reply's mention of it was clicked.
+HIGHLIGHT_SECONDS = 4.0
 TOOL_FAILED = "That didn't work; please try again."
+
+
+def task_element_id(number: int) -> str:
+    """The id of a task's row in the panel (`task_item.py`)."""
+    return f"task-{number}"
 
 
 class TaskState(AuthState):
@@ -32,6 +40,9 @@ class TaskState(AuthState):
     status_filter: rx.Field[str] = rx.field("all")
     task_error: rx.Field[str] = rx.field("")
     loaded: rx.Field[bool] = rx.field(False)
+    # The task a click on a reply's mention points at (0: none), and which click it was.
+    highlighted: rx.Field[int] = rx.field(0)
+    highlight_click: rx.Field[int] = rx.field(0)
 
     @rx.var
     def visible_tasks(self) -> list[TaskView]:
@@ -87,6 +98,32 @@ class TaskState(AuthState):
             self.status_filter = str(choice)
 
     @rx.event
+    def highlight(self, task_id: int) -> Any:
+        """Mark a task (a reply's mention of it was clicked) and scroll to it; the mark goes
+        after HIGHLIGHT_SECONDS, or moves with the next click. A number that is not one of
+        the person's tasks marks nothing."""
+        number = task_id if isinstance(task_id, int) and not isinstance(task_id, bool) else 0
+        task = next((task for task in self.tasks if task.task_id == number), None)
+        self.highlight_click += 1
+        self.highlighted = number if task is not None else 0
+        if task is None:
+            return None
+        if task not in self.visible_tasks:
+            self.status_filter = "all"  # the filter would hide it
+        return [
+            rx.scroll_to(task_element_id(number)),
+            TaskState.end_highlight(self.highlight_click),  # type: ignore[misc]
+        ]
+
+    @rx.event(background=True)
+    async def end_highlight(self, click: int) -> None:
+        """Unmark the task after a while, unless a later click moved the mark."""
+        await asyncio.sleep(HIGHLIGHT_SECONDS)
+        async with self:
+            if self.highlight_click == click:
+                self.highlighted = 0
+
+    @rx.event
     async def complete_task(self, task_id: int) -> Any:
         """Mark a task done, through the MCP `complete_task` tool."""
         return await self._change(ToolName.COMPLETE_TASK, {"task_id": task_id})
@@ -106,14 +143,13 @@ class TaskState(AuthState):
         if identity is None:
             return await self._sign_out()
         try:
-            result = await get_runtime().turns.mcp.call(identity.user_id, tool, arguments)
+            await get_runtime().turns.mcp.change(identity.user_id, tool, arguments)
+        except ToolRefused as exc:
+            self.task_error = exc.message
+            return None
         except Exception:
             logger.warning("task panel tool call failed", extra={"tool": tool}, exc_info=True)
             self.task_error = TOOL_FAILED
-            return None
-        if result.is_error:
-            text = " ".join(getattr(part, "text", "") for part in result.content)
-            self.task_error = tool_error_in_words(text)
             return None
         await self._reload(identity.user_id)
         return None

@@ -6,6 +6,10 @@
 //                        with the wrapper's api.fetch; resolves to {status, body}
 //   secret(current)      call api.getClientSecret(current) (hosted mode)
 //   emit(name, detail)   dispatch a ChatKit event (e.g. "chatkit.thread.change")
+//   effect(name, data)   fire a client effect the server sent, as ChatKit does
+//                        ("chatkit.effect" with {name, data})
+//   tagSearch(query)     call entities.onTagSearch(query) as the composer does after "@"
+//   clickEntity(entity)  call entities.onClick(entity) as a click on a tag or annotation does
 (() => {
   const state = { calls: 0, latest: null };
   const describe = (value) =>
@@ -48,8 +52,17 @@
         return { error: String(error?.message ?? error) };
       }
     },
+    async tagSearch(query) {
+      return await state.latest.entities.onTagSearch(query);
+    },
+    clickEntity(entity) {
+      state.latest.entities.onClick(entity);
+    },
     emit(name, detail) {
       this.element().dispatchEvent(new CustomEvent(name, { detail }));
+    },
+    effect(name, data) {
+      this.emit("chatkit.effect", { name, data: data ?? {} });
     },
   };
 

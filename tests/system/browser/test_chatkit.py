@@ -126,6 +126,42 @@ def test_fetch_carries_the_token_and_chatkit_events_reach_the_page(
     assert chat.page_errors == []
 
 
+def test_a_tasks_changed_effect_and_a_widget_button_refresh_the_task_panel_mid_turn(
+    open_page: Callable[..., ChatPage], account: Account, model: BrowserStandIn
+) -> None:
+    """The server's `tasks_changed` effect (sent as a tool changes tasks) reloads the task
+    panel without waiting for the reply to end; so does a task widget's button, whose answer
+    (`threads.sync_custom_action`) carries no effect."""
+    chat = open_chatkit(open_page(account))
+    expect(chat.task_items).to_have_count(0)
+    model.script_step(tool_call("add_task", {"title": "Buy milk"}))
+    model.script_step(reply("Added."))
+    create = {"type": "threads.create", "params": {"input": user_input("add milk").model_dump()}}
+    answer = chat.page.evaluate("body => window.__chatkit.request(body)", create)
+    events = parse_events(answer["body"])
+    assert [e.name for e in events if e.type == "client_effect"] == ["tasks_changed"]  # type: ignore[union-attr]
+    thread_id = next(e.thread.id for e in events if e.type == "thread.created")  # type: ignore[union-attr]
+    card = next(e.item for e in events if e.type == "thread.item.done" and e.item.type == "widget")  # type: ignore[union-attr]
+    # No reply has ended (the stand-in sends no response.end): the effect alone refreshes.
+    expect(chat.task_items).to_have_count(0)
+    chat.page.evaluate("() => window.__chatkit.effect('tasks_changed', {tool: 'add_task'})")
+    expect(chat.task_item("Buy milk")).to_be_visible()
+
+    press = {
+        "type": "threads.sync_custom_action",
+        "params": {
+            "thread_id": thread_id,
+            "item_id": card.id,
+            "action": {"type": "task.complete", "payload": {"task_id": 1}},
+        },
+    }
+    answer = chat.page.evaluate("body => window.__chatkit.request(body)", press)
+    assert answer["status"] == 200, answer
+    chat.filter_tasks("Completed")
+    expect(chat.task_item("Buy milk")).to_be_visible()
+    assert chat.page_errors == []
+
+
 def test_another_users_thread_is_not_found_through_the_wrapper(
     open_page: Callable[..., ChatPage],
     new_account: Callable[[], Account],
@@ -174,3 +210,59 @@ def test_the_chatkit_page_needs_a_sign_in(open_page: Callable[..., ChatPage]) ->
     chat.goto("/chatkit")
     chat.page.wait_for_url(re.compile(r"/login/?$"))
     assert chat.page.locator("openai-chatkit").count() == 0
+
+
+def test_mentions_offer_your_tasks_and_a_clicked_one_is_marked_in_the_panel(
+    open_page: Callable[..., ChatPage],
+    new_account: Callable[[], Account],
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> None:
+    me, other = new_account(), new_account()
+    for account, title in ((me, "Buy milk"), (me, "Call mom"), (other, "Buy milk powder")):
+        model.script_step(tool_call("add_task", {"title": title}))
+        model.script_step(reply(f"Added {title}."))
+        added = api.post(
+            f"/api/{account.id}/chat", json={"message": title}, headers=account.headers
+        )
+        assert added.status_code == 200, added.text
+    chat = open_chatkit(open_page(me))
+    options = chatkit_options(chat)
+    assert options["entities"] == {
+        "onTagSearch": "[function onTagSearch]",
+        "onClick": "[function onClick]",
+    }
+
+    # After "@", ChatKit asks the wrapper for tasks: the person's own, from the tasks API
+    # with their token; never someone else's.
+    seen: list[Request] = []
+    chat.page.on("request", lambda r: seen.append(r) if "/tasks" in r.url else None)
+    found = chat.page.evaluate("q => window.__chatkit.tagSearch(q)", "milk")
+    assert found == [
+        {
+            "id": "task_1",
+            "title": "Buy milk",
+            "group": "Tasks",
+            "icon": "empty-circle",
+            "interactive": True,
+            "data": {"task_id": "1"},
+        }
+    ]
+    assert [r.headers.get("authorization") for r in seen] == [f"Bearer {me.token}"]
+    assert f"/api/{me.id}/tasks?" in seen[0].url
+    everything = chat.page.evaluate("q => window.__chatkit.tagSearch(q)", "")
+    assert [entity["title"] for entity in everything] == ["Buy milk", "Call mom"]
+
+    # Clicking a task ChatKit shows marks it in the panel, until the next click moves it.
+    row = chat.page.locator("[data-testid=task-item][data-task-id='2']")
+    expect(row).to_have_attribute("data-highlighted", "false")
+    chat.page.evaluate("e => window.__chatkit.clickEntity(e)", everything[1])
+    expect(row).to_have_attribute("data-highlighted", "true")
+    chat.screenshot("chatkit-task-highlighted")
+    first = chat.page.locator("[data-testid=task-item][data-task-id='1']")
+    chat.page.evaluate("e => window.__chatkit.clickEntity(e)", everything[0])
+    expect(first).to_have_attribute("data-highlighted", "true")
+    expect(row).to_have_attribute("data-highlighted", "false")
+    # ... and it fades on its own after a few seconds.
+    expect(first).to_have_attribute("data-highlighted", "false", timeout=10_000)
+    assert chat.page_errors == []
