@@ -86,6 +86,8 @@ def parse_action(action: Action[str, Any] | dict[str, Any]) -> TaskAction:
     """The task action a widget sent; `ActionError` (400) saying what is wrong."""
     data = action.model_dump() if isinstance(action, BaseModel) else action
     kind = data.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ActionError(400, f"A widget action needs a type. TaskPilot handles: {KNOWN}.")
     if kind not in _TOOL_CALLS:
         shown = str(kind)[:60]
         raise ActionError(400, f"Unknown widget action {shown!r}. TaskPilot handles: {KNOWN}.")

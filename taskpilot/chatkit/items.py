@@ -170,7 +170,10 @@ def _first_mention(text: str, number: int, title: str) -> int | None:
     """Where the reply's first mention of a task ends: its title, or "task N" / "#N"."""
     ends = [
         match.end()
-        for pattern in (re.escape(title.strip()), rf"(?:\btask\s+#?|#){number}(?![0-9])")
+        for pattern in (
+            rf"(?<!\w){re.escape(title.strip())}(?!\w)",
+            rf"(?:\btask\s+#?|#){number}(?![0-9])",
+        )
         if (match := re.search(pattern, text, re.IGNORECASE)) is not None
     ]
     return min(ends) if ends else None
@@ -307,6 +310,11 @@ def message_items(
             )
         )
         status, error = seen_status(message)
+        if status == TurnStatus.RUNNING.value and message.tool_calls:
+            # Still streaming: the widgets it has shown are there already, so their buttons
+            # work before the reply ends (the same ids the stream gave them).
+            calls = ToolCall.stored(message.tool_calls)
+            items.extend(call_widgets(message.id, thread_id, created, calls, tasks))
         if status == TurnStatus.FAILED.value:
             if message.tool_calls:
                 tools = item_id(TOOLS, message.id)

@@ -44,7 +44,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter, ValidationError
 
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
-from taskpilot.agent.events import TurnDone, TurnTitled
+from taskpilot.agent.events import TurnDone, TurnError, TurnTitled
 from taskpilot.api import sse
 from taskpilot.api.errors import retry_headers, status_of
 from taskpilot.chatkit import actions
@@ -53,8 +53,8 @@ from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
 from taskpilot.chatkit.store import MAX_PAGE, NO_ATTACHMENTS, ConversationThreadStore
 from taskpilot.chatkit.stream import TurnTranslator
 from taskpilot.core.errors import NOT_JSON, SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
-from taskpilot.data.models import Feedback
-from taskpilot.services.conversations import InvalidTitle, MessageNotFound
+from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
+from taskpilot.services.conversations import InvalidTitle, MessageNotFound, title_from_message
 
 logger = logging.getLogger("taskpilot.chatkit")
 
@@ -317,7 +317,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         turn, context.prepared = context.prepared, None
         if turn is None:
             turn = await self._retry(thread, input_user_message, context)
-        translator = TurnTranslator(thread.id, turn.message_id)
+        translator = TurnTranslator(thread.id, turn.message_id, earlier=len(turn.earlier_calls))
         running = self.turns.start(turn)
         answered = False
         try:
@@ -327,6 +327,11 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                     # ChatKit tells the client (`thread.updated`) once the thread changed.
                     thread.title = event.title
                 answered = answered or isinstance(event, TurnDone)
+                first = not turn.history and thread.title in (None, NEW_CHAT_TITLE)
+                if isinstance(event, TurnError) and first:
+                    # A first turn that failed: named from its message, as the API and the
+                    # page name a new conversation (an answered one is titled by the engine).
+                    thread.title = title_from_message(turn.question)
                 for out in translator.translate(event):
                     yield out
         finally:

@@ -68,9 +68,13 @@ def _now() -> datetime:
 class TurnTranslator:
     """Translates one turn's events; keeps only what that turn's items need."""
 
-    def __init__(self, thread_id: str, turn: int, now: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, thread_id: str, turn: int, now: Callable[[], datetime] = _now, earlier: int = 0
+    ) -> None:
         self.thread_id = thread_id
         self.turn = turn
+        # Calls an earlier attempt at this turn made: stored before this attempt's.
+        self._earlier = earlier
         self._now = now
         self._workflow: WorkflowItem | None = None
         self._workflows = 0
@@ -93,7 +97,7 @@ class TurnTranslator:
         return []
 
     def _tool_started(self, event: ToolStarted) -> list[ThreadStreamEvent]:
-        self._calls.setdefault(event.call_id, len(self._calls) + 1)
+        self._calls.setdefault(event.call_id, self._earlier + len(self._calls) + 1)
         progress = ProgressUpdateEvent(text=f"{running_words(event.name)}…", icon="bolt")
         return [*self._task_started(event), progress]
 

@@ -115,8 +115,8 @@ async def test_with_a_model_one_short_call_names_the_thread(
     assert not asked.streamed and not asked.body.get("tools")
     limit = "max_output_tokens" if provider == "openai" else "max_tokens"
     assert asked.body[limit] == titling.TITLE_MAX_TOKENS
-    said = str(asked.conversation())
-    assert "add buy milk" in said and "Added Buy milk." in said
+    # Asked from the first message alone, alongside the turn (not after its reply).
+    assert asked.conversation() == [{"role": "user", "content": "Message: add buy milk"}]
 
 
 @pytest.mark.parametrize("failure", ["error", "slow"])
@@ -139,3 +139,25 @@ async def test_a_failing_title_call_falls_back_to_the_rule(
     assert not [e for e in events if e.type == "error"]
     assert titles_told(events) == ["Buy milk"]
     assert len(standin.title_requests) == 1
+
+
+async def test_a_slow_title_holds_neither_the_persons_turn_slot_nor_the_reply(
+    database_url: str, running: Any, standin: OpenAIStandIn
+) -> None:
+    """One turn at a time per person: the next message, sent the moment the first reply is
+    in, is answered although the first conversation's title is still being asked for."""
+    settings = provider_settings(database_url, "openai", standin, max_concurrent_turns=1)
+    standin.script(reply("Hello."), reply("Second."))
+    standin.script_titles(reply("Greeting", delay=3.0))
+    runtime = await running(Runtime(settings))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        url, headers = f"/api/{me['id']}/chat", me["headers"]
+        first = await http.post(url, json={"message": "hi"}, headers=headers)
+        second = await http.post(url, json={"message": "another new chat"}, headers=headers)
+        assert (first.status_code, second.status_code) == (200, 200), second.text
+        await runtime.turns.settle()
+        listed = await http.get(f"/api/{me['id']}/conversations", headers=headers)
+    # The slow title missed the reply: the rule named the first conversation.
+    titles = {c["title"] for c in listed.json()["conversations"]}
+    assert titles == {"hi", "another new chat"}

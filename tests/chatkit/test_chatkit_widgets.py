@@ -58,6 +58,12 @@ def action(thread_id: str, item_id: str | None, kind: str, payload: Any) -> Any:
     return ThreadsSyncCustomActionReq(params=params)
 
 
+def untyped(thread_id: str, item_id: str) -> dict[str, Any]:
+    """A sync action whose `action` has no `type` (ChatKit's model lets that through)."""
+    params = {"thread_id": thread_id, "item_id": item_id, "action": {"payload": {"task_id": 1}}}
+    return {"type": "threads.sync_custom_action", "params": params}
+
+
 async def press(ck: ChatKitClient, thread_id: str, item_id: str, kind: str, task: int) -> Any:
     """Press a widget's button; the widget it answers with."""
     answer = await ck.ok(action(thread_id, item_id, kind, {"task_id": task}))
@@ -272,6 +278,7 @@ async def test_bad_actions_are_clear_400s_before_anything_changes(
     card = f"widget_{n}"
     cases: list[tuple[Any, str]] = [
         (action(thread_id, card, "task.archive", {"task_id": 1}), "Unknown widget action"),
+        (untyped(thread_id, card), "needs a type"),
         (action(thread_id, card, "task.complete", None), "payload must be"),
         (action(thread_id, card, "task.complete", {"task_id": "1"}), "payload must be"),
         (action(thread_id, card, "task.complete", {"task_id": 0}), "payload must be"),
@@ -370,3 +377,96 @@ async def test_widgets_come_from_tool_results_whichever_model_called_the_tools(
     assert listed[card_id]["widget"]["type"] == "Card"
     assert rows(listed[card_id]["widget"])[0]["buttons"] == DONE
     assert listed[listing_id]["widget"] == widget
+
+
+# --- found in review -----------------------------------------------------------------------
+
+
+async def test_a_widget_streamed_by_the_running_turn_acts_before_the_reply_ends(
+    settings: Settings, running: Any
+) -> None:
+    reached, gate = asyncio.Event(), asyncio.Event()
+
+    async def slow(call: Any) -> Any:
+        reached.set()
+        await gate.wait()
+        return [assistant_message("Here they are.")]
+
+    model = ScriptedModel(
+        [
+            ModelStep.respond(
+                lambda c: [function_call("add_task", {"title": "Milk"}, call_id="c1")]
+            ),
+            ModelStep.respond(lambda c: [assistant_message("Added.")]),
+            ModelStep.respond(
+                lambda c: [function_call("list_tasks", {"status": "all"}, call_id="c2")]
+            ),
+            ModelStep.respond(slow),
+        ]
+    )
+    runtime = await running(scripted_runtime(settings, model))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        thread_id = thread_id_of(await ck.create("add milk"))
+        answering = asyncio.create_task(ck.add(thread_id, "list"))
+        await asyncio.wait_for(reached.wait(), 10)
+        page = await ck.items(thread_id, order="asc", limit=50)
+        n = max(int(i.split("_")[1]) for i in item_ids(page) if i.startswith("msg_"))
+        assert f"widget_{n}" in item_ids(page)  # listed while the reply is still coming
+        pressed = await ck.send(action(thread_id, f"widget_{n}", "task.complete", {"task_id": 1}))
+        assert pressed.status_code == 200, pressed.text
+        gate.set()
+        events = await answering
+    assert list(widgets(events)) == [f"widget_{n}"]  # the id the stream gave it
+    async with runtime.db.session() as session:
+        [task] = await TaskService(session, me["id"]).find()
+    assert task.completed
+
+
+async def test_a_retried_turn_streams_its_widgets_under_their_stored_ids(
+    settings: Settings, running: Any
+) -> None:
+    model = ScriptedModel(
+        [
+            ModelStep.respond(
+                lambda c: [function_call("add_task", {"title": "Milk"}, call_id="c1")]
+            ),
+            ModelStep.respond(lambda c: [assistant_message("Added Milk.")]),
+            ModelStep.respond(
+                lambda c: [function_call("add_task", {"title": "Eggs"}, call_id="c2")]
+            ),
+            ModelStep.respond(lambda c: [assistant_message("Added Eggs.")]),
+        ]
+    )
+    runtime = await running(scripted_runtime(settings, model))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        thread_id = thread_id_of(await ck.create("add milk"))
+        n = await first_turn(ck, thread_id)
+        streamed = widgets(await ck.retry(thread_id, f"msg_{n}"))
+        page = await ck.items(thread_id, order="asc", limit=50)
+        stored = {
+            item["id"]: rows(item["widget"])[0]["title"]
+            for item in page["data"]
+            if item["type"] == "widget"
+        }
+        [(widget_id, widget)] = streamed.items()
+        assert stored[widget_id] == rows(widget["widget"])[0]["title"] == "Eggs"
+        pressed = await ck.send(action(thread_id, widget_id, "task.complete", {"task_id": 2}))
+        assert pressed.status_code == 200, pressed.text
+
+
+async def test_a_thread_whose_first_turn_fails_is_named_from_its_message(
+    settings: Settings, running: Any
+) -> None:
+    def broken(call: Any) -> Any:
+        raise RuntimeError("model down")
+
+    runtime = await running(scripted_runtime(settings, ScriptedModel([ModelStep.respond(broken)])))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        events = await ck.create("plan the garden party")
+        assert (await ck.thread(thread_id_of(events)))["title"] == "plan the garden party"

@@ -96,6 +96,17 @@ class TurnRunner:
             return
         claim = turn.claim
         assert claim is not None
+        asked = self._titler.ask(turn)  # a real model's title, asked alongside the turn
+        try:
+            await self._run_claimed(running, claim, asked)
+        finally:
+            if asked is not None:
+                asked.cancel()  # done already, or no longer wanted
+
+    async def _run_claimed(
+        self, running: RunningTurn, claim: Claim, asked: asyncio.Task[str] | None
+    ) -> None:
+        turn = running.turn
         translator = RunTranslator()
         started = time.perf_counter()
         deadline = asyncio.timeout(self.settings.turn_deadline_seconds)
@@ -174,8 +185,12 @@ class TurnRunner:
                 tool_calls=calls,
             )
         )
-        # After `done`, so the reply is not kept waiting for the title.
-        title = await self._titler.title(turn, reply, calls)
+        # The reply is stored and sent: the person's turn slot and the worker's place are free
+        # for their next message (releasing is idempotent; the engine releases again at the
+        # end). Then the title, which waits for the model at most TITLE_WAIT_SECONDS.
+        if turn.slot is not None:
+            await asyncio.shield(turn.slot.release())
+        title = await self._titler.title(turn, calls, asked)
         if title is not None:
             running.emit(TurnTitled(conversation_id=turn.conversation_id, title=title))
 

@@ -3,8 +3,10 @@ point (the chat page's sidebar, ChatKit's thread list, the API's conversations).
 
 With the offline model a rule names it from what the turn did: the task the first tool call
 added or changed ("Buy milk"), "Your tasks" for a listing, else the question, trimmed. With a
-real model, one short extra call (a strict prompt, a few output tokens, a timeout) names it,
-and the rule stands in on any failure, so a title never costs the turn its reply. The title is
+real model, one short extra call (a strict prompt, a few output tokens, a timeout) names it
+from the first message; it is asked alongside the turn, so by the reply it is usually there,
+and the turn waits for it at most `TITLE_WAIT_SECONDS` (holding nothing longer: not the
+person's turn slot, not the stream). The rule stands in on any failure or delay. The title is
 stored with one conditional UPDATE that leaves alone a conversation the person has renamed.
 """
 
@@ -30,13 +32,13 @@ LISTING_TITLE = "Your tasks"
 # for at least 16 output tokens.
 TITLE_MAX_TOKENS = 20
 TITLE_SECONDS = 5.0
-# What the model sees of the first reply (the question is bounded by MAX_MESSAGE_CHARS).
-TITLE_REPLY_CHARS = 500
+# How long a finished turn still waits for a title asked alongside it.
+TITLE_WAIT_SECONDS = 0.5
 TITLE_INSTRUCTIONS = (
-    "You name conversations in a to-do list app. Given a person's first message and the "
-    "assistant's reply, answer with a title of at most six words that says what the "
-    "conversation is about. Answer with the title only: no quotes, no final punctuation, no "
-    "emoji, no explanation. Write it in the language of the person's message."
+    "You name conversations in a to-do list app. Given a person's first message, answer with "
+    "a title of at most six words that says what the conversation is about. Answer with the "
+    "title only: no quotes, no final punctuation, no emoji, no explanation. Write it in the "
+    "language of the person's message."
 )
 # Words a model sometimes puts before a title despite the instructions.
 _PREFIXES = ("title:", "conversation title:")
@@ -79,18 +81,38 @@ class Titler:
         store = False if settings.resolved_model_provider is ModelProvider.OPENAI else None
         self.model_settings = ModelSettings(max_tokens=TITLE_MAX_TOKENS, store=store)
 
-    async def title(self, turn: PreparedTurn, reply: str, calls: list[ToolCall]) -> str | None:
-        """The title stored for the turn's conversation, or None when it keeps its title (it
-        is not the conversation's first exchange, the title would not change, the person
-        renamed it, or the database could not take it)."""
+    @staticmethod
+    def _automatic(turn: PreparedTurn) -> set[str] | None:
+        """The titles the turn's conversation may replace, or None when it keeps its title
+        (not its first exchange, or renamed before the turn ran)."""
         if turn.history or turn.replay is not None:
             return None
         automatic = {NEW_CHAT_TITLE, title_from_message(turn.question)}
-        if turn.title not in automatic:
-            return None  # renamed before the turn ran
+        return automatic if turn.title in automatic else None
+
+    def ask(self, turn: PreparedTurn) -> asyncio.Task[str] | None:
+        """With a real model, start asking for the title of a conversation's first exchange,
+        to run alongside the turn; None when there is nothing to ask."""
+        if self.offline or self._automatic(turn) is None:
+            return None
+        return asyncio.create_task(self._ask_model(turn.question), name="turn-title")
+
+    async def title(
+        self, turn: PreparedTurn, calls: list[ToolCall], asked: asyncio.Task[str] | None
+    ) -> str | None:
+        """The title stored for the turn's conversation, or None when it keeps its title (it
+        is not the conversation's first exchange, the title would not change, the person
+        renamed it, or the database could not take it)."""
+        automatic = self._automatic(turn)
+        if automatic is None:
+            return None
         chosen = rule_title(turn.question, calls)
-        if not self.offline:
-            chosen = await self._ask_model(turn.question, reply) or chosen
+        if asked is not None:
+            try:
+                async with asyncio.timeout(TITLE_WAIT_SECONDS):
+                    chosen = await asyncio.shield(asked) or chosen
+            except TimeoutError:
+                logger.info("title not ready with the reply; the rule names the conversation")
         if chosen == turn.title:
             return None
         try:
@@ -102,9 +124,9 @@ class Titler:
             return None
         return chosen if changed else None
 
-    async def _ask_model(self, question: str, reply: str) -> str:
-        """The model's title for the first exchange; "" on any failure or timeout."""
-        exchange = f"Message: {question}\n\nReply: {reply[:TITLE_REPLY_CHARS]}"
+    async def _ask_model(self, question: str) -> str:
+        """The model's title for a first message; "" on any failure or timeout."""
+        exchange = f"Message: {question}"
         try:
             async with asyncio.timeout(TITLE_SECONDS):
                 response = await self.model.get_response(
