@@ -84,7 +84,7 @@ KNOWN = ", ".join(_TOOL_CALLS)
 
 def parse_action(action: Action[str, Any] | dict[str, Any]) -> TaskAction:
     """The task action a widget sent; `ActionError` (400) saying what is wrong."""
-    data = action.model_dump() if isinstance(action, BaseModel) else action
+    data = action.model_dump(warnings=False) if isinstance(action, BaseModel) else action
     kind = data.get("type")
     if not isinstance(kind, str) or not kind:
         raise ActionError(400, f"A widget action needs a type. TaskPilot handles: {KNOWN}.")
