@@ -79,6 +79,7 @@ _TOOL_CALLS: dict[str, tuple[ToolName, dict[str, Any]]] = {
     REOPEN: (ToolName.COMPLETE_TASK, {"completed": False}),
     DELETE: (ToolName.DELETE_TASK, {}),
 }
+NO_SENDER = "A widget action must name the task widget it came from."
 KNOWN = ", ".join(_TOOL_CALLS)
 
 
@@ -103,7 +104,7 @@ def check_sender(item_id: str | None) -> None:
     """An action must come from one of TaskPilot's widgets (`widget_12`): 400 otherwise."""
     ref = parse_item_id(item_id or "")
     if ref is None or ref.kind != WIDGET:
-        raise ActionError(400, "A widget action must name the task widget it came from.")
+        raise ActionError(400, NO_SENDER)
 
 
 async def perform(
@@ -116,7 +117,7 @@ async def perform(
 ) -> SyncCustomActionResponse:
     """Perform a widget's action for the request's user; the widget as it is afterwards."""
     if sender is None:
-        raise ActionError(400, "A widget action must name the task widget it came from.")
+        raise ActionError(400, NO_SENDER)
     parsed = parse_action(action)
     number = parsed.payload.task_id
     if number not in widget_tasks(sender.widget):

@@ -32,6 +32,31 @@ from tests.support.providers import PROVIDERS, provider_settings
 Person = tuple[ChatKitClient, dict[str, Any]]
 
 
+def calls(name: str, arguments: dict[str, Any], call_id: str) -> ModelStep:
+    """A model step that calls one tool."""
+    return ModelStep.respond(lambda call: [function_call(name, arguments, call_id=call_id)])
+
+
+def says(text: str) -> ModelStep:
+    """A model step that answers."""
+    return ModelStep.respond(lambda call: [assistant_message(text)])
+
+
+class Gate:
+    """A model step that answers only once the test opens the gate (a reply still coming)."""
+
+    def __init__(self) -> None:
+        self.reached, self.opened = asyncio.Event(), asyncio.Event()
+
+    def says(self, text: str) -> ModelStep:
+        async def held(call: Any) -> Any:
+            self.reached.set()
+            await self.opened.wait()
+            return [assistant_message(text)]
+
+        return ModelStep.respond(held)
+
+
 @pytest.fixture
 async def offline_client(offline_runtime: Runtime) -> Any:
     async with api_client(offline_runtime) as http:
@@ -313,20 +338,12 @@ async def test_bad_actions_are_clear_400s_before_anything_changes(
 async def test_a_button_works_while_a_reply_is_streaming(settings: Settings, running: Any) -> None:
     """`threads.sync_custom_action` is not a turn: it is answered while the thread's reply
     is still coming, and that reply then finishes normally."""
-    reached, gate = asyncio.Event(), asyncio.Event()
-
-    async def slow(call: Any) -> Any:
-        reached.set()
-        await gate.wait()
-        return [assistant_message("Done at last.")]
-
+    gate = Gate()
     model = ScriptedModel(
         [
-            ModelStep.respond(
-                lambda call: [function_call("add_task", {"title": "Milk"}, call_id="call_milk")]
-            ),
-            ModelStep.respond(lambda call: [assistant_message("Added.")]),
-            ModelStep.respond(slow),
+            calls("add_task", {"title": "Milk"}, "call_milk"),
+            says("Added."),
+            gate.says("Done at last."),
         ]
     )
     runtime = await running(scripted_runtime(settings, model))
@@ -336,13 +353,42 @@ async def test_a_button_works_while_a_reply_is_streaming(settings: Settings, run
         thread_id = thread_id_of(await ck.create("add milk"))
         card_id = f"widget_{await first_turn(ck, thread_id)}"
         answering = asyncio.create_task(ck.add(thread_id, "take your time"))
-        await asyncio.wait_for(reached.wait(), 10)
+        await asyncio.wait_for(gate.reached.wait(), 10)
         widget = await press(ck, thread_id, card_id, "task.complete", 1)
         assert rows(widget)[0]["buttons"] == DONE
-        gate.set()
+        gate.opened.set()
         events = await answering
         assert not [event for event in events if isinstance(event, ErrorEvent)]
         assert await tasks_of(http, me) == [(1, "Milk", True)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "after"),
+    [
+        ("task.complete", "task.delete", []),
+        ("task.delete", "task.delete", []),
+        ("task.complete", "task.complete", [(1, "Buy milk", True)]),
+    ],
+)
+async def test_two_presses_at_once_on_one_task_leave_it_consistent(
+    ada: Person, offline_client: httpx.AsyncClient, first: str, second: str, after: list[Any]
+) -> None:
+    """Two tabs press buttons of the same task at the same moment: both are answered (one of
+    them, finding the task changed, with the widget as it is now) and the database holds one
+    outcome, whatever their order."""
+    ck, me = ada
+    thread_id = thread_id_of(await ck.create("add buy milk"))
+    card = f"widget_{await first_turn(ck, thread_id)}"
+    answers = await asyncio.gather(
+        ck.send(action(thread_id, card, first, {"task_id": 1})),
+        ck.send(action(thread_id, card, second, {"task_id": 1})),
+    )
+    assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
+    assert await tasks_of(offline_client, me) == after
+    page = await ck.items(thread_id, order="asc")
+    [shown] = [item["widget"] for item in page["data"] if item["id"] == card]
+    expected = DONE if after else []  # a deleted task keeps its place, without buttons
+    assert rows(shown)[0]["buttons"] == expected
 
 
 # --- with a real model kind ---------------------------------------------------------------------
@@ -385,23 +431,13 @@ async def test_widgets_come_from_tool_results_whichever_model_called_the_tools(
 async def test_a_widget_streamed_by_the_running_turn_acts_before_the_reply_ends(
     settings: Settings, running: Any
 ) -> None:
-    reached, gate = asyncio.Event(), asyncio.Event()
-
-    async def slow(call: Any) -> Any:
-        reached.set()
-        await gate.wait()
-        return [assistant_message("Here they are.")]
-
+    gate = Gate()
     model = ScriptedModel(
         [
-            ModelStep.respond(
-                lambda c: [function_call("add_task", {"title": "Milk"}, call_id="c1")]
-            ),
-            ModelStep.respond(lambda c: [assistant_message("Added.")]),
-            ModelStep.respond(
-                lambda c: [function_call("list_tasks", {"status": "all"}, call_id="c2")]
-            ),
-            ModelStep.respond(slow),
+            calls("add_task", {"title": "Milk"}, "c1"),
+            says("Added."),
+            calls("list_tasks", {"status": "all"}, "c2"),
+            gate.says("Here they are."),
         ]
     )
     runtime = await running(scripted_runtime(settings, model))
@@ -410,13 +446,13 @@ async def test_a_widget_streamed_by_the_running_turn_acts_before_the_reply_ends(
         ck = ChatKitClient(http, me["headers"])
         thread_id = thread_id_of(await ck.create("add milk"))
         answering = asyncio.create_task(ck.add(thread_id, "list"))
-        await asyncio.wait_for(reached.wait(), 10)
+        await asyncio.wait_for(gate.reached.wait(), 10)
         page = await ck.items(thread_id, order="asc", limit=50)
         n = max(int(i.split("_")[1]) for i in item_ids(page) if i.startswith("msg_"))
         assert f"widget_{n}" in item_ids(page)  # listed while the reply is still coming
         pressed = await ck.send(action(thread_id, f"widget_{n}", "task.complete", {"task_id": 1}))
         assert pressed.status_code == 200, pressed.text
-        gate.set()
+        gate.opened.set()
         events = await answering
     assert list(widgets(events)) == [f"widget_{n}"]  # the id the stream gave it
     async with runtime.db.session() as session:
@@ -429,14 +465,10 @@ async def test_a_retried_turn_streams_its_widgets_under_their_stored_ids(
 ) -> None:
     model = ScriptedModel(
         [
-            ModelStep.respond(
-                lambda c: [function_call("add_task", {"title": "Milk"}, call_id="c1")]
-            ),
-            ModelStep.respond(lambda c: [assistant_message("Added Milk.")]),
-            ModelStep.respond(
-                lambda c: [function_call("add_task", {"title": "Eggs"}, call_id="c2")]
-            ),
-            ModelStep.respond(lambda c: [assistant_message("Added Eggs.")]),
+            calls("add_task", {"title": "Milk"}, "c1"),
+            says("Added Milk."),
+            calls("add_task", {"title": "Eggs"}, "c2"),
+            says("Added Eggs."),
         ]
     )
     runtime = await running(scripted_runtime(settings, model))
