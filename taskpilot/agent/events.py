@@ -69,6 +69,19 @@ class TurnTitled(BaseModel):
     title: str
 
 
+class ApprovalAsked(BaseModel):
+    """The run paused: a tool call waits for the person to approve or decline it (at the
+    approvals endpoint, a ChatKit card or the page's tool card). The turn's stream ends
+    here; the decision's own stream carries the rest of the turn."""
+
+    type: Literal["approval"] = "approval"
+    conversation_id: str
+    message_id: int  # the question whose turn is paused
+    call: ToolCall
+    # What approving would do, in words: "Delete task 3 · Buy milk".
+    summary: str
+
+
 class TurnError(BaseModel):
     """The turn failed; the user's message is kept, no reply is stored."""
 
@@ -79,7 +92,14 @@ class TurnError(BaseModel):
 
 
 TurnEvent = Annotated[
-    TurnStarted | TextDelta | ToolStarted | ToolFinished | TurnDone | TurnTitled | TurnError,
+    TurnStarted
+    | TextDelta
+    | ToolStarted
+    | ToolFinished
+    | ApprovalAsked
+    | TurnDone
+    | TurnTitled
+    | TurnError,
     Field(discriminator="type"),
 ]
 turn_event_adapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)

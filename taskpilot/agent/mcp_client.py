@@ -21,7 +21,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import httpx2
 from agents import Tool
@@ -44,6 +44,7 @@ from taskpilot.agent.tool_words import tool_error_in_words
 from taskpilot.core.config import Settings
 from taskpilot.core.security import mint_mcp_token
 from taskpilot.mcp.server import SERVER_NAME, acting_for
+from taskpilot.mcp.tools import DESTRUCTIVE
 
 SESSION_TIMEOUT_SECONDS = 30
 HTTP_TIMEOUT_SECONDS = 15
@@ -63,8 +64,12 @@ class TurnSessions(AgentsMcpServer):
     """The Agents SDK's view of "the MCP server": one per process, calling each tool on the
     session the current turn has bound. It never connects by itself."""
 
-    def __init__(self) -> None:
-        super().__init__(custom_data_extractor=_is_error)
+    def __init__(self, require_approval: bool = True) -> None:
+        # Tools that destroy wait for the person: the run pauses (`engine/approvals.py`).
+        approval: dict[str, Literal["always", "never"]] | None = (
+            {str(name): "always" for name in DESTRUCTIVE} if require_approval else None
+        )
+        super().__init__(custom_data_extractor=_is_error, require_approval=approval)
         self.tools: list[MCPTool] = []
 
     @property
@@ -103,7 +108,7 @@ class McpConnector:
     def __init__(self, settings: Settings, server: MCPServer) -> None:
         self.settings = settings
         self.server = server
-        self.dispatch = TurnSessions()
+        self.dispatch = TurnSessions(settings.require_approval)
         self._listing: ListToolsResult | None = None
         self._listed_at = 0.0
         self._function_tools: list[Tool] = []

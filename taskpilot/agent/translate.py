@@ -13,7 +13,7 @@ from typing import Any
 
 from taskpilot.agent.events import TextDelta, ToolFinished, ToolStarted, TurnEvent
 from taskpilot.core import metrics
-from taskpilot.data.models import ToolCall
+from taskpilot.data.models import Approval, ToolCall
 
 
 def _parse_json(text: Any) -> Any:
@@ -52,6 +52,20 @@ class RunTranslator:
     def all_calls(self) -> list[ToolCall]:
         """Every tool call of the run, in the order it was made."""
         return list(self.calls.values())
+
+    def resume(self, call: ToolCall, reply: str) -> None:
+        """A paused run taken up again: its decided call (the SDK streams only its result)
+        and the reply streamed before the pause, which the stored reply continues."""
+        self.calls[call.call_id] = call
+        if reply:
+            self._pieces.append(reply)
+
+    def waiting(self, call_ids: list[str]) -> None:
+        """The run paused: these calls wait for the person's approval."""
+        for call_id in call_ids:
+            call = self.calls.get(call_id)
+            if call is not None:
+                call.approval = Approval.PENDING
 
     def translate(self, event: Any) -> TurnEvent | None:
         """The `TurnEvent` for one SDK stream event, if it means anything to a person."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,12 +93,39 @@ class ChatRequest(ApiModel):
         return value
 
 
+class PendingApproval(BaseModel):
+    """A tool call the turn paused at, waiting for you: approve or decline it at `decide`."""
+
+    message_id: int = Field(description="Your message whose turn is paused.")
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    summary: str = Field(
+        description="What approving does, in words.", examples=["Delete task 3 · Buy milk"]
+    )
+    decide: str = Field(
+        description='Where to POST `{"approve": true|false}` to resume the turn.',
+        examples=["/api/u1/conversations/c1/approvals/call_abc"],
+    )
+
+
 class ChatResponse(BaseModel):
     conversation_id: str
     response: str
     tool_calls: list[ToolCall]
-    message_id: int
+    message_id: int | None = Field(
+        description="The stored reply's id; null while `pending_approval` waits for you."
+    )
     replayed: bool = False
+    pending_approval: PendingApproval | None = Field(
+        default=None,
+        description="Set when the turn paused at a tool that waits for your approval (a"
+        " delete); `response` is what was said before it. A new message declines it.",
+    )
+
+
+class ApprovalRequest(ApiModel):
+    approve: bool = Field(description="true runs the waiting call; false declines it.")
 
 
 class ConversationList(BaseModel):

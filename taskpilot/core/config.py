@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     )
 
     # --- a turn's life ----------------------------------------------------------------------
+    require_approval: bool = Field(
+        default=True,
+        description="Whether a tool call that destroys (delete_task) waits for the person to"
+        " approve it; off, the agent deletes at once.",
+    )
     turn_lease_seconds: float = Field(
         default=20,
         ge=2,

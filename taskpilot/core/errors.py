@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     TURN_SUPERSEDED = "turn_superseded"
     TURN_TIMEOUT = "turn_timeout"
     TURN_STOPPED = "turn_stopped"
+    APPROVAL_NOT_PENDING = "approval_not_pending"
     # Capacity
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"

@@ -49,6 +49,7 @@ class TurnOutcome(StrEnum):
     STOPPED = "stopped"  # Stop, the client leaving before it ran, or shutdown (`code` says)
     SUPERSEDED = "superseded"  # another attempt at the same message took it over
     REPLAYED = "replayed"  # a repeated message answered from the stored reply; no model call
+    PAUSED = "paused"  # the run waits for the person to approve a tool call; stored
 
 
 # Turns run for seconds to minutes (TURN_DEADLINE_SECONDS is 120 by default).

@@ -70,11 +70,27 @@ class TurnStatus(StrEnum):
     `running`: one attempt holds it, renewing `lease_until`; at most one message of a
     conversation is running (a unique index says so). `answered`: its one reply is stored.
     `failed`: no reply; the reason is in `error`, and a retry may claim it again.
+    `awaiting`: the run paused at a tool that waits for the person's approval; the paused
+    run is in `paused_run`, no lease runs, and it holds the conversation as a running turn
+    does, until a decision resumes it (or a new message declines it).
     """
 
     RUNNING = "running"
     ANSWERED = "answered"
     FAILED = "failed"
+    AWAITING = "awaiting"
+
+
+# The statuses that hold a conversation: at most one message of a conversation is in one.
+HOLDING = "status IN ('running', 'awaiting')"
+
+
+class Approval(StrEnum):
+    """Where a tool call that waits for the person's approval stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
 
 
 class User(SQLModel, table=True):
@@ -150,6 +166,8 @@ class ToolCall(BaseModel):
     arguments: dict[str, Any] = ModelField(default_factory=dict)
     result: Any = None
     is_error: bool = False
+    # Set on calls that wait for the person (`DESTRUCTIVE` tools): pending, then decided.
+    approval: Approval | None = None
 
     @classmethod
     def stored(cls, calls: Iterable[Mapping[str, Any]] | None) -> list[ToolCall]:
@@ -158,8 +176,11 @@ class ToolCall(BaseModel):
 
     @staticmethod
     def to_store(calls: Iterable[ToolCall]) -> list[dict[str, Any]]:
-        """Calls as the `tool_calls` column holds them (JSON)."""
-        return [call.model_dump(mode="json") for call in calls]
+        """Calls as the `tool_calls` column holds them (JSON; `approval` only where set)."""
+        return [
+            call.model_dump(mode="json", exclude=None if call.approval else {"approval"})
+            for call in calls
+        ]
 
 
 class Message(SQLModel, table=True):
@@ -173,14 +194,14 @@ class Message(SQLModel, table=True):
         # At most one reply per user message, whatever the timing of its attempts; and the
         # index that finds a reply (or a message's replay) without a scan.
         sa.Index("ux_messages_reply_to_id", "reply_to_id", unique=True),
-        # One running turn per conversation: a second message waits or is refused, so the
-        # stored history alternates question and answer.
+        # One running (or paused) turn per conversation: a second message waits or is
+        # refused, so the stored history alternates question and answer.
         sa.Index(
             "ux_messages_running_turn",
             "conversation_id",
             unique=True,
-            sqlite_where=sa.text("status = 'running'"),
-            postgresql_where=sa.text("status = 'running'"),
+            sqlite_where=sa.text(HOLDING),
+            postgresql_where=sa.text(HOLDING),
         ),
     )
 
@@ -202,6 +223,8 @@ class Message(SQLModel, table=True):
     # running attempt's lease lasts. Finishing or failing is conditional on both.
     attempt: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     lease_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # On a user message awaiting approval: the paused run (`PausedRun`), as JSON.
+    paused_run: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     # On assistant replies: the person's rating, if they gave one.
     feedback: str | None = Field(default=None, max_length=16)
     created_at: datetime = _ts()

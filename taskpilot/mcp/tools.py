@@ -23,8 +23,11 @@ class ToolName(StrEnum):
 TASK_CHANGING = frozenset(
     {ToolName.ADD_TASK, ToolName.COMPLETE_TASK, ToolName.DELETE_TASK, ToolName.UPDATE_TASK}
 )
-# Tools whose change cannot be taken back by calling another tool.
+# Tools whose change cannot be taken back by calling another tool: a turn's call to one
+# waits for the person's approval (`agent/engine/approvals.py`).
 DESTRUCTIVE = frozenset({ToolName.DELETE_TASK})
+# What a call the person declined returns to the model.
+DECLINED = "The person declined this, so it was not done; nothing changed."
 
 # The MCP SDK puts "Error executing tool <name>: " before a tool's own words; some clients
 # say "Error: ". What follows is written for the person.

@@ -9,8 +9,11 @@ who runs a message (the rules are in `agent/engine.py`):
 - `claim` takes a stored question's turn again (it failed, or its lease ran out with its
   worker) by moving its attempt on by one, and only while no later question exists in the
   conversation, so answers never land out of order.
-- `renew`, `save_progress`, `finish` and `fail` hold only while the attempt is still theirs:
-  a superseded attempt writes nothing.
+- `renew`, `save_progress`, `pause`, `finish` and `fail` hold only while the attempt is
+  still theirs: a superseded attempt writes nothing.
+- `pause` leaves a turn `awaiting` the person's approval of a tool call, its paused run kept
+  with the question; it still holds the conversation. `claim_paused` takes it up again (a
+  decision), and `decline_paused` closes it unasked when the person sends a new message.
 """
 
 from __future__ import annotations
@@ -23,14 +26,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc, utcnow
+from taskpilot.data.models import (
+    Approval,
+    Conversation,
+    Message,
+    Role,
+    ToolCall,
+    TurnStatus,
+    as_utc,
+    utcnow,
+)
 
 # Why a turn whose worker went away without a word is failed (its lease ran out).
 NOT_ANSWERED = "This message wasn't answered."
 LOST = "This message wasn't answered: the server answering it stopped. Retry it, or send it again."
+# A paused turn the person moved on from: its waiting call, and the reply stored for it.
+MOVED_ON = "Not done: a new message was sent instead of approving it."
+MOVED_ON_REPLY = "I didn't do that: it was waiting for your approval, and you moved on."
 
 
 # Reads the turns before a question (by its id), in the session of the caller.
@@ -78,7 +93,23 @@ _SAVE_PROGRESS = sa.update(_messages).where(_HELD).values(tool_calls=sa.bindpara
 _ANSWERED = (
     sa.update(_messages)
     .where(_HELD)
-    .values(status=TurnStatus.ANSWERED.value, error=None, tool_calls=[], lease_until=None)
+    .values(
+        status=TurnStatus.ANSWERED.value,
+        error=None,
+        tool_calls=[],
+        lease_until=None,
+        paused_run=None,
+    )
+)
+_PAUSED = (
+    sa.update(_messages)
+    .where(_HELD)
+    .values(
+        status=TurnStatus.AWAITING.value,
+        tool_calls=sa.bindparam("new_calls"),
+        paused_run=sa.bindparam("new_paused"),
+        lease_until=None,
+    )
 )
 _FAILED = (
     sa.update(_messages)
@@ -88,6 +119,7 @@ _FAILED = (
         error=sa.bindparam("new_error"),
         tool_calls=sa.bindparam("new_calls"),
         lease_until=None,
+        paused_run=None,
     )
 )
 
@@ -255,6 +287,71 @@ class TurnStore:
         )
         await self.session.commit()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def pause(self, claim: Claim, tool_calls: list[ToolCall], paused: dict[str, Any]) -> bool:
+        """Leave the turn awaiting the person's approval: `tool_calls` holds the calls made so
+        far and the one (or ones) waiting, `paused` the run to resume; no lease runs. False
+        when the attempt no longer holds the turn."""
+        result = await self.session.execute(
+            _PAUSED,
+            {
+                **_claimed(claim),
+                "new_calls": ToolCall.to_store(tool_calls),
+                "new_paused": paused,
+            },
+        )
+        await self.session.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def paused(self, conversation_id: str) -> Message | None:
+        """The conversation's question awaiting approval, if one is."""
+        statement = select(Message).where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.user_id) == self.user_id,
+            col(Message.status) == TurnStatus.AWAITING.value,
+        )
+        return (await self.session.exec(statement)).first()
+
+    async def claim_paused(self, message: Message) -> Claim | None:
+        """Take up a turn awaiting approval, to resume it with a decision; None when another
+        request took it first (or it is no longer awaiting)."""
+        assert message.id is not None
+        seen, message_id = message.attempt, message.id
+        result = await self.session.exec(  # type: ignore[call-overload]
+            sa.update(Message)
+            .where(
+                col(Message.id) == message_id,
+                col(Message.user_id) == self.user_id,
+                col(Message.attempt) == seen,
+                col(Message.status) == TurnStatus.AWAITING.value,
+            )
+            .values(
+                status=TurnStatus.RUNNING.value,
+                attempt=seen + 1,
+                lease_until=utcnow() + self.lease,
+            )
+        )
+        await self.session.commit()
+        return Claim(message_id, seen + 1) if result.rowcount == 1 else None
+
+    async def decline_paused(self, conversation_id: str) -> int:
+        """Close the conversation's turn awaiting approval without running it (the person
+        sent a new message instead): its waiting calls declined, a reply saying so stored.
+        How many were closed (0 or 1)."""
+        message = await self.paused(conversation_id)
+        if message is None or message.id is None:
+            return 0
+        claim = await self.claim_paused(message)
+        if claim is None:
+            return 0
+        calls = [
+            call.model_copy(update={"approval": Approval.DECLINED, "result": MOVED_ON})
+            if call.approval is Approval.PENDING
+            else call
+            for call in ToolCall.stored(message.tool_calls)
+        ]
+        closed = await self.finish(claim, conversation_id, MOVED_ON_REPLY, calls)
+        return 0 if closed is None else 1
 
     async def finish(
         self, claim: Claim, conversation_id: str, reply: str, tool_calls: list[ToolCall]

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from taskpilot.agent.engine.approvals import Decision, PausedRun, waiting_calls
 from taskpilot.agent.engine.failing import Fail
 from taskpilot.agent.engine.turn import PreparedTurn
 from taskpilot.core import metrics
 from taskpilot.core.config import Settings
 from taskpilot.core.db import Database
 from taskpilot.core.errors import ErrorCode, TaskPilotError
-from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus
+from taskpilot.data.models import Approval, Conversation, Message, Role, ToolCall, TurnStatus
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
@@ -41,6 +42,7 @@ BUSY_CONVERSATION = (
     " send this again."
 )
 ALREADY_ANSWERING = "This message is already being answered."
+NOT_WAITING = "Nothing in this conversation is waiting for that approval any more."
 # How long a waiting request sleeps between looks at the turn it waits for (doubling).
 FIRST_PAUSE, LONGEST_PAUSE = 0.05, 0.5
 
@@ -80,6 +82,39 @@ class TurnPreparer:
             if message.role != Role.USER.value or message.conversation_id != conversation_id:
                 raise MessageNotFound()
             return await self._resume(store, turns, message)
+
+        return await self._settle(user_id, step)
+
+    async def prepare_decision(
+        self, user_id: str, conversation_id: str, call_id: str, approve: bool
+    ) -> PreparedTurn:
+        """The conversation's paused turn, claimed to resume with the person's decision on
+        its waiting call `call_id`; `approval_not_pending` when no such call waits (decided
+        already, or never asked)."""
+
+        async def step(store: ConversationStore, turns: TurnStore) -> PreparedTurn | None:
+            conversation = await store.get(conversation_id)
+            message = await turns.paused(conversation_id)
+            call = (
+                next(
+                    (c for c in waiting_calls(message) if c.call_id == call_id),
+                    None,
+                )
+                if message is not None
+                else None
+            )
+            if message is None or call is None or message.paused_run is None:
+                raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
+            paused = PausedRun.model_validate(message.paused_run)
+            claim = await turns.claim_paused(message)
+            if claim is None:
+                raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
+            turn = await self._prepared(store, conversation, message, claim)
+            turn.earlier_calls = [
+                c for c in turn.earlier_calls if c.approval is not Approval.PENDING
+            ]
+            turn.decision = Decision(call, approve, paused)
+            return turn
 
         return await self._settle(user_id, step)
 
@@ -160,6 +195,8 @@ class TurnPreparer:
         except ConversationBusy:
             if await turns.fail_lost(conversation_key):
                 return None  # its worker was gone; ask again at once
+            if await turns.decline_paused(conversation_key):
+                return None  # the person moved on from a change waiting for them
             raise _Waiting(BUSY_CONVERSATION) from None
         return PreparedTurn.of(
             conversation, message, claim=Claim(message.id or 0, 1), history=history
@@ -177,6 +214,8 @@ class TurnPreparer:
         status, _ = seen_status(message)
         if status == TurnStatus.RUNNING.value:
             raise _Waiting(ALREADY_ANSWERING)
+        if status == TurnStatus.AWAITING.value:  # sent again: ask the person again
+            return PreparedTurn.of(conversation, message, waiting=waiting_calls(message))
         conversation_key = conversation.id
         try:
             claim = await turns.claim(message)

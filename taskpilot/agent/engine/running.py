@@ -20,10 +20,24 @@ from typing import Any
 from agents import Agent, ModelSettings, RunConfig, Runner, Tool
 from agents.models.interface import Model
 
+from taskpilot.agent.engine.approvals import (
+    CANNOT_RESUME,
+    PausedRun,
+    decided,
+    resumed_state,
+    summarize,
+)
 from taskpilot.agent.engine.failing import Fail
 from taskpilot.agent.engine.titling import Titler
 from taskpilot.agent.engine.turn import PreparedTurn, RunningTurn
-from taskpilot.agent.events import ToolFinished, TurnDone, TurnError, TurnStarted, TurnTitled
+from taskpilot.agent.events import (
+    ApprovalAsked,
+    ToolFinished,
+    TurnDone,
+    TurnError,
+    TurnStarted,
+    TurnTitled,
+)
 from taskpilot.agent.failures import expected, explain
 from taskpilot.agent.instructions import build_instructions
 from taskpilot.agent.mcp_client import McpConnector
@@ -35,7 +49,7 @@ from taskpilot.core.config import ModelProvider, Settings
 from taskpilot.core.db import Database
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.metrics import TurnOutcome
-from taskpilot.data.models import Message, ToolCall
+from taskpilot.data.models import Approval, Message, ToolCall
 from taskpilot.services.turns import Claim, TurnStore
 from taskpilot.services.users import TimeZones
 
@@ -94,6 +108,9 @@ class TurnRunner:
             )
             metrics.TURNS_REPLAYED.inc()
             return
+        if turn.waiting:  # a paused turn sent again: ask again; nothing runs
+            await self._ask_approval(running, turn.waiting)
+            return
         claim = turn.claim
         assert claim is not None
         asked = self._titler.ask(turn)  # a real model's title, asked alongside the turn
@@ -114,8 +131,11 @@ class TurnRunner:
             async with self._lease(running, claim), deadline:
                 zone = await self.zones.of(self.db, turn.user_id)
                 with in_zone(zone):  # "today" and "friday" as the person means them
-                    reply = await self._run_agent(running, claim, translator)
+                    reply, paused = await self._run_agent(running, claim, translator)
             # Shielded: a Stop that lands while the reply is being stored can't half-store it.
+            if paused is not None:
+                await asyncio.shield(self._pause(running, claim, paused, translator, started))
+                return
             stored = await asyncio.shield(self._finish(turn, claim, reply, translator))
         except asyncio.CancelledError:
             if running.superseded:
@@ -196,13 +216,29 @@ class TurnRunner:
 
     async def _run_agent(
         self, running: RunningTurn, claim: Claim, translator: RunTranslator
-    ) -> str:
-        """Run the agent over the turn's input through the MCP tools; the reply's text."""
+    ) -> tuple[str, PausedRun | None]:
+        """Run the agent over the turn's input through the MCP tools (or resume its paused
+        run with the person's decision): the reply's text, and the run to keep when it
+        paused again for an approval."""
         turn = running.turn
+        earlier = ""
         async with self.mcp.session(turn.user_id) as tools:
+            agent = self._agent(tools)
+            if turn.decision is None:
+                start: Any = turn_input(
+                    turn.history, turn.question, turn.earlier_calls, turn.message_id
+                )
+            else:
+                earlier = turn.decision.paused.reply
+                translator.resume(decided(turn.decision.call, turn.decision.approve), earlier)
+                try:
+                    start = await resumed_state(agent, turn.decision)
+                except Exception as exc:  # another SDK's snapshot, say: ask again
+                    logger.warning("could not resume a paused turn", exc_info=True)
+                    raise TaskPilotError(ErrorCode.AGENT_ERROR, CANNOT_RESUME) from exc
             result = Runner.run_streamed(
-                self._agent(tools),
-                input=turn_input(turn.history, turn.question, turn.earlier_calls, turn.message_id),
+                agent,
+                input=start,
                 max_turns=MAX_AGENT_STEPS,
                 run_config=RunConfig(
                     tracing_disabled=not self.settings.openai_tracing,
@@ -220,7 +256,57 @@ class TurnRunner:
                         self._supersede(running)  # another attempt holds it: no more tools
                 if out is not None:
                     running.emit(out)
-        return translator.reply or str(result.final_output or "")
+            if result.interruptions:
+                waiting = [
+                    str(getattr(item.raw_item, "call_id", "")) for item in result.interruptions
+                ]
+                translator.waiting(waiting)
+                return translator.reply, PausedRun(
+                    state=result.to_state().to_json(), reply=translator.reply
+                )
+        return translator.reply or str(result.final_output or ""), None
+
+    async def _pause(
+        self,
+        running: RunningTurn,
+        claim: Claim,
+        paused: PausedRun,
+        translator: RunTranslator,
+        started: float,
+    ) -> None:
+        """Keep the paused run on the question, then ask the person; the turn's slot is free
+        while they decide."""
+        turn = running.turn
+        calls = [*turn.earlier_calls, *translator.all_calls()]
+        async with self.db.session() as session:
+            store = TurnStore(session, turn.user_id, self.lease)
+            held = await store.pause(claim, calls, paused.model_dump(mode="json"))
+        if not held:
+            metrics.turn_ended(TurnOutcome.SUPERSEDED, ErrorCode.TURN_SUPERSEDED, started)
+            running.emit(
+                TurnError(
+                    code=ErrorCode.TURN_SUPERSEDED,
+                    message=SUPERSEDED,
+                    conversation_id=turn.conversation_id,
+                )
+            )
+            return
+        metrics.turn_ended(TurnOutcome.PAUSED, started=started)
+        await self._ask_approval(
+            running, [call for call in calls if call.approval is Approval.PENDING]
+        )
+
+    async def _ask_approval(self, running: RunningTurn, waiting: list[ToolCall]) -> None:
+        turn = running.turn
+        for call in waiting:
+            running.emit(
+                ApprovalAsked(
+                    conversation_id=turn.conversation_id,
+                    message_id=turn.message_id,
+                    call=call,
+                    summary=await summarize(self.db, turn.user_id, call),
+                )
+            )
 
     def _agent(self, tools: list[Tool]) -> Agent[Any]:
         """The agent: the same for every turn of a day (its instructions name the date) and

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskpilot.agent.engine.approvals import Decision
 from taskpilot.agent.events import TurnEvent
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.limits.turns import TurnSlot
@@ -60,6 +61,10 @@ class PreparedTurn:
     # Tool calls an earlier attempt at this turn made: shown to the model, not repeated.
     earlier_calls: list[ToolCall] = field(default_factory=list)
     replay: Message | None = None
+    # A paused turn sent again: its waiting calls, asked again (nothing runs).
+    waiting: list[ToolCall] = field(default_factory=list)
+    # A paused turn taken up with the person's decision on one waiting call.
+    decision: Decision | None = None
     # The user's place among their running turns; given back when the turn ends.
     slot: TurnSlot | None = None
 

@@ -124,6 +124,27 @@ class TurnEngine:
             turn.slot = admitted
             return turn
 
+    async def prepare_decision(
+        self,
+        user_id: str,
+        conversation_id: str,
+        call_id: object,
+        approve: bool,
+        slot: TurnSlot | None = None,
+    ) -> PreparedTurn:
+        """The conversation's paused turn, claimed to resume with the person's decision on
+        its waiting call (`engine/approvals.py`); `approval_not_pending` when no such call
+        waits, `conversation_not_found` when the conversation is not the caller's."""
+        if not isinstance(call_id, str) or not 0 < len(call_id) <= 100:
+            raise TaskPilotError(
+                ErrorCode.INVALID_REQUEST,
+                "call_id must be the waiting call's id (1–100 characters).",
+            )
+        async with self._admitted(user_id, slot) as admitted:
+            turn = await self._preparer.prepare_decision(user_id, conversation_id, call_id, approve)
+            turn.slot = admitted
+            return turn
+
     def start(self, turn: PreparedTurn) -> RunningTurn:
         """Run a prepared turn in a task of its own; read its events from the handle (a turn
         started while the worker shuts down is failed at once, saying so)."""

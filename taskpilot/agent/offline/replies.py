@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from taskpilot.agent.offline.transcript import ToolResult, listed_tasks
-from taskpilot.mcp.tools import ToolName
+from taskpilot.mcp.tools import DECLINED, ToolName
 
 HELP_TEXT = (
     "I'm TaskPilot's **offline model**: a rule-based command parser, not an AI. I understand"
@@ -132,6 +132,10 @@ def _describe_update(task: Mapping[str, Any], arguments: Mapping[str, Any]) -> s
 
 def describe_result(result: ToolResult, today: date) -> str:
     """A friendly sentence (or list) about one tool result."""
+    if result.error == DECLINED:
+        number = result.arguments.get("task_id")
+        what = f"task {number}" if number is not None else "that"
+        return f"Okay, I didn't touch {what}: nothing was deleted."
     if result.error is not None or result.data is None:
         return f"I couldn't do that: {result.error}"
     task = result.data
