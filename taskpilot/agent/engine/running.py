@@ -221,21 +221,9 @@ class TurnRunner:
         run with the person's decision): the reply's text, and the run to keep when it
         paused again for an approval."""
         turn = running.turn
-        earlier = ""
         async with self.mcp.session(turn.user_id) as tools:
             agent = self._agent(tools)
-            if turn.decision is None:
-                start: Any = turn_input(
-                    turn.history, turn.question, turn.earlier_calls, turn.message_id
-                )
-            else:
-                earlier = turn.decision.paused.reply
-                translator.resume(decided(turn.decision.call, turn.decision.approve), earlier)
-                try:
-                    start = await resumed_state(agent, turn.decision)
-                except Exception as exc:  # another SDK's snapshot, say: ask again
-                    logger.warning("could not resume a paused turn", exc_info=True)
-                    raise TaskPilotError(ErrorCode.AGENT_ERROR, CANNOT_RESUME) from exc
+            start = await self._start(agent, turn, translator)
             result = Runner.run_streamed(
                 agent,
                 input=start,
@@ -265,6 +253,21 @@ class TurnRunner:
                     state=result.to_state().to_json(), reply=translator.reply
                 )
         return translator.reply or str(result.final_output or ""), None
+
+    @staticmethod
+    async def _start(agent: Agent[Any], turn: PreparedTurn, translator: RunTranslator) -> Any:
+        """What the run starts from: the history and the question, or the turn's paused run
+        with the person's decision applied."""
+        if turn.decision is None:
+            return turn_input(turn.history, turn.question, turn.earlier_calls, turn.message_id)
+        decision = turn.decision
+        translator.resume(decided(decision.call, decision.approve), decision.paused.reply)
+        try:
+            return await resumed_state(agent, decision)
+        except Exception as exc:  # another SDK's snapshot, say: ask again
+            # No traceback: the snapshot's words (the person's messages) could be in it.
+            logger.warning("could not resume a paused turn", extra={"error": type(exc).__name__})
+            raise TaskPilotError(ErrorCode.AGENT_ERROR, CANNOT_RESUME) from exc
 
     async def _pause(
         self,
