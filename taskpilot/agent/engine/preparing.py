@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from taskpilot.agent.engine.approvals import Decision, PausedRun, waiting_calls
 from taskpilot.agent.engine.failing import Fail
 from taskpilot.agent.engine.turn import PreparedTurn
@@ -105,7 +107,10 @@ class TurnPreparer:
             )
             if message is None or call is None or message.paused_run is None:
                 raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
-            paused = PausedRun.model_validate(message.paused_run)
+            try:
+                paused = PausedRun.model_validate(message.paused_run)
+            except ValidationError:  # not a paused run at all: resuming says CANNOT_RESUME
+                paused = PausedRun(state={})
             claim = await turns.claim_paused(message)
             if claim is None:
                 raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
