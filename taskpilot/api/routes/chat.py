@@ -53,6 +53,7 @@ async def _frames(running: RunningTurn) -> AsyncIterator[str]:
 
 _TURN_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
+        "model": ChatResponse,
         "description": "The reply (or the approval the turn waits for), or with Accept:"
         " text/event-stream, the turn's events.",
         "content": {"text/event-stream": {}},
