@@ -65,14 +65,19 @@ class LiveApi:
     base_url: str
     fuzzer: Person
     victim: Person
+    # The victim's delete that waits for their approval: its conversation and call ids.
+    waiting: dict[str, str]
     victim_before: dict[str, Any] | None = None
 
     def victim_state(self) -> dict[str, Any]:
-        """Everything the victim can see of their own data."""
+        """Everything the victim can see of their own data (the waiting delete included)."""
         with httpx.Client(base_url=self.base_url, headers=self.victim.headers) as http:
             tasks = http.get(f"/api/{self.victim.id}/tasks").json()
             conversations = http.get(f"/api/{self.victim.id}/conversations").json()
-        return {"tasks": tasks, "conversations": conversations}
+            waiting = http.get(
+                f"/api/{self.victim.id}/conversations/{self.waiting['conversation_id']}/messages"
+            ).json()
+        return {"tasks": tasks, "conversations": conversations, "waiting": waiting}
 
 
 def _sign_up(http: httpx.Client, email: str) -> Person:
@@ -87,7 +92,7 @@ def _sign_up(http: httpx.Client, email: str) -> Person:
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveApi]:
     """The API app under uvicorn on a free loopback port, on its own SQLite file; a fuzzing
-    user, and a victim with tasks and a conversation."""
+    user, and a victim with tasks, a conversation, and a delete waiting for their approval."""
     path = tmp_path_factory.mktemp("fuzz") / "taskpilot.db"
     shutil.copy(sqlite_template, path)
     with OpenAIStandIn() as standin:
@@ -115,14 +120,26 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
             with httpx.Client(base_url=base_url, timeout=30) as http:
                 fuzzer = _sign_up(http, "fuzzer@example.com")
                 victim = _sign_up(http, "victim@example.com")
-                for message in ("add the victim's private plan #secret", "add call the bank"):
+                for message in (
+                    "add the victim's private plan #secret",
+                    "add call the bank",
+                    "delete task 2",
+                ):
                     turn = http.post(
                         f"/api/{victim.id}/chat", json={"message": message}, headers=victim.headers
                     )
                     assert turn.status_code == 200, turn.text
-            live = LiveApi(base_url, fuzzer, victim)
+                waiting = turn.json()["pending_approval"]
+                assert waiting["summary"] == "Delete task 2 · Call the bank"
+            live = LiveApi(
+                base_url,
+                fuzzer,
+                victim,
+                {"conversation_id": turn.json()["conversation_id"], "call_id": waiting["call_id"]},
+            )
             live.victim_before = live.victim_state()
             assert live.victim_before["tasks"]["count"] == 2
+            assert live.victim_before["waiting"]["messages"][-1]["status"] == "awaiting"
             yield live
         finally:
             server.should_exit = True
@@ -144,6 +161,7 @@ def _known_issue(method: str, path: str, *checks: str) -> dict[str, Any]:
 
 
 CONVERSATION = "/api/{user_id}/conversations/{conversation_id}"
+APPROVALS = f"{CONVERSATION}/approvals/{{call_id}}"
 CONFIG = schemathesis.Config.from_dict(
     {
         "generation": {"max-examples": EXAMPLES_PER_OPERATION, "mode": "all"},
@@ -202,23 +220,31 @@ def test_the_served_document_is_the_one_fuzzed(live_api: LiveApi) -> None:
 
 def test_every_user_path_refuses_another_users_id(live_api: LiveApi) -> None:
     """Each `{user_id}` operation of the document, called with a valid token for someone else's
-    id, is a 403 that names nobody's data."""
+    id — with the victim's own conversation and waiting call in the path, and a body the
+    operation would accept — is a 403 that names nobody's data, and changes nothing."""
     with httpx.Client(base_url=live_api.base_url, headers=live_api.fuzzer.headers) as http:
         conversation = http.get(f"/api/{live_api.victim.id}/conversations")
         assert conversation.status_code == 403
-        victims = live_api.victim_state()["conversations"]["conversations"]
-        bodies = {"post": {"message": "list my tasks"}, "patch": {"title": "mine now"}}
+        before = live_api.victim_state()
         operations = [
             (method, path)
             for path, item in DOCUMENT["paths"].items()
             if "{user_id}" in path
             for method in item
         ]
-        assert len(operations) >= 7, operations
+        assert len(operations) >= 8, operations
+        assert ("post", APPROVALS) in operations
         for method, path in operations:
-            url = path.format(user_id=live_api.victim.id, conversation_id=victims[0]["id"])
-            response = http.request(method, url, json=bodies.get(method))
+            url = path.format(user_id=live_api.victim.id, **live_api.waiting)
+            response = http.request(method, url, json=_accepted_body(method, path))
             assert response.status_code == 403, (method, path, response.text)
             assert response.json()["code"] == "forbidden"
             assert "private plan" not in response.text
-    assert live_api.victim_state()["conversations"]["conversations"] == victims
+    assert live_api.victim_state() == before
+
+
+def _accepted_body(method: str, path: str) -> dict[str, Any] | None:
+    """A body the operation would take from its owner (so only the path's user is wrong)."""
+    if path == APPROVALS:
+        return {"approve": True}
+    return {"post": {"message": "list my tasks"}, "patch": {"title": "mine now"}}.get(method)
