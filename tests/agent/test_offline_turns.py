@@ -31,6 +31,14 @@ class Chat:
         self.conversation_id = reply["conversation_id"]
         return reply
 
+    async def approve(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """Approve the call a reply waits for (a delete), as the person would; the answer."""
+        response = await self.http.post(
+            reply["pending_approval"]["decide"], json={"approve": True}, headers=self.me["headers"]
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
     async def tasks(self) -> list[dict[str, Any]]:
         response = await self.http.get(f"/api/{self.me['id']}/tasks", headers=self.me["headers"])
         return response.json()["tasks"]  # type: ignore[no-any-return]
@@ -92,6 +100,9 @@ async def test_the_command_list(offline_runtime: Any, settings: Settings) -> Non
         reply = await chat.say("Delete the meeting task")
         assert [name for name, _ in tools(reply)] == ["list_tasks", "delete_task"]
         assert tools(reply)[0][1]["search"] == "meeting"
+        assert reply["pending_approval"]["summary"] == "Delete task 4 · Team meeting"
+        reply = await chat.approve(reply)
+        assert [name for name, _ in tools(reply)] == ["list_tasks", "delete_task"]
         assert reply["tool_calls"][1]["result"]["title"].lower() == "team meeting"
 
         reply = await chat.say("Delete the meeting task")
