@@ -7,16 +7,21 @@ send them to the browser. Builders are pure functions, tested in `tests/web/`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from taskpilot.agent.tool_words import tool_arguments_in_words, tool_result_in_words
-from taskpilot.data.models import ToolCall
+from taskpilot.data.models import Approval, ToolCall, TurnStatus
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
 from taskpilot.services.turns import NOT_ANSWERED
 from taskpilot.web.wording import due_in_words, history_group
 
-RUNNING, DONE, ERROR = "running", "done", "error"
+# A tool card's states. `awaiting`: the call waits for the person's Approve or Cancel;
+# `declined`: they cancelled it (or moved on), so it never ran.
+RUNNING, DONE, ERROR, AWAITING, DECLINED = "running", "done", "error", "awaiting", "declined"
+WAITING_FOR_APPROVAL = "Waiting for your approval"
+NOT_DONE = "Declined · nothing changed"
 
 
 @dataclasses.dataclass
@@ -26,8 +31,13 @@ class ToolCardView:
     call_id: str = ""
     name: str = ""
     arguments: str = ""
-    state: str = RUNNING  # running / done / error
+    state: str = RUNNING  # running / done / error / awaiting / declined
     result: str = ""
+    # A call that waits for the person: what approving it does ("Delete task 3 · Buy milk").
+    summary: str = ""
+    # The person's decision on a call that waited for it ("" for calls that never wait):
+    # kept on the card while the resumed call runs, as its finish event does not say.
+    approval: str = ""
 
 
 @dataclasses.dataclass
@@ -43,6 +53,10 @@ class MessageView:
     failed: bool = False
     error: str = ""
     client_message_id: str = ""
+    # A question whose turn waits for the person's approval: its tool cards (one with Approve
+    # and Cancel) and the reply begun before the pause show under it until they decide.
+    awaiting: bool = False
+    reply_so_far: str = ""
 
 
 @dataclasses.dataclass
@@ -77,16 +91,44 @@ def tool_card_started(call_id: str, name: str, arguments: dict[str, Any] | None)
 
 
 def tool_card_finished(
-    call_id: str, name: str, arguments: dict[str, Any] | None, result: object, is_error: bool
+    call_id: str,
+    name: str,
+    arguments: dict[str, Any] | None,
+    result: object,
+    is_error: bool,
+    approval: str = "",
 ) -> ToolCardView:
-    """A card for a tool call that returned (or failed)."""
+    """A card for a tool call that returned (or failed, or was declined: its result is then
+    what the model was told, not something a person needs to read)."""
+    declined = approval == Approval.DECLINED
     return ToolCardView(
         call_id=call_id,
         name=name,
         arguments=tool_arguments_in_words(name, arguments),
-        state=ERROR if is_error else DONE,
-        result=tool_result_in_words(name, result, is_error),
+        state=DECLINED if declined else ERROR if is_error else DONE,
+        result=NOT_DONE if declined else tool_result_in_words(name, result, is_error),
+        approval=approval,
     )
+
+
+def tool_card_awaiting(call: ToolCall, summary: str) -> ToolCardView:
+    """A card for a call that waits for the person's approval (it keeps its real call id:
+    the decision names it)."""
+    return ToolCardView(
+        call_id=call.call_id,
+        name=call.name,
+        arguments=tool_arguments_in_words(call.name, call.arguments),
+        state=AWAITING,
+        result=WAITING_FOR_APPROVAL,
+        summary=summary,
+        approval=Approval.PENDING.value,
+    )
+
+
+def tool_card_decided(card: ToolCardView, approve: bool) -> ToolCardView:
+    """A waiting card the person just decided: running again until its result comes."""
+    decision = Approval.APPROVED if approve else Approval.DECLINED
+    return dataclasses.replace(card, state=RUNNING, result="", approval=decision.value)
 
 
 def finish_card(cards: list[ToolCardView], finished: ToolCardView) -> list[ToolCardView]:
@@ -96,30 +138,64 @@ def finish_card(cards: list[ToolCardView], finished: ToolCardView) -> list[ToolC
     return [*cards, finished]
 
 
-def stored_tool_cards(tool_calls: list[ToolCall]) -> list[ToolCardView]:
-    """Cards for a stored message's tool calls."""
+def stored_tool_cards(
+    tool_calls: list[ToolCall], summaries: Mapping[str, str] | None = None
+) -> list[ToolCardView]:
+    """Cards for a stored message's tool calls; a call still waiting for approval says what
+    approving does (`summaries`, by call id)."""
     return [
-        tool_card_finished(
-            f"stored-{index}", call.name or "tool", call.arguments, call.result, call.is_error
+        tool_card_awaiting(call, (summaries or {}).get(call.call_id, ""))
+        if call.approval is Approval.PENDING
+        else tool_card_finished(
+            f"stored-{index}",
+            call.name or "tool",
+            call.arguments,
+            call.result,
+            call.is_error,
+            call.approval.value if call.approval else "",
         )
         for index, call in enumerate(tool_calls)
     ]
 
 
-def message_view(message: MessageOut) -> MessageView:
-    """A stored message as the page shows it."""
-    failed = message.role == "user" and message.status == "failed"
+def message_view(
+    message: MessageOut, summaries: Mapping[str, str] | None = None, reply_so_far: str = ""
+) -> MessageView:
+    """A stored message as the page shows it. A question awaiting approval brings what its
+    paused turn had done and said (`summaries` of its waiting calls, `reply_so_far`)."""
+    failed = message.role == "user" and message.status == TurnStatus.FAILED
+    awaiting = message.role == "user" and message.status == TurnStatus.AWAITING
     return MessageView(
         key=f"m{message.id}",
         id=message.id,
         role=message.role,
         content=message.content,
         created_at=message.created_at,
-        tool_calls=stored_tool_cards(message.tool_calls),
+        tool_calls=stored_tool_cards(message.tool_calls, summaries),
         failed=failed,
         error=(message.error or NOT_ANSWERED) if failed else "",
         client_message_id=message.client_message_id or "",
+        awaiting=awaiting,
+        reply_so_far=reply_so_far if awaiting else "",
     )
+
+
+def awaiting_question(messages: list[MessageView], call_id: str) -> int | None:
+    """Where the question whose paused turn waits for `call_id` is in `messages`, if shown."""
+    for index, message in enumerate(messages):
+        if message.awaiting and any(card.call_id == call_id for card in message.tool_calls):
+            return index
+    return None
+
+
+def paused_question(question: MessageView, cards: list[ToolCardView], said: str) -> MessageView:
+    """The question once its turn paused: the turn's cards and reply so far kept under it."""
+    return dataclasses.replace(question, awaiting=True, tool_calls=list(cards), reply_so_far=said)
+
+
+def resumed_question(question: MessageView) -> MessageView:
+    """The question once a decision resumes its turn (the cards move to the live turn)."""
+    return dataclasses.replace(question, awaiting=False, tool_calls=[], reply_so_far="")
 
 
 def pending_user_message(text: str, client_message_id: str, now: datetime) -> MessageView:

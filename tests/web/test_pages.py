@@ -78,6 +78,8 @@ def test_the_chatkit_page_wraps_chatkit_and_listens_to_it(chatkit_jsx: str) -> N
         "Filter tasks",
         "Complete task ",
         "Delete task ",
+        "Approve",
+        "Cancel",
         "Log out",
         "Rename",
         "Delete",

@@ -6,21 +6,29 @@ import pickle
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from taskpilot.data.models import Approval, ToolCall
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
-from taskpilot.services.turns import NOT_ANSWERED
+from taskpilot.services.turns import MOVED_ON, NOT_ANSWERED
 from taskpilot.web.view_models import (
+    NOT_DONE,
+    WAITING_FOR_APPROVAL,
     ConversationView,
     ToolCardView,
     assistant_message,
+    awaiting_question,
     bump_conversation,
     conversation_views,
     failed_last_turn,
     finish_card,
     message_view,
+    paused_question,
     pending_user_message,
     regroup,
+    resumed_question,
     stored_tool_cards,
     task_view,
+    tool_card_awaiting,
+    tool_card_decided,
     tool_card_finished,
     tool_card_started,
 )
@@ -107,6 +115,85 @@ def test_stored_messages_replay_their_tool_calls_and_failures() -> None:
     assert failed_last_turn([failed, view]) is None
     assert failed_last_turn([]) is None
     assert stored_tool_cards([]) == []
+
+
+def test_a_call_that_waits_for_approval_keeps_its_id_and_says_what_approving_does() -> None:
+    question = message(
+        id=4,
+        role="user",
+        content="delete milk",
+        status="awaiting",
+        tool_calls=[
+            {"call_id": "l1", "name": "list_tasks", "arguments": {}, "result": {"count": 1}},
+            {
+                "call_id": "d1",
+                "name": "delete_task",
+                "arguments": {"task_id": 3},
+                "approval": "pending",
+            },
+        ],
+        created_at=NOW.isoformat(),
+    )
+    view = message_view(question, {"d1": "Delete task 3 · Buy milk"}, "Let me check.")
+    assert view.awaiting and not view.failed and view.reply_so_far == "Let me check."
+    listed, waiting = view.tool_calls
+    assert (listed.call_id, listed.state, listed.approval) == ("stored-0", "done", "")
+    assert waiting == ToolCardView(
+        call_id="d1",
+        name="delete_task",
+        arguments="task 3",
+        state="awaiting",
+        result=WAITING_FOR_APPROVAL,
+        summary="Delete task 3 · Buy milk",
+        approval="pending",
+    )
+    assert awaiting_question([view], "d1") == 0 and awaiting_question([view], "x") is None
+    # Once decided, the question carries nothing and the live turn takes the cards over.
+    assert awaiting_question([resumed_question(view)], "d1") is None
+    running = tool_card_decided(waiting, approve=False)
+    assert (running.state, running.result, running.approval) == ("running", "", "declined")
+    # Only a question pauses; an answered one with the same calls is not waiting.
+    assert not message_view(question.model_copy(update={"status": "answered"})).awaiting
+    parked = paused_question(pending_user_message("x", "c", NOW), [waiting], "so far")
+    assert parked.awaiting and parked.tool_calls == [waiting] and parked.reply_so_far == "so far"
+
+
+def test_decided_calls_read_deleted_or_declined_without_buttons() -> None:
+    deleted = {"task_id": 3, "status": "deleted", "title": "Buy milk"}
+    cards = stored_tool_cards(
+        [
+            ToolCall(
+                call_id="a",
+                name="delete_task",
+                arguments={"task_id": 3},
+                result=deleted,
+                approval=Approval.APPROVED,
+            ),
+            ToolCall(
+                call_id="b",
+                name="delete_task",
+                arguments={"task_id": 4},
+                result="The person declined this",
+                approval=Approval.DECLINED,
+            ),
+            ToolCall(
+                call_id="c",
+                name="delete_task",
+                arguments={"task_id": 5},
+                result=MOVED_ON,
+                approval=Approval.DECLINED,
+            ),
+        ]
+    )
+    assert [(c.state, c.result) for c in cards] == [
+        ("done", "Deleted task 3 · Buy milk"),
+        ("declined", NOT_DONE),
+        ("declined", NOT_DONE),
+    ]
+    # The live card of a declined call finishes declined though its event does not say so.
+    asked = tool_card_awaiting(ToolCall(call_id="d", name="delete_task"), "Delete task 9")
+    finished = tool_card_finished("d", "delete_task", {}, "declined", False, "declined")
+    assert finish_card([tool_card_decided(asked, False)], finished)[0].state == "declined"
 
 
 def test_views_built_while_a_turn_streams() -> None:

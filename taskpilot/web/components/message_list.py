@@ -1,4 +1,5 @@
-"""The conversation: stored messages, then the live turn, in a `log` region."""
+"""The conversation: stored messages, then the live turn, in a `log` region. A question whose
+turn waits for the person's approval carries that turn's cards (Approve, Cancel) under it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,27 @@ from reflex.vars import ObjectVar
 
 from taskpilot.web.components.assistant_message import assistant_message
 from taskpilot.web.components.live_turn import live_turn
+from taskpilot.web.components.markdown_view import markdown_view
+from taskpilot.web.components.tool_cards import tool_cards
 from taskpilot.web.components.turn_error import turn_error
 from taskpilot.web.components.user_message import user_message
 from taskpilot.web.states.chat import ChatState
 from taskpilot.web.view_models import MessageView
+
+
+def _paused_turn(message: ObjectVar[MessageView]) -> rx.Component:
+    """What the question's turn did and said before it paused for the person."""
+    return rx.fragment(
+        tool_cards(message.tool_calls),
+        rx.cond(
+            message.reply_so_far != "",
+            rx.el.div(
+                markdown_view(message.reply_so_far),
+                class_name="tp-assistant",
+                custom_attrs={"data-testid": "message-assistant", "data-streaming": "false"},
+            ),
+        ),
+    )
 
 
 def _row(message: ObjectVar[MessageView]) -> rx.Component:
@@ -22,8 +40,23 @@ def _row(message: ObjectVar[MessageView]) -> rx.Component:
                 message.failed,
                 turn_error(message.error, message.key == ChatState.retry_key),
             ),
+            rx.cond(message.awaiting, _paused_turn(message)),
         ),
         assistant_message(message),
+    )
+
+
+def _notice() -> rx.Component:
+    """A short note about what the person just did (not an error), read out politely."""
+    return rx.cond(
+        ChatState.notice != "",
+        rx.el.div(
+            rx.icon("info", size=14, aria_hidden="true"),
+            rx.el.span(ChatState.notice),
+            role="status",
+            class_name="tp-notice",
+            custom_attrs={"data-testid": "turn-notice"},
+        ),
     )
 
 
@@ -32,6 +65,7 @@ def message_list() -> rx.Component:
     return rx.el.div(
         rx.foreach(ChatState.messages, _row),
         live_turn(),
+        _notice(),
         role="log",
         aria_label="Messages",
         aria_busy=rx.cond(ChatState.streaming, "true", "false"),

@@ -1,21 +1,57 @@
-"""A tool call's progress card: the tool, its arguments in words, then how it went."""
+"""A tool call's progress card: the tool, its arguments in words, then how it went. A call
+that waits for the person (a delete) asks here: what approving does, Approve and Cancel."""
 
 from __future__ import annotations
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from taskpilot.web.states.chat import ChatState
 from taskpilot.web.view_models import ToolCardView
 
 
+def _approval(card: ObjectVar[ToolCardView]) -> rx.Component:
+    """The question and its two answers. Approve is the red one: it deletes. Both are off
+    while another reply streams (a decision starts a turn, and one runs at a time)."""
+    summary_id = "approval-" + card.call_id.to(str)
+    return rx.el.div(
+        rx.el.div(card.summary, id=summary_id, class_name="tp-approval-summary"),
+        rx.el.div(
+            rx.button(
+                rx.icon("check", size=14),
+                "Approve",
+                on_click=ChatState.decide(card.call_id, True),  # type: ignore[operator]
+                disabled=ChatState.streaming,
+                color_scheme="red",
+                size="2",
+                aria_describedby=summary_id,
+            ),
+            rx.button(
+                "Cancel",
+                on_click=ChatState.decide(card.call_id, False),  # type: ignore[operator]
+                disabled=ChatState.streaming,
+                variant="soft",
+                color_scheme="gray",
+                size="2",
+                aria_describedby=summary_id,
+            ),
+            class_name="tp-approval-actions",
+        ),
+        class_name="tp-approval",
+    )
+
+
 def tool_card(card: ObjectVar[ToolCardView]) -> rx.Component:
-    """Spinner while running; a check and the result, or an alert and the error."""
+    """Spinner while running; a check and the result, or an alert and the error; a shield
+    and the question while it waits for approval; a crossed circle once declined."""
     return rx.el.div(
         rx.el.span(
             rx.match(
                 card.state,
                 ("running", rx.spinner(size="1")),
                 ("error", rx.icon("circle-alert", size=16)),
+                ("awaiting", rx.icon("shield-alert", size=16)),
+                ("declined", rx.icon("circle-slash", size=16)),
                 rx.icon("circle-check", size=16),
             ),
             class_name="tp-tool-icon",
@@ -34,6 +70,7 @@ def tool_card(card: ObjectVar[ToolCardView]) -> rx.Component:
                 ("running", rx.el.div("Working…", class_name="tp-tool-result")),
                 rx.el.div(card.result, class_name="tp-tool-result"),
             ),
+            rx.cond(card.state == "awaiting", _approval(card)),
             class_name="tp-tool-text",
         ),
         class_name="tp-tool-card",

@@ -6,6 +6,14 @@ appears as it is produced and other events (Stop, typing, the task panel) are ha
 meanwhile. Stop cancels the turn through the engine; leaving the page does not. Nothing here
 outlives a turn that the database does not also know: a reload rebuilds the page from the
 stored conversation.
+
+Approvals (`agent/engine/approvals.py`): a turn that reaches a delete pauses, and its stream
+ends with `ApprovalAsked` instead of `done`. The page then keeps the turn's tool cards (the
+waiting one with Approve and Cancel) under the question, which is how a reload shows a
+question whose turn is `awaiting` too. Approve or Cancel (`decide`) resumes the turn through
+`prepare_decision`, and it streams in below the question exactly as a turn does (`run_decision`
+shares `run_turn`'s loop). A new message instead declines the waiting call (the engine does
+that); the page then reads the conversation again to show the stored decline.
 """
 
 from __future__ import annotations
@@ -13,11 +21,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import reflex as rx
 
+from taskpilot.agent.engine import PreparedTurn
+from taskpilot.agent.engine.approvals import PausedRun, summarize
 from taskpilot.agent.events import (
+    ApprovalAsked,
     TextDelta,
     ToolFinished,
     ToolStarted,
@@ -29,10 +41,10 @@ from taskpilot.agent.events import (
 )
 from taskpilot.agent.providers import describe_model
 from taskpilot.core.config import get_settings
-from taskpilot.core.db import DatabaseUnavailable
-from taskpilot.core.errors import SOMETHING_WENT_WRONG, TaskPilotError
+from taskpilot.core.db import Database, DatabaseUnavailable
+from taskpilot.core.errors import SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
 from taskpilot.core.logs import new_request_id, request_id
-from taskpilot.data.models import utcnow
+from taskpilot.data.models import Approval, Message, TurnStatus, utcnow
 from taskpilot.mcp.tools import TASK_CHANGING
 from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import (
@@ -51,12 +63,17 @@ from taskpilot.web.view_models import (
     MessageView,
     ToolCardView,
     assistant_message,
+    awaiting_question,
     bump_conversation,
     failed_last_turn,
     finish_card,
     message_view,
+    paused_question,
     pending_user_message,
+    resumed_question,
     stored_tool_cards,
+    tool_card_awaiting,
+    tool_card_decided,
     tool_card_finished,
     tool_card_started,
 )
@@ -72,6 +89,41 @@ COMPOSER_ID = "composer"
 STREAMING, STOPPED, FAILED = "streaming", "stopped", "error"
 SESSION_EXPIRED = "Your session has expired. Please log in again."
 ENDED_EARLY = "The reply ended unexpectedly. Please try again."
+# Approve or Cancel on a change that was decided meanwhile (another tab, the API, a new message).
+ALREADY_DECIDED = "That was already decided elsewhere; the conversation is up to date now."
+
+# Prepares the turn a background event streams, for the signed-in person's id.
+Preparing = Callable[[str], Awaitable[PreparedTurn]]
+
+
+async def stored_messages(
+    db: Database, store: ConversationStore, conversation_id: str
+) -> list[MessageView]:
+    """The conversation's newest messages as the page shows them."""
+    rows = await store.messages(conversation_id, limit=MESSAGE_LIMIT)
+    return [await _stored_message(db, store.user_id, row) for row in rows]
+
+
+async def read_conversation(user_id: str, conversation_id: str) -> list[MessageView]:
+    """The conversation as stored, read again in a session of its own (after a page load)."""
+    db = get_runtime().db
+    async with db.session() as session:
+        return await stored_messages(db, ConversationStore(session, user_id), conversation_id)
+
+
+async def _stored_message(db: Database, user_id: str, row: Message) -> MessageView:
+    """One stored message; a question awaiting approval with what its paused turn had done:
+    what approving each waiting call does, and the reply begun before the pause."""
+    message = MessageOut.of(row)
+    if message.role != "user" or message.status != TurnStatus.AWAITING:
+        return message_view(message)
+    summaries = {
+        call.call_id: await summarize(db, user_id, call)
+        for call in message.tool_calls
+        if call.approval is Approval.PENDING
+    }
+    paused = PausedRun.model_validate(row.paused_run) if row.paused_run else None
+    return message_view(message, summaries, paused.reply if paused else "")
 
 
 class ChatState(AuthState):
@@ -86,12 +138,20 @@ class ChatState(AuthState):
     live_text: rx.Field[str] = rx.field("")
     live_tools: rx.Field[list[ToolCardView]] = rx.field(default_factory=list)
     live_error: rx.Field[str] = rx.field("")
+    # A short note about the last thing the person did (not an error): "already decided".
+    notice: rx.Field[str] = rx.field("")
     stopping: rx.Field[bool] = rx.field(False)
     model_note: rx.Field[str] = rx.field(describe_model(get_settings()))
     max_chars: rx.Field[int] = rx.field(get_settings().max_message_chars)
     # Which turn may write to the page; a turn left behind (new chat, another conversation)
     # keeps running to completion without touching it.
     _active_turn: str = ""
+    # Whether the live turn asked for an approval (`ApprovalAsked`): its events then end
+    # without `done`, and the turn waits under its question.
+    _asked: bool = False
+    # The question as it waited, while a decision on it is being prepared: shown again,
+    # buttons and all, if the decision cannot be taken (a limit, the database down).
+    _deciding: MessageView | None = None
     _retry_text: str = ""
     _retry_client_id: str = ""
 
@@ -134,8 +194,7 @@ class ChatState(AuthState):
                 if route_id:
                     try:
                         title = (await store.get(route_id)).title
-                        rows = await store.messages(route_id, limit=MESSAGE_LIMIT)
-                        messages = [message_view(MessageOut.of(row)) for row in rows]
+                        messages = await stored_messages(get_runtime().db, store, route_id)
                     except ConversationNotFound:
                         missing = True
         except AccountError:
@@ -162,7 +221,10 @@ class ChatState(AuthState):
         self.live_text = ""
         self.live_tools = []
         self.live_error = ""
+        self.notice = ""
         self.stopping = False
+        self._asked = False
+        self._deciding = None
 
     # --- sending --------------------------------------------------------------------------
 
@@ -219,33 +281,89 @@ class ChatState(AuthState):
         if self.streaming:
             self.stopping = True
 
+    @rx.event
+    async def decide(self, call_id: str, approve: bool) -> Any:
+        """Approve or Cancel on a tool card that waits for the person: the question's paused
+        turn resumes below it with the decision, streaming as any turn does."""
+        if self.streaming:
+            return None
+        if await self._identity() is None:
+            return await self._sign_out()
+        index = awaiting_question(self.messages, call_id)
+        if index is None:
+            return None  # not (or no longer) shown as waiting: nothing to decide
+        question = self.messages[index]
+        # While a question waits, nothing after it can be stored (a stored message would have
+        # declined it): what the page shows below it is a message refused before it was sent.
+        self.messages = [*self.messages[:index], resumed_question(question)]
+        self._detach()
+        self._deciding = question
+        self.live_tools = [
+            tool_card_decided(card, approve) if card.call_id == call_id else card
+            for card in question.tool_calls
+        ]
+        self.live_text = question.reply_so_far
+        self._active_turn = uuid.uuid4().hex
+        # Retry after a failed resume runs the question again, as after any failed turn.
+        self._retry_text, self._retry_client_id = question.content, question.client_message_id
+        self.live_status = STREAMING
+        return ChatState.run_decision(self._active_turn, self.current_id, call_id, approve)  # type: ignore[misc]
+
     # --- the turn ---------------------------------------------------------------------------
 
     @rx.event(background=True)
     async def run_turn(
         self, turn_key: str, text: str, client_message_id: str, conversation_id: str
-    ) -> Any:
-        """Run one turn through the agent service, applying its events as they arrive."""
+    ) -> AsyncIterator[Any]:
+        """Run one turn through the turn engine, applying its events as they arrive."""
+
+        def prepare(user_id: str) -> Awaitable[PreparedTurn]:
+            return get_runtime().turns.prepare(
+                user_id, conversation_id or None, text, client_message_id
+            )
+
+        async for follow_up in self._stream(turn_key, conversation_id, prepare):
+            yield follow_up
+
+    @rx.event(background=True)
+    async def run_decision(
+        self, turn_key: str, conversation_id: str, call_id: str, approve: bool
+    ) -> AsyncIterator[Any]:
+        """Resume the conversation's paused turn with the person's decision on `call_id`,
+        applying its events as `run_turn` does."""
+
+        def prepare(user_id: str) -> Awaitable[PreparedTurn]:
+            return get_runtime().turns.prepare_decision(user_id, conversation_id, call_id, approve)
+
+        async for follow_up in self._stream(turn_key, conversation_id, prepare):
+            yield follow_up
+
+    async def _stream(
+        self, turn_key: str, conversation_id: str, prepare: Preparing
+    ) -> AsyncIterator[Any]:
+        """Prepare a turn, start it in the engine and apply its events until it ends (or the
+        person stops it); yields the events to fire once the state is saved."""
         request_id.set(new_request_id())  # this task's log lines, like an API request's
         runtime = get_runtime()
         async with self:
             identity = await self._identity()
         if identity is None:
             async with self:
-                self._fail_live(turn_key, SESSION_EXPIRED)
+                self._refused(turn_key, SESSION_EXPIRED)
             return
         try:
-            turn = await runtime.turns.prepare(
-                identity.user_id, conversation_id or None, text, client_message_id
-            )
+            turn = await prepare(identity.user_id)
         except TaskPilotError as exc:  # the database being down included
+            if exc.code is ErrorCode.APPROVAL_NOT_PENDING:
+                await self._catch_up(turn_key, identity.user_id, conversation_id)
+                return
             async with self:
-                self._fail_live(turn_key, exc.message)
+                self._refused(turn_key, exc.message)
             return
         except Exception:
             logger.exception("could not start a turn")
             async with self:
-                self._fail_live(turn_key, SOMETHING_WENT_WRONG)
+                self._refused(turn_key, SOMETHING_WENT_WRONG)
             return
 
         # The turn runs in the engine's task: if this handler ends early (the page closed,
@@ -263,9 +381,11 @@ class ChatState(AuthState):
                 if attached and self.stopping and not running.ended:
                     break
                 if event is not None:
-                    follow_ups = await self._apply(event, attached, conversation_id)
+                    follow_ups = await self._apply(
+                        event, attached, conversation_id, identity.user_id
+                    )
                 elif not idle:
-                    self._fail_live(turn_key, ENDED_EARLY)  # no done/error event came
+                    follow_ups = self._ended_without_done(turn_key)
             for follow_up in follow_ups:
                 yield follow_up
             if event is None and not idle:
@@ -279,6 +399,45 @@ class ChatState(AuthState):
                 self.stopping = False
                 self._active_turn = ""
 
+    def _ended_without_done(self, turn_key: str) -> list[Any]:
+        """The turn's events ended without `done`: it paused for the person's approval (its
+        cards move under the question, which waits there), or it ended unexpectedly."""
+        if self._active_turn != turn_key:
+            return []
+        if not self._asked:
+            self._fail_live(turn_key, ENDED_EARLY)  # no done/error/approval event came
+            return []
+        last = len(self.messages) - 1
+        if last >= 0 and self.messages[last].role == "user":
+            paused = paused_question(self.messages[last], self.live_tools, self.live_text)
+            self.messages = [*self.messages[:last], paused]
+        self._detach()
+        return [rx.set_focus(COMPOSER_ID)]
+
+    async def _catch_up(self, turn_key: str, user_id: str, conversation_id: str) -> None:
+        """A decision on a change that is no longer waiting (decided in another tab or through
+        the API, or declined by a newer message): say so, and show the stored conversation."""
+        try:
+            messages = await read_conversation(user_id, conversation_id)
+        except (DatabaseUnavailable, ConversationNotFound) as exc:
+            async with self:
+                reason = DATABASE_DOWN if isinstance(exc, DatabaseUnavailable) else str(exc)
+                self._fail_live(turn_key, reason)
+            return
+        async with self:
+            if self._active_turn == turn_key:
+                self._detach()
+                self.messages = messages
+                self.notice = ALREADY_DECIDED
+
+    def _refused(self, turn_key: str, message: str) -> None:
+        """The turn could not start: say why. A decision that could not be taken leaves its
+        question waiting as it was, to be decided again."""
+        if self._active_turn == turn_key and self._deciding is not None:
+            self.messages = [*self.messages[:-1], self._deciding]
+            self.live_tools, self.live_text = [], ""
+        self._fail_live(turn_key, message)
+
     def _fail_live(self, turn_key: str, message: str) -> None:
         """Show `message` as the turn's error, if that turn still owns the page."""
         if self._active_turn == turn_key:
@@ -287,7 +446,9 @@ class ChatState(AuthState):
             self.stopping = False
             self._active_turn = ""
 
-    async def _apply(self, event: TurnEvent, attached: bool, conversation_id: str) -> list[Any]:
+    async def _apply(
+        self, event: TurnEvent, attached: bool, conversation_id: str, user_id: str
+    ) -> list[Any]:
         """Show one event of the turn; returns events to fire once the state is saved.
 
         A turn left behind (`attached` false) only keeps the sidebar and the task panel
@@ -298,6 +459,8 @@ class ChatState(AuthState):
             follow_ups.append(TaskState.load_tasks)
         if isinstance(event, TurnStarted):
             follow_ups += await self._started(event, attached, new_chat=not conversation_id)
+            if attached and any(message.awaiting for message in self.messages):
+                await self._reread(user_id, event.conversation_id)
         elif isinstance(event, TurnTitled):
             await self._titled(event)
         elif not attached:
@@ -308,10 +471,20 @@ class ChatState(AuthState):
             card = tool_card_started(event.call_id, event.name, event.arguments)
             self.live_tools = [*self.live_tools, card]
         elif isinstance(event, ToolFinished):
+            decided = [c.approval for c in self.live_tools if c.call_id == event.call_id]
             card = tool_card_finished(
-                event.call_id, event.name, event.arguments, event.result, event.is_error
+                event.call_id,
+                event.name,
+                event.arguments,
+                event.result,
+                event.is_error,
+                decided[0] if decided else "",
             )
             self.live_tools = finish_card(self.live_tools, card)
+        elif isinstance(event, ApprovalAsked):
+            card = tool_card_awaiting(event.call, event.summary)
+            self.live_tools = finish_card(self.live_tools, card)
+            self._asked = True
         elif isinstance(event, TurnDone):
             cards = self.live_tools or stored_tool_cards(event.tool_calls)  # a replayed turn
             reply = assistant_message(event.message_id, event.response, cards, utcnow())
@@ -322,6 +495,14 @@ class ChatState(AuthState):
             # The agent service words its errors for the person; never an exception's text.
             self._fail_live(self._active_turn, event.message)
         return follow_ups
+
+    async def _reread(self, user_id: str, conversation_id: str) -> None:
+        """Show the conversation as stored: a new message has declined the change that was
+        waiting on the page, and the engine stored a reply saying so before the question."""
+        try:
+            self.messages = await read_conversation(user_id, conversation_id)
+        except (DatabaseUnavailable, ConversationNotFound):
+            logger.warning("could not read the conversation again after a declined approval")
 
     async def _titled(self, event: TurnTitled) -> None:
         """The title the engine chose after the conversation's first reply: in the sidebar,
