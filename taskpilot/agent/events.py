@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from taskpilot.data.models import ToolCall
+from taskpilot.data.models import Approval, ToolCall
 
 
 class TurnStarted(BaseModel):
@@ -47,6 +47,8 @@ class ToolFinished(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     result: Any = None
     is_error: bool = False
+    # For a call that waited for the person: what they decided.
+    approval: Approval | None = None
 
 
 class TurnDone(BaseModel):

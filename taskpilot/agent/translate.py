@@ -53,12 +53,15 @@ class RunTranslator:
         """Every tool call of the run, in the order it was made."""
         return list(self.calls.values())
 
-    def resume(self, call: ToolCall, reply: str) -> None:
-        """A paused run taken up again: its decided call (the SDK streams only its result)
-        and the reply streamed before the pause, which the stored reply continues."""
-        self.calls[call.call_id] = call
+    def resume(self, calls: list[ToolCall], reply: str) -> None:
+        """A paused run taken up again: its waiting calls, the decided one first (the SDK
+        streams only their results), and the reply streamed before the pause, which the
+        stored reply continues as a new paragraph."""
+        for call in calls:
+            self.calls[call.call_id] = call
         if reply:
             self._pieces.append(reply)
+            self._new_message = True
 
     def waiting(self, call_ids: list[str]) -> None:
         """The run paused: these calls wait for the person's approval."""

@@ -42,6 +42,8 @@ class Decision:
     call: ToolCall
     approve: bool
     paused: PausedRun
+    # The turn's other calls still waiting (a model may ask two deletes in one step).
+    others: tuple[ToolCall, ...] = ()
 
 
 _VERBS: dict[str, str] = {ToolName.DELETE_TASK: "Delete"}

@@ -97,14 +97,8 @@ class TurnPreparer:
         async def step(store: ConversationStore, turns: TurnStore) -> PreparedTurn | None:
             conversation = await store.get(conversation_id)
             message = await turns.paused(conversation_id)
-            call = (
-                next(
-                    (c for c in waiting_calls(message) if c.call_id == call_id),
-                    None,
-                )
-                if message is not None
-                else None
-            )
+            waiting = waiting_calls(message) if message is not None else []
+            call = next((c for c in waiting if c.call_id == call_id), None)
             if message is None or call is None or message.paused_run is None:
                 raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
             try:
@@ -118,7 +112,8 @@ class TurnPreparer:
             turn.earlier_calls = [
                 c for c in turn.earlier_calls if c.approval is not Approval.PENDING
             ]
-            turn.decision = Decision(call, approve, paused)
+            others = tuple(c for c in waiting if c is not call)  # asked again if still waiting
+            turn.decision = Decision(call, approve, paused, others)
             return turn
 
         return await self._settle(user_id, step)

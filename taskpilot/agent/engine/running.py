@@ -261,7 +261,9 @@ class TurnRunner:
         if turn.decision is None:
             return turn_input(turn.history, turn.question, turn.earlier_calls, turn.message_id)
         decision = turn.decision
-        translator.resume(decided(decision.call, decision.approve), decision.paused.reply)
+        translator.resume(
+            [decided(decision.call, decision.approve), *decision.others], decision.paused.reply
+        )
         try:
             return await resumed_state(agent, decision)
         except Exception as exc:  # another SDK's snapshot, say: ask again

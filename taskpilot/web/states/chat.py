@@ -471,14 +471,13 @@ class ChatState(AuthState):
             card = tool_card_started(event.call_id, event.name, event.arguments)
             self.live_tools = [*self.live_tools, card]
         elif isinstance(event, ToolFinished):
-            decided = [c.approval for c in self.live_tools if c.call_id == event.call_id]
             card = tool_card_finished(
                 event.call_id,
                 event.name,
                 event.arguments,
                 event.result,
                 event.is_error,
-                decided[0] if decided else "",
+                event.approval.value if event.approval else "",
             )
             self.live_tools = finish_card(self.live_tools, card)
         elif isinstance(event, ApprovalAsked):
