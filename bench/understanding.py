@@ -11,6 +11,11 @@ What is judged is what happened, not how: the task list before and after the las
 expected effect happened and nothing else changed. A **wrong destructive action** is a task
 deleted or completed that the case did not ask to delete or complete; the aim is none.
 
+A delete waits for the person's approval (`pending_approval`). The harness answers as a person
+reading the question would: it approves the delete the case asks for, and declines any other —
+which still counts as a wrong destructive action ("asked to delete N"), since the model meant
+to destroy it. Messages said before the judged one (context) have their deletes approved.
+
 The model's clock is pinned to `TODAY` (a Wednesday), so the corpus spells its dates out.
 Three corpora (`corpora()`): the development one the rules were written against, and two
 held-out ones written by sessions that had seen neither the rules nor the other corpora.
@@ -24,7 +29,7 @@ import argparse
 import asyncio
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -39,10 +44,14 @@ from taskpilot.api.app import create_api
 from taskpilot.core.security import mint_access_token
 from taskpilot.data.models import User
 from taskpilot.runtime import Runtime
+from taskpilot.services.tasks import TaskService
 
 OUTPUT = Path(__file__).resolve().parent / "UNDERSTANDING.md"
 TODAY = date(2026, 12, 2)  # a Wednesday
 FILTERS = ("status", "priority", "tag", "search", "due_before", "due_after")
+
+# The approvals one message may ask for in a row before the harness gives up on it.
+MAX_DECISIONS = 5
 
 Action = Literal["add", "change", "complete", "reopen", "delete", "list", "ask", "nothing"]
 
@@ -175,17 +184,30 @@ def _diff(
     return new, gone, {number: attrs for number, attrs in changes.items() if attrs}
 
 
+def wanted_delete(case: Case, task: Any) -> bool:
+    """Whether deleting `task` is what the case asks for (what a person would approve)."""
+    return case.expect.action == "delete" and task == case.expect.task
+
+
 def judge(
     case: Case,
     before: Mapping[int, Mapping[str, Any]],
     after: Mapping[int, Mapping[str, Any]],
     reply: Mapping[str, Any],
+    asked_to_delete: Sequence[Any] = (),
 ) -> Outcome:
-    """Whether the message had its one expected effect, and nothing else."""
+    """Whether the message had its one expected effect, and nothing else. `asked_to_delete`:
+    the tasks the model asked approval to delete (those not wanted were declined)."""
     expect = case.expect
     new, gone, changes = _diff(before, after)
     finished = [n for n, attrs in changes.items() if "completed" in attrs and after[n]["completed"]]
-    destructive = [f"deleted {n}" for n in gone] + [f"completed {n}" for n in finished]
+    # A task that does not exist cannot be destroyed ("delete task 0" is refused by the tool).
+    declined = [n for n in asked_to_delete if n in before and not wanted_delete(case, n)]
+    destructive = (
+        [f"deleted {n}" for n in gone]
+        + [f"completed {n}" for n in finished]
+        + [f"asked to delete {n}" for n in declined]
+    )
     allowed = {"delete": f"deleted {expect.task}", "complete": f"completed {expect.task}"}
     wrong = [act for act in destructive if act != allowed.get(expect.action)]
     calls = [(call["name"], call.get("arguments") or {}) for call in reply.get("tool_calls", [])]
@@ -242,6 +264,7 @@ def judge(
     happened = "; ".join(
         [f"added {after[n]['title']!r}" + _brief(after[n]) for n in new]
         + [f"deleted {n}" for n in gone]
+        + [f"asked to delete {n} (declined)" for n in declined]
         + [
             f"changed {n}: " + ", ".join(sorted(attrs)) + _brief(after[n])
             for n, attrs in changes.items()
@@ -280,12 +303,19 @@ class Harness:
         return user.id, {"Authorization": f"Bearer {token}"}
 
     async def _seed(self, user_id: str) -> None:
-        mcp = self.runtime.turns.mcp
-        for task in SEED:
-            result = await mcp.call(user_id, "add_task", task)
-            assert not result.is_error, result
-        result = await mcp.call(user_id, "complete_task", {"task_id": SEED_DONE})
-        assert not result.is_error, result
+        """The nine tasks, through the task service the MCP tools call (not the tools: the
+        seed is not what is judged, and ten tool calls a case were half the run's time)."""
+        async with self.runtime.db.session() as session:
+            tasks = TaskService(session, user_id)
+            for task in SEED:
+                due = task.get("due_date")
+                await tasks.add(
+                    task["title"],
+                    priority=task.get("priority"),
+                    due_date=date.fromisoformat(due) if due else None,
+                    tags=task.get("tags"),
+                )
+            await tasks.complete(SEED_DONE)
 
     async def _tasks(self, user_id: str, headers: dict[str, str]) -> dict[int, dict[str, Any]]:
         response = await self.http.get(f"/api/{user_id}/tasks", headers=headers)
@@ -296,28 +326,42 @@ class Harness:
         user_id, headers = await self._person()
         await self._seed(user_id)
         conversation: str | None = None
+        asked: list[Any] = []  # the tasks the model asked approval to delete
 
-        async def say(text: str) -> dict[str, Any]:
+        async def say(text: str, approves: Callable[[Any], bool]) -> dict[str, Any]:
+            """Send `text`; answer each delete it waits for with `approves(task)`."""
             nonlocal conversation
             body: dict[str, Any] = {"message": text}
             if conversation:
                 body["conversation_id"] = conversation
             response = await self.http.post(f"/api/{user_id}/chat", json=body, headers=headers)
-            response.raise_for_status()
+            for _ in range(MAX_DECISIONS):
+                response.raise_for_status()
+                pending = response.json().get("pending_approval")
+                if pending is None:
+                    break
+                task = pending["arguments"].get("task_id")
+                asked.append(task)
+                decision = {"approve": approves(task)}
+                response = await self.http.post(pending["decide"], json=decision, headers=headers)
+            else:
+                raise RuntimeError(f"{case.say!r} asked for more than {MAX_DECISIONS} approvals")
             answer: dict[str, Any] = response.json()
             conversation = answer["conversation_id"]
             return answer
 
         for text in case.before:
-            await say(text)
+            await say(text, approves=lambda task: True)  # context: as the case's author meant
+        asked.clear()
         before = await self._tasks(user_id, headers)
-        reply = await say(case.say)
+        reply = await say(case.say, approves=lambda task: wanted_delete(case, task))
         after = await self._tasks(user_id, headers)
-        return judge(case, before, after, reply)
+        return judge(case, before, after, reply, asked)
 
 
 async def evaluate(database_url: str, cases: Sequence[Case]) -> list[Outcome]:
-    """Run every case on a fresh runtime over `database_url` (migrated, empty)."""
+    """Run every case on a fresh runtime over `database_url` (migrated, empty), one after
+    another (several at once took longer on SQLite: the run is CPU-bound)."""
     settings = bench_settings(database_url)
     runtime = Runtime(settings, model=OfflineModel(settings, today=lambda: TODAY))
     async with runtime.running():
@@ -444,6 +488,8 @@ def report(results: Sequence[tuple[Corpus, Sequence[Outcome]]]) -> str:
         " `POST /api/{user_id}/chat`, the turn engine, the Agents SDK Runner, the MCP tools and"
         " SQLite. A case is right when its one expected effect happened and nothing else"
         " changed; a wrong destructive action is a delete or a completion nobody asked for."
+        " A delete waits for approval: the harness approves the one the case asks for and"
+        " declines any other, which still counts as wrong (the model asked to destroy it)."
         f" The model's date is pinned to {TODAY:%A %Y-%m-%d}.",
         "",
         "No corpus here is unseen any more: each was used to improve the rules after its first"
