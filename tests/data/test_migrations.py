@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from taskpilot.core.db import Database, alembic_config, async_url, migrate, sync_url
@@ -149,3 +150,97 @@ def test_postgres_migration_0003_carries_existing_rows(postgres_url: str) -> Non
         conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
     _truncate.dispose()
     _carry_existing_rows(postgres_url)
+
+
+def _awaiting_survives_a_downgrade(url: str) -> None:
+    """0006 on a database with a turn waiting for approval: while it waits, no other turn of
+    its conversation may run (the unique index covers `awaiting`); downgraded, the waiting
+    message is failed with a reason (a retry runs it) and its paused run goes with the column;
+    upgraded again, the schema matches the models and the rows are kept."""
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    insert_message = sa.text(
+        "INSERT INTO messages (id, conversation_id, user_id, role, content, tool_calls,"
+        " status, attempt, created_at, paused_run) VALUES (:id, 'c1', 'u1', 'user', :content,"
+        " :calls, :status, 1, '2026-12-05 10:00:00', :paused)"
+    ).bindparams(sa.bindparam("calls", type_=sa.JSON), sa.bindparam("paused", type_=sa.JSON))
+    waiting_call = {"call_id": "call_1", "name": "delete_task", "arguments": {"task_id": 1}}
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, email, display_name, password_hash, task_seq,"
+                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0,"
+                    " '2026-12-05 10:00:00')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO conversations (id, user_id, title, created_at, updated_at)"
+                    " VALUES ('c1', 'u1', 'Chores', '2026-12-05 10:00:00',"
+                    " '2026-12-05 10:00:00')"
+                )
+            )
+            conn.execute(
+                insert_message,
+                {
+                    "id": 1,
+                    "content": "delete task 1",
+                    "calls": [{**waiting_call, "approval": "pending"}],
+                    "status": "awaiting",
+                    "paused": {"state": {"some": "run"}, "reply": ""},
+                },
+            )
+        second = {"content": "another", "calls": [], "status": "running", "paused": None}
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert_message, {"id": 2, **second})
+
+        command.downgrade(alembic_config(url), "0005")
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT status, error FROM messages WHERE id = 1")).one()
+        assert row[0] == "failed" and "waiting for approval" in row[1]
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("messages")}
+        assert "paused_run" not in columns
+        with engine.begin() as conn:  # a failed turn holds nothing: a new one may run
+            conn.execute(
+                sa.text(
+                    "INSERT INTO messages (id, conversation_id, user_id, role, content,"
+                    " tool_calls, status, attempt, created_at) VALUES (2, 'c1', 'u1', 'user',"
+                    " 'another', '[]', 'running', 1, '2026-12-05 10:01:00')"
+                )
+            )
+
+        migrate(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT id, status, paused_run FROM messages ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in rows] == [(1, "failed", None), (2, "running", None)]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM messages"))
+            conn.execute(sa.text("DELETE FROM conversations"))
+            conn.execute(sa.text("DELETE FROM users"))
+        engine.dispose()
+    _check_schema(url)
+
+
+def test_sqlite_migration_0006_fails_a_turn_awaiting_approval_on_downgrade(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'waiting.db'}"
+    migrate(url)
+    _awaiting_survives_a_downgrade(url)
+
+
+@pytest.mark.postgres
+def test_postgres_migration_0006_fails_a_turn_awaiting_approval_on_downgrade(
+    postgres_url: str,
+) -> None:
+    truncate = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with truncate.begin() as conn:
+        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
+    truncate.dispose()
+    try:
+        _awaiting_survives_a_downgrade(postgres_url)
+    finally:
+        migrate(postgres_url)  # the session's database stays at the head, whatever happened
