@@ -2,8 +2,9 @@
 
 ChatKit sends them as `threads.sync_custom_action`, which a streaming reply does not block:
 the action changes the task and answers with the widget redrawn
-(`SyncCustomActionResponse(updated_item=...)`). No button needs a follow-up reply from the
-model, so `threads.custom_action` (an action answered by a stream) stays refused (`server.py`).
+(`SyncCustomActionResponse(updated_item=...)`). No task button needs a follow-up reply from
+the model; the one streamed action, `threads.custom_action`, is an approval card's decision,
+which resumes a paused turn (`approvals.py`).
 
 - **Who**: the verified user of the request. The widget is looked up in their thread (the
   store scopes item ids, so another person's widget id is a 404), and the task changes through

@@ -5,10 +5,14 @@ messages, so both chat UIs show the same history:
 
 - a user message is a `user_message` item;
 - the tool calls of a turn are one `workflow` item (a task per call, with what it did),
-  followed by a `widget` item for each call that shows tasks (`widgets.py`);
+  followed by a `widget` item for each call that shows tasks or waited for the person's
+  approval (`widgets.py`);
 - the assistant's reply is an `assistant_message` item, annotated with the tasks it talks
   about (`task_annotations`: tasks the turn's tools returned that the reply names);
-- a turn that failed or was stopped shows its reason as an assistant item (a "note").
+- a turn that failed or was stopped shows its reason as an assistant item (a "note");
+- a turn paused for the person's approval (its question `awaiting`) shows what it has done
+  so far from its question: its calls, their widgets with the approval card asking, and the
+  reply so far (`PausedRun.reply`) under the id its reply will have.
 
 Item ids come from the user message that starts the turn (`msg_12`, `tools_12`, `reply_12`,
 `note_12`; a widget is named by its call's place in the turn too: `widget_12` for the first
@@ -46,12 +50,13 @@ from chatkit.types import (
     WorkflowItem,
 )
 
+from taskpilot.agent.engine.approvals import PausedRun
 from taskpilot.agent.tool_words import (
     SEPARATOR,
     tool_arguments_in_words,
     tool_result_in_words,
 )
-from taskpilot.chatkit.widgets import task_widget
+from taskpilot.chatkit.widgets import decision_words, task_widget
 from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc
 from taskpilot.mcp.tools import ToolName
 from taskpilot.services.public import TaskOut
@@ -207,6 +212,11 @@ def tool_task(call: ToolCall, *, running: bool = False) -> CustomTask:
     if running:
         title = running_words(name)
         return CustomTask(title=title, content=details, status_indicator="loading", icon="bolt")
+    waited = decision_words(call)  # waiting for the person, or declined by them
+    if waited is not None:
+        return CustomTask(
+            title=waited, content=details, status_indicator="none", icon="circle-question"
+        )
     failed = call.is_error
     return CustomTask(
         title=tool_result_in_words(name, call.result, failed),
@@ -258,10 +268,12 @@ def widget_item(
     created_at: datetime,
     call: ToolCall,
     tasks: Mapping[int, TaskOut] | None = None,
+    asking: bool = False,
 ) -> WidgetItem | None:
-    """The widget item of one tool call (None if it shows no tasks); `tasks` are the
-    person's tasks now, by number (None: as the call's result says)."""
-    widget = task_widget(call, tasks)
+    """The widget item of one tool call (None if it has none); `tasks` are the person's
+    tasks now, by number (None: as the call's result says); `asking`: its turn waits for
+    the person's approval."""
+    widget = task_widget(call, tasks, asking)
     if widget is None:
         return None
     return WidgetItem(id=item, thread_id=thread_id, created_at=created_at, widget=widget)
@@ -273,11 +285,13 @@ def call_widgets(
     created_at: datetime,
     calls: list[ToolCall],
     tasks: Mapping[int, TaskOut] | None,
+    asking: bool = False,
 ) -> list[ThreadItem]:
     """The widget items of a turn's stored calls, each named by its call's place."""
     items: list[ThreadItem] = []
     for index, call in enumerate(calls, start=1):
-        widget = widget_item(item_id(WIDGET, turn, index), thread_id, created_at, call, tasks)
+        name = item_id(WIDGET, turn, index)
+        widget = widget_item(name, thread_id, created_at, call, tasks, asking)
         if widget is not None:
             items.append(widget)
     return items
@@ -315,6 +329,8 @@ def message_items(
             # work before the reply ends (the same ids the stream gave them).
             calls = ToolCall.stored(message.tool_calls)
             items.extend(call_widgets(message.id, thread_id, created, calls, tasks))
+        if status == TurnStatus.AWAITING.value:
+            items.extend(_paused_items(message, thread_id, created, tasks))
         if status == TurnStatus.FAILED.value:
             if message.tool_calls:
                 tools = item_id(TOOLS, message.id)
@@ -334,4 +350,22 @@ def message_items(
         annotations = task_annotations(message.content, ToolCall.stored(message.tool_calls))
         reply = item_id(REPLY, turn)
         items.append(assistant_item(reply, thread_id, created, message.content, annotations))
+    return items
+
+
+def _paused_items(
+    message: Message, thread_id: str, created: datetime, tasks: Mapping[int, TaskOut] | None
+) -> list[ThreadItem]:
+    """A question awaiting approval: its calls so far, their widgets (the waiting call's
+    approval card asking), and the reply so far, named as its reply's items will be."""
+    assert message.id is not None
+    calls = ToolCall.stored(message.tool_calls)
+    items: list[ThreadItem] = [
+        workflow_item(item_id(TOOLS, message.id), thread_id, created, calls),
+        *call_widgets(message.id, thread_id, created, calls, tasks, asking=True),
+    ]
+    said = PausedRun.model_validate(message.paused_run).reply if message.paused_run else ""
+    if said:
+        reply = item_id(REPLY, message.id)
+        items.append(assistant_item(reply, thread_id, created, said, task_annotations(said, calls)))
     return items

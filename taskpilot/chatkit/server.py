@@ -7,10 +7,13 @@ store's (which only stores: `store.py`): a new user message is stored by prepari
 with the turn engine before ChatKit tells the client the message is in, so a client that
 leaves right then loses nothing. `respond()` is the thin part: it runs the turn through the
 turn engine exactly as the chat page and the JSON API do, and translates the turn's events
-(`stream.py`). So history, tool calls, retries and failures behave the same in both chat UIs,
-and the problems `openai-chatkit` 1.6 has with its own Agents SDK helpers (tool calls neither
-streamed nor stored, `__fake_id__` item ids from chat-completions models, assistant history
-items those models reject) do not arise: those helpers are not used.
+(`stream.py`). A turn that pauses for the person's approval ends its stream with an approval
+card; the card's Confirm or Cancel (`action()`, `approvals.py`) resumes that turn, and the
+rest of it streams back the same way. So history, tool calls, retries, approvals and failures
+behave the same in both chat UIs, and the problems `openai-chatkit` 1.6 has with its own
+Agents SDK helpers (tool calls neither streamed nor stored, `__fake_id__` item ids from
+chat-completions models, assistant history items those models reject) do not arise: those
+helpers are not used.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ from chatkit.types import (
     ItemsFeedbackReq,
     SyncCustomActionResponse,
     ThreadItem,
+    ThreadItemDoneEvent,
+    ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
@@ -44,17 +50,19 @@ from chatkit.types import (
 from pydantic import TypeAdapter, ValidationError
 
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
+from taskpilot.agent.engine.approvals import decided
 from taskpilot.agent.events import TurnDone, TurnError, TurnTitled
 from taskpilot.api import sse
 from taskpilot.api.errors import retry_headers, status_of
-from taskpilot.chatkit import actions
+from taskpilot.chatkit import actions, approvals
 from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
 from taskpilot.chatkit.store import MAX_PAGE, NO_ATTACHMENTS, ConversationThreadStore
-from taskpilot.chatkit.stream import TurnTranslator
+from taskpilot.chatkit.stream import Resumed, TurnTranslator
 from taskpilot.core.errors import NOT_JSON, SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
-from taskpilot.data.models import NEW_CHAT_TITLE, Feedback
+from taskpilot.data.models import NEW_CHAT_TITLE, Approval, Feedback, Message, Role, ToolCall
 from taskpilot.services.conversations import InvalidTitle, MessageNotFound, title_from_message
+from taskpilot.services.turns import MOVED_ON
 
 logger = logging.getLogger("taskpilot.chatkit")
 
@@ -72,6 +80,7 @@ SUPPORTED = (
     "threads.delete",
     "items.feedback",
     "threads.sync_custom_action",
+    "threads.custom_action",
 )
 # Known ChatKit request types for features TaskPilot does not offer, and why.
 UNSUPPORTED = {
@@ -80,11 +89,6 @@ UNSUPPORTED = {
     "input.transcribe": "dictation",
     "threads.add_client_tool_output": "client tools",
     "threads.add_structured_input": "structured input",
-    # No task widget button wants a reply from the model: they are all sync actions.
-    "threads.custom_action": (
-        "widget actions that stream a reply; TaskPilot's task widgets send "
-        "threads.sync_custom_action"
-    ),
 }
 
 
@@ -110,6 +114,18 @@ def refusal(error: TaskPilotError) -> ErrorEvent:
     """A turn TaskPilot will not run (now), as ChatKit's error event: Retry offered when trying
     again may work."""
     return ErrorEvent(code="custom", message=error.message, allow_retry=error.code in RETRYABLE)
+
+
+def moved_on(history: list[Message]) -> int | None:
+    """The question whose waiting call a new message declined as it was stored (its reply
+    is the newest in the new turn's history, and says so): its id, else None."""
+    reply = history[-1] if history else None
+    if reply is None or reply.role != Role.ASSISTANT.value or reply.reply_to_id is None:
+        return None
+    calls = ToolCall.stored(reply.tool_calls)
+    if any(call.approval is Approval.DECLINED and call.result == MOVED_ON for call in calls):
+        return reply.reply_to_id
+    return None
 
 
 class ChatKitRequestError(Exception):
@@ -215,6 +231,8 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 actions.parse_action(request.params.action)
             except actions.ActionError as exc:
                 raise ChatKitRequestError(exc.status, exc.message) from exc
+        if isinstance(request, ThreadsCustomActionReq):
+            await self._admit_decision(request, context)
         if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
             message = request.params.input
             if message.attachments:
@@ -237,7 +255,11 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         except NotFoundError as exc:
             raise ChatKitRequestError(404, str(exc)) from exc
         turn = isinstance(
-            request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq
+            request,
+            ThreadsCreateReq
+            | ThreadsAddUserMessageReq
+            | ThreadsRetryAfterItemReq
+            | ThreadsCustomActionReq,  # a decision resumes a turn
         )
         if not turn:  # reads and edits: the person's request budget (turns have their own)
             try:
@@ -249,6 +271,27 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                 context.slot = await self.turns.admit(context.user_id)
             except TaskPilotError as exc:
                 raise ChatKitRequestError.of(exc) from exc
+
+    async def _admit_decision(
+        self, request: ThreadsCustomActionReq, context: RequestContext
+    ) -> None:
+        """An approval card's Confirm or Cancel: a 400 for anything else and a 404 for a card
+        that is not in the caller's thread, before the stream starts (inside it, the library
+        would answer either with a bare stream error)."""
+        try:
+            actions.check_sender(request.params.item_id)
+            decision = approvals.parse_decision(request.params.action)
+            assert request.params.item_id is not None
+            card = await self.store.load_item(
+                request.params.thread_id, request.params.item_id, context
+            )
+            if not isinstance(card, WidgetItem):
+                raise actions.ActionError(400, actions.NO_SENDER)
+            approvals.check_card(card, decision)
+        except actions.ActionError as exc:
+            raise ChatKitRequestError(exc.status, exc.message) from exc
+        except NotFoundError as exc:
+            raise ChatKitRequestError(404, str(exc)) from exc
 
     async def _guarded(
         self, result: StreamingResult, context: RequestContext
@@ -300,6 +343,12 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         except TaskPilotError as exc:
             yield refusal(exc)
             return
+        declined = moved_on(context.prepared.history)
+        if declined is not None:
+            # This message declined the change an approval card was asking about: the card,
+            # its workflow and the reply saying so, as a reload shows them.
+            for done in await self.store.turn_items(thread.id, declined, context):
+                yield ThreadItemDoneEvent(item=done)
         async for event in super()._process_new_thread_item_respond(thread, item, context):
             yield event
 
@@ -317,7 +366,54 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         turn, context.prepared = context.prepared, None
         if turn is None:
             turn = await self._retry(thread, input_user_message, context)
-        translator = TurnTranslator(thread.id, turn.message_id, earlier=len(turn.earlier_calls))
+        async for event in self._run(thread, turn, context):
+            yield event
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """An approval card's Confirm or Cancel (`threads.custom_action`, checked by
+        `_admit_decision`): the paused turn resumes with the decision, streaming the rest of
+        it; a card that no longer asks is answered as it is now (`approvals.py`)."""
+        decision = approvals.parse_decision(action)
+        if sender is None or not approvals.offered(sender, decision):
+            if sender is not None:  # read just now: as it is
+                yield ThreadItemReplacedEvent(item=sender)
+            return
+        try:
+            turn = await self.turns.prepare_decision(
+                context.user_id,
+                thread.id,
+                decision.payload.call_id,
+                decision.approve,
+                slot=context.slot,
+            )
+        except TaskPilotError as exc:
+            # Decided meanwhile (another tab pressed too), or refused for now.
+            card = await self.store.load_item(thread.id, sender.id, context)
+            yield ThreadItemReplacedEvent(item=card)
+            if exc.code is not ErrorCode.APPROVAL_NOT_PENDING:
+                yield refusal(exc)
+            return
+        async for event in self._run(thread, turn, context):
+            yield event
+
+    async def _run(
+        self, thread: ThreadMetadata, turn: PreparedTurn, context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Run a prepared turn through the turn engine, streaming it as ChatKit events."""
+        context.prepared = None  # running now: the stream's end need not abandon it
+        resumed = None
+        if turn.decision is not None:
+            call = decided(turn.decision.call, turn.decision.approve)
+            resumed = Resumed(call, turn.earlier_calls, turn.decision.paused.reply)
+        translator = TurnTranslator(
+            thread.id, turn.message_id, earlier=len(turn.earlier_calls), resumed=resumed
+        )
         running = self.turns.start(turn)
         answered = False
         try:
@@ -332,8 +428,17 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
                     # A first turn that failed: named from its message, as the API and the
                     # page name a new conversation (an answered one is titled by the engine).
                     thread.title = title_from_message(turn.question)
-                for out in translator.translate(event):
+                if turn.waiting:
+                    continue  # a paused turn asked again: shown below, as a reload shows it
+                numbers = translator.tasks_for(event)
+                tasks = await self.store.tasks_now(numbers, context) if numbers else None
+                for out in translator.translate(event, tasks):
                     yield out
+            if turn.waiting:
+                for item in await self.store.turn_items(thread.id, turn.message_id, context):
+                    yield ThreadItemDoneEvent(item=item)
+            for out in translator.finish():  # paused for an approval: its items end here
+                yield out
         finally:
             # ChatKit's Stop closes the stream: the turn stops too (its question is kept);
             # once the reply is stored there is nothing to stop, and its title still comes.

@@ -231,6 +231,24 @@ class ConversationThreadStore(Store[RequestContext]):
             }
             await store.rate(thread_id, sorted(replies), feedback)
 
+    async def turn_items(
+        self, thread_id: str, turn: int, context: RequestContext
+    ) -> list[ThreadItem]:
+        """The items of the turn started by user message `turn`, after the message itself,
+        as a reload lists them (a paused turn asked again shows them so)."""
+        async with self._conversations(context) as store:
+            await store.get(thread_id)
+            messages = await store.named_messages(thread_id, {turn}, {turn}, ())
+            tasks = await _tasks_now(store, messages)
+        items = [item for m in messages for item in message_items(m, thread_id, tasks)]
+        return [item for item in items if item.type != "user_message"]
+
+    async def tasks_now(self, numbers: set[int], context: RequestContext) -> dict[int, TaskOut]:
+        """The caller's tasks with these numbers, as they are now (one query)."""
+        async with self.db.session() as session:
+            rows = await TaskService(session, context.user_id).numbered(numbers)
+        return {row.number: TaskOut.of(row) for row in rows}
+
     async def find_user_message(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> Message:
