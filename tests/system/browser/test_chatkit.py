@@ -162,6 +162,61 @@ def test_a_tasks_changed_effect_and_a_widget_button_refresh_the_task_panel_mid_t
     assert chat.page_errors == []
 
 
+def test_an_approval_cards_confirm_through_the_wrapper_deletes_and_refreshes_the_panel(
+    open_page: Callable[..., ChatPage], account: Account, model: BrowserStandIn
+) -> None:
+    """A delete waits with an approval card; its Confirm is a streamed
+    `threads.custom_action`, sent through the wrapper's fetch with the person's token. It
+    resumes the turn on the server, and the stream's `tasks_changed` effect refreshes the
+    task panel."""
+    chat = open_chatkit(open_page(account))
+    model.script_step(tool_call("add_task", {"title": "Buy milk"}))
+    model.script_step(reply("Added."))
+    model.script_step(tool_call("delete_task", {"task_id": 1}, call_id="call_del_1"))
+    model.script_step(reply("Deleted it."))
+    create = {"type": "threads.create", "params": {"input": user_input("add milk").model_dump()}}
+    created = parse_events(
+        chat.page.evaluate("body => window.__chatkit.request(body)", create)["body"]
+    )
+    thread_id = next(e.thread.id for e in created if e.type == "thread.created")  # type: ignore[union-attr]
+    chat.page.evaluate("() => window.__chatkit.effect('tasks_changed', {tool: 'add_task'})")
+    expect(chat.task_item("Buy milk")).to_be_visible()
+
+    ask = {
+        "type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": user_input("delete task 1").model_dump()},
+    }
+    asked = parse_events(chat.page.evaluate("body => window.__chatkit.request(body)", ask)["body"])
+    [card] = [e.item for e in asked if e.type == "thread.item.done" and e.item.type == "widget"]  # type: ignore[union-attr]
+    confirm = card.widget.confirm["action"]  # type: ignore[union-attr]
+    assert (confirm.type, confirm.payload, confirm.streaming) == (
+        "approval.approve",
+        {"call_id": "call_del_1"},
+        True,
+    )
+    expect(chat.task_item("Buy milk")).to_be_visible()  # nothing deleted yet
+
+    press = {
+        "type": "threads.custom_action",
+        "params": {
+            "thread_id": thread_id,
+            "item_id": card.id,
+            "action": {"type": confirm.type, "payload": confirm.payload},
+        },
+    }
+    answer = chat.page.evaluate("body => window.__chatkit.request(body)", press)
+    assert answer["status"] == 200, answer
+    events = parse_events(answer["body"])
+    assert [e.name for e in events if e.type == "client_effect"] == ["tasks_changed"]  # type: ignore[union-attr]
+    redrawn = next(
+        e.item for e in events if e.type == "thread.item.replaced" and e.item.id == card.id
+    )  # type: ignore[union-attr]
+    assert redrawn.widget.confirm is None  # type: ignore[union-attr]
+    chat.page.evaluate("() => window.__chatkit.effect('tasks_changed', {tool: 'delete_task'})")
+    expect(chat.task_item("Buy milk")).to_have_count(0)
+    assert chat.page_errors == []
+
+
 def test_another_users_thread_is_not_found_through_the_wrapper(
     open_page: Callable[..., ChatPage],
     new_account: Callable[[], Account],
