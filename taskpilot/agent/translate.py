@@ -54,9 +54,9 @@ class RunTranslator:
         return list(self.calls.values())
 
     def resume(self, calls: list[ToolCall], reply: str) -> None:
-        """A paused run taken up again: its waiting calls, the decided one first (the SDK
-        streams only their results), and the reply streamed before the pause, which the
-        stored reply continues as a new paragraph."""
+        """A paused run taken up again: the turn's calls so far in their order (the decided
+        one with its decision: the SDK streams only its result), and the reply streamed
+        before the pause, which the stored reply continues as a new paragraph."""
         for call in calls:
             self.calls[call.call_id] = call
         if reply:

@@ -410,7 +410,7 @@ class TaskPilotChatKitServer(ChatKitServer[RequestContext]):
         resumed = None
         if turn.decision is not None:
             call = decided(turn.decision.call, turn.decision.approve)
-            resumed = Resumed(call, turn.earlier_calls, turn.decision.paused.reply)
+            resumed = Resumed(call, turn.decision.calls(), turn.decision.paused.reply)
         translator = TurnTranslator(
             thread.id, turn.message_id, earlier=len(turn.earlier_calls), resumed=resumed
         )

@@ -81,10 +81,11 @@ def _now() -> datetime:
 @dataclass(frozen=True)
 class Resumed:
     """A paused turn taken up with the person's decision: the decided call (its approval
-    set), the calls made before the pause, and the reply streamed before it."""
+    set), the turn's calls so far in their stored order (the decided one among them), and
+    the reply streamed before the pause."""
 
     call: ToolCall
-    earlier_calls: list[ToolCall] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
     reply: str = ""
 
 
@@ -102,7 +103,7 @@ class TurnTranslator:
         self.thread_id = thread_id
         self.turn = turn
         # Calls an earlier attempt at this turn made: stored before this attempt's.
-        self._earlier = len(resumed.earlier_calls) if resumed else earlier
+        self._earlier = 0 if resumed else earlier
         self._now = now
         self._resumed = resumed
         self._workflow: WorkflowItem | None = None
@@ -113,7 +114,9 @@ class TurnTranslator:
         self._ended = False  # the reply is stored (`done`) or the turn failed (`error`)
         # What the reply has said so far, and the calls that returned (for its annotations).
         self._said = resumed.reply if resumed else ""
-        self._returned: list[ToolCall] = list(resumed.earlier_calls) if resumed else []
+        self._returned = [c for c in resumed.calls if c.result is not None] if resumed else []
+        for place, call in enumerate(resumed.calls if resumed else [], 1):
+            self._calls[call.call_id] = place  # their cards keep the ids they were shown with
         if resumed is not None and resumed.reply:
             # Shown already (streamed before the pause, or listed since): continued in place.
             self._reply = AssistantMessageItem(
@@ -193,8 +196,12 @@ class TurnTranslator:
         """The decided call returned: its workflow (the calls before the pause and this one)
         and its card redrawn in place; the workflow stays open for the calls that follow."""
         assert self._resumed is not None
-        place = self._calls.setdefault(call.call_id, self._earlier + 1)
-        calls = [*self._resumed.earlier_calls, call]
+        place = self._calls.setdefault(call.call_id, len(self._calls) + 1)
+        calls = [call if c.call_id == call.call_id else c for c in self._resumed.calls] or [call]
+        # The others still waiting are asked again, in place, if the run pauses again.
+        for index, other in enumerate(calls):
+            if other.approval is Approval.PENDING:
+                self._running[other.call_id] = index
         self._returned.append(call)
         self._workflows = max(self._workflows, 1)
         self._workflow = WorkflowItem(

@@ -42,8 +42,16 @@ class Decision:
     call: ToolCall
     approve: bool
     paused: PausedRun
-    # The turn's other calls still waiting (a model may ask two deletes in one step).
-    others: tuple[ToolCall, ...] = ()
+    # The turn's calls so far, in their stored order: those made before the pause and those
+    # waiting (a model may ask two deletes in one step; the others are asked again).
+    record: tuple[ToolCall, ...] = ()
+
+    def calls(self) -> list[ToolCall]:
+        """The turn's calls so far in their order, the decided one with its decision: the
+        resumed run's record, which its new calls follow."""
+        chosen = decided(self.call, self.approve)
+        record = self.record or (self.call,)
+        return [chosen if call.call_id == chosen.call_id else call for call in record]
 
 
 _VERBS: dict[str, str] = {ToolName.DELETE_TASK: "Delete"}

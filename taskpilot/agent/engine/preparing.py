@@ -23,7 +23,7 @@ from taskpilot.core import metrics
 from taskpilot.core.config import Settings
 from taskpilot.core.db import Database
 from taskpilot.core.errors import ErrorCode, TaskPilotError
-from taskpilot.data.models import Approval, Conversation, Message, Role, ToolCall, TurnStatus
+from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
@@ -109,11 +109,9 @@ class TurnPreparer:
             if claim is None:
                 raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
             turn = await self._prepared(store, conversation, message, claim)
-            turn.earlier_calls = [
-                c for c in turn.earlier_calls if c.approval is not Approval.PENDING
-            ]
-            others = tuple(c for c in waiting if c is not call)  # asked again if still waiting
-            turn.decision = Decision(call, approve, paused, others)
+            # The turn's record so far, in order, becomes the resumed run's (`Decision.calls`).
+            turn.decision = Decision(call, approve, paused, tuple(turn.earlier_calls))
+            turn.earlier_calls = []
             return turn
 
         return await self._settle(user_id, step)

@@ -23,7 +23,6 @@ from agents.models.interface import Model
 from taskpilot.agent.engine.approvals import (
     CANNOT_RESUME,
     PausedRun,
-    decided,
     resumed_state,
     summarize,
 )
@@ -261,9 +260,7 @@ class TurnRunner:
         if turn.decision is None:
             return turn_input(turn.history, turn.question, turn.earlier_calls, turn.message_id)
         decision = turn.decision
-        translator.resume(
-            [decided(decision.call, decision.approve), *decision.others], decision.paused.reply
-        )
+        translator.resume(decision.calls(), decision.paused.reply)
         try:
             return await resumed_state(agent, decision)
         except Exception as exc:  # another SDK's snapshot, say: ask again
