@@ -84,9 +84,32 @@ async def summarize(db: Database, user_id: str, call: ToolCall) -> str:
     return f"{verb} {words}".strip()
 
 
+def _plain_history(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot with its input's earlier replies as the plain `{role, content}` messages
+    the turn gave it. `RunState.to_json` (openai-agents 0.24) rewrites them as
+    `{role, content: [output_text], status}`, which its own Chat Completions converter
+    refuses ("Unhandled item type"), so a resumed run with history would fail there."""
+    items = snapshot.get("original_input")
+    if not isinstance(items, list):
+        return snapshot
+    return {**snapshot, "original_input": [_plain(item) for item in items]}
+
+
+def _plain(item: Any) -> Any:
+    """One input item; an earlier reply rewritten by the SDK as a plain message again."""
+    if not isinstance(item, dict) or item.get("role") != "assistant" or "type" in item:
+        return item
+    parts = item.get("content")
+    if not isinstance(parts, list) or not all(
+        isinstance(part, dict) and part.get("type") == "output_text" for part in parts
+    ):
+        return item
+    return {"role": "assistant", "content": "".join(str(part.get("text", "")) for part in parts)}
+
+
 async def resumed_state(agent: Agent[Any], decision: Decision) -> RunState[Any, Agent[Any]]:
     """The paused run, with the decision applied, ready for `Runner.run_streamed`."""
-    state = await RunState.from_json(agent, decision.paused.state)
+    state = await RunState.from_json(agent, _plain_history(decision.paused.state))
     waiting = [
         item
         for item in state.get_interruptions()
