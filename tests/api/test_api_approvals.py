@@ -193,7 +193,7 @@ async def test_the_round_trip_streams_as_server_sent_events(offline_runtime: Run
         assert "approval" not in kinds and "error" not in kinds
         finished = next(data for kind, data in events if kind == "tool_finished")
         assert finished["call_id"] == asked["call"]["call_id"]
-        assert finished["result"]["status"] == "deleted"
+        assert finished["result"]["status"] == "deleted" and finished["approval"] == "approved"
         done = events[-1][1]
         text = "".join(data["delta"] for kind, data in events if kind == "text_delta")
         assert text == done["response"] == "Deleted task 1: **Buy milk**."
@@ -222,18 +222,7 @@ async def test_declining_keeps_the_task_and_the_offline_model_says_so(
         assert [c["approval"] for c in messages[-1]["tool_calls"]] == ["declined"]
 
 
-# Engine bug, reported: the Agents SDK's RunState.to_json rewrites an earlier assistant turn
-# of the input as {"role", "content": [output_text], "status"}, which its own Chat Completions
-# converter refuses ("Unhandled item type"), so a resumed run with history fails there.
-COMPATIBLE_CANNOT_RESUME = pytest.mark.xfail(
-    strict=True, reason="a resumed run's replayed assistant turn breaks Chat Completions"
-)
-
-
-@pytest.mark.parametrize(
-    "provider",
-    [p if p == "openai" else pytest.param(p, marks=COMPATIBLE_CANNOT_RESUME) for p in PROVIDERS],
-)
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("approve", [True, False], ids=["approved", "declined"])
 async def test_the_model_is_told_the_decision_as_the_calls_output(
     database_url: str, running: Any, standin: OpenAIStandIn, provider: str, approve: bool
@@ -253,7 +242,8 @@ async def test_the_model_is_told_the_decision_as_the_calls_output(
         assert answer["response"] == "Deleting it."
         asked_before = len(standin.model_requests)
 
-        standin.script(reply("Done." if approve else "Okay, I left it."))
+        said = "Done." if approve else "Okay, I left it."
+        standin.script(reply(said))
         decided = await ada.decide(pending["decide"], approve=approve)
         assert decided.status_code == 200, decided.text
         standin.assert_done()
@@ -266,7 +256,7 @@ async def test_the_model_is_told_the_decision_as_the_calls_output(
         assert output == DECLINED
         assert await stored_tasks(runtime, ada.id) == {1: "Buy milk"}
     assert user_texts(resumed) == ["add buy milk", "delete task 1"]
-    assert decided.json()["response"].startswith("Deleting it.")
+    assert decided.json()["response"] == f"Deleting it.\n\n{said}"  # the reply, continued
 
 
 def user_texts(request: RecordedRequest) -> list[str]:

@@ -6,7 +6,7 @@ A delete pauses on machine A, which is then stopped; well past any lease A could
 the person approves on machine B, which never saw the turn: B resumes the run from what the
 database holds, the task is deleted, the reply stored, and the model is shown the call paired
 with its result. The model is the only double (the loopback OpenAI stand-in, spoken to over
-the Responses API).
+Chat Completions, as an OpenAI-compatible server is).
 """
 
 from __future__ import annotations
@@ -36,14 +36,10 @@ from tests.support.openai_standin import OpenAIStandIn, reply, tool_call
 pytestmark = pytest.mark.postgres
 
 REDIS_URL = os.environ.get("TASKPILOT_TEST_APPROVALS_REDIS_URL") or "redis://127.0.0.1:6379/13"
-MODEL_KEY = "sk-proj-ApprovalsAcrossMachines-0b7e91c3"
+MODEL_KEY = "sk-compat-ApprovalsAcrossMachines-0b7e91c3"
 LEASE = 2  # seconds: the shortest lease there is; the decision comes well after it
 SETTINGS = {
-    # The Responses API: a resumed run with an earlier turn in its input fails over Chat
-    # Completions (the SDK's RunState.to_json; see tests/api/test_api_approvals.py).
-    "MODEL_PROVIDER": "openai",
-    "OPENAI_API_KEY": MODEL_KEY,
-    "MODEL_NAME": "gpt-4.1-mini",
+    "MODEL_API_KEY": MODEL_KEY,
     "TURN_LEASE_SECONDS": str(LEASE),
     "CHAT_TURNS_PER_MINUTE": "100000",
 }
@@ -63,9 +59,10 @@ async def test_a_delete_paused_on_a_stopped_machine_is_approved_on_another(
     database: str, tmp_path: Path
 ) -> None:
     with OpenAIStandIn(api_key=MODEL_KEY) as model:
-        env = {**SETTINGS, "OPENAI_BASE_URL": model.base_url}
         machines = [
-            launch(name, tmp_path, database, model.base_url, redis_url=REDIS_URL, extra_env=env)
+            launch(
+                name, tmp_path, database, model.base_url, redis_url=REDIS_URL, extra_env=SETTINGS
+            )
             for name in ("A", "B")
         ]
         try:
