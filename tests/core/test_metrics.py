@@ -220,8 +220,37 @@ async def test_tool_durations_are_kept_per_tool_and_made_up_names_stay_out(
     code = made_up.json()["code"]
     assert grew("taskpilot_turns_total", outcome="failed", code=code) == 1
     assert "drop_every_table_now" not in after.text
-    tools = {labels["tool"] for labels in after.labels_of(timed)}
-    assert tools <= {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+    # The labels this test's turns added to (the metrics are the whole process's).
+    tools = {labels["tool"] for labels in after.labels_of(timed) if grew(timed, **labels)}
+    assert tools == {"add_task", "list_tasks", "complete_task"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug, reported: agent/translate.py times a declined call (no tool ran) as"
+    " tool 'unknown', outcome 'error'",
+)
+async def test_a_declined_delete_is_not_timed_as_a_tool_call(sqlite_url: str, running: Any) -> None:
+    """A delete the person declined never reached the MCP server: no tool duration for it."""
+    runtime = await running(Runtime(metered(sqlite_url)))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        chat = f"/api/{me['id']}/chat"
+        added = await http.post(chat, json={"message": "add buy milk"}, headers=me["headers"])
+        body = {"message": "delete task 1", "conversation_id": added.json()["conversation_id"]}
+        paused = await http.post(chat, json=body, headers=me["headers"])
+        before = await scrape(http)
+        decide = paused.json()["pending_approval"]["decide"]
+        declined = await http.post(decide, json={"approve": False}, headers=me["headers"])
+        assert declined.status_code == 200, declined.text
+        after = await scrape(http)
+    timed = "taskpilot_tool_call_duration_seconds_count"
+    grown = [
+        labels
+        for labels in after.labels_of(timed)
+        if after(timed, **labels) > before(timed, **labels)
+    ]
+    assert grown == []
 
 
 # --- refusals and queues ---------------------------------------------------------------------
