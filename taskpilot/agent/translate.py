@@ -108,9 +108,10 @@ class RunTranslator:
             # Only a tool the MCP server ran carries custom data (`mcp_client`): a name the
             # model made up is answered "not found" by the SDK and must not become a label.
             ran = bool(item.custom_data)
-            metrics.TOOL_SECONDS.labels(
-                call.name if ran else "unknown", "ok" if ran and not call.is_error else "error"
-            ).observe(time.perf_counter() - self._tools_started)
+            if call.approval is not Approval.DECLINED:  # declined: no tool ran, none is timed
+                metrics.TOOL_SECONDS.labels(
+                    call.name if ran else "unknown", "ok" if ran and not call.is_error else "error"
+                ).observe(time.perf_counter() - self._tools_started)
             # With the result, the agent turns to the model again.
             self._asked_model = time.perf_counter()
             return ToolFinished(**call.model_dump())

@@ -225,11 +225,6 @@ async def test_tool_durations_are_kept_per_tool_and_made_up_names_stay_out(
     assert tools == {"add_task", "list_tasks", "complete_task"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug, reported: agent/translate.py times a declined call (no tool ran) as"
-    " tool 'unknown', outcome 'error'",
-)
 async def test_a_declined_delete_is_not_timed_as_a_tool_call(sqlite_url: str, running: Any) -> None:
     """A delete the person declined never reached the MCP server: no tool duration for it."""
     runtime = await running(Runtime(metered(sqlite_url)))

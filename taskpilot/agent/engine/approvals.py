@@ -77,8 +77,8 @@ async def summarize(db: Database, user_id: str, call: ToolCall) -> str:
         try:
             async with db.session() as session:
                 task = await TaskService(session, user_id).get(number)
-        except TaskNotFound:
-            return f"{verb} task {number}"
+        except TaskNotFound:  # approving tells the model so; the person should know first
+            return f"{verb} task {number}{SEPARATOR}not in your list"
         return f"{verb} task {number}{SEPARATOR}{shortened(task.title)}"
     words = tool_arguments_in_words(call.name, call.arguments)
     return f"{verb} {words}".strip()
