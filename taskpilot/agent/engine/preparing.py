@@ -109,8 +109,10 @@ class TurnPreparer:
             if claim is None:
                 raise TaskPilotError(ErrorCode.APPROVAL_NOT_PENDING, NOT_WAITING)
             turn = await self._prepared(store, conversation, message, claim)
-            # The turn's record so far, in order, becomes the resumed run's (`Decision.calls`).
-            turn.decision = Decision(call, approve, paused, tuple(turn.earlier_calls))
+            # The turn's record so far, in order, waiting calls included, becomes the resumed
+            # run's (`Decision.calls`).
+            record = tuple(ToolCall.stored(message.tool_calls))
+            turn.decision = Decision(call, approve, paused, record)
             turn.earlier_calls = []
             return turn
 
@@ -250,12 +252,11 @@ class TurnPreparer:
             )
             await asyncio.shield(failing)
             raise
+        # Only the calls that ran: a call still waiting for approval is on the record of a
+        # decision whose worker was lost, and shown to the model it would read as done.
+        ran = [call for call in ToolCall.stored(message.tool_calls) if call.result is not None]
         return PreparedTurn.of(
-            conversation,
-            message,
-            claim=claim,
-            history=history,
-            earlier_calls=ToolCall.stored(message.tool_calls),
+            conversation, message, claim=claim, history=history, earlier_calls=ran
         )
 
 
