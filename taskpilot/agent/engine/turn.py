@@ -68,6 +68,14 @@ class PreparedTurn:
     # The user's place among their running turns; given back when the turn ends.
     slot: TurnSlot | None = None
 
+    def calls_made(self) -> list[ToolCall]:
+        """The calls a failure before the run keeps: an earlier attempt's, or for a decision
+        those that ran before the pause (its `earlier_calls` are empty: the record is the
+        decision's)."""
+        if self.decision is None:
+            return self.earlier_calls
+        return [call for call in self.decision.record if call.result is not None]
+
     @classmethod
     def of(cls, conversation: Conversation, message: Message, **rest: Any) -> PreparedTurn:
         """The turn of a stored question in its conversation."""

@@ -160,7 +160,7 @@ class TurnEngine:
         try:
             if turn.claim is not None:
                 metrics.turn_ended(TurnOutcome.STOPPED, ErrorCode.TURN_STOPPED)
-                await self._failer.fail(turn.user_id, turn.claim, reason, turn.earlier_calls)
+                await self._failer.fail(turn.user_id, turn.claim, reason, turn.calls_made())
         finally:
             if turn.slot is not None:
                 await turn.slot.release()
@@ -199,7 +199,7 @@ class TurnEngine:
         metrics.turn_ended(TurnOutcome.STOPPED, running.stop_code)
         if turn.claim is not None:
             await self._failer.fail(
-                turn.user_id, turn.claim, running.stop_reason, turn.earlier_calls
+                turn.user_id, turn.claim, running.stop_reason, turn.calls_made()
             )
         running.emit(
             TurnError(
