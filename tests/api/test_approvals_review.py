@@ -8,8 +8,16 @@ Real API app, turn engine, MCP tools and databases; the offline model or the Ope
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable
 from typing import Any
 
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from taskpilot.data.models import Message
 from taskpilot.runtime import Runtime
 from tests.api.test_api_approvals import (
     Person,
@@ -18,8 +26,8 @@ from tests.api.test_api_approvals import (
     stored_tasks,
     two_tasks,
 )
-from tests.support.harness import api_client, make_settings
-from tests.support.openai_standin import OpenAIStandIn, reply, tool_call
+from tests.support.harness import api_client, live_server, make_settings
+from tests.support.openai_standin import OpenAIStandIn, error, reply, tool_call
 from tests.support.providers import provider_settings
 
 
@@ -97,3 +105,101 @@ async def test_a_decision_refused_by_a_shutdown_keeps_the_turns_earlier_calls(
     assert question["tool_calls"][0]["result"]["title"] == "Call mom"
     assert pending["call_id"] == "call_del"
     assert await stored_tasks(runtime, ada.id) == {1: "Buy milk", 2: "Call mom"}
+
+
+async def later(seconds: float, request: Awaitable[httpx.Response]) -> httpx.Response:
+    await asyncio.sleep(seconds)
+    return await request
+
+
+async def test_a_decision_racing_a_new_message_and_a_resend_never_breaks_the_conversation(
+    database_url: str, running: Any
+) -> None:
+    """On a real server, at once: Approve, a new message (which declines the waiting call
+    if it gets there first) and the paused question sent again with its client id. Whoever
+    wins, the task is deleted at most once and only if the approval won, every request is
+    answered, nothing is left running or waiting, and the history alternates."""
+    unlimited = make_settings(database_url, max_concurrent_turns=0, chat_turns_per_minute=0)
+    runtime = await running(Runtime(unlimited))
+    outcomes: set[tuple[int, int]] = set()
+    async with (
+        live_server(runtime) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        ada = await Person.sign_up(http)
+        for n in range(1, 7):
+            await ada.say(f"add chore {n}")
+        for n in range(1, 7):
+            asked = await ada.say(f"delete task {n}", client_message_id=f"del-{n}")
+            pending = asked["pending_approval"]
+            decided, moved_on, resent = await asyncio.gather(
+                later(n % 3 * 0.01, ada.decide(pending["decide"], approve=True)),
+                ada.send("show my tasks"),
+                ada.send(f"delete task {n}", client_message_id=f"del-{n}"),
+            )
+            assert moved_on.status_code == 200, moved_on.text
+            assert resent.status_code == 200, resent.text
+            assert decided.status_code in (200, 409), decided.text
+            deleted = n not in await stored_tasks(runtime, ada.id)
+            assert deleted is (decided.status_code == 200)
+            outcomes.add((decided.status_code, resent.status_code))
+            messages = await ada.messages()
+            assert alternates(messages), [(m["role"], m["status"]) for m in messages]
+            assert all(m["status"] == "answered" for m in messages)
+            no_call_waits_outside_a_paused_question(messages)
+    print(outcomes)
+
+
+SECRET_TITLE = "Quarterly-secret-title-7e13"
+SECRET_TEXT = "private-words-4b9f"
+
+
+async def test_no_question_task_title_or_paused_run_reaches_the_logs(
+    database_url: str, running: Any, standin: OpenAIStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pauses, an approval, a decline, a model failure after a decision, a stored run that
+    cannot be resumed and a decision whose worker was lost, with TaskPilot's loggers at DEBUG
+    and every other at INFO: no record carries the person's words or a task's title."""
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="taskpilot")
+    settings = provider_settings(database_url, "openai", standin, turn_lease_seconds=2)
+    runtime = await running(Runtime(settings))
+    async with api_client(runtime) as http:
+        ada = await Person.sign_up(http)
+        standin.script(tool_call("add_task", {"title": SECRET_TITLE}), reply("Added."))
+        await ada.say(f"add {SECRET_TITLE} {SECRET_TEXT}")
+        steps = ((True, reply("Done."), 200), (False, error(400), 502), (False, None, 502))
+        for approve, then, status in steps:
+            standin.script(tool_call("delete_task", {"task_id": 1}, text=SECRET_TEXT))
+            asked = await ada.say(f"delete {SECRET_TEXT}")
+            url = asked["pending_approval"]["decide"]
+            if then is None:  # a stored run that cannot be resumed, holding the secrets
+                async with runtime.db.session() as session:
+                    await session.execute(
+                        sa.update(Message)
+                        .where(col(Message.id) == asked["pending_approval"]["message_id"])
+                        .values(paused_run={"state": {"x": SECRET_TEXT}, "reply": SECRET_TITLE})
+                    )
+                    await session.commit()
+            else:
+                standin.script(then)
+            assert (await ada.decide(url, approve=approve)).status_code == status
+        standin.script(tool_call("delete_task", {"task_id": 1}, text=SECRET_TEXT))
+        asked = await ada.say(f"delete {SECRET_TEXT} again")
+        assert ada.conversation_id is not None
+        lost = await runtime.turns.prepare_decision(
+            ada.id, ada.conversation_id, asked["pending_approval"]["call_id"], True
+        )
+        assert lost.slot is not None
+        await lost.slot.release()
+        await asyncio.sleep(settings.turn_lease_seconds + 0.5)
+        standin.script(reply("Okay."))
+        assert (await ada.say(f"never mind {SECRET_TEXT}"))["response"] == "Okay."
+        standin.assert_done()
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    assert any(r.name.startswith("taskpilot") for r in records), "the capture is not working"
+    formatter = logging.Formatter()
+    for record in records:
+        dumped = f"{formatter.format(record)} {record.__dict__!r}"
+        for secret in (SECRET_TITLE, SECRET_TEXT):
+            assert secret not in dumped, f"{secret} in log record {record.name}: {record.msg}"
