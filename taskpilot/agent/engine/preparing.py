@@ -1,8 +1,9 @@
 """Preparing a turn: the question stored and claimed, or the one sent before found again.
 
 Each step is one database transaction that either yields a turn or says to look again:
-another turn holds the conversation or the message (`_Waiting`), or the state changed under
-the step (None). `TurnPreparer._settle` takes the step again after a pause, doubling, until
+another turn holds the conversation or the message (`_Waiting`), the state changed under
+the step (None), or the step closed the turn that held the conversation (`_Freed`: looked at
+again at once). `TurnPreparer._settle` takes the step again after a pause, doubling, until
 TURN_WAIT_SECONDS have passed, then refuses with `turn_in_progress`.
 """
 
@@ -139,6 +140,8 @@ class TurnPreparer:
                 raise TaskPilotError(ErrorCode.CONVERSATION_NOT_FOUND, str(exc)) from exc
             except MessageNotFound as exc:
                 raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, str(exc)) from exc
+            except _Freed:
+                continue  # at once: even with no time to wait, the conversation is free now
             except _Waiting as waiting:
                 reason = waiting.reason
             else:
@@ -194,9 +197,9 @@ class TurnPreparer:
             return None  # sent at the same moment by another request: find it next time
         except ConversationBusy:
             if await turns.fail_lost(conversation_key):
-                return None  # its worker was gone; ask again at once
+                raise _Freed from None  # its worker was gone; ask again at once
             if await turns.decline_paused(conversation_key):
-                return None  # the person moved on from a change waiting for them
+                raise _Freed from None  # the person moved on from a change waiting for them
             raise _Waiting(BUSY_CONVERSATION) from None
         return PreparedTurn.of(
             conversation, message, claim=Claim(message.id or 0, 1), history=history
@@ -221,7 +224,7 @@ class TurnPreparer:
             claim = await turns.claim(message)
         except ConversationBusy:
             if await turns.fail_lost(conversation_key):
-                return None
+                raise _Freed from None
             raise _Waiting(BUSY_CONVERSATION) from None
         if claim is None:
             if not await turns.is_latest(message):
@@ -266,3 +269,9 @@ class _Waiting(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Freed(Exception):
+    """The step closed the turn that held the conversation (lost, or a change the person
+    moved on from): look again at once, whatever TURN_WAIT_SECONDS is. Each look that
+    raises it closed a turn, so looking again makes progress."""
