@@ -203,3 +203,20 @@ async def test_no_question_task_title_or_paused_run_reaches_the_logs(
         dumped = f"{formatter.format(record)} {record.__dict__!r}"
         for secret in (SECRET_TITLE, SECRET_TEXT):
             assert secret not in dumped, f"{secret} in log record {record.name}: {record.msg}"
+
+
+async def test_a_new_message_is_answered_at_once_even_when_messages_never_wait(
+    database_url: str, running: Any
+) -> None:
+    """TURN_WAIT_SECONDS=0 (a message never waits for another turn): a new message into a
+    conversation whose delete waits declines it and is answered, rather than being refused
+    with 'already being answered' after it declined the call."""
+    runtime = await running(Runtime(make_settings(database_url, turn_wait_seconds=0)))
+    async with api_client(runtime) as http:
+        ada = await Person.sign_up(http)
+        await two_tasks(ada)
+        assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        answer = await ada.send("show my tasks")
+        assert answer.status_code == 200, answer.text
+        messages = await ada.messages()
+    assert alternates(messages) and messages[-2]["content"] == "show my tasks"
