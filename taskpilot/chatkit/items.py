@@ -57,7 +57,15 @@ from taskpilot.agent.tool_words import (
     tool_result_in_words,
 )
 from taskpilot.chatkit.widgets import decision_words, task_widget
-from taskpilot.data.models import Conversation, Message, Role, ToolCall, TurnStatus, as_utc
+from taskpilot.data.models import (
+    Approval,
+    Conversation,
+    Message,
+    Role,
+    ToolCall,
+    TurnStatus,
+    as_utc,
+)
 from taskpilot.mcp.tools import ToolName
 from taskpilot.services.public import TaskOut
 from taskpilot.services.turns import NOT_ANSWERED, seen_status
@@ -332,9 +340,16 @@ def message_items(
         if status == TurnStatus.AWAITING.value:
             items.extend(_paused_items(message, thread_id, created, tasks))
         if status == TurnStatus.FAILED.value:
-            if message.tool_calls:
+            # A call still waiting on a failed question never ran (its decision's worker was
+            # lost): not shown; a retry asks again.
+            ran = [
+                call
+                for call in ToolCall.stored(message.tool_calls)
+                if call.approval is not Approval.PENDING
+            ]
+            if ran:
                 tools = item_id(TOOLS, message.id)
-                calls = ToolCall.stored(message.tool_calls)
+                calls = ran
                 items.append(workflow_item(tools, thread_id, created, calls))
                 items.extend(call_widgets(message.id, thread_id, created, calls, tasks))
             note = item_id(NOTE, message.id)

@@ -350,7 +350,9 @@ class TurnStore:
             else call
             for call in ToolCall.stored(message.tool_calls)
         ]
-        closed = await self.finish(claim, conversation_id, MOVED_ON_REPLY, calls)
+        said = (message.paused_run or {}).get("reply") if message.paused_run else None
+        reply = f"{said}\n\n{MOVED_ON_REPLY}" if isinstance(said, str) and said else MOVED_ON_REPLY
+        closed = await self.finish(claim, conversation_id, reply, calls)
         return 0 if closed is None else 1
 
     async def finish(

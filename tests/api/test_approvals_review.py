@@ -19,7 +19,8 @@ from sqlmodel import col
 
 from taskpilot.data.models import Message
 from taskpilot.runtime import Runtime
-from tests.api.test_api_approvals import (
+from taskpilot.services.turns import MOVED_ON_REPLY
+from tests.support.approvals import (
     Person,
     alternates,
     assert_waits_for_task_1,
@@ -220,3 +221,22 @@ async def test_a_new_message_is_answered_at_once_even_when_messages_never_wait(
         assert answer.status_code == 200, answer.text
         messages = await ada.messages()
     assert alternates(messages) and messages[-2]["content"] == "show my tasks"
+
+
+async def test_moving_on_keeps_what_the_reply_said_before_the_pause(
+    database_url: str, running: Any, standin: OpenAIStandIn
+) -> None:
+    """A new message declines the waiting delete; the stored reply of the paused turn keeps
+    the words the model said before it paused, then says why nothing was done."""
+    runtime = await running(Runtime(provider_settings(database_url, "openai", standin)))
+    async with api_client(runtime) as http:
+        ada = await Person.sign_up(http)
+        standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added."))
+        await ada.say("add buy milk")
+        standin.script(tool_call("delete_task", {"task_id": 1}, text="Deleting it."))
+        assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        standin.script(reply("Sure."))
+        await ada.say("never mind, what's open?")
+        messages = await ada.messages()
+    assert messages[3]["content"] == f"Deleting it.\n\n{MOVED_ON_REPLY}"
+    assert alternates(messages)

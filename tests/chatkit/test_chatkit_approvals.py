@@ -536,3 +536,26 @@ async def test_approvals_given_on_another_worker_after_the_first_has_gone(
     async with two.db.session() as session:
         statuses = {m.status for m in (await session.exec(select(Message))).all()}  # type: ignore[arg-type]
     assert TurnStatus.AWAITING.value not in statuses
+
+
+async def test_a_failed_question_whose_decision_was_lost_shows_no_waiting_call(
+    settings: Settings, running: Any
+) -> None:
+    """The worker that took a Confirm died before the delete ran: once its lease is out the
+    question reads failed, and a reload shows neither a card nor a workflow task still
+    "Waiting for your approval" (nothing waits: a retry asks again)."""
+    lease = Settings(**{**settings.model_dump(), "turn_lease_seconds": 2})
+    runtime = await running(Runtime(lease))
+    async with api_client(runtime) as http:
+        me = await sign_up(http)
+        ck = ChatKitClient(http, me["headers"])
+        thread_id, _, card_id, call_id, _ = await paused_with_a_card(ck)
+        lost = await runtime.turns.prepare_decision(me["id"], thread_id, call_id, True)
+        assert lost.slot is not None
+        await lost.slot.release()
+        await asyncio.sleep(lease.turn_lease_seconds + 0.5)
+        shown = await listed(ck, thread_id)
+    said = json.dumps(shown)
+    assert card_id not in shown
+    assert ASKING["text"] not in said
+    assert any(item["type"] == "assistant_message" for item in shown.values())  # the note

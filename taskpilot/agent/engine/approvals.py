@@ -12,6 +12,7 @@ conversation declines the waiting call unasked (`TurnStore.decline_paused`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from taskpilot.core.db import Database
 from taskpilot.data.models import Approval, Message, ToolCall
 from taskpilot.mcp.tools import DECLINED, ToolName
 from taskpilot.services.tasks import TaskNotFound, TaskService
+
+logger = logging.getLogger("taskpilot.agent")
 
 # A stored paused run that cannot be resumed (written by another version of the SDK, say).
 CANNOT_RESUME = "This change can't be resumed any more. Ask again."
@@ -79,6 +82,9 @@ async def summarize(db: Database, user_id: str, call: ToolCall) -> str:
                 task = await TaskService(session, user_id).get(number)
         except TaskNotFound:  # approving tells the model so; the person should know first
             return f"{verb} task {number}{SEPARATOR}not in your list"
+        except Exception:  # the pause is stored already: ask without the title
+            logger.warning("could not read the task an approval is about")
+            return f"{verb} task {number}"
         return f"{verb} task {number}{SEPARATOR}{shortened(task.title)}"
     words = tool_arguments_in_words(call.name, call.arguments)
     return f"{verb} {words}".strip()
