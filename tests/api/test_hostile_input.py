@@ -222,7 +222,10 @@ async def test_a_model_obeying_the_injection_still_acts_only_for_the_signed_in_u
         # the rest of the compromised run goes on.
         # Its summary reads Mallory's task 1, which does not exist: nothing of Alice's.
         pending = response.json()["pending_approval"]
-        assert pending["name"] == "delete_task" and pending["summary"] == "Delete task 1"
+        assert (
+            pending["name"] == "delete_task"
+            and pending["summary"] == "Delete task 1 · not in your list"
+        )
         response = await scene.send(
             "POST", pending["decide"].removeprefix(f"/api/{scene.mallory['id']}"), {"approve": True}
         )
