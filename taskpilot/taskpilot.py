@@ -43,7 +43,10 @@ configure_logs(get_settings())
 app = rx.App(
     api_transformer=create_api(get_runtime()),
     stylesheets=["/taskpilot.css"],
-    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+        rx.script(src="/earlier.js", defer=True),  # a long chat's earlier messages, on scroll
+    ],
 )
 app.register_lifespan_task(_runtime_lifespan)
 register(app)

@@ -24,6 +24,7 @@ def assistant_message(message: ObjectVar[MessageView]) -> rx.Component:
                 class_name="tp-meta",
             ),
             class_name="tp-assistant",
+            id=f"message-{message.key}",  # `message_element_id`
             custom_attrs={"data-testid": "message-assistant", "data-streaming": "false"},
         ),
     )

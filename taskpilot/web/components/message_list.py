@@ -60,9 +60,25 @@ def _notice() -> rx.Component:
     )
 
 
+def _earlier() -> rx.Component:
+    """A long chat shows its newest messages; this loads the page before the earliest shown
+    (pressed, or by itself once scrolled into view: `assets/earlier.js`)."""
+    return rx.cond(
+        ChatState.has_earlier,
+        rx.el.button(
+            "Show earlier messages",
+            type="button",
+            on_click=ChatState.load_earlier,
+            class_name="tp-earlier",
+            custom_attrs={"data-testid": "load-earlier"},
+        ),
+    )
+
+
 def message_list() -> rx.Component:
     """Screen readers hear new messages politely; not every token while one streams."""
     return rx.el.div(
+        _earlier(),
         rx.foreach(ChatState.messages, _row),
         live_turn(),
         _notice(),

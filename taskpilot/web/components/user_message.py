@@ -19,4 +19,5 @@ def user_message(message: ObjectVar[MessageView]) -> rx.Component:
         ),
         rx.el.div(timestamp(message.created_at), class_name="tp-meta"),
         class_name="tp-user-row",
+        id=f"message-{message.key}",  # `message_element_id`: "Show earlier messages" returns here
     )

@@ -80,8 +80,9 @@ from taskpilot.web.view_models import (
 
 logger = logging.getLogger("taskpilot.web")
 
-# The newest messages a conversation page shows.
-MESSAGE_LIMIT = 200
+# How many messages a conversation page shows at first, and loads each time the person
+# scrolls back past the earliest shown ("Show earlier messages").
+MESSAGE_PAGE = 100
 # How often a turn waiting on a slow model looks at the Stop flag.
 STOP_POLL_SECONDS = 0.25
 COMPOSER_ID = "composer"
@@ -96,19 +97,38 @@ ALREADY_DECIDED = "That was already decided elsewhere; the conversation is up to
 Preparing = Callable[[str], Awaitable[PreparedTurn]]
 
 
+def message_element_id(key: str) -> str:
+    """The id of a message's element in the list (`message_list.py`)."""
+    return f"message-{key}"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredPage:
+    """A page of the conversation's messages, oldest first, and whether earlier ones exist."""
+
+    messages: list[MessageView]
+    earlier: bool
+
+
 async def stored_messages(
-    db: Database, store: ConversationStore, conversation_id: str
-) -> list[MessageView]:
-    """The conversation's newest messages as the page shows them."""
-    rows = await store.messages(conversation_id, limit=MESSAGE_LIMIT)
-    return [await _stored_message(db, store.user_id, row) for row in rows]
+    db: Database, store: ConversationStore, conversation_id: str, before_id: int | None = None
+) -> StoredPage:
+    """The conversation's newest `MESSAGE_PAGE` messages as the page shows them (those before
+    message `before_id`, when given)."""
+    rows = await store.messages(conversation_id, limit=MESSAGE_PAGE + 1, before_id=before_id)
+    shown = rows[-MESSAGE_PAGE:]
+    views = [await _stored_message(db, store.user_id, row) for row in shown]
+    return StoredPage(views, earlier=len(rows) > len(shown))
 
 
-async def read_conversation(user_id: str, conversation_id: str) -> list[MessageView]:
+async def read_conversation(
+    user_id: str, conversation_id: str, before_id: int | None = None
+) -> StoredPage:
     """The conversation as stored, read again in a session of its own (after a page load)."""
     db = get_runtime().db
     async with db.session() as session:
-        return await stored_messages(db, ConversationStore(session, user_id), conversation_id)
+        store = ConversationStore(session, user_id)
+        return await stored_messages(db, store, conversation_id, before_id)
 
 
 async def _stored_message(db: Database, user_id: str, row: Message) -> MessageView:
@@ -133,6 +153,8 @@ class ChatState(AuthState):
     missing: rx.Field[bool] = rx.field(False)
     load_error: rx.Field[str] = rx.field("")
     messages: rx.Field[list[MessageView]] = rx.field(default_factory=list)
+    # Whether messages before the earliest shown exist ("Show earlier messages").
+    has_earlier: rx.Field[bool] = rx.field(False)
     # The turn being answered, shown below the messages until it is stored.
     live_status: rx.Field[str] = rx.field("")  # "" | streaming | stopped | error
     live_text: rx.Field[str] = rx.field("")
@@ -190,11 +212,11 @@ class ChatState(AuthState):
                 store = ConversationStore(session, user.id)
                 conversations = await store.recent(HISTORY_LIMIT)
                 task_rows = await TaskService(session, user.id).find(tasks._query())
-                title, messages, missing = "", [], False
+                title, page, missing = "", StoredPage([], earlier=False), False
                 if route_id:
                     try:
                         title = (await store.get(route_id)).title
-                        messages = await stored_messages(get_runtime().db, store, route_id)
+                        page = await stored_messages(get_runtime().db, store, route_id)
                     except ConversationNotFound:
                         missing = True
         except AccountError:
@@ -210,9 +232,35 @@ class ChatState(AuthState):
         self._detach()
         self.current_id = "" if missing else route_id
         self.missing = missing
-        self.messages = messages
+        self._show(page)
         history.current_title = title
         return ask_zone
+
+    def _show(self, page: StoredPage) -> None:
+        self.messages, self.has_earlier = page.messages, page.earlier
+
+    @rx.event
+    async def load_earlier(self) -> Any:
+        """Scrolled back past the earliest message shown: load the page before it, and keep
+        the message that was first in view."""
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        stored = [message for message in self.messages if message.id > 0]
+        if not self.current_id or not stored or not self.has_earlier:
+            return None
+        first = stored[0]
+        try:
+            page = await read_conversation(identity.user_id, self.current_id, first.id)
+        except DatabaseUnavailable:
+            self.load_error = DATABASE_DOWN
+            return None
+        except ConversationNotFound:
+            self.has_earlier = False
+            return None
+        self.messages = [*page.messages, *self.messages]
+        self.has_earlier = page.earlier
+        return rx.scroll_to(message_element_id(first.key))
 
     def _detach(self) -> None:
         """Let a running turn finish unseen; clear the live block."""
@@ -418,7 +466,7 @@ class ChatState(AuthState):
         """A decision on a change that is no longer waiting (decided in another tab or through
         the API, or declined by a newer message): say so, and show the stored conversation."""
         try:
-            messages = await read_conversation(user_id, conversation_id)
+            page = await read_conversation(user_id, conversation_id)
         except (DatabaseUnavailable, ConversationNotFound) as exc:
             async with self:
                 reason = DATABASE_DOWN if isinstance(exc, DatabaseUnavailable) else str(exc)
@@ -427,7 +475,7 @@ class ChatState(AuthState):
         async with self:
             if self._active_turn == turn_key:
                 self._detach()
-                self.messages = messages
+                self._show(page)
                 self.notice = ALREADY_DECIDED
 
     def _refused(self, turn_key: str, message: str) -> None:
@@ -499,7 +547,7 @@ class ChatState(AuthState):
         """Show the conversation as stored: a new message has declined the change that was
         waiting on the page, and the engine stored a reply saying so before the question."""
         try:
-            self.messages = await read_conversation(user_id, conversation_id)
+            self._show(await read_conversation(user_id, conversation_id))
         except (DatabaseUnavailable, ConversationNotFound):
             logger.warning("could not read the conversation again after a declined approval")
 
