@@ -344,7 +344,7 @@ class TaskService:
         """Change the given fields of a task; fields left as None stay as they are.
 
         `repeat` sets a rule (an RRULE or words), the due date moving to its first date from
-        the new or current due date (today, if that has passed); "none" stops it repeating.
+        the new or current due date (else today); "none" stops it repeating.
         Every value is checked before any is applied, so a refused update changes nothing.
         """
         task = await self.get(number)
@@ -391,6 +391,5 @@ class TaskService:
         due = changes.get("due_date", task.due_date)
         if "due_date" in changes and due is None:
             raise TaskError(NEEDS_A_DATE)
-        start = due if due is not None and ("due_date" in changes or due >= self.today) else None
-        first, stored = self._first_due(rule, start or self.today)
+        first, stored = self._first_due(rule, due or self.today)
         return {"repeat": stored, "due_date": first}
