@@ -219,7 +219,7 @@ def judge(
         right = len(new) == 1 and not gone and not changes
         if right:
             task = after[new[0]]
-            wanted = {"priority": "medium", "tags": [], "due": None, "repeat": None}
+            wanted: dict[str, Any] = {"priority": "medium", "tags": [], "due": None, "repeat": None}
             wanted.update(expect.fields)
             right = all(_field_ok(name, value, task) for name, value in wanted.items())
     elif expect.action == "change":
