@@ -83,6 +83,7 @@ class TaskView:
     due_tone: str = ""
     tags: list[str] = dataclasses.field(default_factory=list)
     repeat_label: str = ""  # "every Monday"; "" for a task that does not repeat
+    due_date: str = ""  # ISO; a repeating task's completion says which date it completes
 
 
 def tool_card_started(call_id: str, name: str, arguments: dict[str, Any] | None) -> ToolCardView:
@@ -287,4 +288,5 @@ def task_view(task: TaskOut, today: date) -> TaskView:
         due_tone=tone,
         tags=list(task.tags),
         repeat_label=repeat_in_words(task.repeat),
+        due_date=task.due_date or "",
     )

@@ -31,6 +31,7 @@ def _due_badge(task: ObjectVar[TaskView]) -> rx.Component:
             ),
             variant="outline",
             size="1",
+            custom_attrs={"data-testid": "task-due"},
         ),
     )
 
