@@ -147,7 +147,7 @@ class Outcome:
 
 # --- judging -------------------------------------------------------------------------------
 
-_ATTRIBUTES = ("title", "description", "completed", "priority", "due_date", "tags")
+_ATTRIBUTES = ("title", "description", "completed", "priority", "due_date", "tags", "repeat")
 
 
 def _norm(text: Any) -> str:
@@ -169,7 +169,7 @@ def _field_ok(name: str, expected: Any, task: Mapping[str, Any]) -> bool:
         return _matches(expected, task["due_date"])
     if name == "tags":
         return sorted(task["tags"]) == sorted(expected)
-    return _matches(expected, task[name])
+    return _matches(expected, task.get(name))
 
 
 def _diff(
@@ -178,7 +178,7 @@ def _diff(
     new = sorted(set(after) - set(before))
     gone = sorted(set(before) - set(after))
     changes = {
-        number: {a for a in _ATTRIBUTES if before[number][a] != after[number][a]}
+        number: {a for a in _ATTRIBUTES if before[number].get(a) != after[number].get(a)}
         for number in set(before) & set(after)
     }
     return new, gone, {number: attrs for number, attrs in changes.items() if attrs}
@@ -219,7 +219,8 @@ def judge(
         right = len(new) == 1 and not gone and not changes
         if right:
             task = after[new[0]]
-            wanted = {"priority": "medium", "tags": [], "due": None, **expect.fields}
+            wanted: dict[str, Any] = {"priority": "medium", "tags": [], "due": None, "repeat": None}
+            wanted.update(expect.fields)
             right = all(_field_ok(name, value, task) for name, value in wanted.items())
     elif expect.action == "change":
         assert expect.task is not None
@@ -276,7 +277,8 @@ def judge(
 
 
 def _brief(task: Mapping[str, Any]) -> str:
-    parts = [f"{k}={task[k]}" for k in ("due_date", "priority", "tags", "description") if task[k]]
+    shown = ("due_date", "priority", "tags", "description", "repeat")
+    parts = [f"{k}={task[k]}" for k in shown if task.get(k)]
     return f" ({', '.join(parts)})" if parts else ""
 
 

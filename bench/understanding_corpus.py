@@ -438,6 +438,60 @@ CASUAL_ADD = _cases(
     ("put 'call the council' on the list", added("Call the council")),
 )
 
+# A repeat is stored as an RRULE; the due date is its first date from today (a Wednesday).
+# Changing a repeat may move the due date to the rule's first date, so both are expected.
+REPEATS = _cases(
+    "repeating tasks",
+    (
+        "water the ferns every monday",
+        added("Water the ferns", repeat="FREQ=WEEKLY;BYDAY=MO", due=MONDAY),
+    ),
+    ("add stretch every day", added("Stretch", repeat="FREQ=DAILY", due="2026-12-02")),
+    (
+        "add stand-up notes every weekday",
+        added("Stand-up notes", repeat="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", due="2026-12-02"),
+    ),
+    (
+        "add team sync every mon and thu #work",
+        added("Team sync", repeat="FREQ=WEEKLY;BYDAY=MO,TH", due=TOMORROW, tags=["work"]),
+    ),
+    (
+        "add clean the fridge every week",
+        added("Clean the fridge", repeat="FREQ=WEEKLY", due="2026-12-02"),
+    ),
+    (
+        "take out the recycling every other week",
+        added("Take out the recycling", repeat="FREQ=WEEKLY;INTERVAL=2", due="2026-12-02"),
+    ),
+    (
+        "add review the budget every 2 weeks",
+        added("Review the budget", repeat="FREQ=WEEKLY;INTERVAL=2", due="2026-12-02"),
+    ),
+    (
+        "add call grandma every other sunday",
+        added("Call grandma", repeat="FREQ=WEEKLY;INTERVAL=2;BYDAY=SU", due=SUNDAY),
+    ),
+    (
+        "add pay rent monthly on the 15th, high priority",
+        added("Pay rent", repeat="FREQ=MONTHLY;BYMONTHDAY=15", due="2026-12-15", priority="high"),
+    ),
+    (
+        "remind me to back up the laptop every month",
+        added("Back up the laptop", repeat="FREQ=MONTHLY;BYMONTHDAY=2", due="2026-12-02"),
+    ),
+    ("add take vitamins daily", added("Take vitamins", repeat="FREQ=DAILY", due="2026-12-02")),
+    ("make the dentist repeat every friday", changed(2, repeat="FREQ=WEEKLY;BYDAY=FR")),
+    ("make task 3 repeat every monday", changed(3, repeat="FREQ=WEEKLY;BYDAY=MO", due=MONDAY)),
+    ("the electricity bill repeats monthly", changed(4, repeat="FREQ=MONTHLY;BYMONTHDAY=5")),
+    (
+        ["add water the plants every monday"],
+        "stop repeating task 10",
+        changed(10, repeat=None),
+    ),
+    (["add water the plants every monday"], "stop repeating it", changed(10, repeat=None)),
+    ("make task 6 repeat every blue moon", asked()),
+)
+
 CHATTER = _cases(
     "chatter",
     ("hi", nothing()),
@@ -465,5 +519,6 @@ CORPUS: list[Case] = [
     *QUESTIONS,
     *WHICH_ONE,
     *CASUAL_ADD,
+    *REPEATS,
     *CHATTER,
 ]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskpilot.mcp.tools import ToolName, without_error_prefix
+from taskpilot.services.repeats import NO_REPEAT, repeat_in_words
 
 SEPARATOR = " · "
 MAX_SHOWN_ERROR = 240
@@ -36,6 +37,14 @@ def _due(value: object) -> str:
     return f"due {shortened(value, 30)}"
 
 
+def _repeat(value: object) -> str:
+    """ "every Monday" for an RRULE; a rule given in words stays as said."""
+    text = " ".join(str(value).split())
+    if text.lower() in NO_REPEAT:
+        return "stop repeating"
+    return repeat_in_words(text) or f"repeat {shortened(text, 40)}"
+
+
 def _task(value: object) -> str:
     return f"task {shortened(value, 12)}"
 
@@ -52,6 +61,7 @@ _ARGUMENT_WORDS: dict[str, Callable[[object], str]] = {
     "priority": shortened,
     "tag": _tags,
     "tags": _tags,
+    "repeat": _repeat,
     "description": _quoted,
     "sort": lambda v: f"by {shortened(v, 20)}",
     "limit": lambda v: f"up to {shortened(v, 6)}",
@@ -119,4 +129,7 @@ def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
     if number is None:
         return verb
     phrase = f"{verb} task {number}"
-    return f"{phrase}{SEPARATOR}{shortened(title)}" if title else phrase
+    phrase = f"{phrase}{SEPARATOR}{shortened(title)}" if title else phrase
+    if status == "completed" and result.get("completed") is False and result.get("due_date"):
+        phrase += f"{SEPARATOR}next due {shortened(result['due_date'], 30)}"  # it repeats
+    return phrase

@@ -143,6 +143,9 @@ class Task(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     completed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # A repeating task's rule, an RFC 5545 RRULE value ("FREQ=WEEKLY;BYDAY=MO"); its due date
+    # is the next occurrence (`services/repeats.py`). None: the task does not repeat.
+    repeat: str | None = Field(default=None, max_length=200)
 
 
 class Conversation(SQLModel, table=True):

@@ -121,6 +121,14 @@ def _due(value: str | None, settings: Settings) -> date | None:
 
 
 PriorityArg = Literal["low", "medium", "high"]
+RepeatArg = Annotated[
+    str | None,
+    Field(
+        max_length=200,
+        description="How the task repeats: an RFC 5545 RRULE (FREQ=WEEKLY;BYDAY=MO) or words"
+        " ('every monday', 'every weekday', 'every other week', 'monthly on the 15th').",
+    ),
+]
 
 
 def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
@@ -142,7 +150,8 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         user_id = current_user_id()
         try:
             async with db.session() as session:
-                return await operation(TaskService(session, user_id))  # type: ignore[no-any-return]
+                tasks = TaskService(session, user_id, today(settings))
+                return await operation(tasks)  # type: ignore[no-any-return]
         except TaskError as exc:
             raise ToolError(str(exc)) from exc
         except DatabaseUnavailable as exc:
@@ -158,12 +167,14 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
             Field(description="YYYY-MM-DD, or today/tomorrow/a weekday/'next week'."),
         ] = None,
         tags: Annotated[list[str] | None, Field(description="Short labels, e.g. ['work'].")] = None,
+        repeat: RepeatArg = None,
     ) -> dict[str, Any]:
-        """Add a task to the person's list. Returns the new task with its task_id."""
+        """Add a task to the person's list. Returns the new task with its task_id. A repeating
+        task is due on its rule's first date (from due_date, else today)."""
         due = _due(due_date, settings)
 
         async def op(tasks: TaskService) -> dict[str, Any]:
-            task = await tasks.add(title, description, priority, due, tags)
+            task = await tasks.add(title, description, priority, due, tags, repeat)
             return TaskResult.of_change(task, "created")
 
         return await run(op)
@@ -215,11 +226,20 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
     async def complete_task(
         task_id: Annotated[int, Field(description="The task's number.")],
         completed: Annotated[bool, Field(description="False re-opens a done task.")] = True,
+        due_date: Annotated[
+            str | None,
+            Field(
+                description="For a repeating task, optional: the due date (YYYY-MM-DD) being"
+                " completed; a task already moved past it is not moved again."
+            ),
+        ] = None,
     ) -> dict[str, Any]:
-        """Mark a task as done (or, with completed=false, as not done)."""
+        """Mark a task as done (or, with completed=false, as not done). A repeating task stays
+        open, moved to its next due date."""
+        occurrence = _due(due_date, settings)
 
         async def op(tasks: TaskService) -> dict[str, Any]:
-            task = await tasks.complete(task_id, completed)
+            task = await tasks.complete(task_id, completed, occurrence)
             return TaskResult.of_change(task, "completed" if completed else "pending")
 
         return await run(op)
@@ -246,8 +266,16 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
             str | None, Field(description="New due date; 'none' removes it.")
         ] = None,
         tags: Annotated[list[str] | None, Field(description="Replaces the tags.")] = None,
+        repeat: Annotated[
+            str | None,
+            Field(
+                max_length=200,
+                description="A new repeat (an RRULE or words, as for add_task); 'none' stops"
+                " the task repeating.",
+            ),
+        ] = None,
     ) -> dict[str, Any]:
-        """Change a task's title, description, priority, due date or tags."""
+        """Change a task's title, description, priority, due date, tags or repeat."""
         clear_due = due_date is not None and due_date.strip().lower() in ("none", "no", "clear")
         due = None if clear_due else _due(due_date, settings)
 
@@ -260,6 +288,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
                 due_date=due,
                 clear_due_date=clear_due,
                 tags=tags,
+                repeat=repeat,
             )
             return TaskResult.of_change(task, "updated")
 

@@ -33,6 +33,11 @@ class TaskOut(BaseModel):
     priority: Literal["low", "medium", "high"]
     due_date: str | None
     tags: list[str]
+    repeat: str | None = Field(
+        default=None,
+        description="How the task repeats: an RFC 5545 RRULE value (FREQ=WEEKLY;BYDAY=MO), its"
+        " due date being the next occurrence; completing it moves it to the one after.",
+    )
     created_at: str | None
     updated_at: str | None
     completed_at: str | None
@@ -64,6 +69,7 @@ def _task_fields(task: Task) -> dict[str, Any]:
         "priority": task.priority,
         "due_date": task.due_date.isoformat() if task.due_date else None,
         "tags": list(task.tags or []),
+        "repeat": task.repeat,
         "created_at": _iso(task.created_at),
         "updated_at": _iso(task.updated_at),
         "completed_at": _iso(task.completed_at),

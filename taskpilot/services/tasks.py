@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.data.models import Priority, Task, User, utcnow
+from taskpilot.services.repeats import Repeat, RepeatError, clean_repeat, read_rrule
 from taskpilot.services.text import LINE_BREAKS, unstorable
 
 MAX_TITLE = 200
@@ -123,6 +124,17 @@ def clean_tags(tags: list[str] | str | None) -> list[str]:
     return result
 
 
+def parse_repeat(repeat: str) -> Repeat | None:
+    """A repeat from an RRULE or words ("every monday"); None for "none" (stop repeating)."""
+    try:
+        return clean_repeat(repeat)
+    except RepeatError as exc:
+        raise TaskError(str(exc)) from exc
+
+
+NEEDS_A_DATE = "A repeating task needs a due date; stop it repeating first (repeat 'none')."
+
+
 _PRIORITY_RANK = sa.case(
     (col(Task.priority) == Priority.HIGH.value, 0),
     (col(Task.priority) == Priority.MEDIUM.value, 1),
@@ -145,11 +157,24 @@ _INSERT_TASK = sa.insert(_tasks).returning(_tasks.c.id)
 
 
 class TaskService:
-    """Task operations on behalf of one user. Construct one per request."""
+    """Task operations on behalf of one user. Construct one per request.
 
-    def __init__(self, session: AsyncSession, user_id: str) -> None:
+    `today` is the person's today (`core.clock.today`, in their time zone): where a repeating
+    task starts and where it goes once done. Left out, it is today in UTC.
+    """
+
+    def __init__(self, session: AsyncSession, user_id: str, today: date | None = None) -> None:
         self.session = session
         self.user_id = user_id
+        self.today = today or datetime.now(UTC).date()
+
+    def _first_due(self, rule: Repeat, start: date) -> tuple[date, str]:
+        """A repeating task's first due date on or after `start`, and its rule as stored."""
+        anchored = rule.anchored(start)
+        try:
+            return anchored.first_on_or_after(start), anchored.rrule()
+        except RepeatError as exc:  # pragma: no cover - every rule kept has a next date
+            raise TaskError(str(exc)) from exc
 
     async def _next_number(self) -> int:
         result = await self.session.execute(_NEXT_NUMBER, {"owner_id": self.user_id})
@@ -165,9 +190,15 @@ class TaskService:
         priority: str | Priority | None = None,
         due_date: date | None = None,
         tags: list[str] | str | None = None,
+        repeat: str | None = None,
     ) -> Task:
-        """Create a task and return it."""
+        """Create a task and return it. A repeating one (`repeat`: an RRULE or words) is due
+        on the rule's first date from `due_date` (else today)."""
         now = utcnow()
+        rule = parse_repeat(repeat) if repeat is not None else None
+        stored_rule = None
+        if rule is not None:
+            due_date, stored_rule = self._first_due(rule, due_date or self.today)
         values: dict[str, Any] = {
             "user_id": self.user_id,
             "title": clean_title(title),
@@ -175,6 +206,7 @@ class TaskService:
             "priority": clean_priority(priority).value,
             "due_date": due_date,
             "tags": clean_tags(tags),
+            "repeat": stored_rule,
             "completed": False,
             "created_at": now,
             "updated_at": now,
@@ -247,15 +279,46 @@ class TaskService:
         statement = statement.order_by(*order).limit(limit)
         return list((await self.session.exec(statement)).all())
 
-    async def complete(self, number: int, completed: bool = True) -> Task:
-        """Mark a task done (or not done again)."""
+    async def complete(
+        self, number: int, completed: bool = True, occurrence: date | None = None
+    ) -> Task:
+        """Mark a task done (or not done again). A repeating task done stays open, due on its
+        rule's next date (as Todoist and Things do: one task, its number kept).
+
+        `occurrence`: the due date of the repeating task the caller saw; once the task has
+        moved past it (another tab completed it first), it is not moved again.
+        """
         task = await self.get(number)
+        if completed and task.repeat and task.due_date is not None and not task.completed:
+            if occurrence is not None and occurrence != task.due_date:
+                return task  # that date is done already
+            return await self._advance(task)
         if task.completed != completed:
             task.completed = completed
             task.completed_at = utcnow() if completed else None
             task.updated_at = utcnow()
             self.session.add(task)
             await self.session.commit()
+        return task
+
+    async def _advance(self, task: Task) -> Task:
+        """Move a repeating task to its next date, once: the UPDATE holds only while the task
+        is still due where it was read, so two completions at once (two tabs, two tools)
+        move it one step; the later one finds it moved and answers with it as it is."""
+        assert task.repeat is not None and task.due_date is not None
+        following = read_rrule(task.repeat).next_after(task.due_date, self.today)
+        await self.session.execute(
+            sa.update(_tasks)
+            .where(
+                _tasks.c.id == task.id,
+                _tasks.c.due_date == task.due_date,
+                _tasks.c.repeat == task.repeat,
+                _tasks.c.completed.is_(False),
+            )
+            .values(due_date=following, updated_at=utcnow())
+        )
+        await self.session.commit()
+        await self.session.refresh(task)
         return task
 
     async def delete(self, number: int) -> Task:
@@ -276,9 +339,12 @@ class TaskService:
         clear_due_date: bool = False,
         tags: list[str] | str | None = None,
         completed: bool | None = None,
+        repeat: str | None = None,
     ) -> Task:
         """Change the given fields of a task; fields left as None stay as they are.
 
+        `repeat` sets a rule (an RRULE or words), the due date moving to its first date from
+        the new or current due date (else today); "none" stops it repeating.
         Every value is checked before any is applied, so a refused update changes nothing.
         """
         task = await self.get(number)
@@ -295,12 +361,17 @@ class TaskService:
             changes["due_date"] = due_date
         if tags is not None:
             changes["tags"] = clean_tags(tags)
+        if repeat is not None:
+            changes.update(self._repeat_changes(task, parse_repeat(repeat), changes))
+        elif task.repeat and "due_date" in changes and changes["due_date"] is None:
+            raise TaskError(NEEDS_A_DATE)
         if completed is not None and completed != task.completed:
             changes["completed"] = completed
             changes["completed_at"] = utcnow() if completed else None
         if not changes:
             raise TaskError(
-                "Nothing to change: give a new title, description, priority, due date or tags."
+                "Nothing to change: give a new title, description, priority, due date, tags or"
+                " repeat."
             )
         for name, value in changes.items():
             setattr(task, name, value)
@@ -308,3 +379,17 @@ class TaskService:
         self.session.add(task)
         await self.session.commit()
         return task
+
+    def _repeat_changes(
+        self, task: Task, rule: Repeat | None, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The columns a new rule (None: stop repeating) changes, beside `changes`."""
+        if rule is None:
+            if not task.repeat:
+                raise TaskError(f"Task {task.number} doesn't repeat.")
+            return {"repeat": None}
+        due = changes.get("due_date", task.due_date)
+        if "due_date" in changes and due is None:
+            raise TaskError(NEEDS_A_DATE)
+        first, stored = self._first_due(rule, due or self.today)
+        return {"repeat": stored, "due_date": first}

@@ -14,6 +14,7 @@ from typing import Any
 from taskpilot.agent.tool_words import tool_arguments_in_words, tool_result_in_words
 from taskpilot.data.models import Approval, ToolCall, TurnStatus
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
+from taskpilot.services.repeats import repeat_in_words
 from taskpilot.services.turns import NOT_ANSWERED
 from taskpilot.web.wording import due_in_words, history_group
 
@@ -81,6 +82,8 @@ class TaskView:
     due_label: str = ""
     due_tone: str = ""
     tags: list[str] = dataclasses.field(default_factory=list)
+    repeat_label: str = ""  # "every Monday"; "" for a task that does not repeat
+    due_date: str = ""  # ISO; a repeating task's completion says which date it completes
 
 
 def tool_card_started(call_id: str, name: str, arguments: dict[str, Any] | None) -> ToolCardView:
@@ -284,4 +287,6 @@ def task_view(task: TaskOut, today: date) -> TaskView:
         due_label=label,
         due_tone=tone,
         tags=list(task.tags),
+        repeat_label=repeat_in_words(task.repeat),
+        due_date=task.due_date or "",
     )

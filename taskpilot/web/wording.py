@@ -1,6 +1,8 @@
 """What the chat page says about things: due dates, history groups, greetings.
 
-Tool calls in words live in `taskpilot.agent.tool_words` (ChatKit shows them too).
+Tool calls in words live in `taskpilot.agent.tool_words` (ChatKit shows them too), and a
+repeating task's rule in words ("every Monday") in `taskpilot.services.repeats` (the offline
+model's replies say it too).
 
 Plain functions of plain values, so they are tested without a browser.
 """

@@ -266,9 +266,9 @@ async def test_a_task_deleted_while_its_button_is_pressed_reads_deleted(
     card_id = f"widget_{await first_turn(ck, thread_id)}"
     complete = TaskService.complete
 
-    async def deleted_first(self: TaskService, number: int, completed: bool = True) -> Any:
+    async def deleted_first(self: TaskService, number: int, *args: Any) -> Any:
         await TaskService.delete(self, number)
-        return await complete(self, number, completed)
+        return await complete(self, number, *args)
 
     monkeypatch.setattr(TaskService, "complete", deleted_first)
     widget = await press(ck, thread_id, card_id, "task.complete", 1)

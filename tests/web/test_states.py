@@ -5,12 +5,14 @@ test cannot easily provoke (a database outage, a token that expires mid-session)
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from agents.testing import ModelStep, assistant_message, function_call
 from reflex_base.event import EventSpec
 
+from taskpilot.core.clock import today
 from taskpilot.core.errors import SOMETHING_WENT_WRONG
 from taskpilot.services.conversations import ConversationStore
 from taskpilot.services.tasks import TaskService
@@ -424,6 +426,26 @@ async def test_task_panel_changes_go_through_the_mcp_tools(
     tab.database_down(monkeypatch)
     await call(panel, "load_tasks")
     assert panel.task_error == DATABASE_DOWN
+
+
+async def test_a_repeating_task_completed_in_a_stale_tab_is_not_moved_twice(tab: Page) -> None:
+    """The panel completes a repeating task for the date it shows: once another tab (here,
+    the service) has moved it on, this tab's press does not move it again."""
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        service = TaskService(session, user_id, today(tab.runtime.settings))
+        first = (await service.add("Stretch", repeat="daily")).due_date
+    assert first is not None
+    panel = tab.tasks
+    await call(panel, "load_tasks")
+    assert [(t.repeat_label, t.due_date) for t in panel.tasks] == [("every day", first.isoformat())]
+    async with tab.runtime.db.session() as session:
+        await TaskService(session, user_id, first).complete(1)  # the other tab, today
+    await call(panel, "complete_task", 1)
+    following = (first + timedelta(days=1)).isoformat()
+    assert [(t.completed, t.due_date) for t in panel.tasks] == [(False, following)]
+    await call(panel, "complete_task", 1)  # now shown at its next date: done again, it moves
+    assert [t.due_date for t in panel.tasks] == [(first + timedelta(days=2)).isoformat()]
 
 
 async def test_layout_toggles(tab: Page) -> None:

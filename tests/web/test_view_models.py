@@ -254,3 +254,6 @@ def test_tasks_show_their_badges() -> None:
     assert (done.completed, done.due_tone, done.priority) == (True, "done", "medium")
     undated = task_view(finished.model_copy(update={"due_date": None}), date(2026, 11, 22))
     assert (undated.due_label, undated.due_tone) == ("", "")
+    assert view.repeat_label == ""
+    ferns = taxes.model_copy(update={"repeat": "FREQ=WEEKLY;BYDAY=MO"})
+    assert task_view(ferns, date(2026, 11, 22)).repeat_label == "every Monday"

@@ -11,6 +11,7 @@ from taskpilot.agent.offline.attributes import extract_attributes
 from taskpilot.agent.offline.commands import Command, Intent
 from taskpilot.agent.offline.words import capitalize
 from taskpilot.services.dates import DateParseError
+from taskpilot.services.repeats import RepeatError, read_rrule
 
 _FLAGS = re.IGNORECASE
 
@@ -66,8 +67,12 @@ def parse_add(rest: str, today: date) -> Command:
             _, arguments = extract_attributes(quoted.group("rest"), today)
         else:
             title, arguments = extract_attributes(rest, today)
-    except DateParseError as exc:
+    except (DateParseError, RepeatError) as exc:
         return Command(Intent.CLARIFY, message=f"I couldn't add that: {exc}")
+    if "repeat" in arguments and "due_date" not in arguments:
+        # Its first date, from our today (the person's), as a date said in words would be.
+        rule = read_rrule(arguments["repeat"]).anchored(today)
+        arguments["due_date"] = rule.first_on_or_after(today).isoformat()
     title = re.sub(r"^(?:to|that|about)\s+", "", title, flags=_FLAGS).strip()
     if not title:
         return Command(

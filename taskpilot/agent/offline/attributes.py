@@ -1,5 +1,6 @@
-"""What a message says about a task besides its title: its priority, due date, tags and
-description ("buy milk tomorrow, high priority #home" is the title "buy milk" and those).
+"""What a message says about a task besides its title: its priority, repeat, due date, tags
+and description ("buy milk tomorrow, high priority #home" is the title "buy milk" and those;
+"water the ferns every monday" repeats).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from taskpilot.agent.offline.dates import extract_due
+from taskpilot.services.repeats import REPEAT_PATTERN, read_repeat
 
 _FLAGS = re.IGNORECASE
 
@@ -145,6 +147,22 @@ def _without_trailing_hashtags(text: str) -> str:
     return " ".join(words)
 
 
+# After a repeat: the end of the clause (tags may follow), or the next clause.
+_REPEAT_FOLLOWER = re.compile(r"^(?:(?:\s+#[a-z][\w-]*)*[\s.!]*$|\s*[,;])", _FLAGS)
+
+
+def extract_repeat(text: str) -> tuple[str, str | None]:
+    """Remove the repeat the text ends with ("... every monday"), as an RRULE; one in the
+    middle of a title stays in it. Raises `RepeatError` for a day no month has."""
+    for match in reversed(list(REPEAT_PATTERN.finditer(text))):
+        if not _REPEAT_FOLLOWER.match(text[match.end() :]):
+            continue
+        repeat = read_repeat(match.group(0))
+        if repeat is not None:
+            return text[: match.start()] + " " + text[match.end() :], repeat.rrule()
+    return text, None
+
+
 def extract_attributes(text: str, today: date) -> tuple[str, dict[str, Any]]:
     """Pull priority, due date, tags and description out of `text`; return what is left."""
     found: dict[str, Any] = {}
@@ -152,7 +170,10 @@ def extract_attributes(text: str, today: date) -> tuple[str, dict[str, Any]]:
         found["description"] = match.group("d").strip()
         text = text[: match.start()]
     text, priority = _extract_priority(text)
+    text, repeat = extract_repeat(text)
     text, due = extract_due(text, today)
+    if repeat is None:  # "stretch every day tomorrow": the repeat before the date
+        text, repeat = extract_repeat(text)
     text, tags = _extract_tags(text)
     if "description" not in found and (match := _ASIDE.search(text)):
         found["description"] = match.group("d").strip()  # "call the insurer (policy 4471)"
@@ -161,6 +182,8 @@ def extract_attributes(text: str, today: date) -> tuple[str, dict[str, Any]]:
         found["priority"] = priority
     if due:
         found["due_date"] = due.isoformat()
+    if repeat:
+        found["repeat"] = repeat
     if tags:
         found["tags"] = tags
     return _tidy(text), found

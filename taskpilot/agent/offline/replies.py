@@ -8,6 +8,7 @@ from typing import Any
 
 from taskpilot.agent.offline.transcript import ToolResult, listed_tasks
 from taskpilot.mcp.tools import DECLINED, ToolName
+from taskpilot.services.repeats import repeat_in_words
 
 HELP_TEXT = (
     "I'm TaskPilot's **offline model**: a rule-based command parser, not an AI. I understand"
@@ -16,7 +17,8 @@ HELP_TEXT = (
     "- **what's pending?** or **show tasks due this week**\n"
     "- **complete task 3** or **mark buy milk as done**\n"
     "- **delete the meeting task**\n"
-    "- **rename task 1 to Call mom tonight** or **move task 2 to friday**\n\n"
+    "- **rename task 1 to Call mom tonight** or **move task 2 to friday**\n"
+    "- **water the ferns every monday** or **stop repeating task 4**\n\n"
     "For free-form conversation, set `MODEL_PROVIDER=openai` and `OPENAI_API_KEY` (or"
     " `MODEL_BASE_URL` for an OpenAI-compatible server)."
 )
@@ -44,7 +46,14 @@ def _details(task: Mapping[str, Any]) -> list[str]:
         details.append(f"{task['priority']} priority")
     if task.get("tags"):
         details.append(_tags_text(task["tags"]))
+    if repeats := _repeats(task):
+        details.append(repeats)
     return details
+
+
+def _repeats(task: Mapping[str, Any]) -> str:
+    """ "every Monday" for a repeating task, else ""."""
+    return repeat_in_words(task.get("repeat")) if isinstance(task.get("repeat"), str) else ""
 
 
 def _task_line(task: Mapping[str, Any], today: date) -> str:
@@ -60,6 +69,8 @@ def _task_line(task: Mapping[str, Any], today: date) -> str:
         facts.append(str(task["priority"]))
     if task.get("tags"):
         facts.append(_tags_text(task["tags"]))
+    if repeats := _repeats(task):
+        facts.append(repeats)
     if task.get("status") == "completed" or task.get("completed"):
         facts.append("done ✓")
     return line + (" — " + " · ".join(facts) if facts else "")
@@ -126,6 +137,10 @@ def _describe_update(task: Mapping[str, Any], arguments: Mapping[str, Any]) -> s
         changes.append(f"tags: {_tags_text(tags)}" if tags else "no tags")
     if "description" in arguments:
         changes.append("description updated")
+    if "repeat" in arguments:
+        repeats = _repeats(task)
+        due = f", next due {_format_day(task.get('due_date'))}" if repeats else ""
+        changes.append(f"repeats {repeats}{due}" if repeats else "no longer repeats")
     summary = f" ({', '.join(changes)})" if changes else ""
     return f"Updated task {task.get('task_id')}: **{task.get('title', '')}**{summary}."
 
@@ -149,6 +164,11 @@ def describe_result(result: ToolResult, today: date) -> str:
     if result.name == ToolName.COMPLETE_TASK:
         if result.arguments.get("completed") is False:
             return f"Reopened task {number}: **{title}** is pending again."
+        if task.get("completed") is False and (repeats := _repeats(task)):
+            return (
+                f"Nice work! Task {number} **{title}** is done for now ✓ It repeats {repeats}:"
+                f" next due {_format_day(task.get('due_date'))}."
+            )
         return f"Nice work! Marked task {number} as done: **{title}** ✓"
     if result.name == ToolName.DELETE_TASK:
         return f"Deleted task {number}: **{title}**."

@@ -1,7 +1,8 @@
 """Which kind of sentence one message (or one clause of it) is, tried in order: a greeting,
 thanks, a dismissal or a request for help; a bare task number or position (the answer to
 "which one?"); a list request; an update; a completion, reopening or deletion; an add; a
-question about tasks in other words. A misspelled command word is fixed only when the
+question about tasks in other words; a task said with a repeat ("water the ferns every
+monday"), which is a new one. A misspelled command word is fixed only when the
 message as typed is not understood (`parse_spelled`).
 """
 
@@ -18,6 +19,7 @@ from taskpilot.agent.offline.adding import (
     REMIND_PHRASE,
     parse_add,
 )
+from taskpilot.agent.offline.attributes import extract_repeat
 from taskpilot.agent.offline.commands import Command, Intent
 from taskpilot.agent.offline.filler import normalize
 from taskpilot.agent.offline.listing import (
@@ -124,6 +126,8 @@ def _parse_text(text: str, today: date) -> Command | _Guess:
         return Command(Intent.CLARIFY, message=EDIT_HELP)
     if (question := parse_question(bare, today)) is not None:
         return question
+    if extract_repeat(bare)[1] is not None:
+        return parse_add(bare, today)  # "water the ferns every monday": a task that repeats
     if mentions_tasks(bare):
         return _Guess(parse_list(bare, today))
     return Command(Intent.UNKNOWN)

@@ -1,5 +1,6 @@
 """A change to a task: its priority ("task 5 is urgent"), due date ("move the report to
-friday", "push the bill back by a week"), tags, notes or title ("rename task 2 to Call mom").
+friday", "push the bill back by a week"), tags, notes, title ("rename task 2 to Call mom") or
+repeat ("make task 3 repeat every monday", "stop repeating task 3").
 Each rule says which kind of change it reads; `parse_update` turns the kind and the words into
 `update_task` arguments, or a message saying why they are not usable.
 """
@@ -15,6 +16,7 @@ from taskpilot.agent.offline.commands import Command, Intent
 from taskpilot.agent.offline.references import REF, named_task
 from taskpilot.agent.offline.words import capitalize
 from taskpilot.services.dates import AMOUNT_OF_TIME, DateParseError, days_in, parse_due
+from taskpilot.services.repeats import RepeatError, read_repeat
 
 _FLAGS = re.IGNORECASE
 
@@ -24,6 +26,35 @@ _FIELD = r"(?P<field>priority|due\s*date|deadline|due|title|name|description|not
 _UPDATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, _FLAGS), kind)
     for pattern, kind in (
+        # A repeat stopped or set: "stop repeating task 3", "the ferns shouldn't repeat any
+        # more", "remove the repeat from task 3"; "make task 3 repeat every monday".
+        (r"^(?:stop|quit)\s+repeating\s+(?P<ref>.+)$", "stop_repeat"),
+        (r"^(?:don'?t|do\s+not|no\s+longer)\s+repeat\s+(?P<ref>.+)$", "stop_repeat"),
+        (r"^stop\s+(?P<ref>.+?)\s+(?:from\s+)?repeating$", "stop_repeat"),
+        (
+            r"^(?:remove|clear|delete|drop|cancel|turn\s+off|end)\s+(?:the\s+)?"
+            r"(?:repeat|recurrence|repetition)\s+(?:from|of|on|for)\s+(?P<ref>.+)$",
+            "stop_repeat",
+        ),
+        (
+            r"^" + REF + r"\s+(?:should\s*n'?t|should\s+not|does\s*n'?t|does\s+not|won'?t|"
+            r"will\s+not|need\s*n'?t|no\s+longer\s+needs\s+to)\s+repeat(?:\s+any\s?more)?$",
+            "stop_repeat",
+        ),
+        (
+            r"^(?:make|set|have|let)\s+" + REF + r"\s+(?:to\s+)?(?:repeat|recur)\s+"
+            r"(?P<value>.+)$",
+            "repeat",
+        ),
+        (
+            r"^(?:repeat)\s+" + REF + r"\s+(?P<value>(?:every|each|daily|weekly|monthly).*)$",
+            "repeat",
+        ),
+        (
+            r"^" + REF + r"\s+(?:repeats|recurs|should\s+repeat|needs\s+doing|happens)\s+"
+            r"(?P<value>(?:every|each|daily|weekly|fortnightly|monthly|yearly|annually|on\s+).*)$",
+            "repeat",
+        ),
         # A due date moved by an amount from its own: "push the bill back by a week",
         # "bring task 3 forward 2 days".
         (
@@ -268,6 +299,20 @@ def _field_value(field_name: str, value: str, today: date) -> dict[str, Any] | s
     return {"title": capitalize(value)}
 
 
+def _repeat_value(value: str) -> dict[str, Any] | str:
+    """The `repeat` argument for a rule said in words, or why it is not one."""
+    try:
+        repeat = read_repeat(value.strip(" .!"))
+    except RepeatError as exc:
+        return str(exc)
+    if repeat is None:
+        return (
+            f"I can't read {value!r} as a repeat. Try **every monday**, **every weekday**,"
+            " **every other week** or **monthly on the 15th**."
+        )
+    return {"repeat": repeat.rrule()}
+
+
 def parse_update(text: str, today: date) -> Command | None:
     for pattern, kind in _UPDATE_RULES:
         match = pattern.match(text)
@@ -284,6 +329,10 @@ def parse_update(text: str, today: date) -> Command | None:
         changes: dict[str, Any] | str
         if kind == "clear_due":
             changes = {"due_date": "none"}
+        elif kind == "stop_repeat":
+            changes = {"repeat": "none"}
+        elif kind == "repeat":
+            changes = _repeat_value(value)
         elif kind == "clear_tags":
             changes = {"tags": []}
         elif kind == "remove_tag":
@@ -318,7 +367,7 @@ def parse_update(text: str, today: date) -> Command | None:
             # "change task 2 to friday / high priority" changes those; anything else is a title.
             try:
                 remainder, attributes = extract_attributes(value, today)
-            except DateParseError as exc:
+            except (DateParseError, RepeatError) as exc:
                 changes = str(exc)
             else:
                 if attributes and not remainder:

@@ -1,4 +1,5 @@
-"""One task in the task panel: complete/reopen, title, badges, tags, delete."""
+"""One task in the task panel: complete/reopen, title, badges (priority, due date, the
+repeat in words), tags, delete."""
 
 from __future__ import annotations
 
@@ -30,6 +31,21 @@ def _due_badge(task: ObjectVar[TaskView]) -> rx.Component:
             ),
             variant="outline",
             size="1",
+            custom_attrs={"data-testid": "task-due"},
+        ),
+    )
+
+
+def _repeat_badge(task: ObjectVar[TaskView]) -> rx.Component:
+    return rx.cond(
+        task.repeat_label != "",
+        rx.badge(
+            rx.icon("repeat", size=11, aria_hidden="true"),
+            task.repeat_label,
+            color_scheme="violet",
+            variant="outline",
+            size="1",
+            custom_attrs={"data-testid": "task-repeat"},
         ),
     )
 
@@ -62,6 +78,7 @@ def task_item(task: ObjectVar[TaskView]) -> rx.Component:
                 rx.el.span(number, class_name="tp-task-number", title="Task number"),
                 _priority_badge(task),
                 _due_badge(task),
+                _repeat_badge(task),
                 rx.foreach(task.tags, lambda tag: rx.el.span("#", tag, class_name="tp-tag")),
                 class_name="tp-task-meta",
             ),

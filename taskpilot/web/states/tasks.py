@@ -125,8 +125,14 @@ class TaskState(AuthState):
 
     @rx.event
     async def complete_task(self, task_id: int) -> Any:
-        """Mark a task done, through the MCP `complete_task` tool."""
-        return await self._change(ToolName.COMPLETE_TASK, {"task_id": task_id})
+        """Mark a task done, through the MCP `complete_task` tool. A repeating task is
+        completed for the date this tab shows: if another tab has moved it on already, it
+        is not moved again."""
+        arguments: dict[str, Any] = {"task_id": task_id}
+        shown = next((task for task in self.tasks if task.task_id == task_id), None)
+        if shown is not None and shown.repeat_label and shown.due_date:
+            arguments["due_date"] = shown.due_date
+        return await self._change(ToolName.COMPLETE_TASK, arguments)
 
     @rx.event
     async def reopen_task(self, task_id: int) -> Any:

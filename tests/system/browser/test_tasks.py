@@ -1,9 +1,10 @@
-"""The task panel's own actions (complete, delete) and its status filter."""
+"""The task panel's own actions (complete, delete), its status filter, and a repeating task."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -73,4 +74,40 @@ def test_complete_filter_and_delete_from_the_panel(
     expect(chat.task_items).to_have_count(1)
     expect(chat.task_item("File taxes")).to_have_count(0)
     assert set(stored_tasks(api, account)) == {1}
+    model.assert_done()
+
+
+def test_a_repeating_task_shows_its_rule_and_moves_on_when_completed(
+    open_page: Callable[..., ChatPage],
+    account: Account,
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> None:
+    seed_conversation(
+        api,
+        account,
+        model,
+        "water the ferns every monday",
+        "Added it.",
+        tool_calls(
+            ScriptedCall("add_task", {"title": "Water the ferns", "repeat": "every monday"})
+        ),
+    )
+    due = date.fromisoformat(stored_tasks(api, account)[1]["due_date"])
+    assert due.weekday() == 0
+    chat = open_page(account).open_chat()
+    chat.ensure_tasks_panel()
+    ferns = chat.tasks_panel.locator('[data-testid=task-item][data-task-id="1"]')
+    expect(ferns.get_by_test_id("task-repeat")).to_have_text("every Monday")
+    badge = ferns.get_by_test_id("task-due")
+    before = badge.inner_text()
+    chat.screenshot("task-panel-repeating")
+
+    ferns.get_by_role("button", name="Complete task 1", exact=True).click()
+    expect(badge).not_to_have_text(before)  # due a week later
+    expect(ferns).to_have_attribute("data-completed", "false")  # it stays open
+    expect(ferns.get_by_role("button", name="Complete task 1", exact=True)).to_be_visible()
+    expect(ferns.get_by_test_id("task-repeat")).to_have_text("every Monday")
+    task = stored_tasks(api, account)[1]
+    assert (task["completed"], task["due_date"]) == (False, (due + timedelta(days=7)).isoformat())
     model.assert_done()
