@@ -6,8 +6,8 @@ SQLite with FTS5, PostgreSQL with `to_tsvector('simple', ...)` GIN indexes. Both
 - What the person types is read as words (runs of letters and digits), never as query syntax:
   quotes, `*`, `-`, `:`, `OR`, `NEAR` are punctuation or plain words, so no text is a syntax
   error. Each word is then quoted into the database's query language by this module alone.
-- Every word must match, each as the start of a word ("fer" finds "ferns"): results follow the
-  typing. No stemming ("ran" does not find "run"), since people write in many languages and
+- Every word must match, each as the start of a word ("fer" finds "ferns"), in one place: the
+  title or one message. Results follow the typing. No stemming ("ran" does not find "run"), since people write in many languages and
   PostgreSQL's `english` stemmer would mangle the rest; prefixes cover plurals and most endings.
 - Scoped to the person twice over: the index is asked only for their rows where it can be
   (FTS5 indexes `user_id`), and every match is joined back to its row and filtered on
