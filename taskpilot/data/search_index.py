@@ -10,10 +10,6 @@ them and every other difference is still reported.
 
 from __future__ import annotations
 
-# The text search configuration PostgreSQL indexes and queries with: `simple` (lower-cased
-# words, no stemming, no stop words). The index expression and the query must agree on it.
-POSTGRES_CONFIG = "simple"
-
 # SQLite: the FTS5 tables; FTS5 keeps each one's index in shadow tables named after it.
 MESSAGE_SEARCH = "message_search"
 CONVERSATION_SEARCH = "conversation_search"

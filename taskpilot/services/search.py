@@ -7,8 +7,9 @@ SQLite with FTS5, PostgreSQL with `to_tsvector('simple', ...)` GIN indexes. Both
   quotes, `*`, `-`, `:`, `OR`, `NEAR` are punctuation or plain words, so no text is a syntax
   error. Each word is then quoted into the database's query language by this module alone.
 - Every word must match, each as the start of a word ("fer" finds "ferns"), in one place: the
-  title or one message. Results follow the typing. No stemming ("ran" does not find "run"), since people write in many languages and
-  PostgreSQL's `english` stemmer would mangle the rest; prefixes cover plurals and most endings.
+  title or one message. Results follow the typing. No stemming ("ran" does not find "run"):
+  people write in many languages, which PostgreSQL's `english` stemmer and stop words would
+  mangle (`simple` indexes words as written); prefixes cover plurals and most endings.
 - Scoped to the person twice over: the index is asked only for their rows where it can be
   (FTS5 indexes `user_id`), and every match is joined back to its row and filtered on
   `user_id` whatever the index said.
@@ -30,9 +31,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from taskpilot.data.models import Conversation, Message
-from taskpilot.data.search_index import POSTGRES_CONFIG
 from taskpilot.services.public import ConversationOut
 
 # At most this many words of a query are used (a longer query is narrowed by its first ones).
@@ -138,17 +139,17 @@ _SQLITE_TITLE_HITS = sa.text(
     " JOIN conversations AS c ON c.id = s.conversation_id"
     " WHERE conversation_search MATCH :title_match AND c.user_id = :user_id"
 )
-# The expressions must be the indexed ones (migration 0009) for the GIN indexes to serve them.
-_CONFIG = f"'{POSTGRES_CONFIG}'::regconfig"
+# `to_tsvector('simple'::regconfig, ...)` must be the indexed expression (migration 0009), for
+# the GIN indexes to serve the query.
 _POSTGRES_MESSAGE_HITS = sa.text(
-    f"SELECT conversation_id, id AS message_id, -ts_rank(to_tsvector({_CONFIG}, content),"
-    f" to_tsquery({_CONFIG}, :tsquery)) AS score FROM messages"
-    f" WHERE user_id = :user_id AND to_tsvector({_CONFIG}, content)"
-    f" @@ to_tsquery({_CONFIG}, :tsquery)"
+    "SELECT conversation_id, id AS message_id,"
+    " -ts_rank(to_tsvector('simple'::regconfig, content), to_tsquery('simple', :tsquery))"
+    " AS score FROM messages WHERE user_id = :user_id"
+    " AND to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple', :tsquery)"
 )
 _POSTGRES_TITLE_HITS = sa.text(
-    f"SELECT id FROM conversations WHERE user_id = :user_id"
-    f" AND to_tsvector({_CONFIG}, title) @@ to_tsquery({_CONFIG}, :tsquery)"
+    "SELECT id FROM conversations WHERE user_id = :user_id"
+    " AND to_tsvector('simple'::regconfig, title) @@ to_tsquery('simple', :tsquery)"
 )
 
 
@@ -176,7 +177,7 @@ class ConversationSearch:
             for conversation, message_id, content in rows
         ]
 
-    def _statement(self, terms: list[str], limit: int) -> sa.Select[tuple[Conversation, int, str]]:
+    def _statement(self, terms: list[str], limit: int) -> Select[Conversation, int | None, str]:
         if self.session.get_bind().dialect.name == "sqlite":
             message_hits = _SQLITE_MESSAGE_HITS.bindparams(
                 user_id=self.user_id, match=_fts5_match(self.user_id, "content", terms)
@@ -214,7 +215,7 @@ class ConversationSearch:
             .outerjoin(best, sa.and_(best.c.conversation_id == Conversation.id, best.c.place == 1))
             .outerjoin(
                 Message,
-                sa.and_(col(Message.id) == best.c.message_id, Message.user_id == self.user_id),
+                sa.and_(col(Message.id) == best.c.message_id, col(Message.user_id) == self.user_id),
             )
             .where(
                 Conversation.user_id == self.user_id,

@@ -35,9 +35,7 @@ async def chat(db: Database, user_id: str, title: str, *lines: str) -> str:
         for number, line in enumerate(lines):
             role = Role.USER if number % 2 == 0 else Role.ASSISTANT
             session.add(
-                Message(
-                    conversation_id=conversation.id, user_id=user_id, role=role, content=line
-                )
+                Message(conversation_id=conversation.id, user_id=user_id, role=role, content=line)
             )
         await session.commit()
         return conversation.id
