@@ -36,11 +36,13 @@ from sqlmodel.sql.expression import Select
 from taskpilot.data.models import Conversation, Message
 from taskpilot.services.public import ConversationOut
 
+# What a person may ask for: a query's length (the API refuses longer), results at once.
+MAX_QUERY_CHARS = 1000
+MAX_RESULTS = 50
 # At most this many words of a query are used (a longer query is narrowed by its first ones).
 MAX_TERMS = 16
 # A longer word is looked up by its first characters: no word people search for is longer.
 MAX_TERM_CHARS = 64
-MAX_RESULTS = 50
 # A snippet: about this many characters, starting a little before the first matched word.
 SNIPPET_CHARS = 160
 SNIPPET_LEAD = 40
