@@ -27,10 +27,11 @@ async def search_conversations(
         Query(
             max_length=MAX_QUERY_CHARS,
             description="Words to find, each as the start of a word, all in the title or in "
-            "one message. Read as plain words: quotes, `*`, `-`, `OR` are not operators.",
+            "one message. Read as plain words: quotes, `*`, `-`, `OR` are not operators. "
+            "No words (none given, or only punctuation): no results.",
             examples=["water fern"],
         ),
-    ],
+    ] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,
 ) -> SearchResults:
     """Your conversations that match, title matches first, then most recently active first;
