@@ -28,7 +28,7 @@ def test_search_chats_finds_a_conversation_by_its_words_and_opens_it(
         account,
         model,
         "remind me to water the ferns every monday",
-        "Sure: <img src=x onerror=\"window.__pwned=true\"> the ferns are on your list.",
+        'Sure: <b>fronds</b> <img src=x onerror="window.__pwned=true"> are on your list.',
     )
     seed_conversation(api, account, model, "buy milk and eggs", "Added milk and eggs.")
     chat = open_page(account).open_chat("/")
@@ -43,10 +43,14 @@ def test_search_chats_finds_a_conversation_by_its_words_and_opens_it(
     expect(chat.conversation_items).to_have_count(0)
     snippet = results.first.get_by_test_id("search-snippet")
     expect(snippet.locator("mark").first).to_have_text("ferns")
-    # Markup in a message is shown as its text, never run.
-    expect(results.first).to_contain_text("window.__pwned")
-    assert chat.page.evaluate(f"window.{PWNED_FLAG} === undefined")
     chat.screenshot("search-results")
+
+    # Markup in a message is shown as its text, never run.
+    search.fill("fronds")
+    expect(snippet).to_contain_text('<img src=x onerror="window.__pwned=true">')
+    expect(snippet.locator("mark")).to_have_text(["fronds"])
+    expect(snippet.locator("b, img")).to_have_count(0)
+    assert chat.page.evaluate(f"window.{PWNED_FLAG} === undefined")
 
     # Escape clears the search: the whole list again.
     search.press("Escape")
