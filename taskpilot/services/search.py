@@ -1,7 +1,8 @@
 """Search: a person's conversations found by the words of their titles and messages.
 
 Each database searches with its own full-text index (migration 0009, `data/search_index.py`):
-SQLite with FTS5, PostgreSQL with `to_tsvector('simple', ...)` GIN indexes. Both behave alike:
+SQLite with FTS5, PostgreSQL with stored `to_tsvector('simple', ...)` columns and GIN indexes.
+Both behave alike:
 
 - What the person types is read as words (runs of letters and digits), never as query syntax:
   quotes, `*`, `-`, `:`, `OR`, `NEAR` are punctuation or plain words, so no text is a syntax
@@ -130,28 +131,31 @@ def _tsquery(terms: list[str]) -> str:
     return " & ".join("'" + term.replace("'", "''") + "':*" for term in terms)
 
 
+# FTS5 drives each query (CROSS JOIN fixes SQLite's join order): left to choose, SQLite may
+# walk the person's messages by `user_id` and ask the index about each one (measured: 1.6 s
+# instead of 3 ms for a word in a quarter of 10,000 messages).
 _SQLITE_MESSAGE_HITS = sa.text(
     "SELECT m.conversation_id AS conversation_id, m.id AS message_id,"
     " bm25(message_search, 0.0, 1.0) AS score"
-    " FROM message_search JOIN messages AS m ON m.id = message_search.rowid"
+    " FROM message_search CROSS JOIN messages AS m ON m.id = message_search.rowid"
     " WHERE message_search MATCH :match AND m.user_id = :user_id"
 )
 _SQLITE_TITLE_HITS = sa.text(
     "SELECT c.id AS id FROM conversation_search AS s"
-    " JOIN conversations AS c ON c.id = s.conversation_id"
+    " CROSS JOIN conversations AS c ON c.id = s.conversation_id"
     " WHERE conversation_search MATCH :title_match AND c.user_id = :user_id"
 )
-# `to_tsvector('simple'::regconfig, ...)` must be the indexed expression (migration 0009), for
-# the GIN indexes to serve the query.
+# `search_vector`: each row's words as PostgreSQL indexes them (a generated column with a GIN
+# index, migration 0009).
 _POSTGRES_MESSAGE_HITS = sa.text(
     "SELECT conversation_id, id AS message_id,"
-    " -ts_rank(to_tsvector('simple'::regconfig, content), to_tsquery('simple', :tsquery))"
-    " AS score FROM messages WHERE user_id = :user_id"
-    " AND to_tsvector('simple'::regconfig, content) @@ to_tsquery('simple', :tsquery)"
+    " -ts_rank(search_vector, to_tsquery('simple', :tsquery)) AS score"
+    " FROM messages WHERE user_id = :user_id"
+    " AND search_vector @@ to_tsquery('simple', :tsquery)"
 )
 _POSTGRES_TITLE_HITS = sa.text(
     "SELECT id FROM conversations WHERE user_id = :user_id"
-    " AND to_tsvector('simple'::regconfig, title) @@ to_tsquery('simple', :tsquery)"
+    " AND search_vector @@ to_tsquery('simple', :tsquery)"
 )
 
 
@@ -201,7 +205,7 @@ class ConversationSearch:
         ).subquery("hits")
         titled = title_hits.columns(sa.column("id", sa.String)).subquery("titled")
         # Each conversation's best message: the best score, then the newest.
-        best = select(
+        ranked = select(
             hits.c.conversation_id,
             hits.c.message_id,
             sa.func.row_number()
@@ -210,19 +214,29 @@ class ConversationSearch:
                 order_by=(hits.c.score.asc(), hits.c.message_id.desc()),
             )
             .label("place"),
-        ).subquery("best")
+        ).subquery("ranked")
+        # The matched conversations drive the query (each found by its key), not the other
+        # way round: joining every conversation of the person to the matches measured 85 ms
+        # on SQLite for a word in a quarter of 10,000 messages.
+        matched = sa.union_all(
+            select(ranked.c.conversation_id, ranked.c.message_id).where(ranked.c.place == 1),
+            select(titled.c.id, sa.null()).where(
+                titled.c.id.not_in(select(hits.c.conversation_id))
+            ),
+        ).subquery("matched")
         title_matched = col(Conversation.id).in_(select(titled.c.id))
         return (
             select(Conversation, col(Message.id), col(Message.content))
-            .outerjoin(best, sa.and_(best.c.conversation_id == Conversation.id, best.c.place == 1))
+            .select_from(matched)
+            .join(Conversation, col(Conversation.id) == matched.c.conversation_id)
             .outerjoin(
                 Message,
-                sa.and_(col(Message.id) == best.c.message_id, col(Message.user_id) == self.user_id),
+                sa.and_(
+                    col(Message.id) == matched.c.message_id,
+                    col(Message.user_id) == self.user_id,
+                ),
             )
-            .where(
-                Conversation.user_id == self.user_id,
-                sa.or_(col(Message.id).is_not(None), title_matched),
-            )
+            .where(col(Conversation.user_id) == self.user_id)
             .order_by(
                 sa.case((title_matched, 0), else_=1),
                 col(Conversation.updated_at).desc(),

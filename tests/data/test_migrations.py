@@ -65,6 +65,8 @@ def _check_search_objects(engine: sa.Engine) -> None:
             for ix in inspector.get_indexes(table)
         }
         assert indexes >= SEARCH_INDEXES
+        for table in ("messages", "conversations"):
+            assert "search_vector" in {c["name"] for c in inspector.get_columns(table)}
 
 
 def test_the_comparison_leaves_out_only_the_search_objects() -> None:
@@ -74,7 +76,9 @@ def test_the_comparison_leaves_out_only_the_search_objects() -> None:
     assert compared_with_models("messages", "table", {})
     assert compared_with_models("message_search_extra", "table", {})
     assert compared_with_models("ix_messages_conversation_id", "index", {})
-    assert compared_with_models("content", "column", {})
+    assert not compared_with_models("search_vector", "column", {"table_name": "messages"})
+    assert compared_with_models("search_vector", "column", {"table_name": "tasks"})
+    assert compared_with_models("content", "column", {"table_name": "messages"})
 
 
 def test_sqlite_migrates_from_empty_and_back(tmp_path: Path) -> None:
