@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import sync_url
 from taskpilot.data import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from taskpilot.data.search_index import compared_with_models
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -37,6 +38,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=compared_with_models,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

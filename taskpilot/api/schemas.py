@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskpilot.data.models import ToolCall
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
+from taskpilot.services.search import SearchHit
 from taskpilot.services.text import LINE_BREAKS, unstorable
 from taskpilot.services.users import MIN_PASSWORD
 
@@ -134,6 +135,10 @@ class ConversationList(BaseModel):
 
 class RenameRequest(ApiModel):
     title: str = Field(max_length=200)
+
+
+class SearchResults(BaseModel):
+    results: list[SearchHit]
 
 
 class MessageList(BaseModel):

@@ -15,6 +15,7 @@ from taskpilot.agent.tool_words import tool_arguments_in_words, tool_result_in_w
 from taskpilot.data.models import Approval, ToolCall, TurnStatus
 from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
 from taskpilot.services.repeats import repeat_in_words
+from taskpilot.services.search import SearchHit
 from taskpilot.services.turns import NOT_ANSWERED
 from taskpilot.web.wording import due_in_words, history_group
 
@@ -68,6 +69,24 @@ class ConversationView:
     title: str = ""
     group: str = ""
     first_in_group: bool = False
+
+
+@dataclasses.dataclass
+class TextPartView:
+    """A piece of shown text; `marked` pieces are words a search matched."""
+
+    text: str = ""
+    marked: bool = False
+
+
+@dataclasses.dataclass
+class SearchResultView:
+    """A conversation found by "Search chats": its title and the snippet of its best
+    matching message (none when only the title matched), matched words marked."""
+
+    id: str = ""
+    title: list[TextPartView] = dataclasses.field(default_factory=list)
+    snippet: list[TextPartView] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -270,6 +289,18 @@ def bump_conversation(
     rest = [view for view in views if view.id != conversation_id]
     top = ConversationView(id=conversation_id, title=title or "New chat", group="Today")
     return regroup([top, *rest])
+
+
+def search_result_views(hits: list[SearchHit]) -> list[SearchResultView]:
+    """Search hits as the sidebar lists them."""
+    return [
+        SearchResultView(
+            id=hit.conversation.id,
+            title=[TextPartView(part.text, part.marked) for part in hit.title],
+            snippet=[TextPartView(part.text, part.marked) for part in hit.snippet],
+        )
+        for hit in hits
+    ]
 
 
 def task_view(task: TaskOut, today: date) -> TaskView:

@@ -174,6 +174,11 @@ CONFIG = schemathesis.Config.from_dict(
             # ChatKit's body is documented as {type, params: object}, but each type needs
             # particular params (taskpilot/api/routes/chatkit.py).
             _known_issue("POST", "/api/chatkit", "positive_data_acceptance"),
+            # A false positive of schemathesis 4.32 (fixed upstream in its pull request 4762):
+            # a case whose only invalid parts are undeclared query parameters (ignored, as on
+            # every route) and a missing Authorization header (which this harness always
+            # sends) is expected to be refused. `tests/api/test_api_search.py` checks the 422s.
+            _known_issue("GET", "/api/{user_id}/search", "negative_data_rejection"),
         ],
     }
 )

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from taskpilot.core.db import Database, alembic_config, async_url, migrate, sync_url
+from taskpilot.data.search_index import SEARCH_INDEXES, compared_with_models
+from taskpilot.services.search import ConversationSearch
 from tests.support.harness import make_settings
 
 EXPECTED_TABLES = {"users", "tasks", "conversations", "messages", "alembic_version"}
@@ -30,10 +32,53 @@ def _check_schema(url: str) -> None:
             ix["name"] for ix in inspector.get_indexes("tasks")
         }
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            # Everything but the search index, which is not a model (`data/search_index.py`).
+            context = MigrationContext.configure(conn, opts={"include_name": compared_with_models})
+            diff = compare_metadata(context, SQLModel.metadata)
         assert diff == [], f"models and migrations disagree: {diff}"
+        _check_search_objects(engine)
     finally:
         engine.dispose()
+
+
+# What keeps SQLite's search index in step with the rows: a migration that rebuilds one of
+# these tables (a batch ALTER copies it) drops its triggers, and must create them again.
+SQLITE_SEARCH_TRIGGERS = {
+    f"{table}_search_{change}"
+    for table in ("message", "conversation")
+    for change in ("insert", "update", "delete")
+}
+
+
+def _check_search_objects(engine: sa.Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            triggers = conn.execute(
+                sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ).scalars()
+            assert set(triggers) >= SQLITE_SEARCH_TRIGGERS
+    else:
+        inspector = sa.inspect(engine)
+        indexes = {
+            ix["name"]
+            for table in ("messages", "conversations")
+            for ix in inspector.get_indexes(table)
+        }
+        assert indexes >= SEARCH_INDEXES
+        for table in ("messages", "conversations"):
+            assert "search_vector" in {c["name"] for c in inspector.get_columns(table)}
+
+
+def test_the_comparison_leaves_out_only_the_search_objects() -> None:
+    assert not compared_with_models("message_search", "table", {})
+    assert not compared_with_models("conversation_search_content", "table", {})
+    assert not compared_with_models("ix_messages_search", "index", {})
+    assert compared_with_models("messages", "table", {})
+    assert compared_with_models("message_search_extra", "table", {})
+    assert compared_with_models("ix_messages_conversation_id", "index", {})
+    assert not compared_with_models("search_vector", "column", {"table_name": "messages"})
+    assert compared_with_models("search_vector", "column", {"table_name": "tasks"})
+    assert compared_with_models("content", "column", {"table_name": "messages"})
 
 
 def test_sqlite_migrates_from_empty_and_back(tmp_path: Path) -> None:
@@ -244,3 +289,79 @@ def test_postgres_migration_0006_fails_a_turn_awaiting_approval_on_downgrade(
         _awaiting_survives_a_downgrade(postgres_url)
     finally:
         migrate(postgres_url)  # the session's database stays at the head, whatever happened
+
+
+async def _search_covers_existing_rows(url: str) -> None:
+    """0008 on a database with conversations in it: their titles and messages are found at
+    once (the migration indexes what is there); downgraded, the search objects go and the
+    rows stay; upgraded again, the index is rebuilt."""
+    command.downgrade(alembic_config(url), "0007")
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    database = Database(make_settings(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, email, display_name, password_hash, task_seq,"
+                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0,"
+                    " '2026-12-06 10:00:00')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO conversations (id, user_id, title, created_at, updated_at)"
+                    " VALUES ('c1', 'u1', 'Garden chores', '2026-12-06 10:00:00',"
+                    " '2026-12-06 10:00:00')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO messages (id, conversation_id, user_id, role, content,"
+                    " tool_calls, status, attempt, created_at) VALUES (1, 'c1', 'u1', 'user',"
+                    " 'water the ferns every monday', '[]', 'answered', 1,"
+                    " '2026-12-06 10:00:00')"
+                )
+            )
+        migrate(url)
+
+        async def found(query: str) -> list[tuple[str, int | None]]:
+            async with database.session() as session:
+                hits = await ConversationSearch(session, "u1").search(query)
+            return [(hit.conversation.id, hit.message_id) for hit in hits]
+
+        assert await found("ferns") == [("c1", 1)]
+        assert await found("garden") == [("c1", None)]
+
+        command.downgrade(alembic_config(url), "0007")
+        tables = set(sa.inspect(engine).get_table_names())
+        assert not tables & {"message_search", "conversation_search"}
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar() == 1
+        migrate(url)
+        assert await found("monday") == [("c1", 1)]
+    finally:
+        await database.engine.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM messages"))
+            conn.execute(sa.text("DELETE FROM conversations"))
+            conn.execute(sa.text("DELETE FROM users"))
+        engine.dispose()
+    _check_schema(url)
+
+
+async def test_sqlite_migration_0008_indexes_existing_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    migrate(url)
+    await _search_covers_existing_rows(url)
+
+
+@pytest.mark.postgres
+async def test_postgres_migration_0008_indexes_existing_rows(postgres_url: str) -> None:
+    truncate = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with truncate.begin() as conn:
+        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
+    truncate.dispose()
+    try:
+        await _search_covers_existing_rows(postgres_url)
+    finally:
+        migrate(postgres_url)

@@ -66,6 +66,8 @@ def test_the_chatkit_page_wraps_chatkit_and_listens_to_it(chatkit_jsx: str) -> N
         "Toggle tasks",
         "Account menu",
         "Conversations",
+        "Search chats",
+        "No chats match",
         "Conversation options",
         "Conversation title",
         "Messages",

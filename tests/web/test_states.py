@@ -372,8 +372,44 @@ async def test_rename_and_delete_conversations(tab: Page, monkeypatch: pytest.Mo
     assert history.history_error == DATABASE_DOWN
 
 
+async def test_search_chats_replaces_the_list_and_follows_renames_and_deletes(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        store = ConversationStore(session, user_id)
+        garden = await store.create("Garden")
+        chores = await store.create("Chores")
+    history = tab.history
+
+    await call(history, "search", "gard")
+    assert history.search_query == "gard"
+    [found] = history.search_results
+    assert found.id == garden.id
+    assert [(p.text, p.marked) for p in found.title] == [("Garden", True)]
+    assert found.snippet == []
+
+    # A rename is searched again: the new title is found, the old one no longer.
+    await call(history, "start_rename", chores.id, "Chores")
+    await call(history, "save_rename", {"title": "Garden tools"})
+    assert [r.id for r in history.search_results] == [chores.id, garden.id]
+    await call(history, "start_delete", garden.id, "Garden")
+    await call(history, "confirm_delete")
+    assert [r.id for r in history.search_results] == [chores.id]
+
+    await call(history, "search", '"NEAR * OR -')
+    assert history.search_results == []
+    await call(history, "search", "   ")  # Escape, or the text deleted: the list again
+    assert history.search_query == "   " and history.search_results == []
+
+    tab.database_down(monkeypatch)
+    await call(history, "search", "garden")
+    assert history.history_error == DATABASE_DOWN
+
+
 async def test_sidebar_and_panel_handlers_need_a_valid_token(tab: Page) -> None:
     for state, handler, args in [
+        (tab.history, "search", ["garden"]),
         (tab.history, "save_rename", [{"title": "x"}]),
         (tab.history, "confirm_delete", []),
         (tab.tasks, "load_tasks", []),

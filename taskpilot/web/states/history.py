@@ -1,4 +1,4 @@
-"""HistoryState: the person's conversations in the sidebar; rename and delete."""
+"""HistoryState: the person's conversations in the sidebar; search, rename and delete."""
 
 from __future__ import annotations
 
@@ -17,11 +17,19 @@ from taskpilot.services.conversations import (
     ConversationStore,
 )
 from taskpilot.services.public import ConversationOut
+from taskpilot.services.search import ConversationSearch
 from taskpilot.web.routes import HOME
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
-from taskpilot.web.view_models import ConversationView, conversation_views, regroup
+from taskpilot.web.view_models import (
+    ConversationView,
+    SearchResultView,
+    conversation_views,
+    regroup,
+    search_result_views,
+)
 
 HISTORY_LIMIT = 100
+SEARCH_LIMIT = 30
 
 
 class HistoryState(AuthState):
@@ -35,12 +43,41 @@ class HistoryState(AuthState):
     rename_error: rx.Field[str] = rx.field("")
     delete_id: rx.Field[str] = rx.field("")
     delete_title: rx.Field[str] = rx.field("")
+    # "Search chats": what was typed (its results replace the list while it has any text).
+    search_query: rx.Field[str] = rx.field("")
+    search_results: rx.Field[list[SearchResultView]] = rx.field(default_factory=list)
 
     def _show(self, rows: list[Conversation]) -> None:
         """Show these conversations (newest first), grouped by when they were last active."""
         now = datetime.now(ZoneInfo(get_runtime().settings.timezone))
         self.conversations = conversation_views([ConversationOut.of(c) for c in rows], now)
         self.history_error = ""
+
+    @rx.event
+    async def search(self, query: str) -> Any:
+        """Show the person's conversations that match what they typed in "Search chats"
+        (debounced in the browser; Escape sends an empty query)."""
+        self.search_query = query
+        if not query.strip():
+            self.search_results = []
+            return None
+        return await self._find()
+
+    async def _find(self) -> Any:
+        identity = await self._identity()
+        if identity is None:
+            return await self._sign_out()
+        try:
+            async with get_runtime().db.session() as session:
+                hits = await ConversationSearch(session, identity.user_id).search(
+                    self.search_query, SEARCH_LIMIT
+                )
+        except DatabaseUnavailable:
+            self.history_error = DATABASE_DOWN
+            return None
+        self.search_results = search_result_views(hits)
+        self.history_error = ""
+        return None
 
     @rx.event
     def start_rename(self, conversation_id: str, title: str) -> None:
@@ -84,6 +121,8 @@ class HistoryState(AuthState):
         if await self._on_screen() == renamed.id:
             self.current_title = renamed.title
         self.rename_id = ""
+        if self.search_query.strip():
+            return await self._find()  # the new title may match, or no longer
         return None
 
     @rx.event
@@ -114,6 +153,7 @@ class HistoryState(AuthState):
             self.history_error = DATABASE_DOWN
             return None
         self.conversations = regroup([c for c in self.conversations if c.id != doomed])
+        self.search_results = [r for r in self.search_results if r.id != doomed]
         if await self._on_screen() == doomed:
             return rx.redirect(HOME, replace=True)
         return None
