@@ -16,7 +16,14 @@ from sqlmodel import SQLModel
 from taskpilot.core.db import Database, alembic_config, async_url, migrate, sync_url
 from tests.support.harness import make_settings
 
-EXPECTED_TABLES = {"users", "tasks", "conversations", "messages", "alembic_version"}
+EXPECTED_TABLES = {
+    "users",
+    "tasks",
+    "conversations",
+    "messages",
+    "calendar_feeds",
+    "alembic_version",
+}
 
 
 def _check_schema(url: str) -> None:
