@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
@@ -26,7 +26,11 @@ router = APIRouter(tags=["export"])
 
 # One answer for every secret that opens no feed: unknown, revoked, replaced or malformed.
 NO_FEED = "There is no calendar feed at this address (it may have been turned off)."
-_SIGNED_IN = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+_SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    429: {"model": ErrorOut},
+}
 
 
 @router.get(
