@@ -23,6 +23,7 @@ def _url_field() -> rx.Component:
                 read_only=True,
                 size="2",
                 flex="1",
+                min_width="0",
                 custom_attrs={"onFocus": rx.Var("(event) => event.target.select()")},
             ),
             rx.button(
@@ -36,6 +37,7 @@ def _url_field() -> rx.Component:
                 ],
             ),
             gap="2",
+            align="center",
         ),
         rx.text(
             "This is the only time it is shown. Paste it where your calendar app asks for a "
@@ -59,7 +61,7 @@ def _status() -> rx.Component:
                 "You have no calendar feed.",
             ),
             size="2",
-            data_testid="calendar-feed-status",
+            custom_attrs={"data-testid": "calendar-feed-status"},
         ),
     )
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import seed_conversation
+from tests.support.browser import PHONE, seed_conversation
 from tests.support.calendar_reader import parse
 from tests.support.chat_page import Account, ChatPage
 from tests.support.openai_standin import ScriptedCall, tool_calls
@@ -41,6 +41,7 @@ def test_export_csv_and_the_calendar_feed_from_the_account_menu(
     page = chat.page
 
     chat.button("Account menu").click()
+    chat.screenshot("account-menu")
     with page.expect_download() as waiting:
         page.get_by_role("menuitem", name="Export tasks (CSV)", exact=True).click()
     download = waiting.value
@@ -54,7 +55,8 @@ def test_export_csv_and_the_calendar_feed_from_the_account_menu(
     chat.button("Account menu").click()
     page.get_by_role("menuitem", name="Calendar feed…", exact=True).click()
     dialog = page.get_by_role("dialog", name="Calendar feed")
-    expect(dialog).to_contain_text("You have no calendar feed.")
+    status = dialog.get_by_test_id("calendar-feed-status")
+    expect(status).to_have_text("You have no calendar feed.")
     dialog.get_by_role("button", name="Create feed URL", exact=True).click()
     field = dialog.get_by_role("textbox", name="Calendar feed URL", exact=True)
     expect(field).not_to_have_value("")
@@ -69,8 +71,15 @@ def test_export_csv_and_the_calendar_feed_from_the_account_menu(
     [event] = parse(feed.content).children
     assert (event.text("SUMMARY"), event.raw("DTSTART")) == (TITLE, "20261209")
 
+    dialog.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_have_count(0)
+    # Opened again, the dialog says a feed is on, without its URL (kept only as a hash).
+    chat.button("Account menu").click()
+    page.get_by_role("menuitem", name="Calendar feed…", exact=True).click()
+    expect(status).to_contain_text("Your feed has been on since")
+    expect(field).to_have_count(0)
     dialog.get_by_role("button", name="Revoke feed", exact=True).click()
-    expect(dialog).to_contain_text("You have no calendar feed.")
+    expect(status).to_have_text("You have no calendar feed.")
     expect(field).to_have_count(0)
     assert httpx.get(url).status_code == 404
     dialog.get_by_role("button", name="Close", exact=True).click()
@@ -80,3 +89,21 @@ def test_export_csv_and_the_calendar_feed_from_the_account_menu(
     expect(chat.composer).to_be_focused()
     assert urlsplit(url).path not in page.content()
     model.assert_done()
+
+
+def test_the_feed_dialog_fits_a_phone_in_the_dark(
+    open_page: Callable[..., ChatPage], account: Account
+) -> None:
+    chat = open_page(account, viewport=PHONE).open_chat()
+    chat.button("Toggle theme").click()
+    chat.button("Account menu").click()
+    chat.page.get_by_role("menuitem", name="Calendar feed…", exact=True).click()
+    dialog = chat.page.get_by_role("dialog", name="Calendar feed")
+    dialog.get_by_role("button", name="Create feed URL", exact=True).click()
+    field = dialog.get_by_role("textbox", name="Calendar feed URL", exact=True)
+    expect(field).not_to_have_value("")
+    box, frame = field.bounding_box(), dialog.bounding_box()
+    assert box is not None and frame is not None
+    assert box["x"] + box["width"] <= frame["x"] + frame["width"], "the URL field overflows"
+    assert chat.horizontal_overflow() <= 0
+    chat.screenshot("calendar-feed-dialog-375-dark")
