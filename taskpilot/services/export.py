@@ -13,7 +13,10 @@ signing in (they cannot send a token), so the secret is the credential. Both par
 `secrets`: the selector (72 bits) finds the row and is stored as it is; the verifier (256 bits)
 is stored only as its SHA-256 (fine for a random token: nothing to brute-force) and compared
 in constant time — against a dummy hash when no row has the selector, so an unknown feed, a
-revoked one (its row is deleted) and a wrong verifier take the same path. The `tpcal_`
+revoked one (its row is deleted) and a wrong verifier take the same path. (Measured: an
+existing selector with a wrong verifier answers ≈ 20–40 µs slower than an unknown one, the row
+being read; that tells a guesser only that a 72-bit selector exists, nothing about the
+verifier, and an unknown and a revoked feed cannot differ at all.) The `tpcal_`
 prefix lets the logs mask the secret wherever a URL is logged (`core/logs.py`). Creating a
 feed again replaces it: the old URL stops working at once.
 
