@@ -24,7 +24,7 @@ from taskpilot.agent.providers import describe_model
 from taskpilot.api.deps import RuntimeDep
 from taskpilot.api.errors import error_response, problem
 from taskpilot.api.middleware import BodySizeLimit, McpRoute, RequestLog, SecurityHeaders
-from taskpilot.api.routes import auth, chat, chatkit, conversations, search, tasks
+from taskpilot.api.routes import auth, chat, chatkit, conversations, export, search, tasks
 from taskpilot.api.schemas import ErrorOut, HealthOut, InfoOut, LiveOut
 from taskpilot.core import metrics
 from taskpilot.core.config import ModelProvider
@@ -157,15 +157,9 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
             )
         return Response(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)
 
-    for router in (
-        auth.router,
-        chat.router,
-        conversations.router,
-        search.router,
-        tasks.router,
-        chatkit.router,
-    ):
-        api.include_router(router)
+    routers = (auth, chat, conversations, search, tasks, export, chatkit)
+    for module in routers:
+        api.include_router(module.router)
 
     api.add_middleware(
         CORSMiddleware,

@@ -150,6 +150,14 @@ class TaskList(BaseModel):
     count: int
 
 
+class CalendarFeedOut(BaseModel):
+    url: str = Field(
+        description="Your private calendar feed (iCalendar): anyone with this URL can read your"
+        " tasks with due dates, so share it only with your calendar app. Shown once; creating"
+        " a feed again replaces it."
+    )
+
+
 class ErrorOut(BaseModel):
     detail: str
     code: str

@@ -29,9 +29,11 @@ from taskpilot.core.config import Settings
 request_id: ContextVar[str] = ContextVar("taskpilot_request_id", default="-")
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-# Bearer tokens, JWTs, OpenAI-style keys, passwords in URLs.
+# Bearer tokens, JWTs, OpenAI-style keys, calendar feed secrets (in their URLs' paths),
+# passwords in URLs.
 _SECRETS = re.compile(
     r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"
+    r"|\btpcal_[A-Za-z0-9_-]+"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"
     r"|\b(sk|rk|ek)-[A-Za-z0-9_-]{12,}"
     r"|(://[^:/@\s]+:)[^@\s]+@"

@@ -109,7 +109,8 @@ TURNS_REFUSED = Counter(
 RATE_LIMITED = Counter(
     "taskpilot_rate_limited",
     "Requests refused with 429, by the limit they hit: running_turns (MAX_CONCURRENT_TURNS),"
-    " turns_per_minute (CHAT_TURNS_PER_MINUTE), hosted_sessions, sign_in (SIGN_IN_ATTEMPTS).",
+    " turns_per_minute (CHAT_TURNS_PER_MINUTE), hosted_sessions, sign_in (SIGN_IN_ATTEMPTS),"
+    " requests (REQUESTS_PER_MINUTE), calendar_feed (feed fetches per client address).",
     ["kind"],
 )
 DB_POOL_CHECKED_OUT = Gauge(
@@ -137,6 +138,7 @@ LIMITED_TURNS_PER_MINUTE = RATE_LIMITED.labels(kind="turns_per_minute")
 LIMITED_HOSTED_SESSIONS = RATE_LIMITED.labels(kind="hosted_sessions")
 LIMITED_SIGN_IN = RATE_LIMITED.labels(kind="sign_in")
 LIMITED_REQUESTS = RATE_LIMITED.labels(kind="requests")
+LIMITED_CALENDAR_FEED = RATE_LIMITED.labels(kind="calendar_feed")
 TURNS_REPLAYED = TURNS.labels(outcome=TurnOutcome.REPLAYED, code="")
 _ANSWERED = TURNS.labels(outcome=TurnOutcome.ANSWERED, code="")
 _ANSWERED_SECONDS = TURN_SECONDS.labels(outcome=TurnOutcome.ANSWERED)

@@ -122,6 +122,21 @@ class RevokedToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
 
 
+class CalendarFeed(SQLModel, table=True):
+    """A person's private calendar feed (at most one): the secret in its URL is
+    `tpcal_<selector><verifier>`; the row keeps the selector, to find it, and only a SHA-256
+    of the verifier, compared in constant time (`services/export.py`). Revoking deletes it."""
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: str = Field(
+        foreign_key="users.id", primary_key=True, max_length=64, ondelete="CASCADE"
+    )
+    selector: str = Field(max_length=32, sa_column_kwargs={"unique": True}, index=False)
+    verifier_hash: str = Field(max_length=64)
+    created_at: datetime = _ts()
+
+
 class Task(SQLModel, table=True):
     """One to-do item. `number` is what the person and the agent call its id."""
 

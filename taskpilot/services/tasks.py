@@ -70,7 +70,8 @@ class TaskQuery:
     due_before: date | None = None
     due_after: date | None = None
     sort: SortOrder = SortOrder.CREATED
-    limit: int = 100
+    # None: every matching task (an export); a listing is capped at MAX_LIST.
+    limit: int | None = 100
 
 
 def clean_title(title: str) -> str:
@@ -275,8 +276,9 @@ class TaskService:
             order = [sa.func.lower(col(Task.title)), col(Task.number)]
         else:
             order = [col(Task.number)]
-        limit = max(1, min(query.limit, MAX_LIST))
-        statement = statement.order_by(*order).limit(limit)
+        statement = statement.order_by(*order)
+        if query.limit is not None:
+            statement = statement.limit(max(1, min(query.limit, MAX_LIST)))
         return list((await self.session.exec(statement)).all())
 
     async def complete(

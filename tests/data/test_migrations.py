@@ -18,7 +18,14 @@ from taskpilot.data.search_index import SEARCH_INDEXES, compared_with_models
 from taskpilot.services.search import ConversationSearch
 from tests.support.harness import make_settings
 
-EXPECTED_TABLES = {"users", "tasks", "conversations", "messages", "alembic_version"}
+EXPECTED_TABLES = {
+    "users",
+    "tasks",
+    "conversations",
+    "messages",
+    "calendar_feeds",
+    "alembic_version",
+}
 
 
 def _check_schema(url: str) -> None:

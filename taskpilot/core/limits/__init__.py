@@ -1,6 +1,7 @@
 """Limits that protect the service: turns per minute and turns running at once per user,
-requests and hosted ChatKit sessions per user, and sign-in attempts per email from one client
-address and per client address. `Limits` is the one object the rest of TaskPilot asks.
+requests and hosted ChatKit sessions per user, sign-in attempts per email from one client
+address and per client address, and calendar feed fetches per client address. `Limits` is
+the one object the rest of TaskPilot asks.
 
 - `counters.py`: the windows and leases they are counted in, in Redis or in the process;
 - `turns.py`: a turn's slot, its person's lease and its worker's place (`TurnSlot`);
@@ -38,6 +39,10 @@ HOSTED_SESSION_WINDOW_SECONDS = 600
 # over every email: room for a household or an office behind one address, not for trying a
 # password on many accounts.
 ADDRESS_SIGN_IN_FACTOR = 5
+# Calendar feed fetches one client address may make per minute, whatever the feed. Calendar
+# services fetch subscriptions from their own servers, so one address carries many people's
+# feeds (each polled every few hours): the bound is high for a person and low for a scan.
+FEED_FETCHES_PER_MINUTE = 120
 
 
 class Limits:
@@ -123,6 +128,22 @@ class Limits:
             metrics.LIMITED_SIGN_IN.inc()
             raise RateLimited(
                 f"Too many sign-in attempts; try again in {wait_in_words(wait)}.", wait
+            )
+
+    async def calendar_feed(self, client: str) -> None:
+        """Count a fetch of a calendar feed by its secret URL (which needs no sign-in);
+        `RateLimited` past FEED_FETCHES_PER_MINUTE from this client's address group. Counted
+        before the secret is looked at, found or not, so the answer says nothing about it."""
+        key = f"{PREFIX}calendar-feed:ip:{address_group(client)}"
+        try:
+            verdict, wait = await self._counters.hit({key: FEED_FETCHES_PER_MINUTE}, 60)
+        except Exception as exc:  # Redis down or timing out: serve rather than refuse
+            self._fail_open(exc)
+            return
+        if verdict:
+            metrics.LIMITED_CALENDAR_FEED.inc()
+            raise RateLimited(
+                f"Too many calendar requests; try again in {wait_in_words(wait)}.", wait
             )
 
     async def close(self) -> None:

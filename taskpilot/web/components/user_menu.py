@@ -1,15 +1,17 @@
-"""The account menu: who is signed in, and log out."""
+"""The account menu: who is signed in, export (CSV and the calendar feed), and log out."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from taskpilot.web.components.calendar_feed_dialog import calendar_feed_dialog
 from taskpilot.web.states.auth import AuthState
+from taskpilot.web.states.export import ExportState
 
 
 def user_menu() -> rx.Component:
-    """A round button with the person's initials that opens a menu with Log out."""
-    return rx.dropdown_menu.root(
+    """A round button with the person's initials that opens a menu: export, log out."""
+    menu = rx.dropdown_menu.root(
         rx.dropdown_menu.trigger(
             rx.icon_button(
                 rx.el.span(AuthState.initials, style={"fontSize": "12px", "fontWeight": 600}),
@@ -29,8 +31,19 @@ def user_menu() -> rx.Component:
             ),
             rx.dropdown_menu.separator(),
             rx.dropdown_menu.item(
+                rx.icon("download", size=14),
+                "Export tasks (CSV)",
+                on_select=ExportState.download_csv,
+            ),
+            rx.dropdown_menu.item(
+                rx.icon("calendar", size=14), "Calendar feed…", on_select=ExportState.open_feed
+            ),
+            rx.dropdown_menu.separator(),
+            rx.dropdown_menu.item(
                 rx.icon("log-out", size=14), "Log out", on_select=AuthState.log_out
             ),
             align="end",
         ),
     )
+    # The dialog sits beside the menu: the menu's content is gone once it closes.
+    return rx.fragment(menu, calendar_feed_dialog())
