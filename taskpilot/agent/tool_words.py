@@ -45,6 +45,12 @@ def _repeat(value: object) -> str:
     return repeat_in_words(text) or f"repeat {shortened(text, 40)}"
 
 
+def _change(value: object) -> str:
+    """What `undo_change` is asked to undo: "undo task 3"."""
+    number = value.get("task_id") if isinstance(value, dict) else None
+    return f"undo task {shortened(number, 12)}" if number is not None else "undo"
+
+
 def _task(value: object) -> str:
     return f"task {shortened(value, 12)}"
 
@@ -52,6 +58,7 @@ def _task(value: object) -> str:
 # How each known argument reads; the order of this table is the order they are shown in.
 _ARGUMENT_WORDS: dict[str, Callable[[object], str]] = {
     "task_id": _task,
+    "change": _change,
     "title": shortened,
     "search": _quoted,
     "status": shortened,
@@ -104,6 +111,16 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+# What an undo took back, by the status of the change it undid.
+_UNDID = {
+    "created": "adding",
+    "deleted": "deleting",
+    "updated": "the edit to",
+    "completed": "completing",
+    "pending": "reopening",
+}
+
+
 def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
     """What a finished tool call did, in a few words: `Added task 3`, `2 tasks found`."""
     if is_error:
@@ -119,6 +136,9 @@ def tool_result_in_words(name: str, result: object, is_error: bool) -> str:
     number = result.get("task_id")
     title = result.get("title")
     status = result.get("status")
+    if name == ToolName.UNDO_CHANGE:
+        undid = _UNDID.get(str(result.get("undid")), "the change")
+        return f"Undid {undid} task {number}" + (f"{SEPARATOR}{shortened(title)}" if title else "")
     verb = {
         "created": "Added",
         "completed": "Completed",

@@ -38,7 +38,7 @@ from taskpilot.core.security import (
 from taskpilot.data.models import Priority
 from taskpilot.mcp.tools import ToolName
 from taskpilot.services.dates import DateParseError, parse_due
-from taskpilot.services.public import TaskResult
+from taskpilot.services.public import TaskResult, task_fields
 from taskpilot.services.sign_out import ended
 from taskpilot.services.tasks import (
     SortOrder,
@@ -47,6 +47,7 @@ from taskpilot.services.tasks import (
     TaskQuery,
     TaskService,
 )
+from taskpilot.services.undo import TaskUndo, changed_fields
 
 SERVER_NAME = "taskpilot"
 INSTRUCTIONS = (
@@ -132,7 +133,7 @@ RepeatArg = Annotated[
 
 
 def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
-    """The MCP server with TaskPilot's five task tools, bound to this database."""
+    """The MCP server with TaskPilot's task tools, bound to this database."""
     server = MCPServer(
         SERVER_NAME,
         title="TaskPilot",
@@ -239,8 +240,12 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         occurrence = _due(due_date, settings)
 
         async def op(tasks: TaskService) -> dict[str, Any]:
+            before = task_fields(await tasks.get(task_id))
             task = await tasks.complete(task_id, completed, occurrence)
-            return TaskResult.of_change(task, "completed" if completed else "pending")
+            after = task_fields(task)
+            return TaskResult.of_change(
+                task, "completed" if completed else "pending", before=changed_fields(before, after)
+            )
 
         return await run(op)
 
@@ -280,6 +285,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         due = None if clear_due else _due(due_date, settings)
 
         async def op(tasks: TaskService) -> dict[str, Any]:
+            before = task_fields(await tasks.get(task_id))
             task = await tasks.update(
                 task_id,
                 title=title,
@@ -290,7 +296,29 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
                 tags=tags,
                 repeat=repeat,
             )
-            return TaskResult.of_change(task, "updated")
+            return TaskResult.of_change(
+                task, "updated", before=changed_fields(before, task_fields(task))
+            )
+
+        return await run(op)
+
+    @server.tool(name=ToolName.UNDO_CHANGE)
+    async def undo_change(
+        change: Annotated[
+            dict[str, Any],
+            Field(
+                description="The result add_task, update_task, complete_task or delete_task"
+                " returned for the change to undo, as it was returned."
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Undo one change to a task: an added task is deleted, a deleted one comes back with
+        its number, an update or completion is put back as it was. Refused when the task has
+        changed since (or a deleted task's number is taken)."""
+
+        async def op(tasks: TaskService) -> dict[str, Any]:
+            task, status = await TaskUndo(tasks).reverse(change)
+            return TaskResult.of_change(task, status, undid=change.get("status"))
 
         return await run(op)
 

@@ -17,12 +17,22 @@ class ToolName(StrEnum):
     COMPLETE_TASK = "complete_task"
     DELETE_TASK = "delete_task"
     UPDATE_TASK = "update_task"
+    UNDO_CHANGE = "undo_change"
 
 
 # Tools whose success changes the task list (so the task panel refreshes after them).
 TASK_CHANGING = frozenset(
-    {ToolName.ADD_TASK, ToolName.COMPLETE_TASK, ToolName.DELETE_TASK, ToolName.UPDATE_TASK}
+    {
+        ToolName.ADD_TASK,
+        ToolName.COMPLETE_TASK,
+        ToolName.DELETE_TASK,
+        ToolName.UPDATE_TASK,
+        ToolName.UNDO_CHANGE,
+    }
 )
+# Tools whose change `undo_change` reverses, given the call's result (an undo is not undone:
+# the change it undid can be made again).
+UNDOABLE = TASK_CHANGING - {ToolName.UNDO_CHANGE}
 # Tools whose change cannot be taken back by calling another tool: a turn's call to one
 # waits for the person's approval (`agent/engine/approvals.py`).
 DESTRUCTIVE = frozenset({ToolName.DELETE_TASK})

@@ -44,21 +44,30 @@ class TaskOut(BaseModel):
 
     @classmethod
     def of(cls, task: Task) -> TaskOut:
-        return cls.model_construct(**_task_fields(task))
+        return cls.model_construct(**task_fields(task))
 
 
 class TaskResult(TaskOut):
     """What a task tool answers: the task and what became of it."""
 
     status: Literal["created", "updated", "completed", "pending", "deleted"]
+    before: dict[str, Any] | None = Field(
+        default=None,
+        description="update_task and complete_task: the fields the change altered, as they"
+        " were (what `undo_change` puts back).",
+    )
+    undid: Literal["created", "updated", "completed", "pending", "deleted"] | None = Field(
+        default=None, description="undo_change: the status of the change it undid."
+    )
 
     @classmethod
-    def of_change(cls, task: Task, status: str) -> dict[str, Any]:
-        """The tool's JSON result."""
-        return {"task_id": task.number, "status": status, **_task_fields(task)}
+    def of_change(cls, task: Task, status: str, **extra: Any) -> dict[str, Any]:
+        """The tool's JSON result; `extra`: `before` or `undid`."""
+        return {"task_id": task.number, "status": status, **task_fields(task), **extra}
 
 
-def _task_fields(task: Task) -> dict[str, Any]:
+def task_fields(task: Task) -> dict[str, Any]:
+    """A task's fields as its public shape holds them (JSON values)."""
     # Built by hand rather than validated: the row is already valid, and the MCP tools
     # build one of these on every call (issue 12 measured validation on the turn's path).
     return {
