@@ -20,6 +20,8 @@ def tool_items(calls: list[ToolCall], prefix: str) -> list[TResponseInputItem]:
     for index, call in enumerate(calls):
         call_id = call.call_id or f"call_{prefix}_{index}"
         result = call.result
+        if call.undone and isinstance(result, dict):
+            result = {**result, "undone": True}  # the person took this change back since
         items.append(
             {
                 "type": "function_call",

@@ -186,6 +186,8 @@ class ToolCall(BaseModel):
     is_error: bool = False
     # Set on calls that wait for the person (`DESTRUCTIVE` tools): pending, then decided.
     approval: Approval | None = None
+    # Set once the person undid this call's change (its card's Undo; `services/undo_marks.py`).
+    undone: bool = False
 
     @classmethod
     def stored(cls, calls: Iterable[Mapping[str, Any]] | None) -> list[ToolCall]:
@@ -194,11 +196,13 @@ class ToolCall(BaseModel):
 
     @staticmethod
     def to_store(calls: Iterable[ToolCall]) -> list[dict[str, Any]]:
-        """Calls as the `tool_calls` column holds them (JSON; `approval` only where set)."""
-        return [
-            call.model_dump(mode="json", exclude=None if call.approval else {"approval"})
-            for call in calls
-        ]
+        """Calls as the `tool_calls` column holds them (JSON; `approval` and `undone` only
+        where set)."""
+        return [call.model_dump(mode="json", exclude=_unset(call)) for call in calls]
+
+
+def _unset(call: ToolCall) -> set[str]:
+    return {name for name in ("approval", "undone") if not getattr(call, name)}
 
 
 class Message(SQLModel, table=True):

@@ -42,6 +42,7 @@ from taskpilot.agent.offline.transcript import (
     is_message,
     turn_results,
 )
+from taskpilot.agent.offline.undoing import asks_to_undo, undo_last_change
 from taskpilot.agent.stream_events import (
     OutputItem,
     function_call_item,
@@ -87,8 +88,10 @@ def next_step(input: str | Sequence[Any], today: date) -> ToolRequest | Reply:
         return Reply(HELP_TEXT)
     text = " ".join(content_text(get(items[user_index], "content")).split())
     history = items[:user_index]
-    command = _understood(parse_command(text, today), text, history, today)
     results = turn_results(items[user_index + 1 :])
+    if asks_to_undo(text) and not results:
+        return undo_last_change(history)
+    command = _understood(parse_command(text, today), text, history, today)
     if not results:
         return _first_step(command)
     if command.needs_lookup:

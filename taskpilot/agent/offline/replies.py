@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from taskpilot.agent.offline.transcript import ToolResult, listed_tasks
+from taskpilot.agent.offline.undoing import describe_undo
 from taskpilot.mcp.tools import DECLINED, ToolName
 from taskpilot.services.repeats import repeat_in_words
 
@@ -18,7 +19,8 @@ HELP_TEXT = (
     "- **complete task 3** or **mark buy milk as done**\n"
     "- **delete the meeting task**\n"
     "- **rename task 1 to Call mom tonight** or **move task 2 to friday**\n"
-    "- **water the ferns every monday** or **stop repeating task 4**\n\n"
+    "- **water the ferns every monday** or **stop repeating task 4**\n"
+    "- **undo that** (takes back my last change)\n\n"
     "For free-form conversation, set `MODEL_PROVIDER=openai` and `OPENAI_API_KEY` (or"
     " `MODEL_BASE_URL` for an OpenAI-compatible server)."
 )
@@ -174,4 +176,6 @@ def describe_result(result: ToolResult, today: date) -> str:
         return f"Deleted task {number}: **{title}**."
     if result.name == ToolName.UPDATE_TASK:
         return _describe_update(task, result.arguments)
+    if result.name == ToolName.UNDO_CHANGE:
+        return describe_undo(task)
     return f"Done: task {number} **{title}**." if number is not None else "Done."
