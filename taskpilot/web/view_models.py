@@ -17,6 +17,7 @@ from taskpilot.services.public import ConversationOut, MessageOut, TaskOut
 from taskpilot.services.repeats import repeat_in_words
 from taskpilot.services.search import SearchHit
 from taskpilot.services.turns import NOT_ANSWERED
+from taskpilot.services.undo_marks import can_undo
 from taskpilot.web.wording import due_in_words, history_group
 
 # A tool card's states. `awaiting`: the call waits for the person's Approve or Cancel;
@@ -40,6 +41,12 @@ class ToolCardView:
     # The person's decision on a call that waited for it ("" for calls that never wait):
     # kept on the card while the resumed call runs, as its finish event does not say.
     approval: str = ""
+    # Undo: the stored reply and the call's place in it (`message_id` 0: not stored yet, or
+    # nothing to undo), whether it was undone, and why an Undo was refused.
+    message_id: int = 0
+    index: int = -1
+    undone: bool = False
+    undo_refused: str = ""
 
 
 @dataclasses.dataclass
@@ -161,22 +168,68 @@ def finish_card(cards: list[ToolCardView], finished: ToolCardView) -> list[ToolC
 
 
 def stored_tool_cards(
-    tool_calls: list[ToolCall], summaries: Mapping[str, str] | None = None
+    tool_calls: list[ToolCall], summaries: Mapping[str, str] | None = None, message_id: int = 0
 ) -> list[ToolCardView]:
     """Cards for a stored message's tool calls; a call still waiting for approval says what
-    approving does (`summaries`, by call id)."""
+    approving does (`summaries`, by call id). A reply's (`message_id`) changes have Undo."""
     return [
         tool_card_awaiting(call, (summaries or {}).get(call.call_id, ""))
         if call.approval is Approval.PENDING
-        else tool_card_finished(
-            f"stored-{index}",
-            call.name or "tool",
-            call.arguments,
-            call.result,
-            call.is_error,
-            call.approval.value if call.approval else "",
+        else _undoable(
+            tool_card_finished(
+                f"stored-{index}",
+                call.name or "tool",
+                call.arguments,
+                call.result,
+                call.is_error,
+                call.approval.value if call.approval else "",
+            ),
+            message_id,
+            index,
+            call,
         )
         for index, call in enumerate(tool_calls)
+    ]
+
+
+def _undoable(card: ToolCardView, message_id: int, index: int, call: ToolCall) -> ToolCardView:
+    """The card with Undo (or "Undone") when the stored call made a change that can be."""
+    if not message_id or not can_undo(call):
+        return card
+    return dataclasses.replace(card, message_id=message_id, index=index, undone=call.undone)
+
+
+def cards_with_undo(
+    cards: list[ToolCardView], message_id: int, tool_calls: list[ToolCall]
+) -> list[ToolCardView]:
+    """A finished turn's live cards once its reply is stored: each change gets its Undo
+    (the stored call is found by its call id)."""
+    place = {call.call_id: index for index, call in enumerate(tool_calls) if call.call_id}
+    return [
+        _undoable(card, message_id, place[card.call_id], tool_calls[place[card.call_id]])
+        if card.call_id in place
+        else card
+        for card in cards
+    ]
+
+
+def card_undo(
+    messages: list[MessageView], message_id: int, index: int, *, undone: bool, refused: str = ""
+) -> list[MessageView]:
+    """The messages with that card marked undone (or showing why its Undo was refused)."""
+    return [
+        dataclasses.replace(
+            message,
+            tool_calls=[
+                dataclasses.replace(card, undone=undone, undo_refused=refused)
+                if card.index == index
+                else card
+                for card in message.tool_calls
+            ],
+        )
+        if message.id == message_id and message.role == "assistant"
+        else message
+        for message in messages
     ]
 
 
@@ -193,7 +246,9 @@ def message_view(
         role=message.role,
         content=message.content,
         created_at=message.created_at,
-        tool_calls=stored_tool_cards(message.tool_calls, summaries),
+        tool_calls=stored_tool_cards(
+            message.tool_calls, summaries, message.id if message.role == "assistant" else 0
+        ),
         failed=failed,
         error=(message.error or NOT_ANSWERED) if failed else "",
         client_message_id=message.client_message_id or "",

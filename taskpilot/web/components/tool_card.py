@@ -7,6 +7,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from taskpilot.web.states.chat import ChatState
+from taskpilot.web.states.undo import UndoState
 from taskpilot.web.view_models import ToolCardView
 
 
@@ -41,6 +42,45 @@ def _approval(card: ObjectVar[ToolCardView]) -> rx.Component:
     )
 
 
+def _result_id(card: ObjectVar[ToolCardView]) -> rx.Var:
+    return "tool-result-" + card.message_id.to(str) + "-" + card.index.to(str)
+
+
+def _undo(card: ObjectVar[ToolCardView]) -> rx.Component:
+    """A stored change's Undo (described by what it did), "Undone" once taken back, and the
+    reason when the tool refused to take it back."""
+    return rx.el.div(
+        rx.cond(
+            card.undone,
+            rx.el.span(
+                rx.icon("undo-2", size=14, aria_hidden="true"),
+                "Undone",
+                class_name="tp-undone",
+                custom_attrs={"data-testid": "tool-undone"},
+            ),
+            rx.button(
+                rx.icon("undo-2", size=14),
+                "Undo",
+                on_click=UndoState.undo(card.message_id, card.index),  # type: ignore[operator]
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                aria_describedby=_result_id(card),
+            ),
+        ),
+        rx.cond(
+            card.undo_refused != "",
+            rx.el.div(
+                card.undo_refused,
+                role="alert",
+                class_name="tp-undo-refused",
+                custom_attrs={"data-testid": "undo-refused"},
+            ),
+        ),
+        class_name="tp-undo",
+    )
+
+
 def tool_card(card: ObjectVar[ToolCardView]) -> rx.Component:
     """Spinner while running; a check and the result, or an alert and the error; a shield
     and the question while it waits for approval; a crossed circle once declined."""
@@ -68,11 +108,16 @@ def tool_card(card: ObjectVar[ToolCardView]) -> rx.Component:
             rx.match(
                 card.state,
                 ("running", rx.el.div("Working…", class_name="tp-tool-result")),
-                rx.el.div(card.result, class_name="tp-tool-result"),
+                rx.el.div(card.result, id=_result_id(card), class_name="tp-tool-result"),
             ),
             rx.cond(card.state == "awaiting", _approval(card)),
+            rx.cond((card.message_id.to(int) > 0) & (card.state == "done"), _undo(card)),
             class_name="tp-tool-text",
         ),
         class_name="tp-tool-card",
-        custom_attrs={"data-testid": "tool-card", "data-state": card.state},
+        custom_attrs={
+            "data-testid": "tool-card",
+            "data-state": card.state,
+            "data-undone": card.undone.to(str),
+        },
     )

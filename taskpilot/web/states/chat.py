@@ -65,6 +65,7 @@ from taskpilot.web.view_models import (
     assistant_message,
     awaiting_question,
     bump_conversation,
+    cards_with_undo,
     failed_last_turn,
     finish_card,
     message_view,
@@ -533,7 +534,12 @@ class ChatState(AuthState):
             self.live_tools = finish_card(self.live_tools, card)
             self._asked = True
         elif isinstance(event, TurnDone):
-            cards = self.live_tools or stored_tool_cards(event.tool_calls)  # a replayed turn
+            calls, stored_id = event.tool_calls, event.message_id
+            cards = (
+                cards_with_undo(self.live_tools, stored_id, calls)
+                if self.live_tools
+                else stored_tool_cards(calls, message_id=stored_id)  # a replayed turn
+            )
             reply = assistant_message(event.message_id, event.response, cards, utcnow())
             self.messages = [*self.messages, reply]
             self._detach()

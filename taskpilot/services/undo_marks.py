@@ -1,0 +1,91 @@
+"""Which stored tool calls the person has undone: `undone` on the call, in its reply's
+`tool_calls`.
+
+An Undo first claims the call (`claim`): one conditional UPDATE that holds only while the
+column still reads as it was read, so of two Undos at once (two tabs, a double click) one
+claims it and the other finds it claimed — the change is reversed once. The claimer then asks
+the MCP tool to reverse it and, when the tool refuses, gives the claim back (`release`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from taskpilot.data.models import Approval, Message, Role, ToolCall
+from taskpilot.services.tasks import TaskError
+
+_messages: sa.Table = Message.__table__  # type: ignore[attr-defined]
+# Rereads when another call of the same reply changed meanwhile (its own Undo).
+_ATTEMPTS = 5
+NOT_UNDOABLE = "That change can't be undone."
+
+
+class AlreadyUndone(TaskError):
+    """The call was undone already (another tab, a double click)."""
+
+    def __init__(self) -> None:
+        super().__init__("That change was undone already.")
+
+
+def can_undo(call: ToolCall) -> bool:
+    """Whether a stored call made a change `undo_change` can take back: a task tool's
+    successful add or delete, or an update or completion that changed something (its result
+    says what it was `before`). An undo itself is not undone."""
+    result = call.result
+    if call.is_error or call.approval in (Approval.PENDING, Approval.DECLINED):
+        return False
+    if not isinstance(result, dict) or "undid" in result or "task_id" not in result:
+        return False
+    return result.get("status") in ("created", "deleted") or bool(result.get("before"))
+
+
+async def claim(session: AsyncSession, user_id: str, message_id: int, index: int) -> ToolCall:
+    """Mark the reply's call `index` undone, once: the call (whose result says what to undo);
+    `AlreadyUndone` when it was, a `TaskError` when there is no such undoable call."""
+    return await _mark(session, user_id, message_id, index, undone=True)
+
+
+async def release(session: AsyncSession, user_id: str, message_id: int, index: int) -> None:
+    """Give back a claim whose undo the tool refused: the call can be undone again later."""
+    await _mark(session, user_id, message_id, index, undone=False)
+
+
+async def _mark(
+    session: AsyncSession, user_id: str, message_id: int, index: int, *, undone: bool
+) -> ToolCall:
+    stored_text = sa.cast(_messages.c.tool_calls, sa.Text)
+    for _ in range(_ATTEMPTS):
+        read = await session.execute(
+            sa.select(stored_text).where(
+                _messages.c.id == message_id,
+                _messages.c.user_id == user_id,
+                _messages.c.role == Role.ASSISTANT.value,
+            )
+        )
+        text = read.scalar_one_or_none()
+        calls = ToolCall.stored(json.loads(text) if text else [])
+        if text is None or not 0 <= index < len(calls) or not can_undo(calls[index]):
+            raise TaskError(NOT_UNDOABLE)
+        call = calls[index]
+        if call.undone == undone:
+            if undone:
+                raise AlreadyUndone()
+            return call
+        calls[index] = call.model_copy(update={"undone": undone})
+        changed = await session.execute(
+            sa.update(_messages)
+            .where(_messages.c.id == message_id, stored_text == text)
+            .values(tool_calls=ToolCall.to_store(calls))
+        )
+        await session.commit()
+        if _rows(changed) == 1:
+            return call
+    raise TaskError(NOT_UNDOABLE)  # pragma: no cover - the reply kept changing under us
+
+
+def _rows(result: Any) -> int:
+    return int(result.rowcount)
