@@ -28,8 +28,13 @@
     (element.checkVisibility
       ? element.checkVisibility({ visibilityProperty: true })
       : element.getClientRects().length > 0);
+  // One that is closing (Radix keeps it a moment, `data-state="closed"`) no longer counts.
   const layerOpen = () =>
-    document.querySelector('[role="dialog"], [role="alertdialog"], [role="menu"], [role="listbox"]') !== null;
+    document.querySelector(
+      ["dialog", "alertdialog", "menu", "listbox"]
+        .map((role) => `[role="${role}"]:not([data-state="closed"])`)
+        .join(", "),
+    ) !== null;
   const isField = (element) =>
     element instanceof HTMLElement && (element.isContentEditable || element.matches("input, textarea, select"));
   // A drawer (narrow screens) closes on Escape pressed inside it (drawer_focus.py).

@@ -29,11 +29,15 @@ SHORTCUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _NAMES = {MOD: ("⌘", "Ctrl", "Command"), SHIFT: ("⇧", "Shift", "Shift")}
 
 # Closing puts focus back where the sheet was opened from (shortcuts.js marks it); the hidden
-# trigger, Radix's default, cannot take it.
+# trigger, Radix's default, cannot take it. Focus the person already moved elsewhere while the
+# sheet faded out (Esc, then Ctrl+K at once) stays there.
 _RETURN_FOCUS: rx.Var = rx.Var(
     "((event) => { const back = document.querySelector('[data-shortcuts-return]');"
-    " if (!back) return; back.removeAttribute('data-shortcuts-return');"
-    " if (!back.isConnected || back.disabled) return;"
+    " if (back) back.removeAttribute('data-shortcuts-return');"
+    " const here = document.activeElement;"
+    " if (here && here !== document.body && !event.target.contains(here)) {"
+    " event.preventDefault(); return; }"
+    " if (!back || !back.isConnected || back.disabled) return;"
     " event.preventDefault(); back.focus(); })"
 )
 
