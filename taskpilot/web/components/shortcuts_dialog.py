@@ -75,8 +75,10 @@ def shortcuts_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Keyboard shortcuts"),
             rx.dialog.description(
-                "On the chat page. The shortcuts with Ctrl or ⌘ work while you type; "
-                "Esc stops a reply unless you are in a text box.",
+                "On the chat page. Shortcuts with ",
+                rx.el.span("⌘", class_name="tp-key-mac"),
+                rx.el.span("Ctrl", class_name="tp-key-other"),
+                " work while you type; Esc stops a reply unless you are in a text box.",
                 size="2",
                 color_scheme="gray",
                 margin_bottom="12px",
