@@ -116,8 +116,16 @@ def test_escape_stops_a_streaming_reply_unless_something_else_has_it(
     expect(assistant).to_have_attribute("data-streaming", "true")
     expect(chat.stop_button).to_be_visible()
 
-    # Anywhere else, Esc stops the reply: the partial text stays, as with the Stop button.
+    # An Esc that ends an IME composition (a candidate list) is the input method's.
     blur(chat)
+    chat.page.evaluate(
+        "document.body.dispatchEvent(new KeyboardEvent('keydown',"
+        " { key: 'Escape', isComposing: true, bubbles: true }))"
+    )
+    chat.page.wait_for_timeout(300)
+    expect(chat.stop_button).to_be_visible()
+
+    # Anywhere else, Esc stops the reply: the partial text stays, as with the Stop button.
     chat.page.keyboard.press("Escape")
     expect(chat.stop_button).to_have_count(0)
     expect(assistant).to_have_attribute("data-stopped", "true")
