@@ -46,6 +46,7 @@ app = rx.App(
     head_components=[
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.script(src="/earlier.js", defer=True),  # a long chat's earlier messages, on scroll
+        rx.script(src="/shortcuts.js", defer=True),  # keyboard shortcuts (shortcuts_dialog.py)
     ],
 )
 app.register_lifespan_task(_runtime_lifespan)

@@ -82,6 +82,7 @@ def test_the_chatkit_page_wraps_chatkit_and_listens_to_it(chatkit_jsx: str) -> N
         "Delete task ",
         "Approve",
         "Cancel",
+        "Keyboard shortcuts",
         "Log out",
         "Rename",
         "Delete",

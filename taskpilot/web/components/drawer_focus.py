@@ -8,11 +8,13 @@ from typing import Any
 import reflex as rx
 
 # Runs after the toggle's state update has been drawn: when the panel became a visible drawer,
-# focus its close button, so keyboard users land inside it (Escape closes it again).
+# focus its close button, so keyboard users land inside it (Escape closes it again). Focus
+# already inside stays (Ctrl/⌘+K opens the history to focus its search box, shortcuts.js).
 _FOCUS_JS = """
 setTimeout(() => {{
   const panel = document.getElementById({panel!r});
   const close = panel && panel.querySelector('.tp-drawer-close');
+  if (panel && panel.contains(document.activeElement)) return;
   if (close && getComputedStyle(close).display !== 'none'
       && getComputedStyle(panel).visibility === 'visible') close.focus();
 }}, 260);

@@ -1,16 +1,18 @@
-"""The account menu: who is signed in, export (CSV and the calendar feed), and log out."""
+"""The account menu: who is signed in, export (CSV and the calendar feed), keyboard shortcuts,
+and log out."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from taskpilot.web.components.calendar_feed_dialog import calendar_feed_dialog
+from taskpilot.web.components.shortcuts_dialog import OPEN_FROM_MENU, shortcuts_dialog
 from taskpilot.web.states.auth import AuthState
 from taskpilot.web.states.export import ExportState
 
 
 def user_menu() -> rx.Component:
-    """A round button with the person's initials that opens a menu: export, log out."""
+    """A round button with the person's initials that opens a menu: export, shortcuts, log out."""
     menu = rx.dropdown_menu.root(
         rx.dropdown_menu.trigger(
             rx.icon_button(
@@ -38,6 +40,11 @@ def user_menu() -> rx.Component:
             rx.dropdown_menu.item(
                 rx.icon("calendar", size=14), "Calendar feed…", on_select=ExportState.open_feed
             ),
+            rx.dropdown_menu.item(
+                rx.icon("keyboard", size=14),
+                "Keyboard shortcuts",
+                on_select=rx.call_script(OPEN_FROM_MENU),
+            ),
             rx.dropdown_menu.separator(),
             rx.dropdown_menu.item(
                 rx.icon("log-out", size=14), "Log out", on_select=AuthState.log_out
@@ -45,5 +52,5 @@ def user_menu() -> rx.Component:
             align="end",
         ),
     )
-    # The dialog sits beside the menu: the menu's content is gone once it closes.
-    return rx.fragment(menu, calendar_feed_dialog())
+    # The dialogs sit beside the menu: the menu's content is gone once it closes.
+    return rx.fragment(menu, calendar_feed_dialog(), shortcuts_dialog())
