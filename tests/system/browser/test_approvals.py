@@ -106,7 +106,9 @@ def test_approve_deletes_after_the_question_survives_a_reload(
     card.get_by_role("button", name="Approve", exact=True).click()
     expect(card).to_have_attribute("data-state", "done")
     expect(card).to_contain_text("Deleted task 1 · Buy milk")
-    expect(card.get_by_role("button")).to_have_count(0)
+    # Decided: no Approve or Cancel any more; what remains is Undo, as on any change.
+    expect(card.get_by_role("button")).to_have_count(1)
+    expect(card.get_by_role("button", name="Undo", exact=True)).to_be_visible()
     expect(chat.assistant_messages.last).to_contain_text("Deleted Buy milk.")
     chat.wait_until_idle()
     chat.ensure_tasks_panel()
