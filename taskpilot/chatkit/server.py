@@ -19,7 +19,6 @@ helpers are not used.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -47,50 +46,29 @@ from chatkit.types import (
     UserMessageItem,
     WidgetItem,
 )
-from pydantic import TypeAdapter, ValidationError
 
 from taskpilot.agent.engine import PreparedTurn, TurnEngine, clean_message
 from taskpilot.agent.engine.approvals import decided
 from taskpilot.agent.events import TurnDone, TurnError, TurnTitled
 from taskpilot.api import sse
-from taskpilot.api.errors import retry_headers, status_of
 from taskpilot.chatkit import actions, approvals
 from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import USER, item_id, parse_item_id, user_text
+from taskpilot.chatkit.requests import (
+    RETRYABLE,
+    UNSUPPORTED,
+    ChatKitRequestError,
+    parse_request,
+    refusal,
+)
 from taskpilot.chatkit.store import MAX_PAGE, NO_ATTACHMENTS, ConversationThreadStore
 from taskpilot.chatkit.stream import Resumed, TurnTranslator
-from taskpilot.core.errors import NOT_JSON, SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
+from taskpilot.core.errors import SOMETHING_WENT_WRONG, ErrorCode, TaskPilotError
 from taskpilot.data.models import NEW_CHAT_TITLE, Approval, Feedback, Message, Role, ToolCall
 from taskpilot.services.conversations import InvalidTitle, MessageNotFound, title_from_message
 from taskpilot.services.turns import MOVED_ON
 
 logger = logging.getLogger("taskpilot.chatkit")
-
-_requests: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
-
-# Request types TaskPilot answers (the ones ChatKit's UI sends for a chat with history).
-SUPPORTED = (
-    "threads.create",
-    "threads.add_user_message",
-    "threads.retry_after_item",
-    "threads.get_by_id",
-    "threads.list",
-    "items.list",
-    "threads.update",
-    "threads.delete",
-    "items.feedback",
-    "threads.sync_custom_action",
-    "threads.custom_action",
-)
-# Known ChatKit request types for features TaskPilot does not offer, and why.
-UNSUPPORTED = {
-    "attachments.create": "attachments",
-    "attachments.delete": "attachments",
-    "input.transcribe": "dictation",
-    "threads.add_client_tool_output": "client tools",
-    "threads.add_structured_input": "structured input",
-}
-
 
 # The most items one request may name. Feedback names a reply's items (its workflow and its
 # message): a handful. The cap is a page of items, so whatever ChatKit's UI shows at once can
@@ -99,21 +77,6 @@ UNSUPPORTED = {
 # `items.list`'s `after`, a widget action's `item_id`: `load_item`). The store resolves a
 # request's ids in one query.
 MAX_NAMED_ITEMS = MAX_PAGE
-
-# Refusals of a retry that may succeed if the person tries again.
-RETRYABLE = {
-    ErrorCode.TURN_IN_PROGRESS,
-    ErrorCode.DATABASE_UNAVAILABLE,
-    ErrorCode.BUSY,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.SHUTTING_DOWN,
-}
-
-
-def refusal(error: TaskPilotError) -> ErrorEvent:
-    """A turn TaskPilot will not run (now), as ChatKit's error event: Retry offered when trying
-    again may work."""
-    return ErrorEvent(code="custom", message=error.message, allow_retry=error.code in RETRYABLE)
 
 
 def moved_on(history: list[Message]) -> int | None:
@@ -126,50 +89,6 @@ def moved_on(history: list[Message]) -> int | None:
     if any(call.approval is Approval.DECLINED and call.result == MOVED_ON for call in calls):
         return reply.reply_to_id
     return None
-
-
-class ChatKitRequestError(Exception):
-    """A request TaskPilot will not serve; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-    @classmethod
-    def of(cls, error: TaskPilotError) -> ChatKitRequestError:
-        """A domain error, answered with the status the API's table gives its code."""
-        return cls(status_of(error.code), error.message, retry_headers(error.retry_after))
-
-
-def parse_request(body: bytes) -> ChatKitReq:
-    """The ChatKit request in `body`; `ChatKitRequestError` (400) saying what is wrong."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise ChatKitRequestError(400, NOT_JSON) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ChatKitRequestError(
-            400, "Not a ChatKit request: the body must be a JSON object with a 'type'."
-        )
-    if data["type"] not in (*SUPPORTED, *UNSUPPORTED):
-        raise ChatKitRequestError(
-            400,
-            f"Unknown ChatKit request type {data['type'][:60]!r}. "
-            f"TaskPilot handles: {', '.join(SUPPORTED)}.",
-        )
-    try:
-        return _requests.validate_python(data)
-    except ValidationError as exc:
-        parts = []
-        for error in exc.errors()[:3]:
-            location = ".".join(str(part) for part in error.get("loc", ())[1:])
-            message = "is required" if error.get("type") == "missing" else error.get("msg", "")
-            parts.append(f"'{location}' {message}")
-        raise ChatKitRequestError(
-            400, "Invalid ChatKit request: " + "; ".join(parts) + "."
-        ) from exc
 
 
 class TaskPilotChatKitServer(ChatKitServer[RequestContext]):

@@ -17,7 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from taskpilot.api.deps import AllowedOrigin, CurrentUser, RuntimeDep
 from taskpilot.api.schemas import ChatKitSessionOut, ErrorOut
-from taskpilot.chatkit.server import SUPPORTED, ChatKitRequestError
+from taskpilot.chatkit.requests import SUPPORTED, ChatKitRequestError
 from taskpilot.chatkit.sessions import HostedSessionError
 
 router = APIRouter(prefix="/api/chatkit", tags=["chatkit"], dependencies=[AllowedOrigin])
