@@ -10,14 +10,26 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 from agents.testing import assistant_message, function_call
 
+from taskpilot.core.config import Settings
+from taskpilot.core.live import MemoryFeed, channel
 from taskpilot.services.tasks import TaskService
+from tests.support.harness import REDIS_URL, make_settings, needs_redis
 from tests.support.mcp_client import in_process, payload
 from tests.support.web_states import Page, call
 from tests.web.test_states import send
 
 Waited = Callable[[], bool]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
+def settings(request: pytest.FixtureRequest, sqlite_url: str) -> Settings:
+    """The tabs' runtime with the live feed in the process, or in the real Redis."""
+    if request.param == "redis":
+        return make_settings(sqlite_url, reflex_redis_url=REDIS_URL)
+    return make_settings(sqlite_url)
 
 
 async def until(condition: Waited, what: str, seconds: float = 10) -> None:
@@ -27,6 +39,18 @@ async def until(condition: Waited, what: str, seconds: float = 10) -> None:
     assert condition(), what
 
 
+async def listening(tab: Page) -> int:
+    """How many watchers listen to the news of the person signed in on `tab`."""
+    identity = await tab.auth._identity()
+    user_id = identity.user_id if identity is not None else "nobody"
+    feed = tab.runtime.live
+    if isinstance(feed, MemoryFeed):
+        return len(feed._readers.get(user_id, ()))
+    async with redis.Redis.from_url(REDIS_URL) as client:
+        [(_, count)] = await client.pubsub_numsub(channel(user_id))
+    return int(count)
+
+
 class Watchers:
     """Tabs' watchers (`LiveState.watch`) running as background events, ended at the end."""
 
@@ -34,10 +58,11 @@ class Watchers:
         self.running: list[tuple[Page, asyncio.Task[Any]]] = []
 
     async def start(self, tab: Page) -> None:
-        readers = tab.runtime.live._readers  # type: ignore[union-attr]
-        before = sum(len(group) for group in readers.values())
+        before = await listening(tab)
         self.running.append((tab, asyncio.create_task(call(tab.live, "watch"))))
-        await until(lambda: sum(len(group) for group in readers.values()) > before, "subscribed")
+        async with asyncio.timeout(10):
+            while await listening(tab) <= before:
+                await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         for tab, _ in self.running:
@@ -165,12 +190,14 @@ async def test_a_change_through_an_mcp_client_reloads_every_panel_of_the_person_
 async def test_a_tab_that_signed_out_stops_watching(tab: Page) -> None:
     await tab.sign_up()
     await call(tab.chat, "load_page")
-    watcher = asyncio.create_task(call(tab.live, "watch"))
-    readers = tab.runtime.live._readers  # type: ignore[union-attr]
-    await until(lambda: bool(readers), "subscribed")
+    watchers = Watchers()
+    await watchers.start(tab)
+    token = tab.auth.token
     await call(tab.auth, "log_out")
-    await asyncio.wait_for(watcher, 5)
-    assert not readers
+    await asyncio.wait_for(watchers.running[0][1], 5)
+    tab.auth.token = token  # only to ask who listens for that person: nobody now
+    assert await listening(tab) == 0
     # A tab nobody is signed in on does not watch at all.
+    tab.auth.token = ""
     await call(tab.live, "watch")
-    assert not readers
+    assert tab.live._watch_key == ""
