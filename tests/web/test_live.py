@@ -14,14 +14,21 @@ import redis.asyncio as redis
 from agents.testing import assistant_message, function_call
 
 from taskpilot.core.config import Settings
-from taskpilot.core.live import MemoryFeed, channel
+from taskpilot.core.live import LOST, MemoryFeed, channel
 from taskpilot.services.tasks import TaskService
+from taskpilot.web.states import live
 from tests.support.harness import REDIS_URL, make_settings, needs_redis
 from tests.support.mcp_client import in_process, payload
 from tests.support.web_states import Page, call
 from tests.web.test_states import send
 
 Waited = Callable[[], bool]
+
+
+@pytest.fixture(autouse=True)
+def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watchers look at whether they are still wanted often, so tests end them quickly."""
+    monkeypatch.setattr(live, "LOOK_SECONDS", 0.1)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
@@ -201,3 +208,42 @@ async def test_a_tab_that_signed_out_stops_watching(tab: Page) -> None:
     tab.auth.token = ""
     await call(tab.live, "watch")
     assert tab.live._watch_key == ""
+
+
+async def test_a_watcher_ends_once_its_tab_has_been_closed_a_while(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tab.sign_up()
+    watchers = Watchers()
+    await watchers.start(tab)
+    open_tabs: set[str] = set()
+
+    async def connected(client_token: str) -> bool:
+        return client_token in open_tabs
+
+    monkeypatch.setattr(live, "tab_connected", connected)
+    monkeypatch.setattr(live, "TAB_GONE_SECONDS", 0.3)
+    await asyncio.wait_for(watchers.running[0][1], 5)
+    assert await listening(tab) == 0
+
+
+async def test_news_missed_reads_the_panel_and_the_conversation_again(
+    tab: Page, another_tab: Callable[[], Page], watchers: Watchers
+) -> None:
+    ada = await tab.sign_up()
+    tab.model.extend([[assistant_message("Hi.")]])
+    await send(tab, "hello")
+    other = await second_tab(tab, another_tab, f"/c/{tab.chat.current_id}")
+    # Changes whose news the other tab missed (a full queue, Redis away) …
+    async with tab.runtime.db.session() as session:
+        await TaskService(session, ada).add("Buy milk")
+    tab.model.extend([[assistant_message("Still here.")]])
+    await send(tab, "are you there?")
+    await watchers.start(other)
+    assert len(other.chat.messages) == 2 and other.tasks.tasks == []
+    tab.runtime.live.publish(ada, {"kind": "turn", "event": "not a turn"})  # ignored
+    tab.runtime.live.publish(ada, LOST)
+    # … are read from the database once the feed says some news was lost.
+    await until(lambda: [t.title for t in other.tasks.tasks] == ["Buy milk"], "panel")
+    await until(lambda: len(other.chat.messages) == 4, "conversation")
+    assert other.chat.messages[-1].content == "Still here." and not other.chat.watching

@@ -11,7 +11,8 @@ loader) reads the person's news and applies it inside `async with self`:
 - `lost` (news missed: a slow tab, Redis away) reads the panel and the conversation again.
 
 A tab has one watcher: a newer one (the next page load) supersedes it, and it ends when the
-tab signs out or has been closed for TAB_GONE_SECONDS. Its own turns' news it leaves alone:
+tab signs out or has been closed for TAB_GONE_SECONDS (Reflex does not cancel a background
+event when its tab goes). Its own turns' news it leaves alone:
 they come back marked with its `_tab`.
 """
 
@@ -41,8 +42,9 @@ from taskpilot.web.view_models import bump_conversation
 
 logger = logging.getLogger("taskpilot.web")
 
-# How long a watcher waits for news before it looks again at whether it should go on.
-WAIT_SECONDS = 1.0
+# How often a watcher looks at whether it is still wanted (its tab open, not superseded, signed
+# in): with no news it touches neither the page's state nor Redis in between.
+LOOK_SECONDS = 5.0
 # A watcher whose tab has been disconnected this long ends (a reload reconnects sooner).
 TAB_GONE_SECONDS = 30.0
 # How often a watcher checks that its sign-in has not been ended on another device.
@@ -66,28 +68,33 @@ class LiveState(ChatState):
             self._watch_key = key
             self._tab = self._tab or uuid.uuid4().hex
             client = self.router.session.client_token
-        checked = gone_since = time.monotonic()
-        gone = False
+        looked = checked = time.monotonic()
+        gone_since: float | None = None
         async with get_runtime().live.subscribed(identity.user_id) as news:
             while True:
-                message = await news.next(WAIT_SECONDS)
+                message = await news.next(LOOK_SECONDS)
                 now = time.monotonic()
-                if now - checked > IDENTITY_CHECK_SECONDS:
-                    checked = now
+                if now - looked >= LOOK_SECONDS:  # still wanted? (not at every message)
+                    looked = now
+                    if await tab_connected(client):
+                        gone_since = None
+                    elif gone_since is None:
+                        gone_since = now
+                    elif now - gone_since > TAB_GONE_SECONDS:
+                        return
                     async with self:
-                        if await self._identity() is None:
+                        if self._watch_key != key:
                             return
-                if await tab_connected(client):
-                    gone = False
-                elif not gone:
-                    gone, gone_since = True, now
-                elif now - gone_since > TAB_GONE_SECONDS:
-                    return
+                        if now - checked > IDENTITY_CHECK_SECONDS:
+                            checked = now
+                            if await self._identity() is None:
+                                return
+                if message is None:
+                    continue
                 async with self:
                     if self._watch_key != key:
                         return
-                    if message is not None:
-                        await self._take(message, identity.user_id)
+                    await self._take(message, identity.user_id)
 
     async def _take(self, message: Message, user_id: str) -> None:
         kind = message.get("kind")
