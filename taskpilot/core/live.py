@@ -216,17 +216,20 @@ class RedisFeed:
         self._warn = _Warner()
         self._publishers: dict[asyncio.AbstractEventLoop, _Publisher] = {}
 
-    def _client(self) -> Any:
+    def _client(self, timeout: float | None = None) -> Any:
+        """A client; `timeout` bounds each command (a subscriber's reads set their own)."""
         import redis.asyncio as redis
 
-        return redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=30)
+        return redis.Redis.from_url(
+            self.url, socket_connect_timeout=2, socket_timeout=timeout, health_check_interval=30
+        )
 
     def _publisher(self) -> _Publisher:
         loop = asyncio.get_running_loop()
         publisher = self._publishers.get(loop)
         if publisher is None:
             self._publishers = {k: v for k, v in self._publishers.items() if not k.is_closed()}
-            publisher = self._publishers[loop] = _Publisher(self._client(), self._warn)
+            publisher = self._publishers[loop] = _Publisher(self._client(2), self._warn)
         return publisher
 
     def publish(self, user_id: str, message: Message) -> None:

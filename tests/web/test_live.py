@@ -64,9 +64,10 @@ class Watchers:
     def __init__(self) -> None:
         self.running: list[tuple[Page, asyncio.Task[Any]]] = []
 
-    async def start(self, tab: Page) -> None:
+    async def start(self, tab: Page, conversations: bool = True) -> None:
         before = await listening(tab)
-        self.running.append((tab, asyncio.create_task(call(tab.live, "watch"))))
+        watch = call(tab.live, "watch", conversations)
+        self.running.append((tab, asyncio.create_task(watch)))
         async with asyncio.timeout(10):
             while await listening(tab) <= before:
                 await asyncio.sleep(0.02)
@@ -247,3 +248,26 @@ async def test_news_missed_reads_the_panel_and_the_conversation_again(
     await until(lambda: [t.title for t in other.tasks.tasks] == ["Buy milk"], "panel")
     await until(lambda: len(other.chat.messages) == 4, "conversation")
     assert other.chat.messages[-1].content == "Still here." and not other.chat.watching
+
+
+async def test_on_the_chatkit_page_only_the_task_panel_and_the_sidebar_follow(
+    tab: Page, another_tab: Callable[[], Page], watchers: Watchers
+) -> None:
+    await tab.sign_up()
+    tab.model.extend([[assistant_message("Hi.")]])
+    await send(tab, "hello")
+    # The same tab showed this conversation before it went to /chatkit.
+    kit = await second_tab(tab, another_tab, f"/c/{tab.chat.current_id}")
+    kit.visit("/chatkit")
+    await call(kit.chatkit, "load_page")
+    await watchers.start(kit, conversations=False)
+    tab.model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
+            [assistant_message("Added.")],
+        ]
+    )
+    await send(tab, "add buy milk")
+    await until(lambda: [t.title for t in kit.tasks.tasks] == ["Buy milk"], "panel")
+    await asyncio.sleep(0.2)
+    assert len(kit.chat.messages) == 2 and not kit.chat.watching

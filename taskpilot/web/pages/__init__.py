@@ -24,7 +24,10 @@ def register(app: rx.App) -> None:
         )
     for route in (CHATKIT, CHATKIT_THREAD):
         app.add_page(
-            chatkit_page, route=route, title=f"ChatKit · {TITLE}", on_load=ChatKitState.load_page
+            chatkit_page,
+            route=route,
+            title=f"ChatKit · {TITLE}",
+            on_load=[ChatKitState.load_page, LiveState.watch(False)],  # type: ignore[misc]
         )
     app.add_page(
         login_page, route=LOGIN, title=f"Log in · {TITLE}", on_load=AuthState.redirect_if_signed_in

@@ -58,8 +58,9 @@ class LiveState(ChatState):
     _watch_key: str = ""
 
     @rx.event(background=True)
-    async def watch(self) -> None:
-        """Follow the person's news while this tab is open (see the module's docs)."""
+    async def watch(self, conversations: bool = True) -> None:
+        """Follow the person's news while this tab is open (see the module's docs); on the
+        ChatKit page (`conversations` false), its task panel and sidebar only."""
         key = uuid.uuid4().hex
         async with self:
             identity = await self._identity()
@@ -94,15 +95,15 @@ class LiveState(ChatState):
                 async with self:
                     if self._watch_key != key:
                         return
-                    await self._take(message, identity.user_id)
+                    await self._take(message, identity.user_id, conversations)
 
-    async def _take(self, message: Message, user_id: str) -> None:
+    async def _take(self, message: Message, user_id: str, conversations: bool) -> None:
         kind = message.get("kind")
         if kind == TASKS_CHANGED["kind"]:
             await (await self.get_state(TaskState))._reload(user_id)
         elif kind == LOST["kind"]:
             await (await self.get_state(TaskState))._reload(user_id)
-            if self.current_id and not self._active_turn:
+            if conversations and self.current_id and not self._active_turn:
                 await self._reread(user_id, self.current_id)
                 self._detach()
         elif kind == "turn":
@@ -112,9 +113,9 @@ class LiveState(ChatState):
                 logger.warning("live feed: a turn's news could not be read")
                 return
             if turn.origin != self._tab:
-                await self._follow(turn, user_id)
+                await self._follow(turn, user_id, conversations)
 
-    async def _follow(self, turn: LiveTurn, user_id: str) -> None:
+    async def _follow(self, turn: LiveTurn, user_id: str, conversations: bool) -> None:
         """Another tab's turn: the sidebar always; the conversation if it is the one shown
         and this tab is not running a turn of its own."""
         event = turn.event
@@ -126,7 +127,7 @@ class LiveState(ChatState):
         elif isinstance(event, TurnTitled):
             await self._titled(event)
             return
-        if turn.conversation_id != self.current_id or self._active_turn:
+        if not conversations or turn.conversation_id != self.current_id or self._active_turn:
             return
         if event is None or isinstance(event, TurnDone | TurnError):
             # Stored (or failed, or paused for an approval): show it as stored.
