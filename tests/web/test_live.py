@@ -17,7 +17,7 @@ from taskpilot.core.config import Settings
 from taskpilot.core.live import LOST, MemoryFeed, channel
 from taskpilot.services.tasks import TaskService
 from taskpilot.web.states import live
-from tests.support.harness import REDIS_URL, make_settings, needs_redis
+from tests.support.harness import REDIS_URL, api_client, make_settings, needs_redis
 from tests.support.mcp_client import in_process, payload
 from tests.support.web_states import Page, call
 from tests.web.test_states import send
@@ -271,3 +271,26 @@ async def test_on_the_chatkit_page_only_the_task_panel_and_the_sidebar_follow(
     await until(lambda: [t.title for t in kit.tasks.tasks] == ["Buy milk"], "panel")
     await asyncio.sleep(0.2)
     assert len(kit.chat.messages) == 2 and not kit.chat.watching
+
+
+async def test_a_turn_through_the_api_shows_in_the_open_tab(tab: Page, watchers: Watchers) -> None:
+    ada = await tab.sign_up()
+    tab.model.extend([[assistant_message("Hi.")]])
+    await send(tab, "hello")
+    await watchers.start(tab)
+    tab.model.extend([[assistant_message("Two open tasks.")]])
+    async with api_client(tab.runtime) as http:
+        answered = await http.post(
+            f"/api/{ada}/chat",
+            json={"conversation_id": tab.chat.current_id, "message": "what is open?"},
+            headers={"Authorization": f"Bearer {tab.auth.token}"},
+        )
+    assert answered.status_code == 200, answered.text
+    await until(lambda: tab.chat.messages[-1].content == "Two open tasks.", "the reply")
+    assert [m.content for m in tab.chat.messages] == [
+        "hello",
+        "Hi.",
+        "what is open?",
+        "Two open tasks.",
+    ]
+    assert not tab.chat.watching
