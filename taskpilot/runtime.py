@@ -2,8 +2,9 @@
 turn engine, and the ChatKit server and hosted-session client that sit on it.
 
 The HTTP API, the Reflex state handlers and the ChatKit server all run turns through
-`get_runtime().turns`. Nothing here holds conversation state; it is configuration, pools and
-the set of turns running in this process.
+`get_runtime().turns`; the live feed (`runtime.live`) tells a person's open pages about their
+turns and task changes, whichever worker made them. Nothing here holds conversation state; it
+is configuration, pools and the set of turns running in this process.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from taskpilot.chatkit.store import ConversationThreadStore
 from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.db import Database
 from taskpilot.core.limits import Limits
+from taskpilot.core.live import live_feed
 from taskpilot.mcp.server import build_mcp_app, build_mcp_server
 
 
@@ -33,7 +35,8 @@ class Runtime:
         self.settings = settings or get_settings()
         self.db = Database(self.settings)
         self.limits = Limits(self.settings)
-        self.mcp_server = build_mcp_server(self.settings, self.db)
+        self.live = live_feed(self.settings)
+        self.mcp_server = build_mcp_server(self.settings, self.db, self.live)
         self.mcp_app = build_mcp_app(self.mcp_server, self.settings)
         self.turns = TurnEngine(
             self.settings,
@@ -41,6 +44,7 @@ class Runtime:
             model or build_model(self.settings),
             McpConnector(self.settings, self.mcp_server),
             self.limits,
+            self.live,
         )
         store = ConversationThreadStore(self.db)
         self.chatkit = TaskPilotChatKitServer(self.turns, store)
@@ -62,6 +66,7 @@ class Runtime:
             await close_model(self.turns.model)
             await self.chatkit_sessions.close()
             await self.limits.close()
+            await self.live.close()
 
 
 @lru_cache(maxsize=1)

@@ -105,3 +105,14 @@ TurnEvent = Annotated[
     Field(discriminator="type"),
 ]
 turn_event_adapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)
+
+
+class LiveTurn(BaseModel):
+    """A turn's event as the live feed (`core/live.py`) carries it to the person's other tabs."""
+
+    kind: Literal["turn"] = "turn"
+    conversation_id: str
+    # Which page tab started the turn ("" for the API and ChatKit): that tab shows it already.
+    origin: str = ""
+    # None: the turn has ended (stored, failed, or paused for an approval).
+    event: TurnEvent | None = None

@@ -191,8 +191,8 @@ class Settings(BaseSettings):
     # --- limits and workers -----------------------------------------------------------------
     reflex_redis_url: str | None = Field(
         default=None,
-        description="Redis for Reflex's page state and the shared rate limits (several"
-        " workers need it). Unset: both live in the process.",
+        description="Redis for Reflex's page state, the shared rate limits and the live feed"
+        " between a person's tabs (several workers need it). Unset: all live in the process.",
     )
     chat_turns_per_minute: int = Field(
         default=30, ge=0, description="Chat turns one user may start per minute (0: no limit)."

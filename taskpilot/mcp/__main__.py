@@ -17,6 +17,7 @@ import sys
 
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import Database
+from taskpilot.core.live import live_feed
 from taskpilot.core.security import API_AUDIENCE, MCP_AUDIENCE, InvalidToken, verify_taskpilot_token
 from taskpilot.data.models import User
 from taskpilot.mcp.server import bind_stdio_user, build_mcp_app, build_mcp_server
@@ -30,14 +31,17 @@ async def _serve_stdio(token: str) -> int:
         print(f"taskpilot-mcp: {exc}", file=sys.stderr)
         return 2
     db = Database(settings)
+    live = live_feed(settings)  # with Redis, the person's open pages hear of the changes
     try:
         async with db.session() as session:
             if await session.get(User, identity.user_id) is None:
                 print("taskpilot-mcp: that account no longer exists.", file=sys.stderr)
                 return 2
         bind_stdio_user(identity.user_id)
-        await build_mcp_server(settings, db).run_stdio_async()
+        await build_mcp_server(settings, db, live).run_stdio_async()
     finally:
+        await live.flush()
+        await live.close()
         await db.dispose()
     return 0
 
@@ -47,7 +51,7 @@ def _serve_http(host: str, port: int) -> int:
 
     settings = get_settings()
     db = Database(settings)
-    server = build_mcp_server(settings, db)
+    server = build_mcp_server(settings, db, live_feed(settings))
     uvicorn.run(build_mcp_app(server, settings), host=host, port=port, log_level="warning")
     return 0
 

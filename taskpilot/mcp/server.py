@@ -29,6 +29,7 @@ from taskpilot.core.clock import today
 from taskpilot.core.config import Settings
 from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.core.errors import DATABASE_DOWN
+from taskpilot.core.live import TASKS_CHANGED, LiveFeed
 from taskpilot.core.security import (
     API_AUDIENCE,
     MCP_AUDIENCE,
@@ -132,8 +133,9 @@ RepeatArg = Annotated[
 ]
 
 
-def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
-    """The MCP server with TaskPilot's task tools, bound to this database."""
+def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = None) -> MCPServer:
+    """The MCP server with TaskPilot's task tools, bound to this database. After each change
+    a tool makes, `live` tells the person's open pages that their tasks changed."""
     server = MCPServer(
         SERVER_NAME,
         title="TaskPilot",
@@ -147,16 +149,19 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
         log_level="WARNING",
     )
 
-    async def run(operation: Any) -> dict[str, Any]:
+    async def run(operation: Any, changes: bool = True) -> dict[str, Any]:
         user_id = current_user_id()
         try:
             async with db.session() as session:
                 tasks = TaskService(session, user_id, today(settings))
-                return await operation(tasks)  # type: ignore[no-any-return]
+                result: dict[str, Any] = await operation(tasks)
         except TaskError as exc:
             raise ToolError(str(exc)) from exc
         except DatabaseUnavailable as exc:
             raise ToolError(DATABASE_DOWN) from exc
+        if changes and live is not None:
+            live.publish(user_id, TASKS_CHANGED)
+        return result
 
     @server.tool(name=ToolName.ADD_TASK)
     async def add_task(
@@ -221,7 +226,7 @@ def build_mcp_server(settings: Settings, db: Database) -> MCPServer:
                 ],
             }
 
-        return await run(op)
+        return await run(op, changes=False)
 
     @server.tool(name=ToolName.COMPLETE_TASK)
     async def complete_task(

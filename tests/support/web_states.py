@@ -27,6 +27,7 @@ from taskpilot.web.states.chatkit import ChatKitState
 from taskpilot.web.states.composer import ComposerState
 from taskpilot.web.states.history import HistoryState
 from taskpilot.web.states.layout import LayoutState
+from taskpilot.web.states.live import LiveState
 from taskpilot.web.states.tasks import TaskState
 
 
@@ -72,6 +73,10 @@ class Page:
     @property
     def chat(self) -> ChatState:
         return self.state(ChatState)  # type: ignore[no-any-return]
+
+    @property
+    def live(self) -> LiveState:
+        return self.state(LiveState)  # type: ignore[no-any-return]
 
     @property
     def history(self) -> HistoryState:

@@ -20,6 +20,8 @@ and machines, whatever the timing of requests.
   writes nothing, and a database rule keeps one reply per message.
 - **Detached.** A started turn runs in its own task, not its request's: a client that goes
   away does not cut it short (the API); Stop cancels it on purpose (the page, ChatKit).
+- **Told.** Its events go to the one reader that started it and, on the live feed
+  (`core/live.py`), to the person's other open pages, on any worker.
 - **Leases and deadlines.** A running turn renews its lease every third of
   TURN_LEASE_SECONDS; if it finds its attempt superseded it stops at once. A turn fails with a
   readable reason after TURN_DEADLINE_SECONDS, which is shorter than its MCP token's life.

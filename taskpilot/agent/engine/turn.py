@@ -5,7 +5,7 @@ events for one reader, and Stop)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,11 +91,15 @@ class PreparedTurn:
 
 
 class RunningTurn:
-    """A started turn: its events (for one reader), and Stop. It runs in its own task, so the
-    reader may leave and the turn still ends, stored."""
+    """A started turn: its events (for one reader, and told to the live feed), and Stop. It
+    runs in its own task, so the reader may leave and the turn still ends, stored."""
 
-    def __init__(self, turn: PreparedTurn) -> None:
+    def __init__(
+        self, turn: PreparedTurn, tell: Callable[[TurnEvent | None], None] | None = None
+    ) -> None:
         self.turn = turn
+        # Tells each event to the person's other tabs too (the live feed).
+        self._tell = tell
         self._events: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         # Why the turn's task was cancelled, if it was: Stop, shutdown, or a newer attempt.
@@ -106,11 +110,15 @@ class RunningTurn:
 
     def emit(self, event: TurnEvent) -> None:
         self._events.put_nowait(event)
+        if self._tell is not None:
+            self._tell(event)
 
     def end(self) -> None:
         """No more events: the turn is stored or failed (its slot may still be going back)."""
         self.ended = True
         self._events.put_nowait(None)
+        if self._tell is not None:
+            self._tell(None)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
         """The turn's events as they happen; ends after `done` or `error`."""

@@ -22,7 +22,7 @@ from taskpilot.agent.engine.turn import (
     check_client_message_id,
     clean_message,
 )
-from taskpilot.agent.events import TurnError
+from taskpilot.agent.events import LiveTurn, TurnError, TurnEvent
 from taskpilot.agent.mcp_client import McpConnector
 from taskpilot.core import metrics
 from taskpilot.core.config import Settings
@@ -30,6 +30,7 @@ from taskpilot.core.db import Database
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.limits import Limits
 from taskpilot.core.limits.turns import TurnSlot
+from taskpilot.core.live import LiveFeed, MemoryFeed
 from taskpilot.core.metrics import TurnOutcome
 from taskpilot.services.users import TimeZones
 
@@ -50,12 +51,14 @@ class TurnEngine:
         model: Model,
         mcp: McpConnector,
         limits: Limits | None = None,
+        live: LiveFeed | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.model = model
         self.mcp = mcp
         self.limits = limits or Limits(settings)
+        self.live = live if live is not None else MemoryFeed()
         self.lease = timedelta(seconds=settings.turn_lease_seconds)
         self.zones = TimeZones()
         self._failer = TurnFailer(db, self.lease)
@@ -145,10 +148,18 @@ class TurnEngine:
             turn.slot = admitted
             return turn
 
-    def start(self, turn: PreparedTurn) -> RunningTurn:
+    def start(self, turn: PreparedTurn, origin: str = "") -> RunningTurn:
         """Run a prepared turn in a task of its own; read its events from the handle (a turn
-        started while the worker shuts down is failed at once, saying so)."""
-        running = RunningTurn(turn)
+        started while the worker shuts down is failed at once, saying so). Its events also go
+        to the person's other tabs on the live feed, marked with `origin` (the page tab that
+        started it)."""
+        live = self.live
+
+        def tell(event: TurnEvent | None) -> None:
+            news = LiveTurn(conversation_id=turn.conversation_id, origin=origin, event=event)
+            live.publish(turn.user_id, news.model_dump(mode="json"))
+
+        running = RunningTurn(turn, tell)
         running.task = asyncio.create_task(self._life(running), name=f"turn-{turn.message_id}")
         self._running.add(running)
         running.task.add_done_callback(lambda _: self._running.discard(running))

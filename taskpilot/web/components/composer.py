@@ -24,8 +24,9 @@ def _counter() -> rx.Component:
 
 
 def _send_or_stop() -> rx.Component:
+    # A turn another tab started is stopped there: this tab's Send waits, disabled.
     return rx.cond(
-        ChatState.streaming,
+        ChatState.streaming & ~ChatState.watching,
         rx.icon_button(
             rx.icon("square", size=14, fill="currentColor"),
             aria_label="Stop",
@@ -43,7 +44,7 @@ def _send_or_stop() -> rx.Component:
             rx.icon("arrow-up", size=18),
             aria_label="Send",
             type="submit",
-            disabled=ComposerState.draft.strip() == "",
+            disabled=(ComposerState.draft.strip() == "") | ChatState.streaming,
             radius="full",
             size="2",
             color_scheme="gray",

@@ -11,6 +11,7 @@ from taskpilot.web.routes import CHATKIT, CHATKIT_THREAD, CONVERSATION, HOME, LO
 from taskpilot.web.states.auth import AuthState
 from taskpilot.web.states.chat import ChatState
 from taskpilot.web.states.chatkit import ChatKitState
+from taskpilot.web.states.live import LiveState
 
 TITLE = "TaskPilot"
 
@@ -18,10 +19,15 @@ TITLE = "TaskPilot"
 def register(app: rx.App) -> None:
     """Add the chat, ChatKit, log-in and sign-up pages (routes per docs/ui-contract.md)."""
     for route in (HOME, CONVERSATION):
-        app.add_page(chat_page, route=route, title=TITLE, on_load=ChatState.load_page)
+        app.add_page(
+            chat_page, route=route, title=TITLE, on_load=[ChatState.load_page, LiveState.watch]
+        )
     for route in (CHATKIT, CHATKIT_THREAD):
         app.add_page(
-            chatkit_page, route=route, title=f"ChatKit · {TITLE}", on_load=ChatKitState.load_page
+            chatkit_page,
+            route=route,
+            title=f"ChatKit · {TITLE}",
+            on_load=[ChatKitState.load_page, LiveState.watch(False)],  # type: ignore[misc]
         )
     app.add_page(
         login_page, route=LOGIN, title=f"Log in · {TITLE}", on_load=AuthState.redirect_if_signed_in

@@ -164,6 +164,8 @@ class ChatState(AuthState):
     # A short note about the last thing the person did (not an error): "already decided".
     notice: rx.Field[str] = rx.field("")
     stopping: rx.Field[bool] = rx.field(False)
+    # The live turn is one another tab (or the API, ChatKit) started: shown, not stoppable here.
+    watching: rx.Field[bool] = rx.field(False)
     model_note: rx.Field[str] = rx.field(describe_model(get_settings()))
     max_chars: rx.Field[int] = rx.field(get_settings().max_message_chars)
     # Which turn may write to the page; a turn left behind (new chat, another conversation)
@@ -176,6 +178,8 @@ class ChatState(AuthState):
     # buttons and all, if the decision cannot be taken (a limit, the database down).
     _deciding: MessageView | None = None
     _retry_text: str = ""
+    # This tab's name on the live feed: its own turns' news comes back marked with it.
+    _tab: str = ""
     _retry_client_id: str = ""
 
     @rx.var
@@ -272,6 +276,7 @@ class ChatState(AuthState):
         self.live_error = ""
         self.notice = ""
         self.stopping = False
+        self.watching = False
         self._asked = False
         self._deciding = None
 
@@ -326,8 +331,9 @@ class ChatState(AuthState):
 
     @rx.event
     def stop(self) -> None:
-        """Ask the streaming turn to stop; `run_turn` notices within one event or poll."""
-        if self.streaming:
+        """Ask the streaming turn to stop; `run_turn` notices within one event or poll. (A turn
+        another tab started is stopped there.)"""
+        if self.streaming and not self.watching:
             self.stopping = True
 
     @rx.event
@@ -396,6 +402,8 @@ class ChatState(AuthState):
         runtime = get_runtime()
         async with self:
             identity = await self._identity()
+            self._tab = self._tab or uuid.uuid4().hex
+            origin = self._tab
         if identity is None:
             async with self:
                 self._refused(turn_key, SESSION_EXPIRED)
@@ -417,7 +425,7 @@ class ChatState(AuthState):
 
         # The turn runs in the engine's task: if this handler ends early (the page closed,
         # the worker stopping), the turn still ends, stored.
-        running = runtime.turns.start(turn)
+        running = runtime.turns.start(turn, origin)
         while True:
             try:
                 event = await running.next_event(STOP_POLL_SECONDS)

@@ -129,9 +129,9 @@ def test_fetch_carries_the_token_and_chatkit_events_reach_the_page(
 def test_a_tasks_changed_effect_and_a_widget_button_refresh_the_task_panel_mid_turn(
     open_page: Callable[..., ChatPage], account: Account, model: BrowserStandIn
 ) -> None:
-    """The server's `tasks_changed` effect (sent as a tool changes tasks) reloads the task
-    panel without waiting for the reply to end; so does a task widget's button, whose answer
-    (`threads.sync_custom_action`) carries no effect."""
+    """The task panel reloads without waiting for the reply to end (the live feed, and the
+    server's `tasks_changed` effect sent as a tool changes tasks); so does it after a task
+    widget's button, whose answer (`threads.sync_custom_action`) carries no effect."""
     chat = open_chatkit(open_page(account))
     expect(chat.task_items).to_have_count(0)
     model.script_step(tool_call("add_task", {"title": "Buy milk"}))
@@ -142,8 +142,9 @@ def test_a_tasks_changed_effect_and_a_widget_button_refresh_the_task_panel_mid_t
     assert [e.name for e in events if e.type == "client_effect"] == ["tasks_changed"]  # type: ignore[union-attr]
     thread_id = next(e.thread.id for e in events if e.type == "thread.created")  # type: ignore[union-attr]
     card = next(e.item for e in events if e.type == "thread.item.done" and e.item.type == "widget")  # type: ignore[union-attr]
-    # No reply has ended (the stand-in sends no response.end): the effect alone refreshes.
-    expect(chat.task_items).to_have_count(0)
+    # No reply has ended (the stand-in sends no response.end), yet the panel has the task:
+    # the live feed told it (`web/states/live.py`); the effect reloads it too.
+    expect(chat.task_item("Buy milk")).to_be_visible()
     chat.page.evaluate("() => window.__chatkit.effect('tasks_changed', {tool: 'add_task'})")
     expect(chat.task_item("Buy milk")).to_be_visible()
 

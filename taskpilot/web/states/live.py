@@ -1,0 +1,146 @@
+"""LiveState: the page following what the person does elsewhere (the live feed, `core/live.py`).
+
+While a chat page is open, one background event per tab (`watch`, started by the page's
+loader) reads the person's news and applies it inside `async with self`:
+
+- a turn another tab (or the API, ChatKit) runs in the conversation shown streams here as it
+  does where it started — the question read from the database, live text and tool cards, then
+  the stored reply read again — with the composer waiting meanwhile (one turn at a time);
+- any turn keeps the sidebar current (a conversation moves up, is named);
+- `tasks_changed` reads the task panel again, whoever changed the tasks;
+- `lost` (news missed: a slow tab, Redis away) reads the panel and the conversation again.
+
+A tab has one watcher: a newer one (the next page load) supersedes it, and it ends when the
+tab signs out or has been closed for TAB_GONE_SECONDS (Reflex does not cancel a background
+event when its tab goes). Its own turns' news it leaves alone:
+they come back marked with its `_tab`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import reflex as rx
+from pydantic import ValidationError
+
+from taskpilot.agent.events import (
+    LiveTurn,
+    TurnDone,
+    TurnError,
+    TurnStarted,
+    TurnTitled,
+)
+from taskpilot.core.live import LOST, TASKS_CHANGED, Message
+from taskpilot.runtime import get_runtime
+from taskpilot.web.session import tab_connected
+from taskpilot.web.states.chat import STREAMING, ChatState
+from taskpilot.web.states.history import HistoryState
+from taskpilot.web.states.tasks import TaskState
+from taskpilot.web.view_models import bump_conversation
+
+logger = logging.getLogger("taskpilot.web")
+
+# How often a watcher looks at whether it is still wanted (its tab open, not superseded, signed
+# in): with no news it touches neither the page's state nor Redis in between.
+LOOK_SECONDS = 5.0
+# A watcher whose tab has been disconnected this long ends (a reload reconnects sooner).
+TAB_GONE_SECONDS = 30.0
+# How often a watcher checks that its sign-in has not been ended on another device.
+IDENTITY_CHECK_SECONDS = 30.0
+
+
+class LiveState(ChatState):
+    """The tab's watcher of the live feed."""
+
+    # The running watcher's key: a newer watcher (or signing out) ends the older one.
+    _watch_key: str = ""
+
+    @rx.event(background=True)
+    async def watch(self, conversations: bool = True) -> None:
+        """Follow the person's news while this tab is open (see the module's docs); on the
+        ChatKit page (`conversations` false), its task panel and sidebar only."""
+        key = uuid.uuid4().hex
+        async with self:
+            identity = await self._identity()
+            if identity is None:
+                return
+            self._watch_key = key
+            self._tab = self._tab or uuid.uuid4().hex
+            client = self.router.session.client_token
+        looked = checked = time.monotonic()
+        gone_since: float | None = None
+        async with get_runtime().live.subscribed(identity.user_id) as news:
+            while True:
+                message = await news.next(LOOK_SECONDS)
+                now = time.monotonic()
+                if now - looked >= LOOK_SECONDS:  # still wanted? (not at every message)
+                    looked = now
+                    if await tab_connected(client):
+                        gone_since = None
+                    elif gone_since is None:
+                        gone_since = now
+                    elif now - gone_since > TAB_GONE_SECONDS:
+                        return
+                    async with self:
+                        if self._watch_key != key:
+                            return
+                        if now - checked > IDENTITY_CHECK_SECONDS:
+                            checked = now
+                            if await self._identity() is None:
+                                return
+                if message is None:
+                    continue
+                async with self:
+                    if self._watch_key != key:
+                        return
+                    await self._take(message, identity.user_id, conversations)
+
+    async def _take(self, message: Message, user_id: str, conversations: bool) -> None:
+        kind = message.get("kind")
+        if kind == TASKS_CHANGED["kind"]:
+            await (await self.get_state(TaskState))._reload(user_id)
+        elif kind == LOST["kind"]:
+            await (await self.get_state(TaskState))._reload(user_id)
+            if conversations and self.current_id and not self._active_turn:
+                await self._reread(user_id, self.current_id)
+                self._detach()
+        elif kind == "turn":
+            try:
+                turn = LiveTurn.model_validate(message)
+            except ValidationError:
+                logger.warning("live feed: a turn's news could not be read")
+                return
+            if turn.origin != self._tab:
+                await self._follow(turn, user_id, conversations)
+
+    async def _follow(self, turn: LiveTurn, user_id: str, conversations: bool) -> None:
+        """Another tab's turn: the sidebar always; the conversation if it is the one shown
+        and this tab is not running a turn of its own."""
+        event = turn.event
+        if isinstance(event, TurnStarted):
+            history = await self.get_state(HistoryState)
+            history.conversations = bump_conversation(
+                history.conversations, event.conversation_id, event.title
+            )
+        elif isinstance(event, TurnTitled):
+            await self._titled(event)
+            return
+        if not conversations or turn.conversation_id != self.current_id or self._active_turn:
+            return
+        if event is None or isinstance(event, TurnDone | TurnError):
+            # Stored (or failed, or paused for an approval): show it as stored.
+            if self.watching:
+                await self._reread(user_id, turn.conversation_id)
+                self._detach()
+            return
+        if isinstance(event, TurnStarted) or not self.watching:
+            if isinstance(event, TurnStarted):
+                await self._reread(user_id, turn.conversation_id)  # the question, stored
+            self._detach()
+            self.watching = True
+            self.live_status = STREAMING
+            if isinstance(event, TurnStarted):
+                return
+        await self._apply(event, True, turn.conversation_id, user_id)

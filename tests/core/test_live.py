@@ -1,0 +1,122 @@
+"""The live feed (`core/live.py`): a person's news reaches every reader of theirs and nobody
+else's, in order; in the process and across workers through the real Redis on 127.0.0.1:6379
+(two `RedisFeed`s stand for two workers). Channel names are per fresh user id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import redis.asyncio as redis
+
+from taskpilot.core import live
+from taskpilot.core.live import LOST, LiveFeed, MemoryFeed, RedisFeed, live_feed
+from tests.support.harness import REDIS_URL, make_settings, needs_redis
+
+Feeds = Callable[[], LiveFeed]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
+async def feeds(request: pytest.FixtureRequest) -> AsyncIterator[Feeds]:
+    """Makes the feeds of several workers: one shared feed in the process, or one Redis feed
+    per worker."""
+    made: list[LiveFeed] = []
+    shared = MemoryFeed()
+
+    def make() -> LiveFeed:
+        feed: LiveFeed = shared if request.param == "memory" else RedisFeed(REDIS_URL)
+        made.append(feed)
+        return feed
+
+    yield make
+    for feed in made:
+        await feed.close()
+
+
+def person() -> str:
+    return f"user-{uuid.uuid4().hex}"
+
+
+async def read(subscription: live.Subscription, count: int) -> list[live.Message]:
+    found: list[live.Message] = []
+    while len(found) < count:
+        message = await subscription.next(5)
+        assert message is not None, f"only {found} arrived"
+        found.append(message)
+    return found
+
+
+async def test_news_reaches_every_reader_of_the_person_in_order_and_nobody_else(
+    feeds: Feeds,
+) -> None:
+    here, there = feeds(), feeds()
+    ada, bob = person(), person()
+    async with (
+        there.subscribed(ada) as first,
+        there.subscribed(ada) as second,
+        here.subscribed(bob) as other,
+    ):
+        for number in range(20):
+            here.publish(ada, {"kind": "turn", "n": number})
+        await here.flush()
+        expected = [{"kind": "turn", "n": number} for number in range(20)]
+        assert await read(first, 20) == expected
+        assert await read(second, 20) == expected
+        assert await other.next(0.3) is None  # Bob hears nothing of Ada's
+    # Nobody is listening any more: publishing still never waits nor fails.
+    here.publish(ada, {"kind": "tasks_changed"})
+    await here.flush()
+
+
+async def test_a_reader_that_falls_behind_reads_lost_once_then_news_again() -> None:
+    feed, ada = MemoryFeed(), person()
+    async with feed.subscribed(ada) as reader:
+        for number in range(live.QUEUE_SIZE + 5):
+            feed.publish(ada, {"n": number})
+        assert await reader.next(1) == LOST
+        assert await reader.next(0.05) is None  # what was queued is dropped: read the DB
+        feed.publish(ada, {"n": "after"})
+        assert await reader.next(1) == {"n": "after"}
+    assert not feed._readers  # the last reader gone, the person's entry goes too
+
+
+@needs_redis
+async def test_without_redis_readers_wait_and_publishing_drops_news_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    feed = RedisFeed("redis://127.0.0.1:1/0")  # nothing listens there
+    caplog.set_level(logging.WARNING, "taskpilot.live")
+    async with feed.subscribed(person()) as reader:
+        assert await reader.next(0.05) is None
+        assert await reader.next(0.05) is None
+        feed.publish(person(), {"kind": "tasks_changed"})
+        await asyncio.wait_for(feed.flush(), 10)
+    await feed.close()
+    warnings = [record for record in caplog.records if record.name == "taskpilot.live"]
+    assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()
+
+
+@needs_redis
+async def test_a_reader_whose_redis_connection_dropped_reads_lost_once_it_is_back() -> None:
+    feed, ada = RedisFeed(REDIS_URL), person()
+    async with feed.subscribed(ada) as reader:
+        assert isinstance(reader, live.RedisSubscription)
+        # Redis drops the reader's connection, as a restart or a full output buffer would.
+        host, port = reader._pubsub.connection._writer.get_extra_info("sockname")[:2]
+        async with redis.Redis.from_url(REDIS_URL) as admin:
+            assert await admin.client_kill_filter(_id=None, addr=f"{host}:{port}") == 1
+        # redis-py reconnects and subscribes again; the reader says news may be missed.
+        messages = [await reader.next(0.2) for _ in range(5)]
+        assert LOST in messages
+        feed.publish(ada, {"kind": "tasks_changed"})
+        assert await read(reader, 1) == [{"kind": "tasks_changed"}]
+    await feed.close()
+
+
+def test_the_feed_is_redis_when_the_workers_share_one(sqlite_url: str) -> None:
+    assert isinstance(live_feed(make_settings(sqlite_url)), MemoryFeed)
+    shared = live_feed(make_settings(sqlite_url, reflex_redis_url=REDIS_URL))
+    assert isinstance(shared, RedisFeed) and shared.url == REDIS_URL
