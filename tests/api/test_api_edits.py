@@ -238,3 +238,23 @@ async def test_chatkit_reads_only_the_current_branch(offline_runtime: Runtime, o
             order,  # type: ignore[arg-type]
         )
     assert sorted(row.content for row in rows if row.role == "user") == ["add buy bread"]
+
+
+async def test_search_finds_the_current_version_not_the_earlier_one(
+    offline_runtime: Runtime,
+) -> None:
+    async with api_client(offline_runtime) as http:
+        ada = await Person.sign_up(http)
+        await ada.say("hello")
+        await ada.say("add feed the goldfish")
+        second = (await ada.messages())[2]
+        assert (await edit(ada, second["id"], "add water the cactus")).status_code == 200
+
+        async def hits(query: str) -> list[int]:
+            url = f"/api/{ada.id}/search"
+            found = await http.get(url, params={"q": query}, headers=ada.headers)
+            return [hit["message_id"] for hit in found.json()["results"]]
+
+        assert await hits("goldfish") == []
+        current = [m["id"] for m in await ada.messages()]
+        assert set(await hits("cactus")) <= set(current) and await hits("cactus")
