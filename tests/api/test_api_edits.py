@@ -258,3 +258,24 @@ async def test_search_finds_the_current_version_not_the_earlier_one(
         assert await hits("goldfish") == []
         current = [m["id"] for m in await ada.messages()]
         assert set(await hits("cactus")) <= set(current) and await hits("cactus")
+
+
+async def test_an_edit_closes_a_turn_whose_worker_is_gone_and_goes_on(
+    offline_runtime: Runtime,
+) -> None:
+    """A turn left running by a worker that died (its lease ran out) holds the conversation
+    no longer: the edit fails it, as a new message would, and is answered."""
+    async with api_client(offline_runtime) as http:
+        ada = await Person.sign_up(http)
+        await two_tasks(ada)
+        [first, _, second, _] = await ada.messages()
+        async with offline_runtime.db.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                sa.update(Message)
+                .where(col(Message.id) == second["id"])
+                .values(status="running", lease_until=None)
+            )
+            await session.commit()
+        edited = await edit(ada, first["id"], "add buy bread")
+        assert edited.status_code == 200, edited.text
+        assert said(await ada.messages())[0::2] == ["add buy bread"]
