@@ -12,7 +12,7 @@ from taskpilot.web.states.edits import EDITOR_ID, EditState
 _CANCEL_ON_ESCAPE: rx.Var = rx.Var(
     "((event) => { if (event.key !== 'Escape' || event.nativeEvent.isComposing) return;"
     " event.stopPropagation(); event.preventDefault();"
-    " event.currentTarget.form.querySelector('[data-edit-cancel]').click(); })"
+    " event.currentTarget.querySelector('[data-edit-cancel]').click(); })"
 )
 
 
@@ -29,7 +29,6 @@ def message_editor() -> rx.Component:
             auto_height=True,
             value=EditState.draft,
             on_change=EditState.set_draft,
-            custom_attrs={"onKeyDown": _CANCEL_ON_ESCAPE},
             class_name="tp-edit-text",
         ),
         rx.el.div(
@@ -52,5 +51,6 @@ def message_editor() -> rx.Component:
         on_submit=EditState.save,
         reset_on_submit=False,
         class_name="tp-edit",
-        custom_attrs={"data-testid": "message-editor"},
+        # On the form: the textarea's own key handler is Reflex's (Enter saves).
+        custom_attrs={"data-testid": "message-editor", "onKeyDown": _CANCEL_ON_ESCAPE},
     )
