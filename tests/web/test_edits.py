@@ -53,6 +53,9 @@ async def test_an_edit_is_answered_and_the_earlier_version_can_be_looked_at(tab:
     await call(edits, "start", first.key)
     assert await call(edits, "save", {"message": " remember milk "}) is None  # unchanged
     assert edits.editing == "" and not tab.chat.live_status
+    await call(edits, "start", first.key)
+    assert await call(edits, "save", {"message": "  "}) is None  # blank: stays open
+    assert edits.editing == first.key
 
     await edited(tab, first.key, "remember bread", "Noted: bread.")
     assert contents(tab) == ["remember bread", "Noted: bread."]

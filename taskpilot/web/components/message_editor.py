@@ -27,8 +27,9 @@ def message_editor() -> rx.Component:
             max_length=ChatState.max_chars,
             enter_key_submit=True,
             auto_height=True,
-            value=EditState.draft,
-            on_change=EditState.set_draft,
+            # Uncontrolled: what is typed is read on Save, with no round trip per keystroke
+            # (a controlled value lags the server, and Save could read the old text).
+            default_value=EditState.draft,
             class_name="tp-edit-text",
         ),
         rx.el.div(
@@ -40,12 +41,7 @@ def message_editor() -> rx.Component:
                 on_click=EditState.cancel,
                 custom_attrs={"data-edit-cancel": ""},
             ),
-            rx.button(
-                "Save",
-                type="submit",
-                high_contrast=True,
-                disabled=EditState.draft.strip() == "",
-            ),
+            rx.button("Save", type="submit", high_contrast=True),
             class_name="tp-edit-actions",
         ),
         on_submit=EditState.save,

@@ -29,7 +29,7 @@ class EditState(AuthState):
     """Which message is being edited, and its draft."""
 
     editing: rx.Field[str] = rx.field("")  # the key of the message being edited
-    draft: rx.Field[str] = rx.field("")
+    draft: rx.Field[str] = rx.field("")  # its text as the editor opens
 
     @rx.event
     async def start(self, key: str) -> Any:
@@ -47,19 +47,18 @@ class EditState(AuthState):
         self.editing, self.draft = "", ""
 
     @rx.event
-    def set_draft(self, text: str) -> None:
-        self.draft = text
-
-    @rx.event
     async def save(self, form_data: dict[str, Any]) -> Any:
-        """Send the edited text as the question's next version (unchanged text: just close)."""
+        """Send the edited text as the question's next version (unchanged text: just close;
+        blank text: the editor stays open)."""
         if await self._identity() is None:
             return await self._sign_out()
         chat = await self.get_state(ChatState)
-        key, text = self.editing, str(form_data.get("message") or self.draft).strip()
+        key, text = self.editing, str(form_data.get("message") or "").strip()
+        if not text or len(text) > chat.max_chars:
+            return None
         index = next((i for i, m in enumerate(chat.messages) if m.key == key), None)
         self.editing, self.draft = "", ""
-        if index is None or chat.streaming or not text or len(text) > chat.max_chars:
+        if index is None or chat.streaming:
             return None
         if text == chat.messages[index].content:
             return None
