@@ -35,6 +35,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TURN_TIMEOUT: 504,
     ErrorCode.TURN_STOPPED: 409,
     ErrorCode.APPROVAL_NOT_PENDING: 409,
+    ErrorCode.MESSAGE_REPLACED: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BUSY: 503,
     ErrorCode.SHUTTING_DOWN: 503,

@@ -94,6 +94,18 @@ class ChatRequest(ApiModel):
         return value
 
 
+class EditRequest(ApiModel):
+    message: str = Field(
+        description="The question's new text, as `/chat`'s `message` is checked.",
+        json_schema_extra={"pattern": MESSAGE_PATTERN},
+    )
+
+    @field_validator("message")
+    @classmethod
+    def _storable_message(cls, value: str) -> str:
+        return ChatRequest._storable_message(value)
+
+
 class PendingApproval(BaseModel):
     """A tool call the turn paused at, waiting for you: approve or decline it at `decide`."""
 
@@ -143,6 +155,19 @@ class SearchResults(BaseModel):
 
 class MessageList(BaseModel):
     messages: list[MessageOut]
+
+
+class VersionOut(BaseModel):
+    """One version of an edited question and the branch it began: itself, then what
+    followed it while it was current (for the current version, the conversation from it on)."""
+
+    version: int
+    current: bool
+    messages: list[MessageOut]
+
+
+class VersionList(BaseModel):
+    versions: list[VersionOut]
 
 
 class TaskList(BaseModel):

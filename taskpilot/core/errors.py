@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     TURN_TIMEOUT = "turn_timeout"
     TURN_STOPPED = "turn_stopped"
     APPROVAL_NOT_PENDING = "approval_not_pending"
+    MESSAGE_REPLACED = "message_replaced"
     # Capacity
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"

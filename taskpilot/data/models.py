@@ -225,6 +225,8 @@ class Message(SQLModel, table=True):
             sqlite_where=sa.text(HOLDING),
             postgresql_where=sa.text(HOLDING),
         ),
+        # The versions of an edited question: WHERE edit_of_id = <its first version's id>.
+        sa.Index("ix_messages_edit_of_id", "edit_of_id"),
     )
 
     id: int | None = Field(
@@ -250,3 +252,11 @@ class Message(SQLModel, table=True):
     # On assistant replies: the person's rating, if they gave one.
     feedback: str | None = Field(default=None, max_length=16)
     created_at: datetime = _ts()
+    # Editing a question (`TurnStore.edit`) stores its new version as a new question and
+    # keeps what it replaced as an earlier version: the edited question and every message
+    # after it get `replaced_by` = the new version's id, set once. Only messages without it
+    # are the conversation's current branch (what the model, the listings and the page read).
+    replaced_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # On a question's second and later versions: the id of its first version (the versions
+    # of a question are its first and every message with this id, oldest first).
+    edit_of_id: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -83,6 +83,7 @@ _HISTORY = (
         col(Message.conversation_id) == sa.bindparam("conversation_id"),
         col(Message.status) == TurnStatus.ANSWERED.value,
         col(Message.id) < sa.bindparam("before_id"),
+        col(Message.replaced_by).is_(None),
     )
     .order_by(col(Message.id).desc())
     .limit(sa.bindparam("rows"))
@@ -224,11 +225,14 @@ class ConversationStore:
     async def message_page(
         self, conversation_id: str, after_id: int | None, limit: int, order: Order
     ) -> list[Message]:
-        """Up to `limit` messages in `order` ("asc": oldest first), those that follow message
-        `after_id` in that order when it is given."""
+        """Up to `limit` messages of the current branch (no earlier versions) in `order`
+        ("asc": oldest first), those that follow message `after_id` in that order when it is
+        given."""
         await self.get(conversation_id)
         key = col(Message.id)
-        statement = select(Message).where(Message.conversation_id == conversation_id)
+        statement = select(Message).where(
+            Message.conversation_id == conversation_id, col(Message.replaced_by).is_(None)
+        )
         if after_id is not None:
             statement = statement.where(key > after_id if order == "asc" else key < after_id)
         statement = statement.order_by(key.asc() if order == "asc" else key.desc())
@@ -248,8 +252,9 @@ class ConversationStore:
         turns before that message (a retried turn sees what came before it, not after).
 
         One bounded, index-backed query, whatever the conversation's length. Only answered
-        turns: a failed or running question is left out, so the model sees question, answer,
-        question, answer.
+        turns of the current branch: a failed or running question is left out, so the model
+        sees question, answer, question, answer, and an edited question's earlier versions
+        are not seen at all.
         """
         params = {
             "conversation_id": conversation_id,

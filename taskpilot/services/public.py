@@ -114,10 +114,21 @@ class MessageOut(BaseModel):
     )
     client_message_id: str | None
     created_at: str
+    version: int = Field(
+        default=1, description="Which version of an edited question this is (from 1)."
+    )
+    versions: int = Field(default=1, description="How many versions the question has.")
+    version_ids: list[int] = Field(
+        default_factory=list,
+        description="An edited question's versions' ids, oldest first (GET"
+        " …/messages/{id}/versions shows each with its branch); empty when never edited.",
+    )
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message, version_ids: list[int] | None = None) -> MessageOut:
+        """`version_ids`: every version of the question, when it was edited."""
         status, error = seen_status(message)
+        ids = version_ids or []
         return cls(
             id=message.id or 0,
             conversation_id=message.conversation_id,
@@ -129,4 +140,7 @@ class MessageOut(BaseModel):
             feedback=message.feedback,  # type: ignore[arg-type]
             client_message_id=message.client_message_id,
             created_at=_iso(message.created_at) or "",
+            version=ids.index(message.id) + 1 if message.id in ids else 1,
+            versions=max(len(ids), 1),
+            version_ids=ids,
         )

@@ -1,4 +1,5 @@
-"""Search: a person's conversations found by the words of their titles and messages.
+"""Search: a person's conversations found by the words of their titles and messages (the
+current branch of each: an edited question's earlier versions are not searched).
 
 Each database searches with its own full-text index (migration 0008, `data/search_index.py`):
 SQLite with FTS5, PostgreSQL with stored `to_tsvector('simple', ...)` columns and GIN indexes.
@@ -138,7 +139,7 @@ _SQLITE_MESSAGE_HITS = sa.text(
     "SELECT m.conversation_id AS conversation_id, m.id AS message_id,"
     " bm25(message_search, 0.0, 1.0) AS score"
     " FROM message_search CROSS JOIN messages AS m ON m.id = message_search.rowid"
-    " WHERE message_search MATCH :match AND m.user_id = :user_id"
+    " WHERE message_search MATCH :match AND m.user_id = :user_id AND m.replaced_by IS NULL"
 )
 _SQLITE_TITLE_HITS = sa.text(
     "SELECT c.id AS id FROM conversation_search AS s"
@@ -151,7 +152,7 @@ _POSTGRES_MESSAGE_HITS = sa.text(
     "SELECT conversation_id, id AS message_id,"
     " -ts_rank(search_vector, to_tsquery('simple', :tsquery)) AS score"
     " FROM messages WHERE user_id = :user_id"
-    " AND search_vector @@ to_tsquery('simple', :tsquery)"
+    " AND search_vector @@ to_tsquery('simple', :tsquery) AND replaced_by IS NULL"
 )
 _POSTGRES_TITLE_HITS = sa.text(
     "SELECT id FROM conversations WHERE user_id = :user_id"

@@ -66,6 +66,12 @@ class MessageView:
     # and Cancel) and the reply begun before the pause show under it until they decide.
     awaiting: bool = False
     reply_so_far: str = ""
+    # An edited question: which of its versions this is, of how many, and their ids (oldest
+    # first). `replaced`: part of an earlier version's branch, shown read-only.
+    version: int = 1
+    versions: int = 1
+    version_ids: list[int] = dataclasses.field(default_factory=list)
+    replaced: bool = False
 
 
 @dataclasses.dataclass
@@ -254,6 +260,9 @@ def message_view(
         client_message_id=message.client_message_id or "",
         awaiting=awaiting,
         reply_so_far=reply_so_far if awaiting else "",
+        version=message.version,
+        versions=message.versions,
+        version_ids=list(message.version_ids),
     )
 
 
@@ -284,6 +293,19 @@ def pending_user_message(text: str, client_message_id: str, now: datetime) -> Me
         created_at=now.isoformat(),
         client_message_id=client_message_id,
     )
+
+
+def numbered(messages: list[MessageView], message_id: int) -> list[MessageView]:
+    """The person's message just sent, given the id it was stored with (an edit's new version
+    joins its question's version ids then)."""
+    last = len(messages) - 1
+    if last < 0 or messages[last].role != "user" or messages[last].id:
+        return messages
+    sent = messages[last]
+    ids = sent.version_ids
+    if len(ids) < sent.versions:
+        ids = [*ids, message_id]
+    return [*messages[:last], dataclasses.replace(sent, id=message_id, version_ids=ids)]
 
 
 def assistant_message(

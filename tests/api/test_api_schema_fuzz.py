@@ -135,7 +135,11 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
                 base_url,
                 fuzzer,
                 victim,
-                {"conversation_id": turn.json()["conversation_id"], "call_id": waiting["call_id"]},
+                {
+                    "conversation_id": turn.json()["conversation_id"],
+                    "call_id": waiting["call_id"],
+                    "message_id": str(waiting["message_id"]),  # the question an edit would name
+                },
             )
             live.victim_before = live.victim_state()
             assert live.victim_before["tasks"]["count"] == 2

@@ -38,6 +38,7 @@ from taskpilot.services.turns import (
     TurnStore,
     seen_status,
 )
+from taskpilot.services.versions import MessageReplaced, MessageVersions
 
 NOT_STARTED = "This message wasn't answered: TaskPilot couldn't start on it. Retry it."
 BUSY_CONVERSATION = (
@@ -46,6 +47,11 @@ BUSY_CONVERSATION = (
 )
 ALREADY_ANSWERING = "This message is already being answered."
 NOT_WAITING = "Nothing in this conversation is waiting for that approval any more."
+EDIT_WHILE_BUSY = (
+    "A message in this conversation is still being answered or waits for your approval."
+    " Edit this once it is done."
+)
+EDIT_REPLACED = "That message was already edited; edit its newest version instead."
 # How long a waiting request sleeps between looks at the turn it waits for (doubling).
 FIRST_PAUSE, LONGEST_PAUSE = 0.05, 0.5
 
@@ -85,6 +91,44 @@ class TurnPreparer:
             if message.role != Role.USER.value or message.conversation_id != conversation_id:
                 raise MessageNotFound()
             return await self._resume(store, turns, message)
+
+        return await self._settle(user_id, step)
+
+    async def prepare_edit(
+        self, user_id: str, conversation_id: str, message_id: int, text: str
+    ) -> PreparedTurn:
+        """`text` stored, claimed, as the next version of question `message_id`, what it
+        replaced kept as an earlier version (`services/versions.py`). Refused at once, not
+        waited for, while a turn of the conversation runs or awaits approval: the person
+        edits what they see, and what they see is about to change."""
+
+        async def step(store: ConversationStore, turns: TurnStore) -> PreparedTurn | None:
+            question = await store.message(message_id)
+            if question.role != Role.USER.value or question.conversation_id != conversation_id:
+                raise MessageNotFound()
+            conversation = await store.touch(conversation_id)
+            try:
+                message, history = await MessageVersions(store.session, user_id).edit(
+                    conversation,
+                    question,
+                    text,
+                    self.lease,
+                    lambda before: store.history(
+                        conversation_id, self.settings.history_turns, before_id=before
+                    ),
+                )
+            except MessageReplaced:
+                raise TaskPilotError(ErrorCode.MESSAGE_REPLACED, EDIT_REPLACED) from None
+            except ConversationBusy:
+                if await turns.fail_lost(conversation_id):
+                    raise _Freed from None
+                metrics.REFUSED_TURN_IN_PROGRESS.inc()
+                raise TaskPilotError(
+                    ErrorCode.TURN_IN_PROGRESS, EDIT_WHILE_BUSY, retry_after=2
+                ) from None
+            return PreparedTurn.of(
+                conversation, message, claim=Claim(message.id or 0, 1), history=history
+            )
 
         return await self._settle(user_id, step)
 

@@ -8,9 +8,9 @@ This route only translates: the request into `prepare`, the turn's events into J
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Path
 from fastapi.responses import Response, StreamingResponse
 
 from taskpilot.agent.engine import PreparedTurn, RunningTurn
@@ -29,6 +29,7 @@ from taskpilot.api.schemas import (
     ApprovalRequest,
     ChatRequest,
     ChatResponse,
+    EditRequest,
     ErrorOut,
     PendingApproval,
 )
@@ -123,6 +124,38 @@ async def decide(
         user.id,
         accept,
         runtime.turns.prepare_decision(user.id, conversation_id, call_id, body.approve),
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages/{message_id}/edit",
+    responses={
+        **_TURN_RESPONSES,
+        409: {
+            "model": ErrorOut,
+            "description": "A turn of this conversation runs or awaits approval"
+            " (`turn_in_progress`, refused at once), or the message was already edited"
+            " (`message_replaced`: edit its newest version).",
+        },
+    },
+)
+async def edit(
+    conversation_id: str,
+    message_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: EditRequest,
+    user: PathUser,
+    runtime: RuntimeDep,
+    accept: str = Header(default="application/json", include_in_schema=False),
+) -> Any:
+    """Edit one of your sent messages: the new text becomes its next version, the
+    conversation goes on from it and is answered as `/chat` answers; what it replaced stays
+    an earlier version (`GET …/messages/{message_id}/versions`), which the agent no longer
+    sees."""
+    return await _turn(
+        runtime,
+        user.id,
+        accept,
+        runtime.turns.prepare_edit(user.id, conversation_id, message_id, body.message),
     )
 
 

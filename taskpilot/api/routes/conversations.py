@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from taskpilot.api.deps import CountedRequest, PathUser, SessionDep
 from taskpilot.api.schemas import (
@@ -14,11 +14,17 @@ from taskpilot.api.schemas import (
     MessageList,
     MessageOut,
     RenameRequest,
+    VersionList,
+    VersionOut,
 )
+from taskpilot.core.errors import ErrorCode, TaskPilotError
+from taskpilot.data.models import Message, Role
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
+    MessageNotFound,
 )
+from taskpilot.services.versions import MessageVersions
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], dependencies=[CountedRequest]
@@ -109,4 +115,39 @@ async def list_messages(
         )
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
-    return MessageList(messages=[MessageOut.of(row) for row in rows])
+    versions = await MessageVersions(session, user.id).of(rows)
+    return MessageList(messages=[_out(row, versions) for row in rows])
+
+
+def _out(message: Message, versions: dict[int, list[int]]) -> MessageOut:
+    return MessageOut.of(message, versions.get(message.edit_of_id or 0))
+
+
+@router.get("/{conversation_id}/messages/{message_id}/versions", responses=_ERRORS)
+async def list_versions(
+    user: PathUser,
+    session: SessionDep,
+    conversation_id: ConversationId,
+    message_id: Annotated[int, Path(ge=1, le=MAX_MESSAGE_ID)],
+) -> VersionList:
+    """Every version of one of your questions, oldest first, each with the branch it began:
+    the earlier versions are what an edit replaced, kept, read-only."""
+    try:
+        question = await ConversationStore(session, user.id).message(message_id)
+        if question.conversation_id != conversation_id or question.role != Role.USER.value:
+            raise MessageNotFound()
+    except MessageNotFound as exc:
+        raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, str(exc)) from exc
+    store = MessageVersions(session, user.id)
+    found = await store.versions(question)
+    ids = await store.of([m for version in found for m in version.messages])
+    return VersionList(
+        versions=[
+            VersionOut(
+                version=version.number,
+                current=version.current,
+                messages=[_out(m, ids) for m in version.messages],
+            )
+            for version in found
+        ]
+    )

@@ -54,6 +54,7 @@ from taskpilot.services.conversations import (
 from taskpilot.services.public import MessageOut
 from taskpilot.services.tasks import TaskService
 from taskpilot.services.users import AccountError, UserService
+from taskpilot.services.versions import MessageVersions
 from taskpilot.web.routes import conversation_id_from_path, conversation_path, replace_url
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.states.composer import ComposerState
@@ -69,6 +70,7 @@ from taskpilot.web.view_models import (
     failed_last_turn,
     finish_card,
     message_view,
+    numbered,
     paused_question,
     pending_user_message,
     resumed_question,
@@ -118,7 +120,8 @@ async def stored_messages(
     message `before_id`, when given)."""
     rows = await store.messages(conversation_id, limit=MESSAGE_PAGE + 1, before_id=before_id)
     shown = rows[-MESSAGE_PAGE:]
-    views = [await _stored_message(db, store.user_id, row) for row in shown]
+    versions = await MessageVersions(store.session, store.user_id).of(shown)
+    views = [await _stored_message(db, store.user_id, row, versions) for row in shown]
     return StoredPage(views, earlier=len(rows) > len(shown))
 
 
@@ -132,10 +135,13 @@ async def read_conversation(
         return await stored_messages(db, store, conversation_id, before_id)
 
 
-async def _stored_message(db: Database, user_id: str, row: Message) -> MessageView:
-    """One stored message; a question awaiting approval with what its paused turn had done:
-    what approving each waiting call does, and the reply begun before the pause."""
-    message = MessageOut.of(row)
+async def _stored_message(
+    db: Database, user_id: str, row: Message, versions: dict[int, list[int]]
+) -> MessageView:
+    """One stored message (with its versions, if it was edited); a question awaiting approval
+    with what its paused turn had done: what approving each waiting call does, and the reply
+    begun before the pause."""
+    message = MessageOut.of(row, versions.get(row.edit_of_id or 0))
     if message.role != "user" or message.status != TurnStatus.AWAITING:
         return message_view(message)
     summaries = {
@@ -177,6 +183,9 @@ class ChatState(AuthState):
     # The question as it waited, while a decision on it is being prepared: shown again,
     # buttons and all, if the decision cannot be taken (a limit, the database down).
     _deciding: MessageView | None = None
+    # The messages as they were before an edit, while it is being prepared: shown again if
+    # the edit is refused (a turn runs, it was edited elsewhere).
+    _before_edit: list[MessageView] | None = None
     _retry_text: str = ""
     # This tab's name on the live feed: its own turns' news comes back marked with it.
     _tab: str = ""
@@ -244,6 +253,13 @@ class ChatState(AuthState):
     def _show(self, page: StoredPage) -> None:
         self.messages, self.has_earlier = page.messages, page.earlier
 
+    async def show_current(self, user_id: str) -> None:
+        """The conversation as it is now (after an earlier version of a question was shown)."""
+        try:
+            self._show(await read_conversation(user_id, self.current_id))
+        except (DatabaseUnavailable, ConversationNotFound):
+            self.load_error = DATABASE_DOWN
+
     @rx.event
     async def load_earlier(self) -> Any:
         """Scrolled back past the earliest message shown: load the page before it, and keep
@@ -279,6 +295,7 @@ class ChatState(AuthState):
         self.watching = False
         self._asked = False
         self._deciding = None
+        self._before_edit = None
 
     # --- sending --------------------------------------------------------------------------
 
@@ -309,8 +326,11 @@ class ChatState(AuthState):
     async def _begin(self, raw: str, retry_client_id: str | None = None) -> Any:
         if self.streaming:
             return None
-        if await self._identity() is None:
+        identity = await self._identity()
+        if identity is None:
             return await self._sign_out()
+        if any(message.replaced for message in self.messages):
+            await self.show_current(identity.user_id)  # an earlier version is read-only
         text = raw.strip()
         if not text or len(text) > self.max_chars:
             return None  # the composer's counter and max length already say why
@@ -328,6 +348,25 @@ class ChatState(AuthState):
         self._retry_text, self._retry_client_id = text, client_message_id
         self.live_status = STREAMING
         return ChatState.run_turn(self._active_turn, text, client_message_id, self.current_id)  # type: ignore[misc]
+
+    def begin_edit(self, index: int, text: str) -> Any:
+        """Edit and re-answer (`states/edits.py` checked it): the question at `index` and what
+        followed it give way to its new version, answered below it as any turn is."""
+        question, before = self.messages[index], self.messages
+        ids = question.version_ids or [question.id]
+        sent = dataclasses.replace(
+            pending_user_message(text, "", utcnow()),
+            version=len(ids) + 1,
+            versions=len(ids) + 1,
+            version_ids=list(ids),
+        )
+        self.messages = [*self.messages[:index], sent]
+        self._detach()
+        self._before_edit = before
+        self._active_turn = uuid.uuid4().hex
+        self._retry_text, self._retry_client_id = text, ""
+        self.live_status = STREAMING
+        return ChatState.run_edit(self._active_turn, self.current_id, question.id, text)  # type: ignore[misc]
 
     @rx.event
     def stop(self) -> None:
@@ -376,6 +415,18 @@ class ChatState(AuthState):
             return get_runtime().turns.prepare(
                 user_id, conversation_id or None, text, client_message_id
             )
+
+        async for follow_up in self._stream(turn_key, conversation_id, prepare):
+            yield follow_up
+
+    @rx.event(background=True)
+    async def run_edit(
+        self, turn_key: str, conversation_id: str, message_id: int, text: str
+    ) -> AsyncIterator[Any]:
+        """Answer the new version of question `message_id`, as `run_turn` answers a question."""
+
+        def prepare(user_id: str) -> Awaitable[PreparedTurn]:
+            return get_runtime().turns.prepare_edit(user_id, conversation_id, message_id, text)
 
         async for follow_up in self._stream(turn_key, conversation_id, prepare):
             yield follow_up
@@ -493,6 +544,8 @@ class ChatState(AuthState):
         if self._active_turn == turn_key and self._deciding is not None:
             self.messages = [*self.messages[:-1], self._deciding]
             self.live_tools, self.live_text = [], ""
+        if self._active_turn == turn_key and self._before_edit:
+            self.messages = self._before_edit
         self._fail_live(turn_key, message)
 
     def _fail_live(self, turn_key: str, message: str) -> None:
@@ -515,6 +568,9 @@ class ChatState(AuthState):
         if isinstance(event, ToolFinished) and event.name in TASK_CHANGING and not event.is_error:
             follow_ups.append(TaskState.load_tasks)
         if isinstance(event, TurnStarted):
+            if attached:
+                self._before_edit = None  # stored: a refusal no longer puts it back
+                self.messages = numbered(self.messages, event.user_message_id)
             follow_ups += await self._started(event, attached, new_chat=not conversation_id)
             if attached and any(message.awaiting for message in self.messages):
                 await self._reread(user_id, event.conversation_id)

@@ -1,0 +1,108 @@
+"""Edit and re-answer on the page, through the page's own handlers and a real runtime: Edit
+message opens the editor with the text, Save answers the new version below it, ‹ 1 / 2 ›
+shows the earlier version's branch read-only and back, and a refused edit puts the
+conversation back as it was, saying why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.testing import assistant_message
+
+from taskpilot.agent.engine.preparing import EDIT_REPLACED
+from taskpilot.web.states.chat import STREAMING
+from taskpilot.web.states.edits import EDITOR_ID, EditState
+from tests.support.web_states import Page, call
+
+
+async def said(tab: Page, text: str, reply: str) -> None:
+    tab.model.extend([[assistant_message(reply)]])
+    spec = await call(tab.chat, "send", {"message": text})
+    await call(tab.chat, "run_turn", *[value._var_value for _, value in spec.args])
+
+
+async def edited(tab: Page, key: str, text: str, reply: str) -> Any:
+    """Edit message `key` to `text` and save it, the new version answered with `reply`."""
+    edits = tab.state(EditState)
+    await call(edits, "start", key)
+    tab.model.extend([[assistant_message(reply)]])
+    spec = await call(edits, "save", {"message": text})
+    if spec is None:
+        return None
+    assert tab.chat.live_status == STREAMING
+    return await call(tab.chat, "run_edit", *[value._var_value for _, value in spec.args])
+
+
+def contents(tab: Page) -> list[str]:
+    return [message.content for message in tab.chat.messages]
+
+
+async def test_an_edit_is_answered_and_the_earlier_version_can_be_looked_at(tab: Page) -> None:
+    await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await said(tab, "remember milk", "Noted: milk.")
+    await said(tab, "what did I mention?", "You mentioned milk.")
+    first = tab.chat.messages[0]
+    edits = tab.state(EditState)
+
+    focus = await call(edits, "start", first.key)
+    assert (edits.editing, edits.draft) == (first.key, "remember milk")
+    assert EDITOR_ID.replace("-", "_") in str(focus)  # Reflex's ref of the element
+    await call(edits, "cancel")
+    assert edits.editing == "" and contents(tab)[0] == "remember milk"
+    await call(edits, "start", first.key)
+    assert await call(edits, "save", {"message": " remember milk "}) is None  # unchanged
+    assert edits.editing == "" and not tab.chat.live_status
+    await call(edits, "start", first.key)
+    assert await call(edits, "save", {"message": "  "}) is None  # blank: stays open
+    assert edits.editing == first.key
+
+    await edited(tab, first.key, "remember bread", "Noted: bread.")
+    assert contents(tab) == ["remember bread", "Noted: bread."]
+    question = tab.chat.messages[0]
+    assert (question.version, question.versions) == (2, 2)
+    assert question.version_ids == [first.id, question.id]
+
+    await call(tab.state(EditState), "show_version", question.key, 1)
+    assert contents(tab) == [
+        "remember milk",
+        "Noted: milk.",
+        "what did I mention?",
+        "You mentioned milk.",
+    ]
+    assert all(message.replaced for message in tab.chat.messages)
+    assert (tab.chat.messages[0].version, tab.chat.messages[0].versions) == (1, 2)
+    assert await call(edits, "start", tab.chat.messages[0].key) is None  # read-only
+    assert edits.editing == ""
+
+    await call(edits, "show_version", tab.chat.messages[0].key, 2)
+    assert contents(tab) == ["remember bread", "Noted: bread."]
+
+    # Sending while an earlier version is shown sends into the current branch.
+    await call(edits, "show_version", question.key, 1)
+    await said(tab, "what did I mention?", "You mentioned bread.")
+    assert contents(tab) == [
+        "remember bread",
+        "Noted: bread.",
+        "what did I mention?",
+        "You mentioned bread.",
+    ]
+    tab.visit(f"/c/{tab.chat.current_id}")
+    await call(tab.chat, "load_page")  # a reload shows the same
+    assert contents(tab)[0] == "remember bread" and tab.chat.messages[0].versions == 2
+
+
+async def test_a_refused_edit_puts_the_conversation_back_and_says_why(tab: Page) -> None:
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await said(tab, "remember milk", "Noted: milk.")
+    shown = list(tab.chat.messages)
+    # Edited meanwhile elsewhere (another tab, the API).
+    engine = tab.runtime.turns
+    tab.model.extend([[assistant_message("Noted: jam.")]])
+    turn = await engine.prepare_edit(user_id, tab.chat.current_id, shown[0].id, "remember jam")
+    await engine.start(turn).wait()
+
+    await edited(tab, shown[0].key, "remember bread", "unused")
+    assert tab.chat.messages == shown
+    assert tab.chat.live_error == EDIT_REPLACED
