@@ -80,6 +80,11 @@ async def test_an_edited_question_is_answered_again_and_what_it_replaced_is_kept
         ]
         assert (now["version"], now["current"]) == (2, True)
         assert said(now["messages"]) == ["remember bread", "Noted: bread."]
+        # Each version's question says which of the two it is, the first one too.
+        for number, version in enumerate((earlier, now), 1):
+            asked = version["messages"][0]
+            assert (asked["version"], asked["versions"]) == (number, 2)
+            assert asked["version_ids"] == [first["id"], question["id"]]
         assert (await versions(ada, first["id"])).json() == listed.json()
 
         standin.script(reply("You mentioned bread."))

@@ -24,7 +24,7 @@ from taskpilot.services.conversations import (
     ConversationStore,
     MessageNotFound,
 )
-from taskpilot.services.versions import MessageVersions
+from taskpilot.services.versions import MessageVersions, first_version
 
 router = APIRouter(
     prefix="/api/{user_id}/conversations", tags=["conversations"], dependencies=[CountedRequest]
@@ -120,7 +120,7 @@ async def list_messages(
 
 
 def _out(message: Message, versions: dict[int, list[int]]) -> MessageOut:
-    return MessageOut.of(message, versions.get(message.edit_of_id or 0))
+    return MessageOut.of(message, versions.get(first_version(message)))
 
 
 @router.get("/{conversation_id}/messages/{message_id}/versions", responses=_ERRORS)
