@@ -13,9 +13,10 @@ machine through Redis pub/sub when `REFLEX_REDIS_URL` is set. Both are best-effo
 stored, and a reader that falls behind or loses Redis gets `LOST` once, which tells a page to
 read the database again (the database, not the feed, is what a page shows).
 
-Bounds: a memory subscription keeps at most QUEUE_SIZE messages; Redis keeps what a slow reader
-has not read in its own output buffer, whose pub/sub limit (`client-output-buffer-limit`)
-disconnects the reader, which then reads `LOST`. Publishing never waits: a Redis publisher's
+Bounds: a subscription keeps at most QUEUE_SIZE messages (over Redis too: each worker has one
+pub/sub connection, read at once into its pages' subscriptions, so a slow page never holds up
+the others; Redis disconnects a worker that stops reading, past its `client-output-buffer-limit`,
+and its pages then read `LOST`). Publishing never waits: a Redis publisher's
 outbox holds at most OUTBOX_SIZE messages and drops past it. Message text only ever travels on
 its person's channel and is never logged.
 """
@@ -27,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeAlias
 
@@ -42,6 +43,10 @@ QUEUE_SIZE = 1000
 OUTBOX_SIZE = 10_000
 # How long subscribing waits for Redis to confirm it.
 SUBSCRIBE_SECONDS = 2.0
+# How long a worker's listener waits for a message before looking at its subscriptions again,
+# and, when Redis is away, before trying again.
+LISTEN_SECONDS = 1.0
+RETRY_SECONDS = 1.0
 # How often, at most, a worker says the live feed cannot reach Redis.
 UNREACHABLE_WARNING_SECONDS = 60
 
@@ -74,10 +79,10 @@ class _Warner:
             logger.warning(what, extra={"error": type(exc).__name__})
 
 
-# --- in the process ---------------------------------------------------------------------------
+class Inbox:
+    """One page's subscription, on either feed: the news waiting for it, at most QUEUE_SIZE
+    messages; past that it reads `LOST` once, and what was waiting is dropped."""
 
-
-class MemorySubscription:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE_SIZE)
         self._lost = False
@@ -86,7 +91,11 @@ class MemorySubscription:
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
-            self._lost = True  # the reader is behind: it will read the database again
+            self.lose()  # the reader is behind: it will read the database again
+
+    def lose(self) -> None:
+        """News may have been missed: the next read is `LOST` (once, however often lost)."""
+        self._lost = True
 
     async def next(self, within: float) -> Message | None:
         if self._lost:
@@ -101,19 +110,23 @@ class MemorySubscription:
             return None
 
 
+# --- in the process ---------------------------------------------------------------------------
+
+
 class MemoryFeed:
     """The feed within one process: exact for one worker, and for tests."""
 
     def __init__(self) -> None:
-        self._readers: dict[str, set[MemorySubscription]] = {}
+        self._readers: dict[str, set[Inbox]] = {}
 
     def publish(self, user_id: str, message: Message) -> None:
+        """Hand `message` to the person's readers here; never waits, never fails."""
         for reader in list(self._readers.get(user_id, ())):
             reader.put(message)
 
     @asynccontextmanager
-    async def subscribed(self, user_id: str) -> AsyncIterator[MemorySubscription]:
-        reader = MemorySubscription()
+    async def subscribed(self, user_id: str) -> AsyncIterator[Inbox]:
+        reader = Inbox()
         self._readers.setdefault(user_id, set()).add(reader)
         try:
             yield reader
@@ -133,52 +146,117 @@ class MemoryFeed:
 # --- over Redis -------------------------------------------------------------------------------
 
 
-class RedisSubscription:
-    """One page's subscription: its own pub/sub connection to the person's channel. After a
-    lost connection it reconnects (redis-py subscribes again) and reads `LOST` once."""
+class _Listener:
+    """One event loop's (one worker's) listening: a single pub/sub connection, subscribed to
+    the channels of the people with a page open here, hands each message to those pages'
+    subscriptions. A thousand open pages cost one Redis connection, not a thousand.
 
-    def __init__(self, pubsub: Any, name: str, warn: _Warner) -> None:
-        self._pubsub = pubsub
-        self._channel = name
-        self._warn = warn
-        self._down = False
+    News can be missed while the connection is down, so every subscription reads `LOST` when
+    it drops, and again when Redis confirms a channel nobody was waiting for (redis-py, on
+    connecting again, subscribes again; a subscription made while Redis was away is made once
+    it is back)."""
 
-    async def subscribe(self) -> None:
-        """Subscribe, and wait for Redis to confirm it: news published from now on arrives."""
-        try:
-            await self._pubsub.subscribe(self._channel)
-            async with asyncio.timeout(SUBSCRIBE_SECONDS):
-                while True:
-                    found = await self._pubsub.get_message(timeout=SUBSCRIBE_SECONDS)
-                    if found is not None and found.get("type") == "subscribe":
-                        return
-        except Exception as exc:  # read LOST once Redis answers
-            self._warn("live feed: Redis is unreachable", exc)
-            self._down = True
+    def __init__(self, client: Any, warn: _Warner) -> None:
+        self.client = client
+        self.pubsub = client.pubsub()
+        self.warn = warn
+        self.readers: dict[str, set[Inbox]] = {}
+        # Subscriptions waiting for Redis to confirm them, and ones Redis never received.
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._unsent: set[str] = set()
+        self._wanted = asyncio.Event()  # there is a connection to read, or one to make
+        self.task = asyncio.create_task(self._listen(), name="live-feed-listener")
 
-    async def next(self, within: float) -> Message | None:
-        connection = self._pubsub.connection
-        # redis-py reconnects (and subscribes again) quietly; news published meanwhile is lost.
-        self._down = self._down or connection is None or not connection.is_connected
+    async def add(self, name: str) -> Inbox:
+        """A page's subscription to channel `name`: news published once this returns arrives
+        (if Redis is away, the subscription reads `LOST` once it is back)."""
+        reader = Inbox()
+        readers = self.readers.setdefault(name, set())
+        readers.add(reader)
+        if len(readers) > 1:
+            confirmed = self._confirmed.get(name)  # the first page's subscription may be on its way
+        else:
+            confirmed = self._confirmed[name] = asyncio.get_running_loop().create_future()
+            try:
+                await self.pubsub.subscribe(name)
+            except Exception as exc:  # the listener subscribes once Redis answers
+                self.warn("live feed: Redis is unreachable", exc)
+                self._confirmed.pop(name, None)
+                self._unsent.add(name)
+                self._wanted.set()
+                return reader
+            self._wanted.set()
+        if confirmed is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_SECONDS)
+            except TimeoutError as exc:  # a late confirmation will say LOST
+                self.warn("live feed: Redis is unreachable", exc)
+                self._confirmed.pop(name, None)
+        return reader
+
+    async def remove(self, name: str, reader: Inbox) -> None:
+        readers = self.readers.get(name, set())
+        readers.discard(reader)
+        if readers:
+            return
+        self.readers.pop(name, None)
+        self._confirmed.pop(name, None)
+        self._unsent.discard(name)
         try:
-            if connection is None:  # never subscribed: Redis was down
-                await self._pubsub.subscribe(self._channel)
-            found = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=within)
-        except Exception as exc:  # Redis gone: try again after a while, then say LOST
-            self._warn("live feed: Redis is unreachable", exc)
-            self._down = True
-            await asyncio.sleep(within)
-            return None
-        if self._down:
-            self._down = False
-            return LOST
-        if found is None or found.get("type") != "message":
-            return None
-        try:
-            message = json.loads(found["data"])
-        except ValueError:
-            return None
-        return message if isinstance(message, dict) else None
+            await self.pubsub.unsubscribe(name)
+        except Exception as exc:  # the connection is gone, and the subscription with it
+            self.warn("live feed: Redis is unreachable", exc)
+
+    def _lose(self, names: Iterable[str]) -> None:
+        for name in names:
+            for reader in self.readers.get(name, ()):
+                reader.lose()
+
+    async def _listen(self) -> None:
+        while True:
+            if self.pubsub.connection is None and not self._unsent:
+                self._wanted.clear()
+                await self._wanted.wait()
+            connection = self.pubsub.connection
+            connected = connection is not None and connection.is_connected
+            try:
+                if self._unsent:
+                    unsent = sorted(self._unsent)
+                    await self.pubsub.subscribe(*unsent)
+                    self._unsent.difference_update(unsent)
+                found = await self.pubsub.get_message(timeout=LISTEN_SECONDS)
+            except Exception as exc:  # Redis gone: try again after a while
+                self.warn("live feed: Redis is unreachable", exc)
+                if connected:
+                    self._lose(list(self.readers))
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            if found is not None:
+                self._take(found)
+
+    def _take(self, found: dict[str, Any]) -> None:
+        raw = found.get("channel")
+        name = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if found.get("type") == "subscribe":
+            confirmed = self._confirmed.pop(name, None)
+            if confirmed is None:  # subscribed again, or late: news may have been missed
+                self._lose([name])
+            elif not confirmed.done():
+                confirmed.set_result(None)
+        elif found.get("type") == "message":
+            try:
+                message = json.loads(found["data"])
+            except ValueError:
+                return
+            if isinstance(message, dict):
+                for reader in list(self.readers.get(name, ())):
+                    reader.put(message)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.pubsub.aclose()
+        await self.client.aclose()
 
 
 class _Publisher:
@@ -209,12 +287,14 @@ class _Publisher:
 
 
 class RedisFeed:
-    """The feed across workers and machines, through Redis pub/sub. One client per loop."""
+    """The feed across workers and machines, through Redis pub/sub: per event loop, one
+    client publishing and one pub/sub connection listening."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._warn = _Warner()
         self._publishers: dict[asyncio.AbstractEventLoop, _Publisher] = {}
+        self._listeners: dict[asyncio.AbstractEventLoop, _Listener] = {}
 
     def _client(self, timeout: float | None = None) -> Any:
         """A client; `timeout` bounds each command (a subscriber's reads set their own)."""
@@ -232,23 +312,33 @@ class RedisFeed:
             publisher = self._publishers[loop] = _Publisher(self._client(2), self._warn)
         return publisher
 
+    def _listener(self) -> _Listener:
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(loop)
+        if listener is None:
+            self._listeners = {k: v for k, v in self._listeners.items() if not k.is_closed()}
+            listener = self._listeners[loop] = _Listener(self._client(), self._warn)
+        return listener
+
     def publish(self, user_id: str, message: Message) -> None:
+        """Queue `message` for the person's channel; never waits, never fails (a turn or a
+        tool call must not fail for want of the feed): what cannot be sent is dropped, with a
+        warning at most every UNREACHABLE_WARNING_SECONDS."""
         try:
             self._publisher().outbox.put_nowait((channel(user_id), json.dumps(message)))
         except asyncio.QueueFull as exc:
             self._warn("live feed: too much news waiting for Redis; some dropped", exc)
+        except Exception as exc:  # no running loop, a message that is not JSON
+            self._warn("live feed: some news could not be sent", exc)
 
     @asynccontextmanager
-    async def subscribed(self, user_id: str) -> AsyncIterator[RedisSubscription]:
-        client = self._client()
-        pubsub = client.pubsub()
+    async def subscribed(self, user_id: str) -> AsyncIterator[Inbox]:
+        listener, name = self._listener(), channel(user_id)
+        reader = await listener.add(name)
         try:
-            subscription = RedisSubscription(pubsub, channel(user_id), self._warn)
-            await subscription.subscribe()
-            yield subscription
+            yield reader
         finally:
-            await pubsub.aclose()
-            await client.aclose()
+            await listener.remove(name, reader)
 
     async def flush(self) -> None:
         """Until this loop's news so far is handed to Redis (tests)."""
@@ -258,11 +348,15 @@ class RedisFeed:
 
     async def close(self) -> None:
         publishers, self._publishers = self._publishers, {}
+        listeners, self._listeners = self._listeners, {}
         for loop, publisher in publishers.items():
             if loop is asyncio.get_running_loop():
                 publisher.task.cancel()
                 await asyncio.gather(publisher.task, return_exceptions=True)
                 await publisher.client.aclose()
+        for loop, listener in listeners.items():
+            if loop is asyncio.get_running_loop():
+                await listener.close()
 
 
 LiveFeed: TypeAlias = MemoryFeed | RedisFeed

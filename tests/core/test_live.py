@@ -5,6 +5,7 @@ else's, in order; in the process and across workers through the real Redis on 12
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -103,20 +104,66 @@ async def test_without_redis_readers_wait_and_publishing_drops_news_with_one_war
 async def test_a_reader_whose_redis_connection_dropped_reads_lost_once_it_is_back() -> None:
     feed, ada = RedisFeed(REDIS_URL), person()
     async with feed.subscribed(ada) as reader:
-        assert isinstance(reader, live.RedisSubscription)
-        # Redis drops the reader's connection, as a restart or a full output buffer would.
-        host, port = reader._pubsub.connection._writer.get_extra_info("sockname")[:2]
+        # Redis drops the worker's connection, as a restart or a full output buffer would.
+        listener = feed._listeners[asyncio.get_running_loop()]
+        host, port = listener.pubsub.connection._writer.get_extra_info("sockname")[:2]
         async with redis.Redis.from_url(REDIS_URL) as admin:
             assert await admin.client_kill_filter(_id=None, addr=f"{host}:{port}") == 1
         # redis-py reconnects and subscribes again; the reader says news may be missed.
-        messages = [await reader.next(0.2) for _ in range(5)]
+        messages = [await reader.next(0.5) for _ in range(8)]
         assert LOST in messages
         feed.publish(ada, {"kind": "tasks_changed"})
         assert await read(reader, 1) == [{"kind": "tasks_changed"}]
     await feed.close()
 
 
+@needs_redis
+async def test_a_worker_listens_on_one_connection_however_many_pages_are_open() -> None:
+    """Each page's subscription shares its worker's one pub/sub connection: Redis counts one
+    subscriber per channel, not one per page, and the last page to leave unsubscribes."""
+    feed, other = RedisFeed(REDIS_URL), RedisFeed(REDIS_URL)
+    people = [person() for _ in range(3)]
+    async with redis.Redis.from_url(REDIS_URL) as admin, contextlib.AsyncExitStack() as pages:
+        before = len(await admin.client_list(_type="pubsub"))
+        readers = [
+            await pages.enter_async_context(feed.subscribed(people[n % 3])) for n in range(30)
+        ]
+        assert len(await admin.client_list(_type="pubsub")) == before + 1
+        counts = dict(await admin.pubsub_numsub(*(live.channel(p) for p in people)))
+        assert set(counts.values()) == {1}
+        for number, someone in enumerate(people):
+            other.publish(someone, {"kind": "turn", "n": number})
+        await other.flush()
+        for n, reader in enumerate(readers):
+            assert await read(reader, 1) == [{"kind": "turn", "n": n % 3}]
+    for _ in range(50):  # the unsubscribes are on their way
+        counts = dict(await admin.pubsub_numsub(*(live.channel(p) for p in people)))
+        if set(counts.values()) == {0}:
+            break
+        await asyncio.sleep(0.05)
+    assert set(counts.values()) == {0}
+    await feed.close()
+    await other.close()
+
+
 def test_the_feed_is_redis_when_the_workers_share_one(sqlite_url: str) -> None:
     assert isinstance(live_feed(make_settings(sqlite_url)), MemoryFeed)
     shared = live_feed(make_settings(sqlite_url, reflex_redis_url=REDIS_URL))
     assert isinstance(shared, RedisFeed) and shared.url == REDIS_URL
+
+
+@needs_redis
+async def test_publishing_what_cannot_be_sent_drops_it_with_a_warning_and_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A turn's events and a tool's result are told to the feed as they happen: a message the
+    feed cannot send must cost the news, never the turn."""
+    feed, ada = RedisFeed(REDIS_URL), person()
+    caplog.set_level(logging.WARNING, "taskpilot.live")
+    async with feed.subscribed(ada) as reader:
+        feed.publish(ada, {"kind": "turn", "when": object()})  # not JSON
+        feed.publish(ada, {"kind": "tasks_changed"})
+        await feed.flush()
+        assert await read(reader, 1) == [{"kind": "tasks_changed"}]
+    await feed.close()
+    assert [r.getMessage() for r in caplog.records] == ["live feed: some news could not be sent"]

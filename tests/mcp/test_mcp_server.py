@@ -15,9 +15,10 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from taskpilot.core.config import PROJECT_ROOT, Settings
+from taskpilot.core.live import TASKS_CHANGED, RedisFeed
 from taskpilot.core.security import mint_access_token, mint_mcp_token
 from taskpilot.runtime import Runtime
-from tests.support.harness import TASK_TOOLS, free_port
+from tests.support.harness import REDIS_URL, TASK_TOOLS, free_port, needs_redis
 from tests.support.mcp_client import in_process, make_user, mcp_env, mcp_session, payload
 
 
@@ -252,6 +253,33 @@ async def test_stdio_serves_the_token_owner(runtime: Runtime) -> None:
         listed = payload(await session.call_tool("list_tasks", {}))
     assert added["task_id"] == 1
     assert [t["title"] for t in listed["tasks"]] == ["from stdio"]
+
+
+@needs_redis
+async def test_stdio_changes_reach_the_persons_open_pages_through_redis(runtime: Runtime) -> None:
+    """A separate MCP process given the server's REFLEX_REDIS_URL tells the person's open
+    pages (here, a worker's subscription to the person's channel) of every change it makes."""
+    ada = await make_user(runtime, "ada@example.com")
+    token, _ = mint_access_token(runtime.settings, ada, "ada@example.com")
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "taskpilot.mcp", "stdio"],
+        env={
+            **mcp_env(runtime.settings.database_url),
+            "TASKPILOT_TOKEN": token,
+            "REFLEX_REDIS_URL": REDIS_URL,
+        },
+        cwd=PROJECT_ROOT,
+    )
+    feed = RedisFeed(REDIS_URL)
+    async with feed.subscribed(ada) as page:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            await session.call_tool("list_tasks", {})  # reading changes nothing: no news
+            await session.call_tool("add_task", {"title": "from stdio"})
+            assert await page.next(10) == TASKS_CHANGED
+        assert await page.next(0.3) is None
+    await feed.close()
 
 
 def test_stdio_refuses_a_bad_token(sqlite_url: str) -> None:

@@ -29,6 +29,7 @@ Waited = Callable[[], bool]
 def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
     """Watchers look at whether they are still wanted often, so tests end them quickly."""
     monkeypatch.setattr(live, "LOOK_SECONDS", 0.1)
+    monkeypatch.setattr(live, "STATE_CHECK_SECONDS", 0.1)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
@@ -53,9 +54,13 @@ async def listening(tab: Page) -> int:
     feed = tab.runtime.live
     if isinstance(feed, MemoryFeed):
         return len(feed._readers.get(user_id, ()))
+    # The worker's pages share its one subscription, which must be Redis's to hear anything.
     async with redis.Redis.from_url(REDIS_URL) as client:
         [(_, count)] = await client.pubsub_numsub(channel(user_id))
-    return int(count)
+    listener = feed._listeners.get(asyncio.get_running_loop())
+    if not count or listener is None or channel(user_id) in listener._confirmed:
+        return 0
+    return len(listener.readers.get(channel(user_id), ()))
 
 
 class Watchers:
@@ -294,3 +299,74 @@ async def test_a_turn_through_the_api_shows_in_the_open_tab(tab: Page, watchers:
         "Two open tasks.",
     ]
     assert not tab.chat.watching
+
+
+async def test_a_followed_turn_whose_end_never_arrives_is_read_again_once_quiet(
+    tab: Page,
+    another_tab: Callable[[], Page],
+    watchers: Watchers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """News is best-effort: when a followed turn's end is lost (its worker died, Redis dropped
+    the batch), the watching tab reads the conversation again once the turn has been quiet,
+    keeps following while the question still runs, and shows the stored reply after."""
+    monkeypatch.setattr(live, "QUIET_SECONDS", 0.3)
+    await tab.sign_up()
+    tab.model.extend([[assistant_message("Hi.")]])
+    await send(tab, "hello")
+    other = await second_tab(tab, another_tab, f"/c/{tab.chat.current_id}")
+    await watchers.start(other)
+    feed, told = tab.runtime.live, tab.runtime.live.publish
+
+    def losing_the_end(user_id: str, message: dict[str, Any]) -> None:
+        event = message.get("event")
+        if message.get("kind") == "turn" and (event is None or event.get("type") == "done"):
+            return  # the turn's end (`done`, then `event: null`) never arrives
+        told(user_id, message)
+
+    monkeypatch.setattr(feed, "publish", losing_the_end)
+    gate = gate_second_model_call(tab, monkeypatch)
+    tab.model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
+            [assistant_message("Added Buy milk.")],
+        ]
+    )
+    turn = asyncio.create_task(send(tab, "add buy milk"))
+    chat = other.chat
+    await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
+    await asyncio.sleep(1)  # quiet for longer than QUIET_SECONDS, but still running: followed
+    assert chat.watching and chat.messages[-1].content == "add buy milk"
+
+    gate.set()
+    await turn
+    await until(lambda: not chat.watching, "no longer followed")
+    assert chat.messages[-1].content == "Added Buy milk." and chat.live_status == ""
+    assert not chat.streaming  # Stop, Edit and the composer work again in that tab
+
+
+async def test_a_watcher_leaves_its_own_turns_news_without_taking_the_page_state(
+    tab: Page, watchers: Watchers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tab streams its own turn; its watcher drops that turn's news before the state lock
+    (over Redis, each taking loads and saves the whole state), and an idle one takes it only
+    every STATE_CHECK_SECONDS."""
+    await tab.sign_up()
+    await watchers.start(tab)
+    monkeypatch.setattr(live, "STATE_CHECK_SECONDS", 3600)
+    taken = 0
+    enter = live.LiveState.__aenter__
+
+    async def counted(self: live.LiveState) -> live.LiveState:
+        nonlocal taken
+        taken += 1
+        return await enter(self)
+
+    monkeypatch.setattr(live.LiveState, "__aenter__", counted)
+    await asyncio.sleep(0.3)  # the watcher looked at its tab, and took nothing
+    tab.model.extend([[assistant_message("One. Two. Three. Four. Five.")]])
+    await send(tab, "count to five")
+    assert tab.chat.messages[-1].content == "One. Two. Three. Four. Five."
+    await asyncio.sleep(0.3)
+    assert taken == 0
+    monkeypatch.setattr(live, "STATE_CHECK_SECONDS", 0.1)  # so that the test can end it

@@ -12,8 +12,13 @@ loader) reads the person's news and applies it inside `async with self`:
 
 A tab has one watcher: a newer one (the next page load) supersedes it, and it ends when the
 tab signs out or has been closed for TAB_GONE_SECONDS (Reflex does not cancel a background
-event when its tab goes). Its own turns' news it leaves alone:
-they come back marked with its `_tab`.
+event when its tab goes). Its own turns' news (marked with its `_tab`) it drops before taking
+the page's state: the state lock is the tab's own stream's too, and over Redis each taking
+loads and saves the state, so an idle watcher takes it only every STATE_CHECK_SECONDS.
+
+News is best-effort (a worker can die mid-turn, Redis can drop a batch): a turn followed here
+that has been quiet for QUIET_SECONDS is read again from the database, and stops being
+followed once it is no longer running there.
 """
 
 from __future__ import annotations
@@ -42,13 +47,15 @@ from taskpilot.web.view_models import bump_conversation
 
 logger = logging.getLogger("taskpilot.web")
 
-# How often a watcher looks at whether it is still wanted (its tab open, not superseded, signed
-# in): with no news it touches neither the page's state nor Redis in between.
+# How often a watcher looks at whether its tab is still open (no state is taken for it).
 LOOK_SECONDS = 5.0
 # A watcher whose tab has been disconnected this long ends (a reload reconnects sooner).
 TAB_GONE_SECONDS = 30.0
-# How often a watcher checks that its sign-in has not been ended on another device.
-IDENTITY_CHECK_SECONDS = 30.0
+# How often an idle watcher takes the page's state to see that it is still the tab's watcher
+# and that its sign-in has not been ended on another device.
+STATE_CHECK_SECONDS = 30.0
+# A followed turn with no news this long is read again from the database.
+QUIET_SECONDS = 20.0
 
 
 class LiveState(ChatState):
@@ -67,15 +74,22 @@ class LiveState(ChatState):
             if identity is None:
                 return
             self._watch_key = key
-            self._tab = self._tab or uuid.uuid4().hex
+            self._tab = tab = self._tab or uuid.uuid4().hex
             client = self.router.session.client_token
-        looked = checked = time.monotonic()
+        looked = checked = heard = time.monotonic()
         gone_since: float | None = None
+        # As of the state last taken: following another tab's turn, in the conversation shown.
+        watching, shown = False, ""
         async with get_runtime().live.subscribed(identity.user_id) as news:
             while True:
                 message = await news.next(LOOK_SECONDS)
                 now = time.monotonic()
-                if now - looked >= LOOK_SECONDS:  # still wanted? (not at every message)
+                if message is not None and message.get("kind") == "turn":
+                    if message.get("origin") == tab:
+                        continue  # this tab's own turn: it streams it itself
+                    if message.get("conversation_id") == shown:
+                        heard = now
+                if now - looked >= LOOK_SECONDS:  # the tab still open? (not at every message)
                     looked = now
                     if await tab_connected(client):
                         gone_since = None
@@ -83,19 +97,22 @@ class LiveState(ChatState):
                         gone_since = now
                     elif now - gone_since > TAB_GONE_SECONDS:
                         return
-                    async with self:
-                        if self._watch_key != key:
-                            return
-                        if now - checked > IDENTITY_CHECK_SECONDS:
-                            checked = now
-                            if await self._identity() is None:
-                                return
-                if message is None:
+                quiet = watching and now - heard >= QUIET_SECONDS
+                if message is None and not quiet and now - checked < STATE_CHECK_SECONDS:
                     continue
                 async with self:
                     if self._watch_key != key:
                         return
-                    await self._take(message, identity.user_id, conversations)
+                    if now - checked >= STATE_CHECK_SECONDS:
+                        checked = now
+                        if await self._identity() is None:
+                            return
+                    if message is not None:
+                        await self._take(message, identity.user_id, conversations)
+                    elif quiet and self.watching:
+                        await self._recheck(identity.user_id)
+                        heard = now
+                    watching, shown = self.watching, self.current_id
 
     async def _take(self, message: Message, user_id: str, conversations: bool) -> None:
         kind = message.get("kind")
@@ -112,8 +129,7 @@ class LiveState(ChatState):
             except ValidationError:
                 logger.warning("live feed: a turn's news could not be read")
                 return
-            if turn.origin != self._tab:
-                await self._follow(turn, user_id, conversations)
+            await self._follow(turn, user_id, conversations)
 
     async def _follow(self, turn: LiveTurn, user_id: str, conversations: bool) -> None:
         """Another tab's turn: the sidebar always; the conversation if it is the one shown
@@ -144,3 +160,11 @@ class LiveState(ChatState):
             if isinstance(event, TurnStarted):
                 return
         await self._apply(event, True, turn.conversation_id, user_id)
+
+    async def _recheck(self, user_id: str) -> None:
+        """The turn followed here has been quiet: show the conversation as stored, and stop
+        following unless its question is still running there (its end may have been lost)."""
+        await self._reread(user_id, self.current_id)
+        last = self.messages[-1] if self.messages else None
+        if last is None or last.role != "user" or last.failed or last.awaiting:
+            self._detach()
