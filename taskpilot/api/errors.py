@@ -36,6 +36,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TURN_STOPPED: 409,
     ErrorCode.APPROVAL_NOT_PENDING: 409,
     ErrorCode.MESSAGE_REPLACED: 409,
+    ErrorCode.CONVERSATION_MOVED_ON: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BUSY: 503,
     ErrorCode.SHUTTING_DOWN: 503,

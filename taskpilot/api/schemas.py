@@ -99,6 +99,15 @@ class EditRequest(ApiModel):
         description="The question's new text, as `/chat`'s `message` is checked.",
         json_schema_extra={"pattern": MESSAGE_PATTERN},
     )
+    last_seen_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="The newest message of the conversation you have seen. An edit replaces"
+        " everything after the question; with this, it is refused (409"
+        " `conversation_moved_on`) when the conversation has gone on past it, so it never"
+        " replaces messages you have not seen. Without it, whatever follows is replaced.",
+    )
 
     @field_validator("message")
     @classmethod

@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     TURN_STOPPED = "turn_stopped"
     APPROVAL_NOT_PENDING = "approval_not_pending"
     MESSAGE_REPLACED = "message_replaced"
+    CONVERSATION_MOVED_ON = "conversation_moved_on"
     # Capacity
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"

@@ -81,6 +81,7 @@ _HISTORY = (
     select(Message)
     .where(
         col(Message.conversation_id) == sa.bindparam("conversation_id"),
+        col(Message.user_id) == sa.bindparam("user_id"),
         col(Message.status) == TurnStatus.ANSWERED.value,
         col(Message.id) < sa.bindparam("before_id"),
         col(Message.replaced_by).is_(None),
@@ -258,6 +259,7 @@ class ConversationStore:
         """
         params = {
             "conversation_id": conversation_id,
+            "user_id": self.user_id,
             "before_id": NO_MESSAGE_ID if before_id is None else before_id,
             "rows": turns * 2,
         }
@@ -286,8 +288,9 @@ class ConversationStore:
         """The caller's messages in this conversation that have these ids, that are the
         assistant's replies to these messages, or that are user messages sent with these
         client ids; oldest first. One query however many ids (ChatKit resolves the item ids
-        of a request with it); an id that is not the caller's, or not in this conversation,
-        matches nothing."""
+        of a request with it); an id that is not the caller's, not in this conversation, or
+        of an edited question's earlier branch (ChatKit shows only the current one), matches
+        nothing."""
         client_ids = sorted(value for value in client_message_ids if unstorable(value) is None)
         named: list[sa.ColumnElement[bool]] = []
         if message_ids:
@@ -313,6 +316,7 @@ class ConversationStore:
             .where(
                 Message.user_id == self.user_id,
                 Message.conversation_id == conversation_id,
+                col(Message.replaced_by).is_(None),
                 sa.or_(*named),
             )
             .order_by(col(Message.id))
@@ -362,13 +366,25 @@ class ConversationStore:
         await self.session.commit()
 
     async def delete_message(self, message: Message) -> None:
-        """Delete a user's message and the reply to it, if any."""
-        if message.id is not None:
+        """Delete a user's message and the reply to it, if any (ChatKit's retry removes what
+        follows the message it runs again). An edited question's earlier versions, and the
+        branches they began, go with it: they follow that message too, and nothing would
+        show them once the version that replaced them is gone."""
+        gone = [message.id] if message.id is not None else []
+        while gone:  # the versions it replaced, the ones those replaced, ...
+            replaced = select(Message.id).where(
+                col(Message.user_id) == self.user_id,
+                col(Message.replaced_by).in_(gone),
+                col(Message.role) == Role.USER.value,
+            )
+            older = [int(i) for i in (await self.session.exec(replaced)).all() if i is not None]
             await self.session.exec(  # type: ignore[call-overload]
                 sa.delete(Message).where(
-                    col(Message.reply_to_id) == message.id, col(Message.user_id) == self.user_id
+                    col(Message.user_id) == self.user_id,
+                    sa.or_(col(Message.reply_to_id).in_(gone), col(Message.replaced_by).in_(gone)),
                 )
             )
+            gone = older
         await self.session.delete(message)
         await self.session.commit()
 

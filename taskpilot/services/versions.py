@@ -31,6 +31,11 @@ class MessageReplaced(Exception):
     """The question was already replaced by another version: only current ones are edited."""
 
 
+class ConversationMovedOn(Exception):
+    """The conversation has messages newer than the editor had seen: an edit replaces what
+    follows the question, and must not replace what its sender never saw."""
+
+
 @dataclass(frozen=True)
 class Version:
     """One version of a question: its number (from 1), whether it is the current one, and
@@ -60,13 +65,17 @@ class MessageVersions:
         text: str,
         lease: timedelta,
         history: HistoryLoader,
+        seen: int | None = None,
     ) -> tuple[Message, list[Message]]:
         """Store `text` as the next version of `question` in `conversation` (a row this
         transaction holds: `ConversationStore.touch`), claimed by attempt 1, and mark the
         question and everything after it as replaced; with it, the turns before it.
 
         `ConversationBusy` when a turn of the conversation runs or awaits approval;
-        `MessageReplaced` when the question is no longer current. Either way nothing is kept.
+        `MessageReplaced` when the question is no longer current; `ConversationMovedOn` when
+        `seen` (the newest message its sender had seen) is not the conversation's newest.
+        Either way nothing is kept. The check comes after the new version holds the
+        conversation (its unique index), so no message can slip in between.
         """
         assert question.id is not None
         question_id, root = question.id, first_version(question)
@@ -101,10 +110,14 @@ class MessageVersions:
         if still_current.rowcount != 1:  # type: ignore[attr-defined]
             await self.session.rollback()
             raise MessageReplaced()
+        if seen is not None and await self._newer(conversation.id, max(seen, question_id), new_id):
+            await self.session.rollback()
+            raise ConversationMovedOn()
         await self.session.execute(
             sa.update(_messages)
             .where(
                 _messages.c.conversation_id == conversation.id,
+                _messages.c.user_id == self.user_id,
                 _messages.c.id > question_id,
                 _messages.c.id < new_id,
                 _messages.c.replaced_by.is_(None),
@@ -114,6 +127,22 @@ class MessageVersions:
         before = await history(new_id)
         await self.session.commit()
         return Message(id=new_id, tool_calls=[], **values), before
+
+    async def _newer(self, conversation_id: str, seen: int, new_id: int) -> bool:
+        """Whether the conversation's current branch has a message after `seen` (besides the
+        new version `new_id`)."""
+        statement = (
+            sa.select(_messages.c.id)
+            .where(
+                _messages.c.conversation_id == conversation_id,
+                _messages.c.user_id == self.user_id,
+                _messages.c.id > seen,
+                _messages.c.id != new_id,
+                _messages.c.replaced_by.is_(None),
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def of(self, messages: Iterable[Message]) -> dict[int, list[int]]:
         """For each edited question among `messages`, by its first version's id: the ids of

@@ -21,13 +21,16 @@ from tests.support.providers import provider_settings
 EDIT_PATH = "/api/{user_id}/conversations/{conversation_id}/messages/{message_id}/edit"
 
 
-async def edit(person: Person, message_id: int, text: str, **headers: str) -> Any:
+async def edit(
+    person: Person, message_id: int, text: str, seen: int | None = None, **headers: str
+) -> Any:
     url = EDIT_PATH.format(
         user_id=person.id, conversation_id=person.conversation_id, message_id=message_id
     )
-    return await person.http.post(
-        url, json={"message": text}, headers={**person.headers, **headers}
-    )
+    body: dict[str, Any] = {"message": text}
+    if seen is not None:
+        body["last_seen_id"] = seen
+    return await person.http.post(url, json=body, headers={**person.headers, **headers})
 
 
 async def versions(person: Person, message_id: int) -> Any:
@@ -224,6 +227,41 @@ async def test_edits_of_what_is_not_yours_or_not_current_are_refused(
         )
         moved = await http.post(elsewhere, json={"message": "x"}, headers=ada.headers)
         assert moved.status_code == 404
+
+
+async def test_an_edit_never_replaces_messages_its_sender_has_not_seen(
+    offline_runtime: Runtime,
+) -> None:
+    """An edit replaces everything after the question: with `last_seen_id`, a conversation
+    that went on meanwhile (another tab, the API) refuses it, 409, and nothing changes."""
+    async with api_client(offline_runtime) as http:
+        ada = await Person.sign_up(http)
+        await two_tasks(ada)
+        seen = await ada.messages()  # what Ada's editing tab shows
+        await ada.say("add call the plumber")  # meanwhile, from her phone
+        now = await ada.messages()
+
+        moved = await edit(ada, seen[0]["id"], "add buy bread", seen=seen[-1]["id"])
+        assert moved.status_code == 409, moved.text
+        assert moved.json()["code"] == "conversation_moved_on"
+        assert await ada.messages() == now
+        for wrong in (0, -1, "last"):
+            url = EDIT_PATH.format(
+                user_id=ada.id, conversation_id=ada.conversation_id, message_id=seen[0]["id"]
+            )
+            bad = await http.post(
+                url, json={"message": "x", "last_seen_id": wrong}, headers=ada.headers
+            )
+            assert bad.status_code == 422, bad.text
+
+        # Having seen the newest message, the edit goes through; so does one whose tab has
+        # seen past the question only (the newest is the question's own answer).
+        edited = await edit(ada, seen[2]["id"], "add call dad", seen=now[-1]["id"])
+        assert edited.status_code == 200, edited.text
+        current = await ada.messages()
+        assert said(current)[0::2] == ["add buy milk", "add call dad"]
+        last = await edit(ada, current[2]["id"], "add call mum", seen=current[-1]["id"])
+        assert last.status_code == 200, last.text
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])

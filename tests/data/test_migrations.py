@@ -3,6 +3,8 @@ databases."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -131,32 +133,64 @@ def test_sqlite_file_in_a_new_folder_is_migrated(tmp_path: Path) -> None:
     _check_schema(f"sqlite:///{target}")
 
 
-def _carry_existing_rows(url: str) -> None:
-    """0003 on a database with data in it: a message left pending by the code before it, or
-    answered without a reply, is failed with a reason (a retry runs it), a second reply to one
-    message goes, the rest is kept as it was."""
-    command.downgrade(alembic_config(url), "0002")
+@contextlib.contextmanager
+def a_person_with_a_conversation(
+    url: str, title: str, when: str = "2026-12-05 10:00:00"
+) -> Iterator[sa.Engine]:
+    """User `u1` with conversation `c1` titled `title`, written in SQL (the schema may be an
+    old revision's); what the test added is deleted after it, and the schema checked."""
     engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
-    insert_message = sa.text(
-        "INSERT INTO messages (id, conversation_id, user_id, role, content, tool_calls,"
-        " status, reply_to_id, created_at) VALUES (:id, 'c1', 'u1', :role, :content, '[]',"
-        " :status, :reply_to, '2026-12-01 10:00:00')"
-    )
     try:
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
                     "INSERT INTO users (id, email, display_name, password_hash, task_seq,"
-                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0,"
-                    " '2026-12-01 10:00:00')"
-                )
+                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0, :when)"
+                ),
+                {"when": when},
             )
             conn.execute(
                 sa.text(
                     "INSERT INTO conversations (id, user_id, title, created_at, updated_at)"
-                    " VALUES ('c1', 'u1', 'Old', '2026-12-01 10:00:00', '2026-12-01 10:00:00')"
-                )
+                    " VALUES ('c1', 'u1', :title, :when, :when)"
+                ),
+                {"title": title, "when": when},
             )
+        yield engine
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM messages"))
+            conn.execute(sa.text("DELETE FROM conversations"))
+            conn.execute(sa.text("DELETE FROM users"))
+        engine.dispose()
+    _check_schema(url)
+
+
+@contextlib.contextmanager
+def postgres_emptied(url: str) -> Iterator[str]:
+    """The session's PostgreSQL database with no rows, migrated back to the head after."""
+    truncate = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with truncate.begin() as conn:
+        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
+    truncate.dispose()
+    try:
+        yield url
+    finally:
+        migrate(url)  # the session's database stays at the head, whatever happened
+
+
+def _carry_existing_rows(url: str) -> None:
+    """0003 on a database with data in it: a message left pending by the code before it, or
+    answered without a reply, is failed with a reason (a retry runs it), a second reply to one
+    message goes, the rest is kept as it was."""
+    command.downgrade(alembic_config(url), "0002")
+    insert_message = sa.text(
+        "INSERT INTO messages (id, conversation_id, user_id, role, content, tool_calls,"
+        " status, reply_to_id, created_at) VALUES (:id, 'c1', 'u1', :role, :content, '[]',"
+        " :status, :reply_to, '2026-12-01 10:00:00')"
+    )
+    with a_person_with_a_conversation(url, "Old", "2026-12-01 10:00:00") as engine:
+        with engine.begin() as conn:
             for row in [
                 (1, "user", "asked", "answered", None),
                 (2, "assistant", "answered once", "answered", 1),
@@ -180,13 +214,6 @@ def _carry_existing_rows(url: str) -> None:
             (5, "failed", 0),
         ]
         assert all(row[2] and "Retry it" in row[2] for row in rows[2:])
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM messages"))
-            conn.execute(sa.text("DELETE FROM conversations"))
-            conn.execute(sa.text("DELETE FROM users"))
-        engine.dispose()
-    _check_schema(url)
 
 
 def test_sqlite_migration_0003_carries_existing_rows(tmp_path: Path) -> None:
@@ -197,11 +224,8 @@ def test_sqlite_migration_0003_carries_existing_rows(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_migration_0003_carries_existing_rows(postgres_url: str) -> None:
-    _truncate = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with _truncate.begin() as conn:
-        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
-    _truncate.dispose()
-    _carry_existing_rows(postgres_url)
+    with postgres_emptied(postgres_url):
+        _carry_existing_rows(postgres_url)
 
 
 def _awaiting_survives_a_downgrade(url: str) -> None:
@@ -209,29 +233,14 @@ def _awaiting_survives_a_downgrade(url: str) -> None:
     its conversation may run (the unique index covers `awaiting`); downgraded, the waiting
     message is failed with a reason (a retry runs it) and its paused run goes with the column;
     upgraded again, the schema matches the models and the rows are kept."""
-    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
     insert_message = sa.text(
         "INSERT INTO messages (id, conversation_id, user_id, role, content, tool_calls,"
         " status, attempt, created_at, paused_run) VALUES (:id, 'c1', 'u1', 'user', :content,"
         " :calls, :status, 1, '2026-12-05 10:00:00', :paused)"
     ).bindparams(sa.bindparam("calls", type_=sa.JSON), sa.bindparam("paused", type_=sa.JSON))
     waiting_call = {"call_id": "call_1", "name": "delete_task", "arguments": {"task_id": 1}}
-    try:
+    with a_person_with_a_conversation(url, "Chores") as engine:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO users (id, email, display_name, password_hash, task_seq,"
-                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0,"
-                    " '2026-12-05 10:00:00')"
-                )
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO conversations (id, user_id, title, created_at, updated_at)"
-                    " VALUES ('c1', 'u1', 'Chores', '2026-12-05 10:00:00',"
-                    " '2026-12-05 10:00:00')"
-                )
-            )
             conn.execute(
                 insert_message,
                 {
@@ -267,13 +276,6 @@ def _awaiting_survives_a_downgrade(url: str) -> None:
                 sa.text("SELECT id, status, paused_run FROM messages ORDER BY id")
             ).all()
         assert [tuple(r) for r in rows] == [(1, "failed", None), (2, "running", None)]
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM messages"))
-            conn.execute(sa.text("DELETE FROM conversations"))
-            conn.execute(sa.text("DELETE FROM users"))
-        engine.dispose()
-    _check_schema(url)
 
 
 def test_sqlite_migration_0006_fails_a_turn_awaiting_approval_on_downgrade(
@@ -288,14 +290,8 @@ def test_sqlite_migration_0006_fails_a_turn_awaiting_approval_on_downgrade(
 def test_postgres_migration_0006_fails_a_turn_awaiting_approval_on_downgrade(
     postgres_url: str,
 ) -> None:
-    truncate = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with truncate.begin() as conn:
-        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
-    truncate.dispose()
-    try:
+    with postgres_emptied(postgres_url):
         _awaiting_survives_a_downgrade(postgres_url)
-    finally:
-        migrate(postgres_url)  # the session's database stays at the head, whatever happened
 
 
 async def _search_covers_existing_rows(url: str) -> None:
@@ -303,24 +299,9 @@ async def _search_covers_existing_rows(url: str) -> None:
     once (the migration indexes what is there); downgraded, the search objects go and the
     rows stay; upgraded again, the index is rebuilt."""
     command.downgrade(alembic_config(url), "0007")
-    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
     database = Database(make_settings(url))
-    try:
+    with a_person_with_a_conversation(url, "Garden chores") as engine:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO users (id, email, display_name, password_hash, task_seq,"
-                    " created_at) VALUES ('u1', 'a@example.com', '', '', 0,"
-                    " '2026-12-06 10:00:00')"
-                )
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO conversations (id, user_id, title, created_at, updated_at)"
-                    " VALUES ('c1', 'u1', 'Garden chores', '2026-12-06 10:00:00',"
-                    " '2026-12-06 10:00:00')"
-                )
-            )
             conn.execute(
                 sa.text(
                     "INSERT INTO messages (id, conversation_id, user_id, role, content,"
@@ -346,14 +327,7 @@ async def _search_covers_existing_rows(url: str) -> None:
             assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar() == 1
         migrate(url)
         assert await found("monday") == [("c1", 1)]
-    finally:
         await database.engine.dispose()
-        with engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM messages"))
-            conn.execute(sa.text("DELETE FROM conversations"))
-            conn.execute(sa.text("DELETE FROM users"))
-        engine.dispose()
-    _check_schema(url)
 
 
 async def test_sqlite_migration_0008_indexes_existing_rows(tmp_path: Path) -> None:
@@ -364,11 +338,70 @@ async def test_sqlite_migration_0008_indexes_existing_rows(tmp_path: Path) -> No
 
 @pytest.mark.postgres
 async def test_postgres_migration_0008_indexes_existing_rows(postgres_url: str) -> None:
-    truncate = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with truncate.begin() as conn:
-        conn.execute(sa.text("TRUNCATE messages, conversations, tasks, users CASCADE"))
-    truncate.dispose()
-    try:
+    with postgres_emptied(postgres_url):
         await _search_covers_existing_rows(postgres_url)
-    finally:
-        migrate(postgres_url)
+
+
+async def _earlier_versions_go_on_downgrade(url: str) -> None:
+    """0010 on a database with an edited question: downgraded, its earlier version and the
+    branch it began go (a schema without edits has no place for them), the current branch
+    stays, and search no longer finds what went; upgraded again, the schema matches."""
+    database = Database(make_settings(url))
+    insert_message = sa.text(
+        "INSERT INTO messages (id, conversation_id, user_id, role, content, tool_calls,"
+        " status, attempt, reply_to_id, replaced_by, edit_of_id, created_at) VALUES (:id, 'c1',"
+        " 'u1', :role, :content, '[]', 'answered', 1, :reply_to, :replaced_by, :edit_of,"
+        " '2026-12-07 10:00:00')"
+    )
+    with a_person_with_a_conversation(url, "Shopping") as engine:
+        with engine.begin() as conn:
+            for row in [
+                (1, "user", "remember the marmalade", None, 3, None),
+                (2, "assistant", "Noted: marmalade.", 1, 3, None),
+                (3, "user", "remember the bread", None, None, 1),
+                (4, "assistant", "Noted: bread.", 3, None, None),
+            ]:
+                keys = ("id", "role", "content", "reply_to", "replaced_by", "edit_of")
+                conn.execute(insert_message, dict(zip(keys, row, strict=True)))
+
+        async def found(query: str) -> list[int | None]:
+            async with database.session() as session:
+                hits = await ConversationSearch(session, "u1").search(query)
+            return [hit.message_id for hit in hits]
+
+        # The earlier version is not searched at the head (one hit per conversation).
+        assert await found("marmalade") == [] and await found("bread") in ([3], [4])
+
+        command.downgrade(alembic_config(url), "0009")
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, content FROM messages ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(3, "remember the bread"), (4, "Noted: bread.")]
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("messages")}
+        assert not columns & {"replaced_by", "edit_of_id"}
+        if engine.dialect.name == "sqlite":  # the index let go of the deleted rows too
+            with engine.connect() as conn:
+                indexed = conn.execute(sa.text("SELECT rowid FROM message_search")).scalars()
+                assert sorted(indexed) == [3, 4]
+
+        migrate(url)
+        with engine.connect() as conn:
+            kept = conn.execute(
+                sa.text("SELECT id, replaced_by, edit_of_id FROM messages ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in kept] == [(3, None, None), (4, None, None)]
+        assert await found("marmalade") == [] and await found("bread") in ([3], [4])
+        await database.engine.dispose()
+
+
+async def test_sqlite_migration_0010_downgrade_drops_earlier_versions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'edits.db'}"
+    migrate(url)
+    await _earlier_versions_go_on_downgrade(url)
+
+
+@pytest.mark.postgres
+async def test_postgres_migration_0010_downgrade_drops_earlier_versions(
+    postgres_url: str,
+) -> None:
+    with postgres_emptied(postgres_url):
+        await _earlier_versions_go_on_downgrade(postgres_url)

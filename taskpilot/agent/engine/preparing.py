@@ -38,7 +38,7 @@ from taskpilot.services.turns import (
     TurnStore,
     seen_status,
 )
-from taskpilot.services.versions import MessageReplaced, MessageVersions
+from taskpilot.services.versions import ConversationMovedOn, MessageReplaced, MessageVersions
 
 NOT_STARTED = "This message wasn't answered: TaskPilot couldn't start on it. Retry it."
 BUSY_CONVERSATION = (
@@ -52,6 +52,10 @@ EDIT_WHILE_BUSY = (
     " Edit this once it is done."
 )
 EDIT_REPLACED = "That message was already edited; edit its newest version instead."
+EDIT_MOVED_ON = (
+    "The conversation has gone on since you opened it (in another tab or app); nothing was"
+    " changed. Look at what is new, then edit again."
+)
 # How long a waiting request sleeps between looks at the turn it waits for (doubling).
 FIRST_PAUSE, LONGEST_PAUSE = 0.05, 0.5
 
@@ -95,12 +99,18 @@ class TurnPreparer:
         return await self._settle(user_id, step)
 
     async def prepare_edit(
-        self, user_id: str, conversation_id: str, message_id: int, text: str
+        self,
+        user_id: str,
+        conversation_id: str,
+        message_id: int,
+        text: str,
+        seen: int | None = None,
     ) -> PreparedTurn:
         """`text` stored, claimed, as the next version of question `message_id`, what it
         replaced kept as an earlier version (`services/versions.py`). Refused at once, not
-        waited for, while a turn of the conversation runs or awaits approval: the person
-        edits what they see, and what they see is about to change."""
+        waited for, while a turn of the conversation runs or awaits approval, or when it has
+        gone on past message `seen`: the person edits what they see, and what they see is
+        about to change (or has changed)."""
 
         async def step(store: ConversationStore, turns: TurnStore) -> PreparedTurn | None:
             question = await store.message(message_id)
@@ -116,9 +126,12 @@ class TurnPreparer:
                     lambda before: store.history(
                         conversation_id, self.settings.history_turns, before_id=before
                     ),
+                    seen,
                 )
             except MessageReplaced:
                 raise TaskPilotError(ErrorCode.MESSAGE_REPLACED, EDIT_REPLACED) from None
+            except ConversationMovedOn:
+                raise TaskPilotError(ErrorCode.CONVERSATION_MOVED_ON, EDIT_MOVED_ON) from None
             except ConversationBusy:
                 if await turns.fail_lost(conversation_id):
                     raise _Freed from None

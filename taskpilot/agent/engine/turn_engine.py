@@ -134,16 +134,20 @@ class TurnEngine:
         message_id: int,
         text: object,
         slot: TurnSlot | None = None,
+        seen: int | None = None,
     ) -> PreparedTurn:
         """Edit a sent question: `text` becomes its next version and is answered as any
         question, the conversation going on from it; what it replaced stays an earlier
         version. `message_not_found` when the question is not the caller's (or not in that
         conversation), `message_replaced` when it is not its newest version,
-        `turn_in_progress` at once while a turn of the conversation runs or awaits approval.
+        `turn_in_progress` at once while a turn of the conversation runs or awaits approval,
+        `conversation_moved_on` when it has messages after `seen` (the newest its sender saw).
         """
         question = clean_message(text, self.settings.max_message_chars)
         async with self._admitted(user_id, slot) as admitted:
-            turn = await self._preparer.prepare_edit(user_id, conversation_id, message_id, question)
+            turn = await self._preparer.prepare_edit(
+                user_id, conversation_id, message_id, question, seen
+            )
             turn.slot = admitted
             return turn
 

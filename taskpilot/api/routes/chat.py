@@ -134,8 +134,9 @@ async def decide(
         409: {
             "model": ErrorOut,
             "description": "A turn of this conversation runs or awaits approval"
-            " (`turn_in_progress`, refused at once), or the message was already edited"
-            " (`message_replaced`: edit its newest version).",
+            " (`turn_in_progress`, refused at once), the message was already edited"
+            " (`message_replaced`: edit its newest version), or the conversation has gone on"
+            " past `last_seen_id` (`conversation_moved_on`).",
         },
     },
 )
@@ -155,7 +156,9 @@ async def edit(
         runtime,
         user.id,
         accept,
-        runtime.turns.prepare_edit(user.id, conversation_id, message_id, body.message),
+        runtime.turns.prepare_edit(
+            user.id, conversation_id, message_id, body.message, seen=body.last_seen_id
+        ),
     )
 
 
