@@ -58,7 +58,6 @@ from taskpilot.agent.tool_words import (
 )
 from taskpilot.chatkit.widgets import decision_words, task_widget
 from taskpilot.data.models import (
-    Approval,
     Conversation,
     Message,
     Role,
@@ -68,7 +67,7 @@ from taskpilot.data.models import (
 )
 from taskpilot.mcp.tools import ToolName
 from taskpilot.services.public import TaskOut
-from taskpilot.services.turns import NOT_ANSWERED, seen_status
+from taskpilot.services.turns import NOT_ANSWERED, seen_calls, seen_status
 
 ItemKind = Literal["msg", "tools", "reply", "note", "widget"]
 USER: ItemKind = "msg"
@@ -340,13 +339,7 @@ def message_items(
         if status == TurnStatus.AWAITING.value:
             items.extend(_paused_items(message, thread_id, created, tasks))
         if status == TurnStatus.FAILED.value:
-            # A call still waiting on a failed question never ran (its decision's worker was
-            # lost): not shown; a retry asks again.
-            ran = [
-                call
-                for call in ToolCall.stored(message.tool_calls)
-                if call.approval is not Approval.PENDING
-            ]
+            ran = seen_calls(message)  # what ran: not a call left waiting
             if ran:
                 tools = item_id(TOOLS, message.id)
                 calls = ran

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from taskpilot.data.models import Conversation, Message, Task, ToolCall, as_utc
-from taskpilot.services.turns import seen_status
+from taskpilot.services.turns import seen_calls, seen_status
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -134,7 +134,7 @@ class MessageOut(BaseModel):
             conversation_id=message.conversation_id,
             role=message.role,  # type: ignore[arg-type]
             content=message.content,
-            tool_calls=ToolCall.stored(message.tool_calls),
+            tool_calls=seen_calls(message),
             status=status,
             error=error,
             feedback=message.feedback,  # type: ignore[arg-type]

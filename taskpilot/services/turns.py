@@ -77,6 +77,18 @@ def seen_status(message: Message) -> tuple[str, str | None]:
     return message.status, message.error
 
 
+def seen_calls(message: Message) -> list[ToolCall]:
+    """A message's tool calls as a reader should see them: on a failed question (stored so,
+    or seen so by `seen_status`), a call still waiting for approval never ran — its decision's
+    worker was lost — and is left out; a retry asks again. Read here, for every reader, not
+    rewritten where a turn fails: `fail_lost` is one UPDATE for any number of turns, and a
+    lease that ran out is failed only as it is read."""
+    calls = ToolCall.stored(message.tool_calls)
+    if message.role == Role.USER.value and seen_status(message)[0] == TurnStatus.FAILED.value:
+        return [call for call in calls if call.approval is not Approval.PENDING]
+    return calls
+
+
 # The steps a turn takes on every run, built once as Core statements on the tables (the ORM's
 # unit of work and DML plumbing cost more CPU than the statements themselves); each run only
 # binds its values (named apart from the columns, as SQLAlchemy requires). `_HELD`: the
