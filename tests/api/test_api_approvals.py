@@ -29,9 +29,10 @@ from tests.support.approvals import (
     DECIDE_PATH,
     Person,
     alternates,
-    assert_waits_for_task_1,
+    model_waits_to_delete,
     stored_tasks,
     two_tasks,
+    waiting_delete,
 )
 from tests.support.harness import (
     api_client,
@@ -39,7 +40,7 @@ from tests.support.harness import (
     make_settings,
     parse_sse,
 )
-from tests.support.openai_standin import OpenAIStandIn, RecordedRequest, reply, tool_call
+from tests.support.openai_standin import OpenAIStandIn, RecordedRequest, reply
 from tests.support.providers import PROVIDERS, provider_settings
 
 # --- the round trip ---------------------------------------------------------------------------
@@ -49,9 +50,7 @@ async def test_a_delete_waits_for_approval_and_approving_deletes_it(
     offline_runtime: Runtime,
 ) -> None:
     async with api_client(offline_runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        pending = assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        ada, pending = await waiting_delete(http)
 
         assert await stored_tasks(offline_runtime, ada.id) == {1: "Buy milk", 2: "Call mom"}
         *_, question = await ada.messages()
@@ -60,9 +59,7 @@ async def test_a_delete_waits_for_approval_and_approving_deletes_it(
         [waiting] = question["tool_calls"]
         assert (waiting["call_id"], waiting["approval"]) == (pending["call_id"], "pending")
 
-        decided = await ada.decide(pending["decide"], approve=True)
-        assert decided.status_code == 200, decided.text
-        answer = decided.json()
+        answer = await ada.decided(pending["decide"], approve=True)
         assert answer["response"] == "Deleted task 1: **Buy milk**."
         assert answer["pending_approval"] is None and isinstance(answer["message_id"], int)
         [call] = answer["tool_calls"]
@@ -123,12 +120,8 @@ async def test_declining_keeps_the_task_and_the_offline_model_says_so(
     offline_runtime: Runtime,
 ) -> None:
     async with api_client(offline_runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        pending = assert_waits_for_task_1(await ada.say("delete task 1"), ada)
-        decided = await ada.decide(pending["decide"], approve=False)
-        assert decided.status_code == 200, decided.text
-        answer = decided.json()
+        ada, pending = await waiting_delete(http)
+        answer = await ada.decided(pending["decide"], approve=False)
         assert answer["response"] == "Okay, I didn't touch task 1: nothing was deleted."
         [call] = answer["tool_calls"]
         assert (call["approval"], call["result"]) == ("declined", DECLINED)
@@ -148,21 +141,14 @@ async def test_the_model_is_told_the_decision_as_the_calls_output(
     output: the deleted task, or `DECLINED`; the reply streamed before the pause is kept."""
     runtime = await running(Runtime(provider_settings(database_url, provider, standin)))
     async with api_client(runtime) as http:
-        ada = await Person.sign_up(http)
-        standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added Buy milk."))
-        await ada.say("add buy milk")
-        standin.script(
-            tool_call("delete_task", {"task_id": 1}, call_id="call_del", text="Deleting it.")
-        )
-        answer = await ada.say("delete task 1")
-        pending = assert_waits_for_task_1(answer, ada)
+        ada, answer = await model_waits_to_delete(http, standin, text="Deleting it.")
+        pending = answer["pending_approval"]
         assert answer["response"] == "Deleting it."
         asked_before = len(standin.model_requests)
 
         said = "Done." if approve else "Okay, I left it."
         standin.script(reply(said))
-        decided = await ada.decide(pending["decide"], approve=approve)
-        assert decided.status_code == 200, decided.text
+        decided = await ada.decided(pending["decide"], approve=approve)
         standin.assert_done()
     [resumed] = standin.model_requests[asked_before:]
     output = resumed.function_outputs()["call_del"]
@@ -173,7 +159,7 @@ async def test_the_model_is_told_the_decision_as_the_calls_output(
         assert output == DECLINED
         assert await stored_tasks(runtime, ada.id) == {1: "Buy milk"}
     assert user_texts(resumed) == ["add buy milk", "delete task 1"]
-    assert decided.json()["response"] == f"Deleting it.\n\n{said}"  # the reply, continued
+    assert decided["response"] == f"Deleting it.\n\n{said}"  # the reply, continued
 
 
 def user_texts(request: RecordedRequest) -> list[str]:
@@ -190,10 +176,8 @@ async def test_decisions_for_nothing_waiting_are_refused_never_a_server_error(
     person's conversation or path, one on a conversation with nothing waiting: each a clear
     4xx, and nothing is deleted by any of them."""
     async with api_client(offline_runtime) as http:
-        ada = await Person.sign_up(http)
+        ada, pending = await waiting_delete(http)
         eve = await Person.sign_up(http, "eve@example.com")
-        await two_tasks(ada)
-        pending = assert_waits_for_task_1(await ada.say("delete task 1"), ada)
         conversation = ada.conversation_id
         own_path = DECIDE_PATH.format(
             user_id=ada.id, conversation_id=conversation, call_id="call_made_up"
@@ -215,8 +199,7 @@ async def test_decisions_for_nothing_waiting_are_refused_never_a_server_error(
         assert await stored_tasks(offline_runtime, ada.id) == {1: "Buy milk", 2: "Call mom"}
         assert (await ada.messages())[-1]["status"] == "awaiting"
 
-        first = await ada.decide(pending["decide"], approve=True)
-        assert first.status_code == 200, first.text
+        await ada.decided(pending["decide"], approve=True)
         for approve in (True, False):
             again = await ada.decide(pending["decide"], approve=approve)
             assert again.status_code == 409, again.text
@@ -238,9 +221,7 @@ async def test_a_new_message_declines_the_waiting_call_and_is_answered(
     offline_runtime: Runtime,
 ) -> None:
     async with api_client(offline_runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        pending = assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        ada, pending = await waiting_delete(http)
         answer = await ada.say("show my tasks")
         assert answer["pending_approval"] is None
         assert "Buy milk" in answer["response"] and "Call mom" in answer["response"]
@@ -270,11 +251,7 @@ async def test_a_model_is_shown_the_call_a_new_message_declined(
 ) -> None:
     runtime = await running(Runtime(provider_settings(sqlite_url, "openai", standin)))
     async with api_client(runtime) as http:
-        ada = await Person.sign_up(http)
-        standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added Buy milk."))
-        await ada.say("add buy milk")
-        standin.script(tool_call("delete_task", {"task_id": 1}, call_id="call_del"))
-        assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        ada, _ = await model_waits_to_delete(http, standin)
         standin.script(reply("You have one task: Buy milk."))
         await ada.say("what's left?")
         standin.assert_done()
@@ -291,15 +268,12 @@ async def test_the_same_message_sent_again_asks_again_and_runs_nothing(
     the same call again; the model is not asked again and nothing is deleted."""
     runtime = await running(Runtime(provider_settings(database_url, "openai", standin)))
     async with api_client(runtime) as http:
-        ada = await Person.sign_up(http)
-        standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added Buy milk."))
-        await ada.say("add buy milk")
-        standin.script(tool_call("delete_task", {"task_id": 1}, call_id="call_del"))
-        first = assert_waits_for_task_1(await ada.say("delete task 1", client_message_id="m2"), ada)
+        ada, asked = await model_waits_to_delete(http, standin, client_message_id="m2")
+        first = asked["pending_approval"]
         asked = len(standin.model_requests)
         stored = await ada.messages()
 
-        again = assert_waits_for_task_1(await ada.say("delete task 1", client_message_id="m2"), ada)
+        again = await ada.delete_task_1(client_message_id="m2")
         assert again == first
         streamed = await ada.send("delete task 1", client_message_id="m2", stream=True)
         kinds = [kind for kind, _ in parse_sse(streamed.text)]
@@ -310,7 +284,7 @@ async def test_the_same_message_sent_again_asks_again_and_runs_nothing(
         assert await ada.messages() == stored
         assert await stored_tasks(runtime, ada.id) == {1: "Buy milk"}
         standin.script(reply("Deleted it."))
-        assert (await ada.decide(first["decide"], approve=True)).status_code == 200
+        await ada.decided(first["decide"], approve=True)
         assert await stored_tasks(runtime, ada.id) == {}
 
 
@@ -362,11 +336,8 @@ async def test_an_approval_given_on_another_worker_after_the_first_stopped(
     stored run. The paused turn was never read as lost with its worker."""
     one = Runtime(provider_settings(database_url, "openai", standin, turn_lease_seconds=2))
     async with one.running(), api_client(one) as http:
-        ada = await Person.sign_up(http)
-        standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added Buy milk."))
-        await ada.say("add buy milk")
-        standin.script(tool_call("delete_task", {"task_id": 1}, call_id="call_del"))
-        pending = assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        ada, asked = await model_waits_to_delete(http, standin)
+        pending = asked["pending_approval"]
     await asyncio.sleep(one.settings.turn_lease_seconds + 0.5)
 
     two = Runtime(provider_settings(database_url, "openai", standin))
@@ -374,9 +345,8 @@ async def test_an_approval_given_on_another_worker_after_the_first_stopped(
         ada.http = http
         assert (await ada.messages())[-1]["status"] == "awaiting"
         standin.script(reply("Deleted Buy milk."))
-        decided = await ada.decide(pending["decide"], approve=True)
-        assert decided.status_code == 200, decided.text
-        assert decided.json()["response"] == "Deleted Buy milk."
+        decided = await ada.decided(pending["decide"], approve=True)
+        assert decided["response"] == "Deleted Buy milk."
         assert await stored_tasks(two, ada.id) == {}
         messages = await ada.messages()
     standin.assert_done()
@@ -447,10 +417,7 @@ async def test_a_paused_run_that_cannot_be_resumed_fails_readably_and_a_retry_wo
     decision with a readable error; the question is kept, failed, without holding the
     conversation, and sending it again asks again and works."""
     async with api_client(offline_runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        asked = await ada.say("delete task 1", client_message_id="m-delete")
-        pending = assert_waits_for_task_1(asked, ada)
+        ada, pending = await waiting_delete(http, client_message_id="m-delete")
         async with offline_runtime.db.session() as session:
             await session.execute(
                 sa.update(Message)
@@ -469,11 +436,8 @@ async def test_a_paused_run_that_cannot_be_resumed_fails_readably_and_a_retry_wo
         again = await ada.decide(pending["decide"], approve=True)
         assert again.status_code == 409 and again.json()["code"] == "approval_not_pending"
 
-        retried = assert_waits_for_task_1(
-            await ada.say("delete task 1", client_message_id="m-delete"), ada
-        )
+        retried = await ada.delete_task_1(client_message_id="m-delete")
         assert retried["message_id"] == pending["message_id"]
-        approved = await ada.decide(retried["decide"], approve=True)
-        assert approved.status_code == 200, approved.text
+        await ada.decided(retried["decide"], approve=True)
         assert await stored_tasks(offline_runtime, ada.id) == {2: "Call mom"}
         assert alternates(await ada.messages())

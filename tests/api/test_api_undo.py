@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from taskpilot.data.models import Message
 from taskpilot.runtime import Runtime
-from tests.support.approvals import Person, assert_waits_for_task_1, stored_tasks, two_tasks
+from tests.support.approvals import Person, stored_tasks, two_tasks, waiting_delete
 from tests.support.harness import api_client
 
 
@@ -16,11 +16,8 @@ async def test_undo_that_brings_a_deleted_task_back_with_its_number(
     offline_runtime: Runtime,
 ) -> None:
     async with api_client(offline_runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        pending = assert_waits_for_task_1(await ada.say("delete task 1"), ada)
-        decided = await ada.decide(pending["decide"], approve=True)
-        assert decided.status_code == 200, decided.text
+        ada, pending = await waiting_delete(http)
+        await ada.decided(pending["decide"], approve=True)
         assert await stored_tasks(offline_runtime, ada.id) == {2: "Call mom"}
 
         answer = await ada.say("undo that")

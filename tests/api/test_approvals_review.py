@@ -24,8 +24,9 @@ from tests.support.approvals import (
     Person,
     alternates,
     assert_waits_for_task_1,
+    model_waits_to_delete,
     stored_tasks,
-    two_tasks,
+    waiting_delete,
 )
 from tests.support.harness import api_client, live_server, make_settings
 from tests.support.openai_standin import OpenAIStandIn, error, reply, tool_call
@@ -47,11 +48,7 @@ async def test_a_decision_whose_worker_is_lost_is_asked_again_when_the_question_
     was stored with a call still 'pending')."""
     runtime = await running(Runtime(make_settings(settings.database_url, turn_lease_seconds=2)))
     async with api_client(runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        pending = assert_waits_for_task_1(
-            await ada.say("delete task 1", client_message_id="m-del"), ada
-        )
+        ada, pending = await waiting_delete(http, client_message_id="m-del")
         assert ada.conversation_id is not None
         # The worker that took the decision died before running it.
         lost = await runtime.turns.prepare_decision(
@@ -62,14 +59,11 @@ async def test_a_decision_whose_worker_is_lost_is_asked_again_when_the_question_
         await asyncio.sleep(runtime.settings.turn_lease_seconds + 0.5)
         assert (await ada.messages())[-1]["status"] == "failed"
 
-        again = assert_waits_for_task_1(
-            await ada.say("delete task 1", client_message_id="m-del"), ada
-        )
+        again = await ada.delete_task_1(client_message_id="m-del")
         assert again["message_id"] == pending["message_id"]
         assert await stored_tasks(runtime, ada.id) == {1: "Buy milk", 2: "Call mom"}
-        decided = await ada.decide(again["decide"], approve=True)
-        assert decided.status_code == 200, decided.text
-        assert decided.json()["response"] == "Deleted task 1: **Buy milk**."
+        decided = await ada.decided(again["decide"], approve=True)
+        assert decided["response"] == "Deleted task 1: **Buy milk**."
         assert await stored_tasks(runtime, ada.id) == {2: "Call mom"}
         messages = await ada.messages()
     assert alternates(messages)
@@ -214,9 +208,7 @@ async def test_a_new_message_is_answered_at_once_even_when_messages_never_wait(
     with 'already being answered' after it declined the call."""
     runtime = await running(Runtime(make_settings(database_url, turn_wait_seconds=0)))
     async with api_client(runtime) as http:
-        ada = await Person.sign_up(http)
-        await two_tasks(ada)
-        assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        ada, _ = await waiting_delete(http)
         answer = await ada.send("show my tasks")
         assert answer.status_code == 200, answer.text
         messages = await ada.messages()
@@ -230,11 +222,7 @@ async def test_moving_on_keeps_what_the_reply_said_before_the_pause(
     the words the model said before it paused, then says why nothing was done."""
     runtime = await running(Runtime(provider_settings(database_url, "openai", standin)))
     async with api_client(runtime) as http:
-        ada = await Person.sign_up(http)
-        standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added."))
-        await ada.say("add buy milk")
-        standin.script(tool_call("delete_task", {"task_id": 1}, text="Deleting it."))
-        assert_waits_for_task_1(await ada.say("delete task 1"), ada)
+        ada, _ = await model_waits_to_delete(http, standin, text="Deleting it.")
         standin.script(reply("Sure."))
         await ada.say("never mind, what's open?")
         messages = await ada.messages()

@@ -13,12 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
-from chatkit.actions import Action
 from chatkit.types import (
     ClientEffectEvent,
     ErrorEvent,
-    ThreadCustomActionParams,
-    ThreadsCustomActionReq,
     ThreadStreamEvent,
 )
 from sqlmodel import select
@@ -29,7 +26,13 @@ from taskpilot.mcp.tools import DECLINED
 from taskpilot.runtime import Runtime
 from taskpilot.services.turns import MOVED_ON, MOVED_ON_REPLY
 from taskpilot.services.users import UserService
-from tests.support.chatkit_client import ChatKitClient, event_summary, thread_id_of
+from tests.support.chatkit_client import (
+    ChatKitClient,
+    Person,
+    decide,
+    event_summary,
+    thread_id_of,
+)
 from tests.support.harness import (
     PASSWORD,
     REDIS_URL,
@@ -41,28 +44,6 @@ from tests.support.harness import (
 )
 from tests.support.openai_standin import OpenAIStandIn, reply, tool_call
 from tests.support.providers import PROVIDERS, provider_settings
-
-Person = tuple[ChatKitClient, dict[str, Any]]
-
-
-@pytest.fixture
-async def offline_client(offline_runtime: Runtime) -> Any:
-    async with api_client(offline_runtime) as http:
-        yield http
-
-
-@pytest.fixture
-async def ada(offline_client: httpx.AsyncClient) -> Person:
-    me = await sign_up(offline_client, "ada@example.com")
-    return ChatKitClient(offline_client, me["headers"]), me
-
-
-def decide(thread_id: str, item_id: str | None, kind: str, payload: Any) -> ThreadsCustomActionReq:
-    """`threads.custom_action` as ChatKit sends it for an approval card's Confirm or Cancel."""
-    params = ThreadCustomActionParams(
-        thread_id=thread_id, item_id=item_id, action=Action(type=kind, payload=payload)
-    )
-    return ThreadsCustomActionReq(params=params)
 
 
 def cards(events: list[ThreadStreamEvent]) -> dict[str, dict[str, Any]]:

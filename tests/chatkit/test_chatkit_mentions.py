@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from chatkit.types import (
     InferenceOptions,
     ThreadAddUserMessageParams,
@@ -61,12 +60,6 @@ def reply_done(events: list[ThreadStreamEvent]) -> Any:
         if e.type == "thread.item.done" and e.item.type == "assistant_message"  # type: ignore[union-attr]
     ]
     return item
-
-
-@pytest.fixture
-async def offline_client(offline_runtime: Runtime) -> Any:
-    async with api_client(offline_runtime) as http:
-        yield http
 
 
 # --- a mention is a number -----------------------------------------------------------------

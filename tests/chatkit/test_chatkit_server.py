@@ -30,6 +30,7 @@ from taskpilot.core.errors import DATABASE_DOWN, SOMETHING_WENT_WRONG
 from taskpilot.runtime import Runtime
 from tests.support.chatkit_client import (
     ChatKitClient,
+    Person,
     event_summary,
     first_turn,
     item_ids,
@@ -42,29 +43,11 @@ from tests.support.harness import api_client, scripted_runtime, sign_up
 ADD_MILK = "add buy milk tomorrow, high priority"
 
 
-@pytest.fixture
-async def offline_client(offline_runtime: Runtime) -> Any:
-    async with api_client(offline_runtime) as http:
-        yield http
-
-
-@pytest.fixture
-async def ada(offline_client: httpx.AsyncClient) -> tuple[ChatKitClient, dict[str, Any]]:
-    me = await sign_up(offline_client, "ada@example.com")
-    return ChatKitClient(offline_client, me["headers"]), me
-
-
-@pytest.fixture
-async def bob(offline_client: httpx.AsyncClient) -> tuple[ChatKitClient, dict[str, Any]]:
-    me = await sign_up(offline_client, "bob@example.com")
-    return ChatKitClient(offline_client, me["headers"]), me
-
-
 # --- a turn ------------------------------------------------------------------------------------
 
 
 async def test_a_turn_with_a_tool_call_streams_its_workflow_and_keeps_it(
-    ada: tuple[ChatKitClient, dict[str, Any]], offline_client: httpx.AsyncClient
+    ada: Person, offline_client: httpx.AsyncClient
 ) -> None:
     ck, me = ada
     events = await ck.create(ADD_MILK)
@@ -113,7 +96,7 @@ async def test_a_turn_with_a_tool_call_streams_its_workflow_and_keeps_it(
 
 
 async def test_a_second_message_continues_the_thread(
-    ada: tuple[ChatKitClient, dict[str, Any]],
+    ada: Person,
 ) -> None:
     ck, _ = ada
     thread_id = thread_id_of(await ck.create(ADD_MILK))
@@ -136,7 +119,7 @@ async def test_a_second_message_continues_the_thread(
     assert (await ck.thread(thread_id))["title"] == "Buy milk"
 
 
-async def test_threads_list_get_and_item_pages(ada: tuple[ChatKitClient, dict[str, Any]]) -> None:
+async def test_threads_list_get_and_item_pages(ada: Person) -> None:
     ck, _ = ada
     first = thread_id_of(await ck.create("add first thing"))
     second = thread_id_of(await ck.create("add second thing"))
@@ -178,9 +161,7 @@ async def test_threads_list_get_and_item_pages(ada: tuple[ChatKitClient, dict[st
     assert item_ids(await ck.items(first, order="desc", after=everything[1])) == everything[:1]
 
 
-async def test_rename_and_delete(
-    ada: tuple[ChatKitClient, dict[str, Any]], offline_client: httpx.AsyncClient
-) -> None:
+async def test_rename_and_delete(ada: Person, offline_client: httpx.AsyncClient) -> None:
     ck, me = ada
     thread_id = thread_id_of(await ck.create(ADD_MILK))
     renamed = await ck.rename(thread_id, "  Groceries  ")
@@ -204,7 +185,7 @@ async def test_rename_and_delete(
 
 
 async def test_feedback_is_stored_on_the_reply(
-    ada: tuple[ChatKitClient, dict[str, Any]], offline_client: httpx.AsyncClient
+    ada: Person, offline_client: httpx.AsyncClient
 ) -> None:
     ck, me = ada
     thread_id = thread_id_of(await ck.create(ADD_MILK))
@@ -340,7 +321,7 @@ async def test_a_failed_turn_ends_in_an_error_event_keeps_the_message_and_can_be
     ],
 )
 async def test_malformed_requests_are_a_400_with_a_reason(
-    ada: tuple[ChatKitClient, dict[str, Any]], body: bytes, detail: str
+    ada: Person, body: bytes, detail: str
 ) -> None:
     ck, _ = ada
     response = await ck.send(body)
@@ -349,7 +330,7 @@ async def test_malformed_requests_are_a_400_with_a_reason(
 
 
 async def test_requests_for_features_taskpilot_lacks_are_refused(
-    ada: tuple[ChatKitClient, dict[str, Any]],
+    ada: Person,
 ) -> None:
     ck, _ = ada
     attach = AttachmentsCreateReq(
@@ -381,7 +362,7 @@ async def test_requests_for_features_taskpilot_lacks_are_refused(
     ],
 )
 async def test_an_empty_or_over_long_message_is_refused_before_a_thread_exists(
-    ada: tuple[ChatKitClient, dict[str, Any]], text: str, status: int, detail: str
+    ada: Person, text: str, status: int, detail: str
 ) -> None:
     ck, _ = ada
     response = await ck.send(ThreadsCreateReq(params=ThreadCreateParams(input=user_input(text))))
@@ -391,7 +372,7 @@ async def test_an_empty_or_over_long_message_is_refused_before_a_thread_exists(
 
 
 async def test_chatkit_needs_a_token_and_an_allowed_origin(
-    ada: tuple[ChatKitClient, dict[str, Any]], offline_client: httpx.AsyncClient
+    ada: Person, offline_client: httpx.AsyncClient
 ) -> None:
     ck, _ = ada
     body = b'{"type": "threads.list", "params": {}}'
@@ -418,9 +399,7 @@ async def test_chatkit_needs_a_token_and_an_allowed_origin(
 # --- one user, one set of threads --------------------------------------------------------------
 
 
-async def test_another_users_thread_does_not_exist_for_you(
-    ada: tuple[ChatKitClient, dict[str, Any]], bob: tuple[ChatKitClient, dict[str, Any]]
-) -> None:
+async def test_another_users_thread_does_not_exist_for_you(ada: Person, bob: Person) -> None:
     ada_ck, _ = ada
     bob_ck, _ = bob
     thread_id = thread_id_of(await ada_ck.create(ADD_MILK))
@@ -470,8 +449,8 @@ async def test_another_users_thread_does_not_exist_for_you(
 
 
 async def test_a_thread_id_of_someone_else_cannot_be_claimed(
-    ada: tuple[ChatKitClient, dict[str, Any]],
-    bob: tuple[ChatKitClient, dict[str, Any]],
+    ada: Person,
+    bob: Person,
     offline_runtime: Runtime,
 ) -> None:
     ada_ck, _ = ada
@@ -495,7 +474,7 @@ async def test_a_thread_id_of_someone_else_cannot_be_claimed(
 
 
 async def test_threads_and_native_conversations_are_the_same_thing(
-    ada: tuple[ChatKitClient, dict[str, Any]], offline_client: httpx.AsyncClient
+    ada: Person, offline_client: httpx.AsyncClient
 ) -> None:
     ck, me = ada
     # Started in ChatKit → in the native chat's history, with its messages and tool calls.
@@ -531,7 +510,7 @@ async def test_threads_and_native_conversations_are_the_same_thing(
 
 
 async def test_unsupported_stream_requests_never_start_a_stream(
-    ada: tuple[ChatKitClient, dict[str, Any]],
+    ada: Person,
 ) -> None:
     ck, _ = ada
     thread_id = thread_id_of(await ck.create("hello"))
@@ -552,7 +531,7 @@ async def test_unsupported_stream_requests_never_start_a_stream(
 
 
 async def test_a_message_that_cannot_be_stored_ends_the_stream_with_a_reason(
-    ada: tuple[ChatKitClient, dict[str, Any]],
+    ada: Person,
     offline_runtime: Runtime,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -26,12 +26,6 @@ def titles_told(events: list[Any]) -> list[str]:
     return [e.thread.title for e in events if e.type == "thread.updated"]
 
 
-@pytest.fixture
-async def offline_client(offline_runtime: Runtime) -> Any:
-    async with api_client(offline_runtime) as http:
-        yield http
-
-
 # --- offline: a rule ---------------------------------------------------------------------------
 
 

@@ -10,26 +10,28 @@ from typing import Any
 import httpx
 import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
-from chatkit.actions import Action
 from chatkit.types import (
     ClientEffectEvent,
     ErrorEvent,
     ProgressUpdateEvent,
-    ThreadCustomActionParams,
-    ThreadsCustomActionReq,
-    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
 )
 
 from taskpilot.core.config import Settings
 from taskpilot.runtime import Runtime
 from taskpilot.services.tasks import TaskService
-from tests.support.chatkit_client import ChatKitClient, first_turn, item_ids, thread_id_of
+from tests.support.chatkit_client import (
+    ChatKitClient,
+    Person,
+    action,
+    decide,
+    first_turn,
+    item_ids,
+    thread_id_of,
+)
 from tests.support.harness import api_client, scripted_runtime, sign_up
 from tests.support.openai_standin import OpenAIStandIn, reply, tool_call
 from tests.support.providers import PROVIDERS, provider_settings
-
-Person = tuple[ChatKitClient, dict[str, Any]]
 
 
 def calls(name: str, arguments: dict[str, Any], call_id: str) -> ModelStep:
@@ -55,32 +57,6 @@ class Gate:
             return [assistant_message(text)]
 
         return ModelStep.respond(held)
-
-
-@pytest.fixture
-async def offline_client(offline_runtime: Runtime) -> Any:
-    async with api_client(offline_runtime) as http:
-        yield http
-
-
-@pytest.fixture
-async def ada(offline_client: httpx.AsyncClient) -> Person:
-    me = await sign_up(offline_client, "ada@example.com")
-    return ChatKitClient(offline_client, me["headers"]), me
-
-
-@pytest.fixture
-async def bob(offline_client: httpx.AsyncClient) -> Person:
-    me = await sign_up(offline_client, "bob@example.com")
-    return ChatKitClient(offline_client, me["headers"]), me
-
-
-def action(thread_id: str, item_id: str | None, kind: str, payload: Any) -> Any:
-    """`threads.sync_custom_action` as ChatKit sends it for a widget's button."""
-    params = ThreadCustomActionParams(
-        thread_id=thread_id, item_id=item_id, action=Action(type=kind, payload=payload)
-    )
-    return ThreadsSyncCustomActionReq(params=params)
 
 
 def untyped(thread_id: str, item_id: str) -> dict[str, Any]:
@@ -313,16 +289,8 @@ async def test_bad_actions_are_clear_400s_before_anything_changes(
         (action(thread_id, None, "task.complete", {"task_id": 1}), "must name the task widget"),
         (action(thread_id, f"msg_{n}", "task.complete", {"task_id": 1}), "must name the task"),
         (action(thread_id, card, "task.delete", {"task_id": 7}), "does not show task 7"),
-        (
-            ThreadsCustomActionReq(
-                params=ThreadCustomActionParams(
-                    thread_id=thread_id,
-                    item_id=card,
-                    action=Action(type="task.complete", payload={"task_id": 1}),
-                )
-            ),
-            "threads.sync_custom_action",
-        ),
+        # A button's action sent the way a card's decision is (threads.custom_action): refused.
+        (decide(thread_id, card, "task.complete", {"task_id": 1}), "threads.sync_custom_action"),
     ]
     for request, reason in cases:
         answer = await ck.send(request)

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from taskpilot.data.models import Task
 from taskpilot.runtime import Runtime
 from tests.support.harness import sign_up
+from tests.support.openai_standin import OpenAIStandIn, reply, tool_call
 
 DECIDE_PATH = "/api/{user_id}/conversations/{conversation_id}/approvals/{call_id}"
 SSE = {"Accept": "text/event-stream"}
@@ -58,6 +59,17 @@ class Person:
             url, json={"approve": approve}, headers={**self.headers, **extra, **headers}
         )
 
+    async def decided(self, url: str, approve: bool, **kwargs: Any) -> dict[str, Any]:
+        """A decision that is taken and answered; the answer as JSON."""
+        response = await self.decide(url, approve, **kwargs)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def delete_task_1(self, **kwargs: Any) -> dict[str, Any]:
+        """Ask to delete task 1 ("Buy milk"): the turn waits; its pending approval."""
+        return assert_waits_for_task_1(await self.say("delete task 1", **kwargs), self)
+
     async def messages(self) -> list[dict[str, Any]]:
         url = f"/api/{self.id}/conversations/{self.conversation_id}/messages"
         response = await self.http.get(url, headers=self.headers)
@@ -76,6 +88,29 @@ async def two_tasks(person: Person) -> None:
     """Task 1 "Buy milk" and task 2 "Call mom", added in the person's conversation."""
     await person.say("add buy milk")
     await person.say("add call mom")
+
+
+async def waiting_delete(http: httpx.AsyncClient, **kwargs: Any) -> tuple[Person, dict[str, Any]]:
+    """Ada signs up, adds task 1 "Buy milk" and task 2 "Call mom", and asks to delete task 1
+    (`kwargs` go with that message): her turn waits. She, and its pending approval."""
+    ada = await Person.sign_up(http)
+    await two_tasks(ada)
+    return ada, await ada.delete_task_1(**kwargs)
+
+
+async def model_waits_to_delete(
+    http: httpx.AsyncClient, standin: OpenAIStandIn, *, text: str = "", **kwargs: Any
+) -> tuple[Person, dict[str, Any]]:
+    """As `waiting_delete` with the OpenAI stand-in as the model: Ada adds "Buy milk" and asks
+    to delete task 1 (`kwargs` go with that message); the model says `text` and calls
+    `delete_task` as `call_del`, and her turn waits. She, and that message's answer."""
+    ada = await Person.sign_up(http)
+    standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added Buy milk."))
+    await ada.say("add buy milk")
+    standin.script(tool_call("delete_task", {"task_id": 1}, call_id="call_del", text=text))
+    answer = await ada.say("delete task 1", **kwargs)
+    assert_waits_for_task_1(answer, ada)
+    return ada, answer
 
 
 def alternates(messages: list[dict[str, Any]]) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from chatkit.actions import Action
 from chatkit.types import (
     InferenceOptions,
     ItemFeedbackParams,
@@ -18,16 +19,19 @@ from chatkit.types import (
     ItemsListReq,
     ThreadAddUserMessageParams,
     ThreadCreateParams,
+    ThreadCustomActionParams,
     ThreadDeleteParams,
     ThreadGetByIdParams,
     ThreadListParams,
     ThreadRetryAfterItemParams,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
     ThreadsDeleteReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
     ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     ThreadsUpdateReq,
     ThreadUpdateParams,
@@ -48,6 +52,27 @@ def user_input(text: str) -> UserMessageInput:
         content=[UserMessageTextContent(text=text)],
         attachments=[],
         inference_options=InferenceOptions(),
+    )
+
+
+def action(
+    thread_id: str, item_id: str | None, kind: str, payload: Any
+) -> ThreadsSyncCustomActionReq:
+    """`threads.sync_custom_action` as ChatKit sends it for a task widget's button."""
+    return ThreadsSyncCustomActionReq(params=_action_params(thread_id, item_id, kind, payload))
+
+
+def decide(thread_id: str, item_id: str | None, kind: str, payload: Any) -> ThreadsCustomActionReq:
+    """`threads.custom_action` as ChatKit sends it for an approval card's Confirm or Cancel
+    (answered by a stream: the paused turn resumes)."""
+    return ThreadsCustomActionReq(params=_action_params(thread_id, item_id, kind, payload))
+
+
+def _action_params(
+    thread_id: str, item_id: str | None, kind: str, payload: Any
+) -> ThreadCustomActionParams:
+    return ThreadCustomActionParams(
+        thread_id=thread_id, item_id=item_id, action=Action(type=kind, payload=payload)
     )
 
 
@@ -127,6 +152,11 @@ class ChatKitClient:
     async def feedback(self, thread_id: str, item_ids: list[str], kind: str) -> Any:
         params = ItemFeedbackParams(thread_id=thread_id, item_ids=item_ids, kind=kind)  # type: ignore[arg-type]
         return await self.ok(ItemsFeedbackReq(params=params))
+
+
+# A signed-in person as the ChatKit tests hold one: their client and their sign-up (`id`,
+# `headers`); `tests/chatkit/conftest.py` makes Ada and Bob.
+Person = tuple[ChatKitClient, dict[str, Any]]
 
 
 def thread_id_of(events: list[ThreadStreamEvent]) -> str:

@@ -63,7 +63,7 @@ class Page:
     root: State
 
     def state(self, cls: type[BaseState]) -> Any:
-        path = [c.get_name() for c in reversed(cls.__mro__) if _is_state(c) and c is not State]
+        path = cls.get_full_name().split(".")[1:]  # below the root `State`; mixins are not in it
         return self.root.get_substate(path)
 
     @property
@@ -125,10 +125,6 @@ class Page:
             yield  # pragma: no cover - never reached
 
         monkeypatch.setattr(self.runtime.db, "session", unavailable)
-
-
-def _is_state(cls: type) -> bool:
-    return isinstance(cls, type) and issubclass(cls, BaseState) and cls is not BaseState
 
 
 def redirect_to(events: Any) -> str | None:

@@ -12,7 +12,19 @@ from agents.testing import ScriptedModel
 from reflex.state import State
 
 from taskpilot.core.config import Settings
-from taskpilot.web.states import auth, chat, chatkit, edits, export, history, live, tasks, undo
+from taskpilot.web.states import (
+    auth,
+    chat,
+    chatkit,
+    edits,
+    export,
+    history,
+    live,
+    stored,
+    tasks,
+    turn_stream,
+    undo,
+)
 from tests.support.harness import make_settings, scripted_runtime
 from tests.support.web_states import Page
 
@@ -27,7 +39,8 @@ async def tab(settings: Settings, running: Any, monkeypatch: pytest.MonkeyPatch)
     """A fresh tab whose states reach a started runtime with a scripted model."""
     model = ScriptedModel([])
     runtime = await running(scripted_runtime(settings, model))
-    for module in (auth, chat, chatkit, edits, export, history, live, tasks, undo):
+    states = (auth, chat, chatkit, edits, export, history, live, stored, tasks, turn_stream, undo)
+    for module in states:
         monkeypatch.setattr(module, "get_runtime", lambda: runtime)
     root = State(_reflex_internal_init=True)
     tab = Page(runtime, model, root)

@@ -17,8 +17,8 @@ from taskpilot.mcp.tools import DECLINED
 from taskpilot.services.conversations import ConversationStore
 from taskpilot.services.tasks import TaskQuery, TaskService
 from taskpilot.services.turns import MOVED_ON_REPLY
-from taskpilot.web.states.chat import ALREADY_DECIDED
 from taskpilot.web.states.tasks import TaskState
+from taskpilot.web.states.turn_stream import ALREADY_DECIDED
 from taskpilot.web.view_models import NOT_DONE, WAITING_FOR_APPROVAL
 from tests.support.harness import make_settings
 from tests.support.web_states import Page, call, redirect_to

@@ -10,8 +10,8 @@ from typing import Any
 from agents.testing import assistant_message
 
 from taskpilot.agent.engine.preparing import EDIT_REPLACED
-from taskpilot.web.states.chat import STREAMING
 from taskpilot.web.states.edits import EDITOR_ID, EditState
+from taskpilot.web.states.turn_stream import STREAMING
 from tests.support.web_states import Page, call
 
 

@@ -12,7 +12,7 @@ from reflex_base.event import EventSpec
 
 from taskpilot.core.config import Settings
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus, utcnow
-from taskpilot.web.states.chat import MESSAGE_PAGE, message_element_id
+from taskpilot.web.states.stored import MESSAGE_PAGE, message_element_id
 from taskpilot.web.view_models import MessageView
 from tests.support.harness import make_settings
 from tests.support.web_states import Page, call

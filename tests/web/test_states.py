@@ -17,8 +17,8 @@ from taskpilot.core.errors import SOMETHING_WENT_WRONG
 from taskpilot.services.conversations import ConversationStore
 from taskpilot.services.tasks import TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN
-from taskpilot.web.states.chat import SESSION_EXPIRED
 from taskpilot.web.states.tasks import TOOL_FAILED, TaskState
+from taskpilot.web.states.turn_stream import SESSION_EXPIRED
 from tests.support.web_states import Page, asks_browser_zone, call, redirect_to, url_replaced_with
 
 

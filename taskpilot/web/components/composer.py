@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from taskpilot.web.states.chat import COMPOSER_ID, ChatState
-from taskpilot.web.states.composer import ComposerState
+from taskpilot.web.states.chat import ChatState
+from taskpilot.web.states.composer import COMPOSER_ID, ComposerState
 
 
 def _counter() -> rx.Component:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from taskpilot.web.states.chat import COMPOSER_ID
+from taskpilot.web.states.composer import COMPOSER_ID
 
 # Following a fragment scrolls to its target without focusing it; this focuses it.
 _FOCUS_COMPOSER: rx.Var = rx.Var(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+# The composer's element id: focused after a reply, and the skip link's target.
+COMPOSER_ID = "composer"
+
 
 class ComposerState(rx.State):
     """The composer's text (debounced from the browser)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -25,29 +27,53 @@ pytestmark = pytest.mark.browser
 SUMMARY = "Delete task 1 · Buy milk"
 
 
-def stored_tasks(api: httpx.Client, account: Account) -> list[str]:
-    response = api.get(f"/api/{account.id}/tasks", headers=account.headers)
-    assert response.status_code == 200, response.text
-    return [task["title"] for task in response.json()["tasks"]]
+@dataclass
+class Seeded:
+    """A fresh account whose task 1, "Buy milk", was added through an earlier conversation;
+    the model stand-in and an API client, to script the turns and check what was stored."""
+
+    open_page: Callable[..., ChatPage]
+    account: Account
+    model: BrowserStandIn
+    api: httpx.Client
+
+    def add_buy_milk(self) -> None:
+        """Add "Buy milk" through a conversation of its own (task 1 on a fresh account)."""
+        add = tool_call("add_task", {"title": "Buy milk"})
+        seed_conversation(self.api, self.account, self.model, "add buy milk", "Added.", add)
+        assert self.tasks() == ["Buy milk"]
+
+    def open_chat(self, **tab: Any) -> ChatPage:
+        """The chat page in a new tab (`open_page`'s options), signed in, on a new chat."""
+        return self.open_page(self.account, **tab).open_chat()
+
+    def ask_to_delete(self, chat: ChatPage, then: str) -> Locator:
+        """Ask for task 1 to be deleted (the model will answer `then` once decided); the card
+        that waits."""
+        self.model.script_step(tool_call("delete_task", {"task_id": 1}, call_id="call_del_1"))
+        self.model.script_step(reply(then))
+        chat.send("delete task 1")
+        card = chat.tool_cards.last
+        expect(card).to_have_attribute("data-state", "awaiting")
+        return card
+
+    def tasks(self) -> list[str]:
+        """The titles of the account's tasks, as stored (read through the API)."""
+        response = self.api.get(f"/api/{self.account.id}/tasks", headers=self.account.headers)
+        assert response.status_code == 200, response.text
+        return [task["title"] for task in response.json()["tasks"]]
 
 
-def seed_buy_milk(api: httpx.Client, account: Account, model: BrowserStandIn) -> None:
-    """Task 1, "Buy milk", added through an earlier conversation."""
-    seed_conversation(
-        api, account, model, "add buy milk", "Added.", tool_call("add_task", {"title": "Buy milk"})
-    )
-    assert stored_tasks(api, account) == ["Buy milk"]
-
-
-def ask_to_delete(chat: ChatPage, model: BrowserStandIn, then: str) -> Locator:
-    """Ask for task 1 to be deleted (the model will answer `then` once decided); the card
-    that waits."""
-    model.script_step(tool_call("delete_task", {"task_id": 1}, call_id="call_del_1"))
-    model.script_step(reply(then))
-    chat.send("delete task 1")
-    card = chat.tool_cards.last
-    expect(card).to_have_attribute("data-state", "awaiting")
-    return card
+@pytest.fixture
+def seeded(
+    open_page: Callable[..., ChatPage],
+    account: Account,
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> Seeded:
+    seeded = Seeded(open_page, account, model, api)
+    seeded.add_buy_milk()
+    return seeded
 
 
 def expect_waiting(chat: ChatPage, card: Locator) -> None:
@@ -70,22 +96,16 @@ def outputs_sent(model: BrowserStandIn) -> dict[str, str]:
     return model.model_requests[-1].function_outputs()
 
 
-def test_approve_deletes_after_the_question_survives_a_reload(
-    open_page: Callable[..., ChatPage],
-    account: Account,
-    model: BrowserStandIn,
-    api: httpx.Client,
-) -> None:
-    seed_buy_milk(api, account, model)
-    chat = open_page(account).open_chat()
+def test_approve_deletes_after_the_question_survives_a_reload(seeded: Seeded) -> None:
+    chat = seeded.open_chat()
     chat.ensure_tasks_panel()
     expect(chat.task_items).to_have_count(1)
 
-    card = ask_to_delete(chat, model, "Deleted **Buy milk**.")
+    card = seeded.ask_to_delete(chat, "Deleted **Buy milk**.")
     expect_waiting(chat, card)
     chat.screenshot("approval-pending-light")
     # Nothing is deleted before Approve.
-    assert stored_tasks(api, account) == ["Buy milk"]
+    assert seeded.tasks() == ["Buy milk"]
     expect(chat.task_item("Buy milk")).to_have_count(1)
 
     # Dark mode: the same card, readable.
@@ -101,7 +121,7 @@ def test_approve_deletes_after_the_question_survives_a_reload(
     card = chat.tool_cards.last
     expect(card).to_have_attribute("data-state", "awaiting")
     expect_waiting(chat, card)
-    assert stored_tasks(api, account) == ["Buy milk"]
+    assert seeded.tasks() == ["Buy milk"]
 
     card.get_by_role("button", name="Approve", exact=True).click()
     expect(card).to_have_attribute("data-state", "done")
@@ -114,27 +134,22 @@ def test_approve_deletes_after_the_question_survives_a_reload(
     chat.ensure_tasks_panel()
     expect(chat.task_items).to_have_count(0)  # the panel followed the delete
     chat.screenshot("approval-deleted-dark")
-    assert stored_tasks(api, account) == []
-    assert json.loads(outputs_sent(model)["call_del_1"])["status"] == "deleted"
-    messages = api.get(
-        f"/api/{account.id}/conversations/{conversation_id}/messages", headers=account.headers
+    assert seeded.tasks() == []
+    assert json.loads(outputs_sent(seeded.model)["call_del_1"])["status"] == "deleted"
+    messages = seeded.api.get(
+        f"/api/{seeded.account.id}/conversations/{conversation_id}/messages",
+        headers=seeded.account.headers,
     ).json()["messages"]
     assert [(m["role"], m["status"]) for m in messages] == [
         ("user", "answered"),
         ("assistant", "answered"),
     ]
-    model.assert_done()
+    seeded.model.assert_done()
 
 
-def test_cancel_keeps_the_task_on_a_phone(
-    open_page: Callable[..., ChatPage],
-    account: Account,
-    model: BrowserStandIn,
-    api: httpx.Client,
-) -> None:
-    seed_buy_milk(api, account, model)
-    chat = open_page(account, viewport=PHONE).open_chat()
-    card = ask_to_delete(chat, model, "Okay, I kept Buy milk on your list.")
+def test_cancel_keeps_the_task_on_a_phone(seeded: Seeded) -> None:
+    chat = seeded.open_chat(viewport=PHONE)
+    card = seeded.ask_to_delete(chat, "Okay, I kept Buy milk on your list.")
     expect_waiting(chat, card)
     cancel = card.get_by_role("button", name="Cancel", exact=True)
     expect(cancel).to_be_in_viewport()
@@ -148,32 +163,26 @@ def test_cancel_keeps_the_task_on_a_phone(
     expect(card.get_by_role("button")).to_have_count(0)
     expect(chat.assistant_messages.last).to_contain_text("I kept Buy milk")
     chat.wait_until_idle()
-    assert stored_tasks(api, account) == ["Buy milk"]
-    assert outputs_sent(model)["call_del_1"] == DECLINED  # the model was told
+    assert seeded.tasks() == ["Buy milk"]
+    assert outputs_sent(seeded.model)["call_del_1"] == DECLINED  # the model was told
     assert chat.horizontal_overflow() <= 0
     chat.screenshot("approval-declined-phone")
     chat.button("Toggle tasks").click()
     expect(chat.task_item("Buy milk")).to_have_count(1)
-    model.assert_done()
+    seeded.model.assert_done()
 
 
-def test_a_decision_made_elsewhere_or_a_new_message_settles_the_card(
-    open_page: Callable[..., ChatPage],
-    account: Account,
-    model: BrowserStandIn,
-    api: httpx.Client,
-) -> None:
-    seed_buy_milk(api, account, model)
-    chat = open_page(account).open_chat()
-    card = ask_to_delete(chat, model, "Deleted it.")
+def test_a_decision_made_elsewhere_or_a_new_message_settles_the_card(seeded: Seeded) -> None:
+    chat = seeded.open_chat()
+    card = seeded.ask_to_delete(chat, "Deleted it.")
     conversation_id = chat.wait_for_conversation_url()
 
     # Approved through the API meanwhile: the page follows it (live tabs) and the buttons go.
     # (A press that crosses the decision says "already decided": tests/web/test_approvals.py.)
-    decided = api.post(
-        f"/api/{account.id}/conversations/{conversation_id}/approvals/call_del_1",
+    decided = seeded.api.post(
+        f"/api/{seeded.account.id}/conversations/{conversation_id}/approvals/call_del_1",
         json={"approve": True},
-        headers=account.headers,
+        headers=seeded.account.headers,
     )
     assert decided.status_code == 200, decided.text
     notice = chat.page.get_by_test_id("turn-notice")
@@ -182,14 +191,14 @@ def test_a_decision_made_elsewhere_or_a_new_message_settles_the_card(
     expect(card).to_have_attribute("data-state", "done")
     expect(chat.assistant_messages.last).to_contain_text("Deleted it.")
     expect(chat.turn_error).to_have_count(0)
-    assert stored_tasks(api, account) == []
+    assert seeded.tasks() == []
 
     # Another delete waits; a new message instead declines it, and the stored reply says so.
-    seed_buy_milk(api, account, model)
-    model.script_step(tool_call("delete_task", {"task_id": 2}, call_id="call_del_2"))
+    seeded.add_buy_milk()
+    seeded.model.script_step(tool_call("delete_task", {"task_id": 2}, call_id="call_del_2"))
     chat.send("delete task 2")
     expect(chat.tool_cards.last).to_have_attribute("data-state", "awaiting")
-    model.script_step(reply("You have one task left."))
+    seeded.model.script_step(reply("You have one task left."))
     chat.send("never mind, what is left?")
     chat.wait_until_idle()
     expect(chat.assistant_messages.last).to_contain_text("one task left")
@@ -201,19 +210,13 @@ def test_a_decision_made_elsewhere_or_a_new_message_settles_the_card(
     expect(waiting).to_have_count(0)
     expect(chat.page.locator('[data-testid=tool-card][data-state="declined"]')).to_have_count(1)
     expect(notice).to_have_count(0)
-    assert stored_tasks(api, account) == ["Buy milk"]
-    model.assert_done()
+    assert seeded.tasks() == ["Buy milk"]
+    seeded.model.assert_done()
 
 
-def test_the_waiting_card_is_announced_to_assistive_technology(
-    open_page: Callable[..., ChatPage],
-    account: Account,
-    model: BrowserStandIn,
-    api: httpx.Client,
-) -> None:
-    seed_buy_milk(api, account, model)
-    chat = open_page(account).open_chat()
-    card = ask_to_delete(chat, model, "Deleted.")
+def test_the_waiting_card_is_announced_to_assistive_technology(seeded: Seeded) -> None:
+    chat = seeded.open_chat()
+    card = seeded.ask_to_delete(chat, "Deleted.")
     approve = card.get_by_role("button", name="Approve", exact=True)
     expect(approve).to_have_accessible_description(SUMMARY)
     # Keyboard: Shift+Tab from the composer reaches the buttons; Enter on Approve decides.
@@ -226,5 +229,5 @@ def test_the_waiting_card_is_announced_to_assistive_technology(
     chat.page.keyboard.press("Enter")
     expect(card).to_have_attribute("data-state", "done")
     chat.wait_until_idle()
-    assert stored_tasks(api, account) == []
-    model.assert_done()
+    assert seeded.tasks() == []
+    seeded.model.assert_done()

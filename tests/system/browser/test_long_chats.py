@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from taskpilot.data.models import Conversation, Message, Role, TurnStatus, utcnow
-from taskpilot.web.states.chat import MESSAGE_PAGE
+from taskpilot.web.states.stored import MESSAGE_PAGE
 from tests.support.app_server import AppServer
 from tests.support.chat_page import Account, ChatPage
 
