@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.testing import assistant_message
 
-from taskpilot.agent.engine.preparing import EDIT_REPLACED
+from taskpilot.agent.engine.preparing import EDIT_MOVED_ON, EDIT_REPLACED, EDIT_WHILE_BUSY
 from taskpilot.web.states.edits import EDITOR_ID, EditState
 from taskpilot.web.states.turn_stream import STREAMING
 from tests.support.web_states import Page, call
@@ -21,11 +21,13 @@ async def said(tab: Page, text: str, reply: str) -> None:
     await call(tab.chat, "run_turn", *[value._var_value for _, value in spec.args])
 
 
-async def edited(tab: Page, key: str, text: str, reply: str) -> Any:
-    """Edit message `key` to `text` and save it, the new version answered with `reply`."""
+async def edited(tab: Page, key: str, text: str, reply: str | None) -> Any:
+    """Edit message `key` to `text` and save it, the new version answered with `reply`
+    (None: the edit is to be refused, and the model is not asked)."""
     edits = tab.state(EditState)
     await call(edits, "start", key)
-    tab.model.extend([[assistant_message(reply)]])
+    if reply is not None:
+        tab.model.extend([[assistant_message(reply)]])
     spec = await call(edits, "save", {"message": text})
     if spec is None:
         return None
@@ -92,17 +94,48 @@ async def test_an_edit_is_answered_and_the_earlier_version_can_be_looked_at(tab:
     assert contents(tab)[0] == "remember bread" and tab.chat.messages[0].versions == 2
 
 
-async def test_a_refused_edit_puts_the_conversation_back_and_says_why(tab: Page) -> None:
+async def test_an_edit_of_a_conversation_that_moved_on_shows_it_as_it_is_now(
+    tab: Page,
+) -> None:
+    """The page was behind — the question was edited elsewhere, or the conversation went on
+    in another tab or through the API — so the edit is refused (it would replace what the
+    person has not seen), and the page shows the conversation as stored, saying why."""
     user_id = await tab.sign_up()
     await call(tab.chat, "load_page")
     await said(tab, "remember milk", "Noted: milk.")
     shown = list(tab.chat.messages)
-    # Edited meanwhile elsewhere (another tab, the API).
     engine = tab.runtime.turns
     tab.model.extend([[assistant_message("Noted: jam.")]])
     turn = await engine.prepare_edit(user_id, tab.chat.current_id, shown[0].id, "remember jam")
     await engine.start(turn).wait()
 
-    await edited(tab, shown[0].key, "remember bread", "unused")
+    await edited(tab, shown[0].key, "remember bread", None)
+    assert contents(tab) == ["remember jam", "Noted: jam."]
+    assert tab.chat.notice == EDIT_REPLACED and tab.chat.live_error == ""
+
+    # Meanwhile another tab sends a message after the one this tab edits.
+    tab.model.extend([[assistant_message("Noted: eggs.")]])
+    turn = await engine.prepare(user_id, tab.chat.current_id, "remember eggs")
+    await engine.start(turn).wait()
+    await edited(tab, tab.chat.messages[0].key, "remember oats", None)
+    assert contents(tab) == ["remember jam", "Noted: jam.", "remember eggs", "Noted: eggs."]
+    assert tab.chat.notice == EDIT_MOVED_ON
+
+    # Having seen it all now, the edit goes through.
+    await edited(tab, tab.chat.messages[0].key, "remember oats", "Noted: oats.")
+    assert contents(tab) == ["remember oats", "Noted: oats."]
+
+
+async def test_a_refused_edit_puts_the_conversation_back_and_says_why(tab: Page) -> None:
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await said(tab, "remember milk", "Noted: milk.")
+    shown = list(tab.chat.messages)
+    # A turn of the conversation runs elsewhere (it waits for the test).
+    engine = tab.runtime.turns
+    held = await engine.prepare(user_id, tab.chat.current_id, "remember eggs")
+
+    await edited(tab, shown[0].key, "remember bread", None)
     assert tab.chat.messages == shown
-    assert tab.chat.live_error == EDIT_REPLACED
+    assert tab.chat.live_error == EDIT_WHILE_BUSY
+    await engine.abandon(held)

@@ -209,7 +209,9 @@ class ChatState(TurnStream, AuthState):
         self._active_turn = uuid.uuid4().hex
         self._retry_text, self._retry_client_id = text, ""
         self.live_status = STREAMING
-        return ChatState.run_edit(self._active_turn, self.current_id, question.id, text)  # type: ignore[misc]
+        return ChatState.run_edit(  # type: ignore[misc]
+            self._active_turn, self.current_id, question.id, text, self._newest_seen
+        )
 
     @rx.event
     def stop(self) -> None:

@@ -81,6 +81,12 @@ SESSION_EXPIRED = "Your session has expired. Please log in again."
 ENDED_EARLY = "The reply ended unexpectedly. Please try again."
 # Approve or Cancel on a change that was decided meanwhile (another tab, the API, a new message).
 ALREADY_DECIDED = "That was already decided elsewhere; the conversation is up to date now."
+# Refusals that mean the page was behind: it reads the conversation again and says why.
+CAUGHT_UP = {
+    ErrorCode.APPROVAL_NOT_PENDING,
+    ErrorCode.CONVERSATION_MOVED_ON,
+    ErrorCode.MESSAGE_REPLACED,
+}
 
 # Prepares the turn a background event streams, for the signed-in person's id.
 Preparing = Callable[[str], Awaitable[PreparedTurn]]
@@ -117,6 +123,9 @@ class TurnStream(AuthState, mixin=True):
     _before_edit: list[MessageView] | None = None
     # This tab's name on the live feed: its own turns' news comes back marked with it.
     _tab: str = ""
+    # The newest message of the conversation this tab has seen (read, sent, or streamed in):
+    # an edit sends it, and is refused if the conversation went on past it elsewhere.
+    _newest_seen: int = 0
 
     @rx.var
     def streaming(self) -> bool:
@@ -124,7 +133,9 @@ class TurnStream(AuthState, mixin=True):
         return self.live_status == STREAMING
 
     def _show(self, page: StoredPage) -> None:
+        """Show the conversation's newest page as stored (its current branch)."""
         self.messages, self.has_earlier = page.messages, page.earlier
+        self._newest_seen = max((message.id for message in page.messages), default=0)
 
     def _detach(self) -> None:
         """Let a running turn finish unseen; clear the live block."""
@@ -156,12 +167,15 @@ class TurnStream(AuthState, mixin=True):
 
     @rx.event(background=True)
     async def run_edit(
-        self, turn_key: str, conversation_id: str, message_id: int, text: str
+        self, turn_key: str, conversation_id: str, message_id: int, text: str, seen: int = 0
     ) -> AsyncIterator[Any]:
-        """Answer the new version of question `message_id`, as `run_turn` answers a question."""
+        """Answer the new version of question `message_id`, as `run_turn` answers a question;
+        refused if the conversation went on past message `seen` elsewhere."""
 
         def prepare(user_id: str) -> Awaitable[PreparedTurn]:
-            return get_runtime().turns.prepare_edit(user_id, conversation_id, message_id, text)
+            return get_runtime().turns.prepare_edit(
+                user_id, conversation_id, message_id, text, seen=seen or None
+            )
 
         async for follow_up in self._stream(turn_key, conversation_id, prepare):
             yield follow_up
@@ -197,8 +211,11 @@ class TurnStream(AuthState, mixin=True):
         try:
             turn = await prepare(identity.user_id)
         except TaskPilotError as exc:  # the database being down included
-            if exc.code is ErrorCode.APPROVAL_NOT_PENDING:
-                await self._catch_up(turn_key, identity.user_id, conversation_id)
+            if exc.code in CAUGHT_UP:
+                notice = (
+                    ALREADY_DECIDED if exc.code is ErrorCode.APPROVAL_NOT_PENDING else exc.message
+                )
+                await self._catch_up(turn_key, identity.user_id, conversation_id, notice)
                 return
             async with self:
                 self._refused(turn_key, exc.message)
@@ -257,9 +274,13 @@ class TurnStream(AuthState, mixin=True):
         self._detach()
         return [rx.set_focus(COMPOSER_ID)]
 
-    async def _catch_up(self, turn_key: str, user_id: str, conversation_id: str) -> None:
-        """A decision on a change that is no longer waiting (decided in another tab or through
-        the API, or declined by a newer message): say so, and show the stored conversation."""
+    async def _catch_up(
+        self, turn_key: str, user_id: str, conversation_id: str, notice: str
+    ) -> None:
+        """The page was behind: a decision on a change no longer waiting (decided in another
+        tab or through the API, or declined by a newer message), an edit of a conversation
+        that went on elsewhere or of a question edited there. Say so (`notice`), and show the
+        stored conversation."""
         try:
             page = await read_conversation(user_id, conversation_id)
         except (DatabaseUnavailable, ConversationNotFound) as exc:
@@ -271,7 +292,7 @@ class TurnStream(AuthState, mixin=True):
             if self._active_turn == turn_key:
                 self._detach()
                 self._show(page)
-                self.notice = ALREADY_DECIDED
+                self.notice = notice
 
     def _refused(self, turn_key: str, message: str) -> None:
         """The turn could not start: say why. A decision that could not be taken leaves its
@@ -306,6 +327,7 @@ class TurnStream(AuthState, mixin=True):
             if attached:
                 self._before_edit = None  # stored: a refusal no longer puts it back
                 self.messages = numbered(self.messages, event.user_message_id)
+                self._newest_seen = max(self._newest_seen, event.user_message_id)
             follow_ups += await self._started(event, attached, new_chat=not conversation_id)
             if attached and any(message.awaiting for message in self.messages):
                 await self._reread(user_id, event.conversation_id)
@@ -341,6 +363,7 @@ class TurnStream(AuthState, mixin=True):
             )
             reply = assistant_message(event.message_id, event.response, cards, utcnow())
             self.messages = [*self.messages, reply]
+            self._newest_seen = max(self._newest_seen, event.message_id)
             self._detach()
             follow_ups.append(rx.set_focus(COMPOSER_ID))
         elif isinstance(event, TurnError):
