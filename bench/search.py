@@ -35,6 +35,7 @@ from bench.stack import bench_settings
 from bench.stats import Summary
 from taskpilot.core.db import Database, sync_url
 from taskpilot.data.models import Conversation, Message, User
+from taskpilot.data.search_index import SEARCH_CONFIG
 from taskpilot.services.search import ConversationSearch
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "SEARCH.md"
@@ -141,9 +142,9 @@ def plan(database: BenchDatabase, person: str) -> str:
         rows = conn.execute(
             sa.text(
                 "EXPLAIN SELECT id FROM messages WHERE user_id = :u AND"
-                " search_vector @@ to_tsquery('simple', 'ferns:*')"
+                " search_vector @@ to_tsquery(CAST(:config AS regconfig), 'ferns:*')"
             ),
-            {"u": person},
+            {"u": person, "config": SEARCH_CONFIG},
         ).scalars()
         text = "\n".join(rows)
     engine.dispose()

@@ -4,9 +4,10 @@ Search (`taskpilot/services/search.py`) uses each database's own text search, wh
 SQLModel cannot describe: on SQLite, FTS5 virtual tables (and the shadow tables FTS5 keeps
 for them) filled by triggers; on PostgreSQL, generated `tsvector` columns (`search_vector`, which
 the rows' models leave out: the database computes them) and their GIN indexes. Migration 0008
-creates them. Comparing the models with the migrated schema leaves exactly these out
-(`alembic/env.py`, `tests/data/test_migrations.py`), so autogenerate never proposes to drop
-them and every other difference is still reported.
+creates them; 0011 indexes PostgreSQL's words without their accents, as FTS5's are. Comparing
+the models with the migrated schema leaves exactly these out (`alembic/env.py`,
+`tests/data/test_migrations.py`), so autogenerate never proposes to drop them and every other
+difference is still reported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ SEARCH_TABLES = frozenset(
     for table in (MESSAGE_SEARCH, CONVERSATION_SEARCH)
     for name in (table, *(f"{table}_{shadow}" for shadow in _FTS5_SHADOWS))
 )
-# PostgreSQL: the generated columns and their indexes.
+# PostgreSQL: the text search configuration words are indexed and looked up with (`simple`,
+# without diacritics: migration 0011), the generated columns and their indexes.
+SEARCH_CONFIG = "taskpilot_words"
 SEARCH_COLUMN = "search_vector"
 SEARCH_COLUMN_TABLES = frozenset({"messages", "conversations"})
 SEARCH_INDEXES = frozenset({"ix_messages_search", "ix_conversations_search"})

@@ -48,7 +48,7 @@ from taskpilot.services.tasks import (
     TaskQuery,
     TaskService,
 )
-from taskpilot.services.undo import TaskUndo, changed_fields
+from taskpilot.services.undo import ChangeSeal, TaskUndo, changed_fields
 
 SERVER_NAME = "taskpilot"
 INSTRUCTIONS = (
@@ -148,6 +148,11 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
         ),
         log_level="WARNING",
     )
+    # Each change's result is sealed for its person: `undo_change` takes back only those.
+    seals = ChangeSeal(settings.signing_secret)
+
+    def change_result(tasks: TaskService, task: Any, status: str, **extra: Any) -> dict[str, Any]:
+        return seals.sealed(TaskResult.of_change(task, status, **extra), tasks.user_id)
 
     async def run(operation: Any, changes: bool = True) -> dict[str, Any]:
         user_id = current_user_id()
@@ -181,7 +186,7 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
 
         async def op(tasks: TaskService) -> dict[str, Any]:
             task = await tasks.add(title, description, priority, due, tags, repeat)
-            return TaskResult.of_change(task, "created")
+            return change_result(tasks, task, "created")
 
         return await run(op)
 
@@ -248,8 +253,11 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
             before = task_fields(await tasks.get(task_id))
             task = await tasks.complete(task_id, completed, occurrence)
             after = task_fields(task)
-            return TaskResult.of_change(
-                task, "completed" if completed else "pending", before=changed_fields(before, after)
+            return change_result(
+                tasks,
+                task,
+                "completed" if completed else "pending",
+                before=changed_fields(before, after),
             )
 
         return await run(op)
@@ -262,7 +270,7 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
 
         async def op(tasks: TaskService) -> dict[str, Any]:
             task = await tasks.delete(task_id)
-            return TaskResult.of_change(task, "deleted")
+            return change_result(tasks, task, "deleted")
 
         return await run(op)
 
@@ -301,8 +309,8 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
                 tags=tags,
                 repeat=repeat,
             )
-            return TaskResult.of_change(
-                task, "updated", before=changed_fields(before, task_fields(task))
+            return change_result(
+                tasks, task, "updated", before=changed_fields(before, task_fields(task))
             )
 
         return await run(op)
@@ -313,7 +321,7 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
             dict[str, Any],
             Field(
                 description="The result add_task, update_task, complete_task or delete_task"
-                " returned for the change to undo, as it was returned."
+                " returned for the change to undo, as it was returned (with its seal)."
             ),
         ],
     ) -> dict[str, Any]:
@@ -322,7 +330,7 @@ def build_mcp_server(settings: Settings, db: Database, live: LiveFeed | None = N
         changed since (or a deleted task's number is taken)."""
 
         async def op(tasks: TaskService) -> dict[str, Any]:
-            task, status = await TaskUndo(tasks).reverse(change)
+            task, status = await TaskUndo(tasks, seals).reverse(change)
             return TaskResult.of_change(task, status, undid=change.get("status"))
 
         return await run(op)

@@ -71,6 +71,8 @@ _VERIFIER_BYTES = 32  # 43 characters: the credential
 _SECRET = re.compile(rf"{FEED_PREFIX}([A-Za-z0-9_-]{{12}})([A-Za-z0-9_-]{{43}})")
 # What a verifier is compared with when no feed has the selector: nothing hashes to it.
 _NO_FEED = "0" * 64
+_CREATE_ATTEMPTS = 3
+_feeds: sa.Table = CalendarFeed.__table__  # type: ignore[attr-defined]
 _PRIORITY = {Priority.HIGH.value: 1, Priority.MEDIUM.value: 5, Priority.LOW.value: 9}
 
 
@@ -131,25 +133,33 @@ class CalendarFeeds:
 
     async def create(self) -> str:
         """A new secret for the person's feed, replacing any earlier one (whose URL stops
-        working). The secret is returned once; only its hash is kept."""
+        working). The secret is returned once; only its hash is kept.
+
+        The person's row is replaced in place (an UPDATE, which waits for another one at the
+        same moment and then wins over it), inserted only when there is none: of several
+        creates at once, each answers and the last one's URL is the one that works."""
         attempt = 0
         while True:
             attempt += 1
             selector = secrets.token_urlsafe(_SELECTOR_BYTES)
             verifier = secrets.token_urlsafe(_VERIFIER_BYTES)
-            await self.session.exec(  # type: ignore[call-overload]
-                sa.delete(CalendarFeed).where(col(CalendarFeed.user_id) == self.user_id)
+            values = {
+                "selector": selector,
+                "verifier_hash": _hash(verifier),
+                "created_at": utcnow(),
+            }
+            replaced = await self.session.execute(
+                sa.update(_feeds).where(_feeds.c.user_id == self.user_id).values(**values)
             )
-            self.session.add(
-                CalendarFeed(user_id=self.user_id, selector=selector, verifier_hash=_hash(verifier))
-            )
+            if not replaced.rowcount:  # type: ignore[attr-defined]
+                await self.session.execute(sa.insert(_feeds).values(user_id=self.user_id, **values))
             try:
                 await self.session.commit()
             except IntegrityError:
-                # A create at the same moment won the row (or, once in 2**72, the selector
-                # is taken): delete and insert again.
+                # A first feed inserted at the same moment (the next try replaces it), or,
+                # once in 2**72, the selector is taken.
                 await self.session.rollback()
-                if attempt == 3:
+                if attempt == _CREATE_ATTEMPTS:
                     raise
                 continue
             return f"{FEED_PREFIX}{selector}{verifier}"

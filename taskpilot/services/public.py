@@ -59,10 +59,16 @@ class TaskResult(TaskOut):
     undid: Literal["created", "updated", "completed", "pending", "deleted"] | None = Field(
         default=None, description="undo_change: the status of the change it undid."
     )
+    seal: str | None = Field(
+        default=None,
+        description="add_task, update_task, complete_task, delete_task: what tells"
+        " `undo_change` the result is one TaskPilot returned to this person, unaltered.",
+    )
 
     @classmethod
     def of_change(cls, task: Task, status: str, **extra: Any) -> dict[str, Any]:
-        """The tool's JSON result; `extra`: `before` or `undid`."""
+        """The tool's JSON result; `extra`: `before` or `undid` (a change's `seal` is added
+        by the MCP server, `services/undo.py`)."""
         return {"task_id": task.number, "status": status, **task_fields(task), **extra}
 
 

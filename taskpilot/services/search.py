@@ -2,8 +2,8 @@
 current branch of each: an edited question's earlier versions are not searched).
 
 Each database searches with its own full-text index (migration 0008, `data/search_index.py`):
-SQLite with FTS5, PostgreSQL with stored `to_tsvector('simple', ...)` columns and GIN indexes.
-Both behave alike:
+SQLite with FTS5, PostgreSQL with stored `to_tsvector` columns and GIN indexes. Both behave
+alike:
 
 - What the person types is read as words (runs of letters and digits), never as query syntax:
   quotes, `*`, `-`, `:`, `OR`, `NEAR` are punctuation or plain words, so no text is a syntax
@@ -12,6 +12,8 @@ Both behave alike:
   title or one message. Results follow the typing. No stemming ("ran" does not find "run"):
   people write in many languages, which PostgreSQL's `english` stemmer and stop words would
   mangle (`simple` indexes words as written); prefixes cover plurals and most endings.
+- Without accents: "zoe" finds "Zoë" and "Zoë" finds "zoe" (FTS5's `remove_diacritics`;
+  on PostgreSQL, `unaccent` in the `taskpilot_words` configuration, migration 0011).
 - Scoped to the person twice over: the index is asked only for their rows where it can be
   (FTS5 indexes `user_id`), and every match is joined back to its row and filtered on
   `user_id` whatever the index said.
@@ -36,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from taskpilot.data.models import Conversation, Message
+from taskpilot.data.search_index import SEARCH_CONFIG
 from taskpilot.services.public import ConversationOut
 
 # What a person may ask for: a query's length (the API refuses longer), results at once.
@@ -147,16 +150,16 @@ _SQLITE_TITLE_HITS = sa.text(
     " WHERE conversation_search MATCH :title_match AND c.user_id = :user_id"
 )
 # `search_vector`: each row's words as PostgreSQL indexes them (a generated column with a GIN
-# index, migration 0008).
+# index, migration 0008), looked up with the configuration they were indexed with (`:config`).
 _POSTGRES_MESSAGE_HITS = sa.text(
     "SELECT conversation_id, id AS message_id,"
-    " -ts_rank(search_vector, to_tsquery('simple', :tsquery)) AS score"
-    " FROM messages WHERE user_id = :user_id"
-    " AND search_vector @@ to_tsquery('simple', :tsquery) AND replaced_by IS NULL"
+    " -ts_rank(search_vector, to_tsquery(CAST(:config AS regconfig), :tsquery)) AS score"
+    " FROM messages WHERE user_id = :user_id AND replaced_by IS NULL"
+    " AND search_vector @@ to_tsquery(CAST(:config AS regconfig), :tsquery)"
 )
 _POSTGRES_TITLE_HITS = sa.text(
     "SELECT id FROM conversations WHERE user_id = :user_id"
-    " AND search_vector @@ to_tsquery('simple', :tsquery)"
+    " AND search_vector @@ to_tsquery(CAST(:config AS regconfig), :tsquery)"
 )
 
 
@@ -193,12 +196,9 @@ class ConversationSearch:
                 user_id=self.user_id, title_match=_fts5_match(self.user_id, "title", terms)
             )
         else:
-            message_hits = _POSTGRES_MESSAGE_HITS.bindparams(
-                user_id=self.user_id, tsquery=_tsquery(terms)
-            )
-            title_hits = _POSTGRES_TITLE_HITS.bindparams(
-                user_id=self.user_id, tsquery=_tsquery(terms)
-            )
+            words = {"config": SEARCH_CONFIG, "tsquery": _tsquery(terms)}
+            message_hits = _POSTGRES_MESSAGE_HITS.bindparams(user_id=self.user_id, **words)
+            title_hits = _POSTGRES_TITLE_HITS.bindparams(user_id=self.user_id, **words)
         hits = message_hits.columns(
             sa.column("conversation_id", sa.String),
             sa.column("message_id", sa.BigInteger),

@@ -13,10 +13,19 @@ task that went. `TaskUndo.reverse` takes such a result back, for the caller only
 
 Every write is conditional on the row being as it was read (its `updated_at`), so a change
 made meanwhile makes the undo refuse instead of overwriting it.
+
+A result is taken back only when it is one TaskPilot's tools returned to this person: each
+change's result carries a `seal` (`ChangeSeal`, an HMAC of the change and the person under a
+key derived from the server's secret). Without it, anything shaped like a result would do: a
+`list_tasks` item relabelled `"status": "created"` made `undo_change` delete that task, a
+delete that never waited for the person's approval (`mcp/tools.py`'s DESTRUCTIVE).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Literal
@@ -60,6 +69,10 @@ UNDID = {
     "completed": "pending",
     "pending": "completed",
 }
+NOT_A_CHANGE = (
+    "That is not a change TaskPilot made: give the result of add_task, update_task,"
+    " complete_task or delete_task as it was returned."
+)
 _tasks: sa.Table = Task.__table__  # type: ignore[attr-defined]
 _users: sa.Table = User.__table__  # type: ignore[attr-defined]
 
@@ -70,8 +83,8 @@ class UndoRefused(TaskError):
 
 class Change(BaseModel):
     """A task tool's result, as `undo_change` is given it: which task, what became of it,
-    the task's values after (all of them, for a delete), and `before` (an update, a
-    completion). Other keys are ignored."""
+    the task's values after (all of them, for a delete), `before` (an update, a
+    completion) and the `seal` its tool gave it. Other keys are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -88,6 +101,7 @@ class Change(BaseModel):
     updated_at: datetime | None = None
     completed_at: datetime | None = None
     before: dict[str, Any] | None = None
+    seal: str = ""
 
     @classmethod
     def read(cls, result: Mapping[str, Any]) -> Change:
@@ -95,10 +109,34 @@ class Change(BaseModel):
         try:
             return cls.model_validate(result)
         except ValidationError as exc:
-            raise TaskError(
-                "That is not a change TaskPilot made: give the result of add_task, "
-                "update_task, complete_task or delete_task as it was returned."
-            ) from exc
+            raise TaskError(NOT_A_CHANGE) from exc
+
+    def signed_text(self, user_id: str) -> bytes:
+        """What a seal signs: the change as read (so a key left out for its default, or a
+        date written another way, reads the same) and whose it is."""
+        fields = self.model_dump(mode="json", exclude={"seal"})
+        return json.dumps([user_id, fields], sort_keys=True, separators=(",", ":")).encode()
+
+
+class ChangeSeal:
+    """Seals the results of task changes for one person, and checks a result's seal."""
+
+    def __init__(self, secret: str) -> None:
+        # A key of its own, derived from the server's secret (which also signs tokens).
+        self._key = hashlib.sha256(b"taskpilot undo seal\n" + secret.encode()).digest()
+
+    def _of(self, change: Change, user_id: str) -> str:
+        digest = hmac.new(self._key, change.signed_text(user_id), hashlib.sha256)
+        return digest.hexdigest()[:32]  # 128 bits
+
+    def sealed(self, result: dict[str, Any], user_id: str) -> dict[str, Any]:
+        """A change's tool result with its seal."""
+        return {**result, "seal": self._of(Change.read(result), user_id)}
+
+    def check(self, change: Change, user_id: str) -> None:
+        """`TaskError` unless `change` is a result a tool sealed for `user_id`, unaltered."""
+        if not hmac.compare_digest(change.seal, self._of(change, user_id)):
+            raise TaskError(NOT_A_CHANGE)
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,16 +149,19 @@ def _changed_since(number: int) -> UndoRefused:
 
 
 class TaskUndo:
-    """Reverses task changes for the user `tasks` acts for."""
+    """Reverses task changes for the user `tasks` acts for, given results `seals` sealed."""
 
-    def __init__(self, tasks: TaskService) -> None:
+    def __init__(self, tasks: TaskService, seals: ChangeSeal) -> None:
         self.tasks = tasks
         self.session = tasks.session
+        self.seals = seals
 
     async def reverse(self, result: Mapping[str, Any]) -> tuple[Task, str]:
         """Undo the change `result` describes: the task as it is now, and what became of it
-        (`UNDID`). `UndoRefused` (a `TaskError`) when it cannot be undone."""
+        (`UNDID`). `UndoRefused` (a `TaskError`) when it cannot be undone; a `TaskError`
+        when `result` is not a change a tool sealed for this person."""
         change = Change.read(result)
+        self.seals.check(change, self.tasks.user_id)
         if change.status == "created":
             return await self._unadd(change), "deleted"
         if change.status == "deleted":

@@ -34,11 +34,14 @@ class AlreadyUndone(TaskError):
 def can_undo(call: ToolCall) -> bool:
     """Whether a stored call made a change `undo_change` can take back: a task tool's
     successful add or delete, or an update or completion that changed something (its result
-    says what it was `before`). An undo itself is not undone."""
+    says what it was `before`), sealed (a result stored before changes were sealed is not
+    taken back). An undo itself is not undone."""
     result = call.result
     if call.is_error or call.approval in (Approval.PENDING, Approval.DECLINED):
         return False
     if not isinstance(result, dict) or "undid" in result or "task_id" not in result:
+        return False
+    if not result.get("seal"):
         return False
     return result.get("status") in ("created", "deleted") or bool(result.get("before"))
 

@@ -436,7 +436,8 @@ def test_parse_command_is_total(phrases: list[str], today: date) -> None:
     if "due_date" in parsed.arguments and parsed.arguments["due_date"] != "none":
         date.fromisoformat(parsed.arguments["due_date"])
     if parsed.intent in (Intent.COMPLETE, Intent.DELETE, Intent.UPDATE, Intent.REOPEN):
-        assert (parsed.task_id is None) != (parsed.target is None)
+        # A task by number or by words; "delete it" names neither: it is the one just talked of.
+        assert (parsed.task_id is None) != (parsed.target is None) or parsed.refers_back
 
 
 @settings(max_examples=200, deadline=None)

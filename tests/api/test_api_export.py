@@ -202,3 +202,21 @@ async def test_a_feed_secret_never_reaches_the_logs(settings: Settings, running:
     logged = stream.getvalue()
     assert '"path": "/api/calendar/***.ics"' in logged
     assert secret not in logged and secret[6:20] not in logged
+
+
+async def test_the_listing_and_the_csv_take_the_same_documented_filters(
+    client: httpx.AsyncClient,
+) -> None:
+    """One set of filters (`api/task_filters.py`), documented alike on both routes; only the
+    listing takes a page size."""
+    paths = (await client.get("/api/openapi.json")).json()["paths"]
+
+    def query_parameters(path: str) -> dict[str, Any]:
+        return {p["name"]: p for p in paths[path]["get"]["parameters"] if p["in"] == "query"}
+
+    listing = query_parameters("/api/{user_id}/tasks")
+    export = query_parameters("/api/{user_id}/tasks.csv")
+    assert set(listing) - set(export) == {"limit"}
+    assert {name: listing[name] for name in export} == export
+    assert set(export) == {"status", "priority", "tag", "search", "due_before", "due_after", "sort"}
+    assert all(parameter.get("description") for parameter in listing.values())

@@ -12,8 +12,10 @@ from mcp.client.session import ClientSession
 from sqlmodel import select
 
 from taskpilot.core.clock import today
-from taskpilot.data.models import Task
+from taskpilot.data.models import Task, ToolCall
 from taskpilot.runtime import Runtime
+from taskpilot.services.undo import ChangeSeal
+from taskpilot.services.undo_marks import can_undo
 from tests.support.mcp_client import in_process, make_user, payload
 
 
@@ -25,6 +27,15 @@ async def undo(session: ClientSession, change: dict[str, Any]) -> tuple[bool, An
     """(whether the tool refused, what it said)."""
     result = await session.call_tool("undo_change", {"change": change})
     return result.is_error, payload(result)
+
+
+def resealed(runtime: Runtime, user_id: str, change: dict[str, Any]) -> dict[str, Any]:
+    """`change` sealed for `user_id` as the server would seal it: what `undo_change` still
+    checks of a result that is TaskPilot's (a test can make one; a model cannot)."""
+    return ChangeSeal(runtime.settings.signing_secret).sealed(change, user_id)
+
+
+NOT_A_CHANGE = "That is not a change TaskPilot made"
 
 
 async def rows(runtime: Runtime, user_id: str) -> list[Task]:
@@ -78,8 +89,10 @@ async def test_a_delete_is_undone_with_the_tasks_number_and_fields(runtime: Runt
         assert refused and said.endswith("Task 1 is back already.")
         forged = {**deleted, "created_at": "2020-01-01T00:00:00+00:00"}
         refused, said = await undo(session, forged)
+        assert refused and NOT_A_CHANGE in said
+        refused, said = await undo(session, resealed(runtime, user, forged))
         assert refused and "another task has that number now" in said
-        refused, said = await undo(session, {**deleted, "task_id": 9})
+        refused, said = await undo(session, resealed(runtime, user, {**deleted, "task_id": 9}))
         assert refused and "You never had a task 9" in said
         added = await call(session, "add_task", {"title": "Next"})
         assert added["task_id"] == 3  # the counter is untouched
@@ -107,6 +120,9 @@ async def test_an_update_is_put_back_only_while_the_task_has_what_it_set(
         assert (await rows(runtime, user))[0].priority == "low"
 
         refused, said = await undo(session, {**again, "before": {"owner": "x"}})
+        assert refused and NOT_A_CHANGE in said
+        forged = resealed(runtime, user, {**again, "before": {"owner": "x"}})
+        refused, said = await undo(session, forged)
         assert refused and "can't be put back: owner" in said
         refused, said = await undo(session, {"task_id": "one", "status": "updated"})
         assert refused and "not a change TaskPilot made" in said
@@ -156,11 +172,15 @@ async def test_another_persons_task_is_never_reached(runtime: Runtime) -> None:
         added = await call(session, "add_task", {"title": "Ada's secret"})
         done = await call(session, "complete_task", {"task_id": 1})
     async with in_process(runtime, eve) as session:
-        for change in (added, done):
-            refused, said = await undo(session, change)
-            assert refused and "Task 1 isn't in your list" in said
         deleted = {**added, "status": "deleted"}
-        refused, said = await undo(session, deleted)  # Eve never had a task 1
+        for change in (added, done, deleted):  # sealed for Ada, not for Eve
+            refused, said = await undo(session, change)
+            assert refused and NOT_A_CHANGE in said
+        # Even sealed for Eve, they reach only Eve's tasks.
+        for change in (added, done):
+            refused, said = await undo(session, resealed(runtime, eve, change))
+            assert refused and "Task 1 isn't in your list" in said
+        refused, said = await undo(session, resealed(runtime, eve, deleted))
         assert refused and "You never had a task 1" in said
     assert [(task.title, task.completed) for task in await rows(runtime, ada)] == [
         ("Ada's secret", True)
@@ -181,3 +201,42 @@ async def test_two_undos_of_one_change_at_once_reverse_it_once(runtime: Runtime)
         assert sorted(refused for refused, _ in outcomes) == [False, True], outcomes
     tasks = await rows(runtime, user)
     assert [(task.number, task.title) for task in tasks] == [(1, "Buy milk"), (2, "Call mom")]
+
+
+async def test_only_a_change_a_tool_returned_can_be_undone(runtime: Runtime) -> None:
+    """A task as `list_tasks` shows it, relabelled as an add, was taken for one: undoing it
+    deleted the task, a delete the person was never asked to approve. Only a change's
+    result, sealed by the tool for this person and unaltered, is undone."""
+    user = await make_user(runtime, "ada@example.com")
+    async with in_process(runtime, user) as session:
+        added = await call(session, "add_task", {"title": "Pay rent"})
+        await call(session, "update_task", {"task_id": 1, "priority": "high"})
+        listed = (await call(session, "list_tasks", {}))["tasks"][0]
+        assert "seal" not in listed
+        for forged in (
+            {**listed, "status": "created"},
+            {**listed, "status": "created", "seal": added["seal"]},
+            {**added, "updated_at": listed["updated_at"]},
+            {**added, "seal": added["seal"].upper()},
+        ):
+            refused, said = await undo(session, forged)
+            assert refused and NOT_A_CHANGE in said, forged
+        assert [task.title for task in await rows(runtime, user)] == ["Pay rent"]
+        # The result as returned, give or take keys at their defaults, still works.
+        await call(session, "update_task", {"task_id": 1, "priority": "medium"})
+        renamed = await call(session, "update_task", {"task_id": 1, "title": "Pay the rent"})
+        trimmed = {k: v for k, v in renamed.items() if k not in ("description", "tags")}
+        refused, said = await undo(session, trimmed)
+        assert not refused, said
+        assert [task.title for task in await rows(runtime, user)] == ["Pay rent"]
+
+
+async def test_a_card_stored_before_changes_were_sealed_offers_no_undo(runtime: Runtime) -> None:
+    """A reply stored before results carried a seal: its card has no Undo (the tool would
+    refuse it as not TaskPilot's), while the same change sealed has one."""
+    user = await make_user(runtime, "ada@example.com")
+    async with in_process(runtime, user) as session:
+        added = await call(session, "add_task", {"title": "Buy milk"})
+    unsealed = {k: v for k, v in added.items() if k != "seal"}
+    assert can_undo(ToolCall(name="add_task", result=added))
+    assert not can_undo(ToolCall(name="add_task", result=unsealed))

@@ -185,6 +185,20 @@ async def test_no_query_text_is_a_syntax_error(runtime: Runtime) -> None:
     assert await search(db, ada, "NEAR(ferns water)") == []  # "near" is a word like any
 
 
+async def test_words_are_found_with_or_without_their_accents(runtime: Runtime) -> None:
+    """ "zoe" finds "Zoë" and "cafe" finds "Café", and the other way round, on both databases
+    (PostgreSQL found only the spelling as written: its `simple` words kept their accents)."""
+    db = runtime.db
+    ada = await new_user(db, "ada@example.com")
+    plans = await chat(db, ada, "Crème brûlée", "meet at the Café near Zoë's")
+    plain = await chat(db, ada, "Creme", "ask zoe about the cafe")
+    for query in ("zoe", "Zoë", "ZOË cafe", "café", "CAFE", "crème", "creme"):
+        assert {h.conversation.id for h in await search(db, ada, query)} == {plans, plain}, query
+    [hit] = await search(db, ada, "creme brulee")
+    assert hit.conversation.id == plans
+    assert marked(hit.title) == ["Crème", "brûlée"]
+
+
 async def test_deleted_conversations_vanish_and_renamed_ones_are_found_by_their_new_title(
     runtime: Runtime,
 ) -> None:

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from taskpilot.api.deps import ClientAddress, CountedRequest, PathUser, RuntimeDep, SessionDep
-from taskpilot.api.routes.tasks import IsoDate
 from taskpilot.api.schemas import CalendarFeedOut, ErrorOut
+from taskpilot.api.task_filters import TaskFilters
 from taskpilot.core.origins import own_origin
-from taskpilot.data.models import Priority
 from taskpilot.services.export import (
     CSV_FILENAME,
     CalendarFeeds,
@@ -20,7 +19,6 @@ from taskpilot.services.export import (
     feed_path,
     tasks_csv,
 )
-from taskpilot.services.tasks import SortOrder, StatusFilter, TaskQuery
 
 router = APIRouter(tags=["export"])
 
@@ -40,32 +38,18 @@ _SIGNED_IN: dict[int | str, dict[str, Any]] = {
     responses={
         200: {"content": {"text/csv": {}}, "description": "Your tasks as a CSV file."},
         **_SIGNED_IN,
+        422: {"model": ErrorOut},
     },
 )
 async def export_tasks_csv(
     user: PathUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    status: StatusFilter = StatusFilter.ALL,
-    priority: Priority | None = None,
-    tag: Annotated[str | None, Query(max_length=30)] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: IsoDate | None = None,
-    due_after: IsoDate | None = None,
-    sort: SortOrder = SortOrder.CREATED,
+    query: TaskFilters,
 ) -> Response:
     """Your tasks as CSV (UTF-8 with a byte-order mark, for Excel): number, title, status,
     priority, due date, tags, description, created, completed (times in your time zone).
     The filters are `GET /api/{user_id}/tasks`'s; every matching task is included."""
-    query = TaskQuery(
-        status=status,
-        priority=priority,
-        tag=tag,
-        text=search,
-        due_before=due_before,
-        due_after=due_after,
-        sort=sort,
-    )
     zone = user.timezone or runtime.settings.timezone
     body = await tasks_csv(session, user.id, query, zone)
     return Response(
