@@ -56,9 +56,15 @@ class TaskRef(BaseModel):
     task_id: int = Field(ge=1, le=MAX_NUMBER, strict=True)
 
 
+class Occurrence(TaskRef):
+    """Done on a repeating task also names the date it completes (YYYY-MM-DD)."""
+
+    due_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
 class CompleteTask(BaseModel):
     type: Literal["task.complete"]
-    payload: TaskRef
+    payload: Occurrence
 
 
 class ReopenTask(BaseModel):
@@ -128,6 +134,8 @@ async def perform(
         return SyncCustomActionResponse(updated_item=sender)
     tool, extra = _TOOL_CALLS[parsed.type]
     try:
+        if isinstance(parsed, CompleteTask) and parsed.payload.due_date is not None:
+            extra = {**extra, "due_date": parsed.payload.due_date}
         await mcp.change(context.user_id, tool, {"task_id": number, **extra})
     except ToolRefused as exc:
         # Most often the task changed elsewhere (deleted from the panel): the widget, read

@@ -58,7 +58,9 @@ from taskpilot.mcp.tools import ToolName, canonical_name
 from taskpilot.services.public import TaskOut, TaskResult
 from taskpilot.services.turns import MOVED_ON
 
-# The widget actions (`actions.py` handles them); each payload is `{"task_id": <number>}`.
+# The widget actions (`actions.py` handles them); each payload is `{"task_id": <number>}`,
+# and a repeating task's Done also names the date it completes (`due_date`), so that two
+# presses (two tabs, a double click) complete one occurrence once, as the task panel does.
 COMPLETE = "task.complete"
 REOPEN = "task.reopen"
 DELETE = "task.delete"
@@ -312,7 +314,8 @@ def _row(shown: TaskOut, now: TaskOut | None, buttons: bool = True) -> Row:
 
 
 def _buttons(task: TaskOut) -> list[WidgetComponent]:
-    payload = {"task_id": task.task_id}
+    payload: dict[str, Any] = {"task_id": task.task_id}
+    occurrence = {"due_date": task.due_date} if task.repeat and task.due_date else {}
     toggle = (
         Button(
             label="Reopen",
@@ -328,7 +331,7 @@ def _buttons(task: TaskOut) -> list[WidgetComponent]:
             size="sm",
             variant="outline",
             color="success",
-            onClickAction=_action(COMPLETE, payload),
+            onClickAction=_action(COMPLETE, {**payload, **occurrence}),
         )
     )
     delete = Button(

@@ -5,6 +5,7 @@ PostgreSQL), with the offline model and with the OpenAI stand-in."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -359,6 +360,42 @@ async def test_two_presses_at_once_on_one_task_leave_it_consistent(
     [shown] = [item["widget"] for item in page["data"] if item["id"] == card]
     expected = DONE if after else []  # a deleted task keeps its place, without buttons
     assert rows(shown)[0]["buttons"] == expected
+
+
+async def test_two_presses_of_done_on_a_repeating_task_complete_one_occurrence(
+    ada: Person, offline_client: httpx.AsyncClient
+) -> None:
+    """A repeating task's Done names the date it completes, as the task panel's does: two
+    presses at once (two tabs, a double click) move the task one step, not two."""
+    ck, me = ada
+    thread_id = thread_id_of(await ck.create("add water the ferns every monday"))
+    card = f"widget_{await first_turn(ck, thread_id)}"
+    before = (await offline_client.get(f"/api/{me['id']}/tasks", headers=me["headers"])).json()
+    [task] = before["tasks"]
+    assert task["repeat"] and task["due_date"]
+    payload = {"task_id": 1, "due_date": task["due_date"]}
+    [shown] = [item["widget"] for item in (await ck.items(thread_id))["data"] if item["id"] == card]
+    assert payload in [
+        button["onClickAction"]["payload"]
+        for row in shown["children"]
+        for button in (row["children"][0] if shown["type"] == "ListView" else row)["children"]
+        if isinstance(button, dict) and button.get("type") == "Button"
+    ]
+    for _ in range(3):  # three rounds: each moves the task one week on
+        due = payload["due_date"]
+        answers = await asyncio.gather(
+            *(ck.send(action(thread_id, card, "task.complete", payload)) for _ in range(2))
+        )
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        [after] = (
+            await offline_client.get(f"/api/{me['id']}/tasks", headers=me["headers"])
+        ).json()["tasks"]
+        assert not after["completed"]
+        moved = date.fromisoformat(after["due_date"]) - date.fromisoformat(str(due))
+        assert moved == timedelta(days=7)
+        payload = {"task_id": 1, "due_date": after["due_date"]}
+    bad = await ck.send(action(thread_id, card, "task.complete", {"task_id": 1, "due_date": "x"}))
+    assert bad.status_code == 400
 
 
 # --- with a real model kind ---------------------------------------------------------------------
