@@ -398,6 +398,20 @@ class TurnStore:
             return None
         return Message(id=reply_id, **values)
 
+    async def put_back(self, claim: Claim) -> bool:
+        """A decision taken up (`claim_paused`) that will not run — its worker shuts down, its
+        client left first: the turn waits for the person again, its paused run and waiting
+        calls as they were (taking it up changed only these). False when the attempt no
+        longer held the turn."""
+        result = await self.session.execute(
+            sa.update(_messages)
+            .where(_HELD)
+            .values(status=TurnStatus.AWAITING.value, lease_until=None),
+            _claimed(claim),
+        )
+        await self.session.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
     async def fail(self, claim: Claim, reason: str, tool_calls: list[ToolCall]) -> bool:
         """Mark the question failed (it is kept; no reply is stored), keeping the tool calls
         that did change data; False when the attempt no longer held the turn."""

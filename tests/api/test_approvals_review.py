@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
+from taskpilot.agent.engine.turn_engine import NOT_DECIDED
 from taskpilot.data.models import Message
 from taskpilot.runtime import Runtime
 from taskpilot.services.turns import MOVED_ON_REPLY
@@ -70,13 +71,15 @@ async def test_a_decision_whose_worker_is_lost_is_asked_again_when_the_question_
     no_call_waits_outside_a_paused_question(messages)
 
 
-async def test_a_decision_refused_by_a_shutdown_keeps_the_turns_earlier_calls(
+async def test_a_decision_refused_by_a_shutdown_leaves_the_change_waiting(
     database_url: str, running: Any, standin: OpenAIStandIn
 ) -> None:
-    """The worker starts shutting down between taking a decision and running it: the turn is
-    failed (SHUT_DOWN), but what it did before the pause (an add) stays on its record, so a
-    retry shows the model the add and does not repeat it."""
-    runtime = await running(Runtime(provider_settings(database_url, "openai", standin)))
+    """The worker starts shutting down between taking a decision and running it: nothing
+    has run since the pause, so the turn waits for the person again — its paused run, what
+    it did before the pause (an add) and the waiting delete as they were — and another
+    worker takes the decision."""
+    settings = provider_settings(database_url, "openai", standin)
+    runtime = await running(Runtime(settings))
     async with api_client(runtime) as http:
         ada = await Person.sign_up(http)
         standin.script(tool_call("add_task", {"title": "Buy milk"}), reply("Added Buy milk."))
@@ -94,12 +97,24 @@ async def test_a_decision_refused_by_a_shutdown_keeps_the_turns_earlier_calls(
         running_turn = runtime.turns.start(turn)
         events = [event async for event in running_turn.events()]
         assert events[-1].type == "error" and events[-1].code == "shutting_down"
+        assert events[-1].message == NOT_DECIDED
         question = (await ada.messages())[-1]
-    assert question["status"] == "failed"
-    assert [c["call_id"] for c in question["tool_calls"]] == ["call_add"]
+    assert question["status"] == "awaiting"
+    assert [(c["call_id"], c["approval"]) for c in question["tool_calls"]] == [
+        ("call_add", None),
+        ("call_del", "pending"),
+    ]
     assert question["tool_calls"][0]["result"]["title"] == "Call mom"
-    assert pending["call_id"] == "call_del"
     assert await stored_tasks(runtime, ada.id) == {1: "Buy milk", 2: "Call mom"}
+
+    other = await running(Runtime(settings))  # another worker on the same database
+    async with api_client(other) as http:
+        ada.http = http
+        standin.script(reply("Added Call mom and deleted Buy milk."))
+        decided = await ada.decided(pending["decide"], approve=True)
+        assert decided["response"] == "Added Call mom and deleted Buy milk."
+        assert alternates(await ada.messages())
+    assert await stored_tasks(other, ada.id) == {2: "Call mom"}
 
 
 async def later(seconds: float, request: Awaitable[httpx.Response]) -> httpx.Response:

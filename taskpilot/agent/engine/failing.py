@@ -52,6 +52,15 @@ class TurnFailer:
         self._failing.add(later)
         later.add_done_callback(self._failing.discard)
 
+    async def put_back(self, user_id: str, claim: Claim) -> bool:
+        """A decision that will not run: its turn waits for the person again (True), or,
+        with the database away or the turn taken by another attempt, does not (False)."""
+        try:
+            async with self.db.session() as session:
+                return await TurnStore(session, user_id, self.lease).put_back(claim)
+        except DatabaseUnavailable:
+            return False
+
     def give_up(self) -> None:
         """Stop trying to write down the failures still waiting for the database."""
         for pending in list(self._failing):

@@ -37,6 +37,8 @@ from taskpilot.services.users import TimeZones
 logger = logging.getLogger("taskpilot.agent")
 
 SHUT_DOWN = "The server restarted before the reply finished. Retry it."
+# A decision taken up but not run (the worker shut down, its client left): the change waits.
+NOT_DECIDED = "The server restarted before your decision was taken; the change still waits for it."
 # After the grace period, how long stopped turns get to write down that they failed.
 STOP_WRITE_SECONDS = 5.0
 
@@ -191,11 +193,11 @@ class TurnEngine:
 
     async def abandon(self, turn: PreparedTurn, reason: str = STOPPED) -> None:
         """A prepared turn that will not run (its client left first): mark it failed, so its
-        question is kept and can be retried."""
+        question is kept and can be retried (a decision's turn waits for one again)."""
         try:
             if turn.claim is not None:
                 metrics.turn_ended(TurnOutcome.STOPPED, ErrorCode.TURN_STOPPED)
-                await self._failer.fail(turn.user_id, turn.claim, reason, turn.calls_made())
+                await self._not_run(turn, reason)
         finally:
             if turn.slot is not None:
                 await turn.slot.release()
@@ -229,20 +231,28 @@ class TurnEngine:
                 await asyncio.shield(turn.slot.release())
 
     async def _refuse(self, running: RunningTurn) -> None:
-        """A prepared turn that will not run: its question failed with the stop reason."""
+        """A prepared turn that will not run: its question failed with the stop reason, or,
+        for a decision, waiting for one again."""
         turn = running.turn
         metrics.turn_ended(TurnOutcome.STOPPED, running.stop_code)
-        if turn.claim is not None:
-            await self._failer.fail(
-                turn.user_id, turn.claim, running.stop_reason, turn.calls_made()
-            )
+        waits = turn.claim is not None and await self._not_run(turn, running.stop_reason)
         running.emit(
             TurnError(
                 code=running.stop_code,
-                message=running.stop_reason,
+                message=NOT_DECIDED if waits else running.stop_reason,
                 conversation_id=turn.conversation_id,
             )
         )
+
+    async def _not_run(self, turn: PreparedTurn, reason: str) -> bool:
+        """Close a claimed turn that did not run: a decision's goes back to waiting for the
+        person (True), nothing having run since the pause; any other is failed with
+        `reason`, keeping the calls it had made."""
+        assert turn.claim is not None
+        if turn.decision is not None and await self._failer.put_back(turn.user_id, turn.claim):
+            return True
+        await self._failer.fail(turn.user_id, turn.claim, reason, turn.calls_made())
+        return False
 
     @property
     def accepting(self) -> bool:
