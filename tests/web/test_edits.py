@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from agents.testing import assistant_message
 
 from taskpilot.agent.engine.preparing import EDIT_MOVED_ON, EDIT_REPLACED, EDIT_WHILE_BUSY
+from taskpilot.core.errors import TaskPilotError
+from taskpilot.services.conversations import ConversationStore
 from taskpilot.web.states.edits import EDITOR_ID, EditState
 from taskpilot.web.states.turn_stream import STREAMING
 from tests.support.web_states import Page, call
@@ -139,3 +142,55 @@ async def test_a_refused_edit_puts_the_conversation_back_and_says_why(tab: Page)
     assert tab.chat.messages == shown
     assert tab.chat.live_error == EDIT_WHILE_BUSY
     await engine.abandon(held)
+
+
+async def test_retry_after_a_failed_edit_runs_that_version_again(tab: Page) -> None:
+    """An edit whose answer failed is retried as that version — not sent as a new message —
+    whether Retry is pressed at once or after a reload."""
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await said(tab, "remember milk", "Noted: milk.")
+    question = tab.chat.messages[0]
+    tab.model.extend([RuntimeError("boom")])
+    await edited(tab, question.key, "remember bread", None)
+    assert tab.chat.live_status == "error"
+
+    tab.model.extend([RuntimeError("boom again")])
+    spec = await call(tab.chat, "retry")
+    await call(tab.chat, "run_retry", *[value._var_value for _, value in spec.args])
+    assert tab.chat.live_status == "error"
+
+    tab.visit(f"/c/{tab.chat.current_id}")  # a reload: the failed version, with Retry
+    await call(tab.chat, "load_page")
+    failed = tab.chat.messages[-1]
+    assert failed.failed and tab.chat.retry_key == failed.key
+    tab.model.extend([[assistant_message("Noted: bread.")]])
+    spec = await call(tab.chat, "retry")
+    await call(tab.chat, "run_retry", *[value._var_value for _, value in spec.args])
+    assert contents(tab) == ["remember bread", "Noted: bread."]
+    assert (tab.chat.messages[0].version, tab.chat.messages[0].versions) == (2, 2)
+    async with tab.runtime.db.session() as session:
+        stored = await ConversationStore(session, user_id).messages(tab.chat.current_id)
+    assert [m.content for m in stored] == ["remember bread", "Noted: bread."]
+
+
+async def test_retry_after_a_refused_edit_makes_the_edit_again(tab: Page) -> None:
+    """An edit refused before anything was stored (here the person's limit of turns at
+    once, held by other tabs) is made again by Retry."""
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await said(tab, "remember milk", "Noted: milk.")
+    shown = list(tab.chat.messages)
+    held = []
+    with pytest.raises(TaskPilotError):
+        while True:
+            held.append(await tab.runtime.turns.admit(user_id))
+    await edited(tab, shown[0].key, "remember bread", None)
+    assert tab.chat.live_status == "error" and tab.chat.messages == shown
+    for slot in held:
+        await slot.release()
+
+    tab.model.extend([[assistant_message("Noted: bread.")]])
+    spec = await call(tab.chat, "retry")
+    await call(tab.chat, "run_edit", *[value._var_value for _, value in spec.args])
+    assert contents(tab) == ["remember bread", "Noted: bread."]

@@ -56,9 +56,12 @@ class ChatState(TurnStream, AuthState):
     load_error: rx.Field[str] = rx.field("")
     model_note: rx.Field[str] = rx.field(describe_model(get_settings()))
     max_chars: rx.Field[int] = rx.field(get_settings().max_message_chars)
-    # The last question sent, run again by Retry after an error or a stop.
+    # The last question sent, run again by Retry after an error or a stop (an edit has no
+    # client id: its stored version runs again by id, or the edit of `_retry_edit_of` is
+    # made again if it was refused).
     _retry_text: str = ""
     _retry_client_id: str = ""
+    _retry_edit_of: int = 0
 
     @rx.var
     def retry_key(self) -> str:
@@ -158,13 +161,36 @@ class ChatState(TurnStream, AuthState):
         if self.streaming:
             return None
         if self.live_status and self._retry_text:
-            return await self._begin(self._retry_text, self._retry_client_id)
+            if self._retry_client_id:
+                return await self._begin(self._retry_text, self._retry_client_id)
+            return self._retry_edit()
         failed = failed_last_turn(self.messages)
         if failed is None:
             return None
         self.messages = [*self.messages[:-1], dataclasses.replace(failed, failed=False, error="")]
+        if not failed.client_message_id and failed.id > 0:  # an edit's version: by its id
+            return self._rerun(failed.id)
         # A message stored without a client id cannot be resumed; it is sent again instead.
         return await self._begin(failed.content, failed.client_message_id or None)
+
+    def _retry_edit(self) -> Any:
+        """Retry after an edit ended in an error: its version, if it was stored, runs again
+        (it is the conversation's last question); if the edit was refused before, it is
+        made again."""
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last.role == "user" and last.id > 0 and not last.replaced:
+            return self._rerun(last.id)
+        index = next((i for i, m in enumerate(self.messages) if m.id == self._retry_edit_of), None)
+        if index is None or self._retry_edit_of <= 0:
+            return None
+        return self.begin_edit(index, self._retry_text)
+
+    def _rerun(self, message_id: int) -> Any:
+        """Run the stored question `message_id`, the conversation's last, again."""
+        self._detach()
+        self._active_turn = uuid.uuid4().hex
+        self.live_status = STREAMING
+        return ChatState.run_retry(self._active_turn, self.current_id, message_id)  # type: ignore[misc]
 
     async def _begin(self, raw: str, retry_client_id: str | None = None) -> Any:
         if self.streaming:
@@ -189,6 +215,7 @@ class ChatState(TurnStream, AuthState):
         self._detach()
         self._active_turn = uuid.uuid4().hex
         self._retry_text, self._retry_client_id = text, client_message_id
+        self._retry_edit_of = 0
         self.live_status = STREAMING
         return ChatState.run_turn(self._active_turn, text, client_message_id, self.current_id)  # type: ignore[misc]
 
@@ -208,6 +235,7 @@ class ChatState(TurnStream, AuthState):
         self._before_edit = before
         self._active_turn = uuid.uuid4().hex
         self._retry_text, self._retry_client_id = text, ""
+        self._retry_edit_of = question.id
         self.live_status = STREAMING
         return ChatState.run_edit(  # type: ignore[misc]
             self._active_turn, self.current_id, question.id, text, self._newest_seen

@@ -166,6 +166,19 @@ class TurnStream(AuthState, mixin=True):
             yield follow_up
 
     @rx.event(background=True)
+    async def run_retry(
+        self, turn_key: str, conversation_id: str, message_id: int
+    ) -> AsyncIterator[Any]:
+        """Run the stored question `message_id` (an edit's version, which has no client id to
+        be resumed by) again, as `run_turn` runs a question."""
+
+        def prepare(user_id: str) -> Awaitable[PreparedTurn]:
+            return get_runtime().turns.prepare_retry(user_id, conversation_id, message_id)
+
+        async for follow_up in self._stream(turn_key, conversation_id, prepare):
+            yield follow_up
+
+    @rx.event(background=True)
     async def run_edit(
         self, turn_key: str, conversation_id: str, message_id: int, text: str, seen: int = 0
     ) -> AsyncIterator[Any]:
