@@ -112,6 +112,33 @@ async def test_a_feed_url_serves_the_calendar_until_replaced_or_revoked(
     assert again.status_code == 204
 
 
+async def test_a_feed_unchanged_since_the_last_fetch_is_a_304_without_a_body(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Calendar apps poll: a fetch sending back the `ETag` it got is answered 304 with no
+    body while the tasks are the same, and 200 with the new feed once one changed. The
+    answers are `private`: no shared cache keeps what the secret opens."""
+    ada = await sign_up(client, "ada@example.com")
+    await add_tasks(runtime, ada["id"], "Dentist", due=date(2026, 12, 9))
+    url = feed_path(
+        (await client.post(f"/api/{ada['id']}/calendar-feed", headers=ada["headers"])).json()["url"]
+    )
+    first = await client.get(url)
+    tag = first.headers["etag"]
+    assert first.status_code == 200 and tag.startswith('"') and tag.endswith('"')
+    assert first.headers["cache-control"] == "private, no-cache"
+    for sent in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        same = await client.get(url, headers={"If-None-Match": sent})
+        assert same.status_code == 304, sent
+        assert same.content == b"" and same.headers["etag"] == tag
+    assert (await client.get(url, headers={"If-None-Match": '"other"'})).status_code == 200
+
+    await add_tasks(runtime, ada["id"], "Plumber", due=date(2026, 12, 10))
+    changed = await client.get(url, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    assert [e.text("SUMMARY") for e in parse(changed.content).children] == ["Dentist", "Plumber"]
+
+
 async def test_no_one_else_can_make_revoke_or_read_through_your_feed(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 
 from taskpilot.api.deps import ClientAddress, CountedRequest, PathUser, RuntimeDep, SessionDep
 from taskpilot.api.schemas import CalendarFeedOut, ErrorOut
@@ -93,22 +94,42 @@ async def revoke_calendar_feed(user: PathUser, session: SessionDep) -> None:
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {}}, "description": "The feed (iCalendar)."},
+        304: {"description": "Unchanged since the copy whose `ETag` was sent (`If-None-Match`)."},
         404: {"model": ErrorOut, "description": "No feed has this secret."},
         429: {"model": ErrorOut},
     },
 )
 async def calendar_feed(
-    secret: str, session: SessionDep, runtime: RuntimeDep, client: ClientAddress
+    secret: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientAddress,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Your tasks with due dates as all-day events, for calendar apps (no sign-in: the
-    secret in the URL is the credential). A done task's title starts with "✓ "."""
+    secret in the URL is the credential). A done task's title starts with "✓ ".
+
+    Calendar apps fetch a feed every few minutes to hours: each answer carries an `ETag`
+    (the body's hash; the feed is the same bytes while the tasks are), and a fetch that
+    sends it back in `If-None-Match` gets 304 and no body while nothing changed. `private`:
+    no shared cache may keep a copy of what the secret opens."""
     await runtime.limits.calendar_feed(client)  # before the secret is looked at
     user_id = await feed_owner(session, secret)
     if user_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NO_FEED)
     body = await feed_calendar(session, user_id)
+    tag = f'"{hashlib.sha256(body.encode()).hexdigest()[:32]}"'
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and _tags(if_none_match) & {tag, "*"}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'inline; filename="taskpilot.ics"'},
+        headers={**headers, "Content-Disposition": 'inline; filename="taskpilot.ics"'},
     )
+
+
+def _tags(if_none_match: str) -> set[str]:
+    """The entity tags an `If-None-Match` header names (weak ones compare as strong: RFC
+    9110 uses weak comparison for it); `*` names any."""
+    return {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
