@@ -1,12 +1,14 @@
 """The live feed: what happens to a person's data, told to every page of theirs that is open.
 
-Two kinds of news travel on it, each on the person's own channel only (`taskpilot:live:<user
+Three kinds of news travel on it, each on the person's own channel only (`taskpilot:live:<user
 id>`), so a page never hears of anyone else's data:
 
 - a turn's events (`{"kind": "turn", ...}`, built by the turn engine), so a turn started in one
   tab streams in every other tab showing that conversation;
 - `tasks_changed`, after any task-changing MCP tool call (the agent's, the task panel's, a
-  ChatKit widget's, an outside MCP client's), so every open task panel reads the list again.
+  ChatKit widget's, an outside MCP client's), so every open task panel reads the list again;
+- `stop` (`stop_request`), Stop pressed in a tab that follows a turn another tab started: the
+  worker running that turn, wherever it is, listens for it while the turn runs.
 
 `MemoryFeed` serves one process (asyncio queues); `RedisFeed` serves every worker on every
 machine through Redis pub/sub when `REFLEX_REDIS_URL` is set. Both are best-effort: news is not
@@ -52,12 +54,18 @@ UNREACHABLE_WARNING_SECONDS = 60
 
 Message: TypeAlias = dict[str, Any]
 TASKS_CHANGED: Message = {"kind": "tasks_changed"}
+STOP = "stop"
 # Some news may have been missed: read the database again.
 LOST: Message = {"kind": "lost"}
 
 
 def channel(user_id: str) -> str:
     return f"{CHANNEL}{user_id}"
+
+
+def stop_request(conversation_id: str) -> Message:
+    """Stop the turn running in this conversation of the person's (there is one at most)."""
+    return {"kind": STOP, "conversation_id": conversation_id}
 
 
 class Subscription(Protocol):

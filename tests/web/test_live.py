@@ -141,15 +141,13 @@ async def test_a_turn_started_in_one_tab_streams_into_the_other_then_shows_the_s
     turn = asyncio.create_task(send(tab, "add buy milk"))
 
     # Mid-turn, the other tab shows the question, the tool card and the changed task panel,
-    # and waits: its composer is disabled and there is no Stop for a turn it did not start.
+    # and waits: its composer is disabled (its Stop is tested below).
     chat = other.chat
     await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
     assert chat.watching and chat.streaming and chat.live_status == "streaming"
     assert [m.content for m in chat.messages] == ["hello", "Hi.", "add buy milk"]
     assert chat.live_tools[0].name == "add_task"
     await until(lambda: [t.title for t in other.tasks.tasks] == ["Buy milk"], "panel")
-    await call(chat, "stop")
-    assert not chat.stopping
     assert await call(chat, "send", {"message": "meanwhile"}) is None
 
     gate.set()
@@ -370,3 +368,40 @@ async def test_a_watcher_leaves_its_own_turns_news_without_taking_the_page_state
     await asyncio.sleep(0.3)
     assert taken == 0
     monkeypatch.setattr(live, "STATE_CHECK_SECONDS", 0.1)  # so that the test can end it
+
+
+async def test_stop_in_a_tab_following_a_turn_stops_it_where_it_runs(
+    tab: Page,
+    another_tab: Callable[[], Page],
+    watchers: Watchers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stop pressed in a tab that follows another tab's reply reaches the worker running it
+    (on the live feed): the turn stops there, as it would with that tab's own Stop, and
+    both tabs show it stopped. Another conversation's turn is not touched."""
+    await tab.sign_up()
+    tab.model.extend([[assistant_message("Hi.")]])
+    await send(tab, "hello")
+    other = await second_tab(tab, another_tab, f"/c/{tab.chat.current_id}")
+    await watchers.start(other)
+    gate = gate_second_model_call(tab, monkeypatch)
+    tab.model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
+            [assistant_message("never said")],
+        ]
+    )
+    turn = asyncio.create_task(send(tab, "add buy milk"))
+    chat = other.chat
+    await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
+    assert chat.watching
+
+    await call(chat, "stop")
+    assert chat.stopping
+    await asyncio.wait_for(turn, 10)  # stopped where it ran: the gate never opened
+    assert tab.chat.live_status == "stopped"
+    await until(lambda: not chat.watching, "the stop arrived here too")
+    question = chat.messages[-1]
+    assert question.content == "add buy milk" and question.failed
+    assert [t.title for t in other.tasks.tasks] == ["Buy milk"]  # what ran stays done
+    gate.set()

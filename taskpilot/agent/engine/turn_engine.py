@@ -30,7 +30,7 @@ from taskpilot.core.db import Database
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.limits import Limits
 from taskpilot.core.limits.turns import TurnSlot
-from taskpilot.core.live import LiveFeed, MemoryFeed
+from taskpilot.core.live import LiveFeed, MemoryFeed, stop_request
 from taskpilot.core.metrics import TurnOutcome
 from taskpilot.services.users import TimeZones
 
@@ -39,6 +39,8 @@ logger = logging.getLogger("taskpilot.agent")
 SHUT_DOWN = "The server restarted before the reply finished. Retry it."
 # A decision taken up but not run (the worker shut down, its client left): the change waits.
 NOT_DECIDED = "The server restarted before your decision was taken; the change still waits for it."
+# How often a turn's Stop listener looks at whether its turn has ended.
+STOP_LISTEN_SECONDS = 1.0
 # After the grace period, how long stopped turns get to write down that they failed.
 STOP_WRITE_SECONDS = 5.0
 
@@ -69,6 +71,8 @@ class TurnEngine:
             settings, db, model, mcp, self.lease, self.zones, self._failer.fail
         )
         self._running: set[RunningTurn] = set()
+        # Each running turn's listener for Stop pressed in another tab (`_stoppable`).
+        self._listening: set[asyncio.Task[None]] = set()
         self._closing = False
 
     async def admit(self, user_id: str) -> TurnSlot:
@@ -188,8 +192,27 @@ class TurnEngine:
         running = RunningTurn(turn, tell)
         running.task = asyncio.create_task(self._life(running), name=f"turn-{turn.message_id}")
         self._running.add(running)
+        stoppable = asyncio.create_task(self._stoppable(running), name="turn-stop-listener")
+        self._listening.add(stoppable)
+        stoppable.add_done_callback(self._listening.discard)
         running.task.add_done_callback(lambda _: self._running.discard(running))
+        running.task.add_done_callback(lambda _: stoppable.cancel())
         return running
+
+    async def _stoppable(self, running: RunningTurn) -> None:
+        """Stop the turn when Stop is pressed in another tab following it (`stop_request` on
+        the person's live feed, from whichever worker serves that tab)."""
+        turn = running.turn
+        try:
+            async with self.live.subscribed(turn.user_id) as news:
+                while not running.ended:
+                    message = await news.next(STOP_LISTEN_SECONDS)
+                    if message is not None and message == stop_request(turn.conversation_id):
+                        logger.info("turn stopped from another tab")
+                        running.stop()
+                        return
+        except Exception:  # the feed is best-effort: Stop in the turn's own tab still works
+            logger.warning("could not listen for Stop from other tabs", exc_info=True)
 
     async def abandon(self, turn: PreparedTurn, reason: str = STOPPED) -> None:
         """A prepared turn that will not run (its client left first): mark it failed, so its

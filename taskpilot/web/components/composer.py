@@ -24,9 +24,9 @@ def _counter() -> rx.Component:
 
 
 def _send_or_stop() -> rx.Component:
-    # A turn another tab started is stopped there: this tab's Send waits, disabled.
+    # Stop while any reply streams here, this tab's or one another tab started.
     return rx.cond(
-        ChatState.streaming & ~ChatState.watching,
+        ChatState.streaming,
         rx.icon_button(
             rx.icon("square", size=14, fill="currentColor"),
             aria_label="Stop",

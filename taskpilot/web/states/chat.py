@@ -20,6 +20,7 @@ import reflex as rx
 from taskpilot.agent.providers import describe_model
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
+from taskpilot.core.live import stop_request
 from taskpilot.data.models import utcnow
 from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import ConversationNotFound, ConversationStore
@@ -242,11 +243,18 @@ class ChatState(TurnStream, AuthState):
         )
 
     @rx.event
-    def stop(self) -> None:
-        """Ask the streaming turn to stop; `run_turn` notices within one event or poll. (A turn
-        another tab started is stopped there.)"""
-        if self.streaming and not self.watching:
-            self.stopping = True
+    async def stop(self) -> None:
+        """Ask the streaming turn to stop; `run_turn` notices within one event or poll. A turn
+        another tab (or the API, ChatKit) started is stopped by the worker running it, told
+        on the person's live feed; its end then arrives here as any news of it does."""
+        if not self.streaming:
+            return
+        if self.watching:
+            identity = await self._identity()
+            if identity is None or not self.current_id:
+                return
+            get_runtime().live.publish(identity.user_id, stop_request(self.current_id))
+        self.stopping = True
 
     @rx.event
     async def decide(self, call_id: str, approve: bool) -> Any:

@@ -379,6 +379,8 @@ class TurnStream(AuthState, mixin=True):
             self._newest_seen = max(self._newest_seen, event.message_id)
             self._detach()
             follow_ups.append(rx.set_focus(COMPOSER_ID))
+        elif isinstance(event, TurnError) and event.code == ErrorCode.TURN_STOPPED:
+            self.live_status, self.stopping, self._active_turn = STOPPED, False, ""  # elsewhere
         elif isinstance(event, TurnError):
             # The agent service words its errors for the person; never an exception's text.
             self._fail_live(self._active_turn, event.message)

@@ -1,6 +1,7 @@
 """Live tabs in Chromium against the production build (Granian workers on Redis): a reply
-started in one tab streams into the person's other tab, and a change made through an MCP client
-(the official one, over /mcp) reaches both task panels — and nothing reaches another person."""
+started in one tab streams into the person's other tab, where Stop stops it; a change made
+through an MCP client (the official one, over /mcp) reaches both task panels — and nothing
+reaches another person."""
 
 from __future__ import annotations
 
@@ -59,12 +60,12 @@ def test_a_reply_streams_into_the_other_tab_and_every_change_reaches_both_panels
     first.send("add buy milk")
 
     # Mid-reply, the other tab shows the question and the tool card, its panel has the task,
-    # and it waits: no Stop there, the composer disabled.
+    # and it waits: its composer disabled, Stop in Send's place (as in the tab it started in).
     second.expect_user_messages(["hello", "add buy milk"])
     expect(second.tool_cards.last).to_have_attribute("data-state", "done")
     expect(second.page.locator('[data-streaming="true"]')).to_have_count(1)
     expect(second.composer).to_be_disabled()
-    expect(second.stop_button).to_have_count(0)
+    expect(second.stop_button).to_be_visible()
     expect(second.task_item("Buy milk")).to_have_count(1)
     expect(first.stop_button).to_be_visible()
     second.screenshot("live-tab-watching")
@@ -84,4 +85,29 @@ def test_a_reply_streams_into_the_other_tab_and_every_change_reaches_both_panels
     expect(stranger.task_items).to_have_count(0)
     expect(stranger.user_messages).to_have_count(0)
     expect(stranger.conversation_items).to_have_count(0)
+    model.assert_done()
+
+
+def test_stop_in_the_other_tab_stops_the_reply_where_it_runs(
+    open_page: Callable[..., ChatPage],
+    account: Account,
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> None:
+    conversation = seed_conversation(api, account, model, "hello", "Hi.")
+    first = open_page(account).open_chat(f"/c/{conversation}")
+    second = open_page(account).open_chat(f"/c/{conversation}")
+    second.page.wait_for_timeout(1000)  # the tabs' watchers subscribe after the page loads
+
+    model.script_step(reply("A story that is never finished.", delay=2 * SLOW_REPLY_SECONDS))
+    first.send("tell me a long story")
+    expect(second.stop_button).to_be_visible()
+    second.stop_button.click()
+
+    # Stopped where it ran (its worker may be the other one): both tabs say so at once.
+    expect(first.page.get_by_test_id("turn-stopped")).to_contain_text("Stopped")
+    expect(second.stop_button).to_have_count(0)
+    expect(second.composer).to_be_enabled()
+    expect(second.user_messages.last).to_contain_text("tell me a long story")
+    expect(second.page.get_by_text("A story that is never finished.")).to_have_count(0)
     model.assert_done()
