@@ -12,10 +12,15 @@ the word kinds that can hold letters beyond ASCII. The stored `search_vector` co
 again with it (a generated column's expression cannot be altered in place), and their GIN
 indexes with them. Nothing changes on SQLite. The downgrade puts back the `simple` columns and
 leaves the extension, which other schemas of the database may use.
+
+Making the columns again rewrites `messages` and `conversations` under an exclusive lock, and
+builds their GIN indexes, in the migration's transaction: on a large database, run it when
+chat may pause for that long.
 """
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
@@ -42,13 +47,23 @@ def _vectors(config: str) -> list[str]:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
         return
+    op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    # The dictionary named with its schema: the extension may live in one that is not on
+    # the search path (an admin made it there beforehand).
+    schema = bind.execute(
+        sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n"
+            " ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
+        )
+    ).scalar_one()
+    unaccent = f'"{schema}".unaccent'
     for statement in [
-        "CREATE EXTENSION IF NOT EXISTS unaccent",
         f"CREATE TEXT SEARCH CONFIGURATION {CONFIG} (COPY = simple)",
         f"ALTER TEXT SEARCH CONFIGURATION {CONFIG} ALTER MAPPING FOR {_ACCENTED_KINDS}"
-        " WITH unaccent, simple",
+        f" WITH {unaccent}, simple",
         *_vectors(CONFIG),
     ]:
         op.execute(statement)

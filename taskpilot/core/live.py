@@ -172,7 +172,12 @@ class _Listener:
         # Subscriptions waiting for Redis to confirm them, and ones Redis never received.
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._unsent: set[str] = set()
+        # Channels subscribed that no page wants any more (an unsubscribe lost to a reconnect).
+        self._unwanted: set[str] = set()
         self._wanted = asyncio.Event()  # there is a connection to read, or one to make
+        # Until the connection exists, each subscribe would take its own from the pool (and
+        # the listener read only the last): the first one is made once, under this lock.
+        self._connecting = asyncio.Lock()
         self.task = asyncio.create_task(self._listen(), name="live-feed-listener")
 
     async def add(self, name: str) -> Inbox:
@@ -181,18 +186,27 @@ class _Listener:
         reader = Inbox()
         readers = self.readers.setdefault(name, set())
         readers.add(reader)
-        if len(readers) > 1:
-            confirmed = self._confirmed.get(name)  # the first page's subscription may be on its way
+        self._unwanted.discard(name)
+        try:
+            await self._subscribe(name, first=len(readers) == 1)
+        except BaseException:  # cancelled while waiting: the page never got its subscription
+            await self.remove(name, reader)
+            raise
+        return reader
+
+    async def _subscribe(self, name: str, first: bool) -> None:
+        if not first:
+            confirmed = self._confirmed.get(name)  # the first page's may be on its way
         else:
             confirmed = self._confirmed[name] = asyncio.get_running_loop().create_future()
             try:
-                await self.pubsub.subscribe(name)
+                await self._send("SUBSCRIBE", name)
             except Exception as exc:  # the listener subscribes once Redis answers
                 self.warn("live feed: Redis is unreachable", exc)
                 self._confirmed.pop(name, None)
                 self._unsent.add(name)
                 self._wanted.set()
-                return reader
+                return
             self._wanted.set()
         if confirmed is not None:
             try:
@@ -200,7 +214,16 @@ class _Listener:
             except TimeoutError as exc:  # a late confirmation will say LOST
                 self.warn("live feed: Redis is unreachable", exc)
                 self._confirmed.pop(name, None)
-        return reader
+
+    async def _send(self, command: str, *names: str) -> None:
+        """(Un)subscribe on the one connection, made first if there is none yet."""
+        async with self._connecting:
+            if self.pubsub.connection is None:
+                await self.pubsub.connect()
+        if command == "SUBSCRIBE":
+            await self.pubsub.subscribe(*names)
+        else:
+            await self.pubsub.unsubscribe(*names)
 
     async def remove(self, name: str, reader: Inbox) -> None:
         readers = self.readers.get(name, set())
@@ -209,11 +232,14 @@ class _Listener:
             return
         self.readers.pop(name, None)
         self._confirmed.pop(name, None)
-        self._unsent.discard(name)
+        if name in self._unsent:
+            self._unsent.discard(name)
+            return
         try:
-            await self.pubsub.unsubscribe(name)
-        except Exception as exc:  # the connection is gone, and the subscription with it
+            await self._send("UNSUBSCRIBE", name)
+        except Exception as exc:  # the connection is gone; a reconnect may subscribe again
             self.warn("live feed: Redis is unreachable", exc)
+            self._unwanted.add(name)
 
     def _lose(self, names: Iterable[str]) -> None:
         for name in names:
@@ -230,8 +256,13 @@ class _Listener:
             try:
                 if self._unsent:
                     unsent = sorted(self._unsent)
-                    await self.pubsub.subscribe(*unsent)
+                    await self._send("SUBSCRIBE", *unsent)
                     self._unsent.difference_update(unsent)
+                if self._unwanted:
+                    unwanted = sorted(self._unwanted - set(self.readers))
+                    self._unwanted.clear()
+                    if unwanted:
+                        await self._send("UNSUBSCRIBE", *unwanted)
                 found = await self.pubsub.get_message(timeout=LISTEN_SECONDS)
             except Exception as exc:  # Redis gone: try again after a while
                 self.warn("live feed: Redis is unreachable", exc)
@@ -245,6 +276,9 @@ class _Listener:
     def _take(self, found: dict[str, Any]) -> None:
         raw = found.get("channel")
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if found.get("type") in ("subscribe", "message") and name not in self.readers:
+            self._unwanted.add(name)  # subscribed again by a reconnect, for nobody
+            return
         if found.get("type") == "subscribe":
             confirmed = self._confirmed.pop(name, None)
             if confirmed is None:  # subscribed again, or late: news may have been missed
@@ -309,7 +343,11 @@ class RedisFeed:
         import redis.asyncio as redis
 
         return redis.Redis.from_url(
-            self.url, socket_connect_timeout=2, socket_timeout=timeout, health_check_interval=30
+            self.url,
+            socket_connect_timeout=2,
+            socket_timeout=timeout,
+            socket_keepalive=True,  # a connection gone silent is noticed (the listener's)
+            health_check_interval=30,
         )
 
     def _publisher(self) -> _Publisher:

@@ -167,3 +167,50 @@ async def test_publishing_what_cannot_be_sent_drops_it_with_a_warning_and_never_
         assert await read(reader, 1) == [{"kind": "tasks_changed"}]
     await feed.close()
     assert [r.getMessage() for r in caplog.records] == ["live feed: some news could not be sent"]
+
+
+@needs_redis
+async def test_pages_opening_at_once_on_a_new_worker_share_its_one_connection() -> None:
+    """After a deploy every open tab reconnects at the same moment: the worker's first
+    connection is made once, and every page subscribed in that rush hears its news."""
+    feed, other = RedisFeed(REDIS_URL), RedisFeed(REDIS_URL)
+    people = [person() for _ in range(20)]
+    heard: dict[str, list[live.Message]] = {}
+    ready, done = asyncio.Event(), asyncio.Event()
+
+    async def page(someone: str) -> None:
+        async with feed.subscribed(someone) as reader:
+            heard[someone] = []
+            if len(heard) == len(people):
+                ready.set()
+            await done.wait()
+            heard[someone] = await read(reader, 1)
+
+    async with redis.Redis.from_url(REDIS_URL) as admin:
+        before = len(await admin.client_list(_type="pubsub"))
+        pages = [asyncio.create_task(page(someone)) for someone in people]
+        await asyncio.wait_for(ready.wait(), 20)
+        assert len(await admin.client_list(_type="pubsub")) == before + 1
+        for number, someone in enumerate(people):
+            other.publish(someone, {"kind": "turn", "n": number})
+        await other.flush()
+        done.set()
+        await asyncio.wait_for(asyncio.gather(*pages), 20)
+    assert [heard[someone] for someone in people] == [
+        [{"kind": "turn", "n": number}] for number in range(len(people))
+    ]
+    await feed.close()
+    await other.close()
+
+
+@needs_redis
+async def test_a_page_that_leaves_while_subscribing_leaves_nothing_behind() -> None:
+    feed, ada = RedisFeed(REDIS_URL), person()
+    async with feed.subscribed(person()):  # the worker's connection exists
+        entering = asyncio.create_task(feed.subscribed(ada).__aenter__())
+        await asyncio.sleep(0)
+        entering.cancel()
+        await asyncio.gather(entering, return_exceptions=True)
+        listener = feed._listeners[asyncio.get_running_loop()]
+        assert live.channel(ada) not in listener.readers
+    await feed.close()

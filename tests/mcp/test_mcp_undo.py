@@ -217,7 +217,8 @@ async def test_only_a_change_a_tool_returned_can_be_undone(runtime: Runtime) -> 
             {**listed, "status": "created"},
             {**listed, "status": "created", "seal": added["seal"]},
             {**added, "updated_at": listed["updated_at"]},
-            {**added, "seal": added["seal"].upper()},
+            {**added, "seal": added["seal"][:-1] + "é"},  # not even ASCII: refused, not a crash
+            {**added, "seal": "ü" * 32},
         ):
             refused, said = await undo(session, forged)
             assert refused and NOT_A_CHANGE in said, forged
@@ -226,6 +227,7 @@ async def test_only_a_change_a_tool_returned_can_be_undone(runtime: Runtime) -> 
         await call(session, "update_task", {"task_id": 1, "priority": "medium"})
         renamed = await call(session, "update_task", {"task_id": 1, "title": "Pay the rent"})
         trimmed = {k: v for k, v in renamed.items() if k not in ("description", "tags")}
+        trimmed["seal"] = f" {trimmed['seal'].upper()} "  # as a model may copy it
         refused, said = await undo(session, trimmed)
         assert not refused, said
         assert [task.title for task in await rows(runtime, user)] == ["Pay rent"]

@@ -291,6 +291,41 @@ async def test_a_turn_left_behind_finishes_without_touching_the_page(tab: Page) 
     assert focus == []  # and the page it left is not touched when it ends
 
 
+async def test_a_turn_left_then_come_back_to_ends_there_as_stored(tab: Page) -> None:
+    """The person leaves a conversation while its reply runs and comes back before it ends:
+    the reply shows when it is stored, without a reload."""
+    await tab.sign_up()
+    tab.model.extend([[assistant_message("Hi.")]])
+    await send(tab, "hello")
+    conversation_id = tab.chat.current_id
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(call_: Any) -> Any:
+        started.set()
+        await release.wait()
+        return [assistant_message("Finished later.")]
+
+    tab.model.extend([ModelStep.respond(slow)])
+    spec = await call(tab.chat, "send", {"message": "take your time"})
+    async with asyncio.timeout(10), asyncio.TaskGroup() as group:
+        turn = group.create_task(call(tab.chat, "run_turn", *[v._var_value for _, v in spec.args]))
+        await started.wait()
+        tab.visit("/")
+        await call(tab.chat, "load_page")
+        tab.visit(f"/c/{conversation_id}")
+        await call(tab.chat, "load_page")
+        assert [m.content for m in tab.chat.messages] == ["hello", "Hi.", "take your time"]
+        release.set()
+    turn.result()
+    assert [m.content for m in tab.chat.messages] == [
+        "hello",
+        "Hi.",
+        "take your time",
+        "Finished later.",
+    ]
+    assert tab.chat.live_status == ""
+
+
 async def test_turns_that_cannot_start_say_why(tab: Page, monkeypatch: pytest.MonkeyPatch) -> None:
     await tab.sign_up()
     tab.chat.current_id = "gone"  # a conversation deleted in another tab

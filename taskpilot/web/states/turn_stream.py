@@ -347,7 +347,8 @@ class TurnStream(AuthState, mixin=True):
         elif isinstance(event, TurnTitled):
             await self._titled(event)
         elif not attached:
-            pass
+            if isinstance(event, TurnDone | TurnError) and self._back_on(conversation_id):
+                await self._reread(user_id, conversation_id)  # left, then came back to it
         elif isinstance(event, TextDelta):
             self.live_text += event.delta
         elif isinstance(event, ToolStarted):
@@ -385,6 +386,11 @@ class TurnStream(AuthState, mixin=True):
             # The agent service words its errors for the person; never an exception's text.
             self._fail_live(self._active_turn, event.message)
         return follow_ups
+
+    def _back_on(self, conversation_id: str) -> bool:
+        """Whether the page shows this conversation again, idle: a turn of it this tab left
+        behind (its watcher leaves the tab's own turns alone) ends here as stored."""
+        return self.current_id == conversation_id and not self._active_turn and not self.watching
 
     async def _reread(self, user_id: str, conversation_id: str) -> None:
         """Show the conversation as stored: a new message has declined the change that was
