@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     APPROVAL_NOT_PENDING = "approval_not_pending"
     MESSAGE_REPLACED = "message_replaced"
     CONVERSATION_MOVED_ON = "conversation_moved_on"
+    NO_TURN_RUNNING = "no_turn_running"
     # Capacity
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"

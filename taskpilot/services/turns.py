@@ -315,6 +315,16 @@ class TurnStore:
         await self.session.commit()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def running(self, conversation_id: str) -> Message | None:
+        """The conversation's question being answered now (its lease running), if one is."""
+        statement = select(Message).where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.user_id) == self.user_id,
+            col(Message.status) == TurnStatus.RUNNING.value,
+            col(Message.lease_until) >= utcnow(),
+        )
+        return (await self.session.exec(statement)).first()
+
     async def paused(self, conversation_id: str) -> Message | None:
         """The conversation's question awaiting approval, if one is."""
         statement = select(Message).where(

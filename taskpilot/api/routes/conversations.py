@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from taskpilot.api.deps import CountedRequest, PathUser, SessionDep
+from taskpilot.api.deps import CountedRequest, PathUser, RuntimeDep, SessionDep
 from taskpilot.api.schemas import (
     ConversationList,
     ConversationOut,
@@ -18,12 +18,14 @@ from taskpilot.api.schemas import (
     VersionOut,
 )
 from taskpilot.core.errors import ErrorCode, TaskPilotError
+from taskpilot.core.live import stop_request
 from taskpilot.data.models import Message, Role
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
     MessageNotFound,
 )
+from taskpilot.services.turns import TurnStore
 from taskpilot.services.versions import MessageVersions, first_version
 
 router = APIRouter(
@@ -96,6 +98,29 @@ async def delete_conversation(
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{conversation_id}/stop",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**_ERRORS, 409: {"model": ErrorOut, "description": "No reply is running."}},
+)
+async def stop_turn(
+    user: PathUser, session: SessionDep, runtime: RuntimeDep, conversation_id: ConversationId
+) -> Response:
+    """Stop the reply running in this conversation, wherever it was started (a page, ChatKit,
+    another request) and on whichever worker runs it: its question is kept, failed as stopped,
+    and what its tools already did stays done. 202: the worker running it is told (its
+    stream, if someone reads it, ends with `turn_stopped`); 409 `no_turn_running` when no
+    reply is running."""
+    try:
+        await ConversationStore(session, user.id).get(conversation_id)
+    except ConversationNotFound as exc:
+        raise _not_found(exc) from exc
+    if await TurnStore(session, user.id, runtime.turns.lease).running(conversation_id) is None:
+        raise TaskPilotError(ErrorCode.NO_TURN_RUNNING, "No reply is running in it.")
+    runtime.live.publish(user.id, stop_request(conversation_id))
+    return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.get("/{conversation_id}/messages", responses=_ERRORS)

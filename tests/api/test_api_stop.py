@@ -1,0 +1,69 @@
+"""Stop over the HTTP API (`POST …/conversations/{id}/stop`): a reply started anywhere — here
+over SSE on one worker — is stopped through another worker that shares only the database and
+Redis; the question is kept, failed as stopped, and what its tools did stays done. Both
+databases, two live servers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from taskpilot.runtime import Runtime
+from tests.support.approvals import Person, stored_tasks
+from tests.support.harness import REDIS_URL, live_server, needs_redis, parse_sse
+from tests.support.openai_standin import OpenAIStandIn, reply, tool_call
+from tests.support.providers import provider_settings
+
+pytestmark = needs_redis
+
+
+async def test_a_reply_running_on_one_worker_is_stopped_through_another(
+    database_url: str, running: Any, standin: OpenAIStandIn
+) -> None:
+    settings = provider_settings(
+        database_url, "openai", standin, reflex_redis_url=REDIS_URL, chat_turns_per_minute=0
+    )
+    one, two = await running(Runtime(settings)), await running(Runtime(settings))
+    async with (
+        live_server(one) as first_url,
+        live_server(two) as second_url,
+        httpx.AsyncClient(base_url=first_url, timeout=30) as first,
+        httpx.AsyncClient(base_url=second_url, timeout=30) as second,
+    ):
+        ada = await Person.sign_up(first)
+        standin.script(reply("Hello."))
+        await ada.say("hello")
+        stop_url = f"/api/{ada.id}/conversations/{ada.conversation_id}/stop"
+        idle = await second.post(stop_url, headers=ada.headers)
+        assert idle.status_code == 409 and idle.json()["code"] == "no_turn_running"
+
+        standin.script(
+            tool_call("add_task", {"title": "Buy milk"}),
+            reply("Never finished.", delay=20),
+        )
+        streaming = asyncio.create_task(ada.send("add buy milk, then tell me a story", stream=True))
+        async with asyncio.timeout(20):  # until the tool has run and the reply is on its way
+            while await stored_tasks(one, ada.id) != {1: "Buy milk"}:
+                await asyncio.sleep(0.05)
+        stopped = await second.post(stop_url, headers=ada.headers)
+        assert stopped.status_code == 202, stopped.text
+
+        answer = await asyncio.wait_for(streaming, 15)
+        events = parse_sse(answer.text)
+        assert events[-1][0] == "error" and events[-1][1]["code"] == "turn_stopped"
+        question = (await ada.messages())[-1]
+        assert question["status"] == "failed" and question["role"] == "user"
+        assert [call["name"] for call in question["tool_calls"]] == ["add_task"]
+        assert await stored_tasks(one, ada.id) == {1: "Buy milk"}
+
+        # Somebody else's stop, or a conversation that is not there, is refused.
+        eve = await Person.sign_up(second, "eve@example.com")
+        for url, headers in (
+            (stop_url, eve.headers),
+            (f"/api/{eve.id}/conversations/{ada.conversation_id}/stop", eve.headers),
+            (f"/api/{ada.id}/conversations/nope/stop", ada.headers),
+        ):
+            refused = await second.post(url, headers=headers)
+            assert refused.status_code in (403, 404), (url, refused.text)
