@@ -38,6 +38,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.MESSAGE_REPLACED: 409,
     ErrorCode.CONVERSATION_MOVED_ON: 409,
     ErrorCode.NO_TURN_RUNNING: 409,
+    ErrorCode.UNDO_REFUSED: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BUSY: 503,
     ErrorCode.SHUTTING_DOWN: 503,

@@ -179,6 +179,13 @@ class VersionList(BaseModel):
     versions: list[VersionOut]
 
 
+class UndoOut(BaseModel):
+    undone: bool = Field(description="The change is taken back (true: the task is as before).")
+    already: bool = Field(
+        description="It had been undone before this request (another tab, a double click)."
+    )
+
+
 class TaskList(BaseModel):
     tasks: list[TaskOut]
     count: int

@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     MESSAGE_REPLACED = "message_replaced"
     CONVERSATION_MOVED_ON = "conversation_moved_on"
     NO_TURN_RUNNING = "no_turn_running"
+    UNDO_REFUSED = "undo_refused"
     # Capacity
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"

@@ -186,8 +186,10 @@ class ToolCall(BaseModel):
     is_error: bool = False
     # Set on calls that wait for the person (`DESTRUCTIVE` tools): pending, then decided.
     approval: Approval | None = None
-    # Set once the person undid this call's change (its card's Undo; `services/undo_marks.py`).
+    # Set once the person undid this call's change (its card's Undo; `services/undo_marks.py`);
+    # `undoing`: when an Undo claimed it, until the tool has taken the change back or refused.
     undone: bool = False
+    undoing: datetime | None = None
 
     @classmethod
     def stored(cls, calls: Iterable[Mapping[str, Any]] | None) -> list[ToolCall]:
@@ -202,7 +204,7 @@ class ToolCall(BaseModel):
 
 
 def _unset(call: ToolCall) -> set[str]:
-    return {name for name in ("approval", "undone") if not getattr(call, name)}
+    return {name for name in ("approval", "undone", "undoing") if not getattr(call, name)}
 
 
 class Message(SQLModel, table=True):

@@ -1,27 +1,34 @@
 """Which stored tool calls the person has undone: `undone` on the call, in its reply's
-`tool_calls`.
+`tool_calls`, and `undoing` while an Undo of it is under way.
 
 An Undo first claims the call (`claim`): one conditional UPDATE that holds only while the
 column still reads as it was read, so of two Undos at once (two tabs, a double click) one
 claims it and the other finds it claimed — the change is reversed once. The claimer then asks
-the MCP tool to reverse it and, when the tool refuses, gives the claim back (`release`).
+the MCP tool to reverse it and marks it undone (`confirm`) or, when the tool refuses, gives
+the claim back (`release`). A claim is `undoing` until then, not `undone`: another Undo that
+finds it waits for the outcome (`UndoInProgress`) instead of reporting a success that may not
+come. A claim older than CLAIM_SECONDS (its worker died) no longer holds.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from taskpilot.data.models import Approval, Message, Role, ToolCall
+from taskpilot.data.models import Approval, Message, Role, ToolCall, as_utc, utcnow
 from taskpilot.services.tasks import TaskError
 
 _messages: sa.Table = Message.__table__  # type: ignore[attr-defined]
 # Rereads when another call of the same reply changed meanwhile (its own Undo).
 _ATTEMPTS = 5
 NOT_UNDOABLE = "That change can't be undone."
+# How long a claim holds without an outcome (the undo tool answers within seconds).
+CLAIM_SECONDS = 30.0
 
 
 class AlreadyUndone(TaskError):
@@ -29,6 +36,10 @@ class AlreadyUndone(TaskError):
 
     def __init__(self) -> None:
         super().__init__("That change was undone already.")
+
+
+class UndoInProgress(AlreadyUndone):
+    """Another Undo of the call is under way: its outcome is not known yet."""
 
 
 def can_undo(call: ToolCall) -> bool:
@@ -47,19 +58,48 @@ def can_undo(call: ToolCall) -> bool:
 
 
 async def claim(session: AsyncSession, user_id: str, message_id: int, index: int) -> ToolCall:
-    """Mark the reply's call `index` undone, once: the call (whose result says what to undo);
-    `AlreadyUndone` when it was, a `TaskError` when there is no such undoable call."""
-    return await _mark(session, user_id, message_id, index, undone=True)
+    """Claim the reply's call `index` for an Undo, once: the call (whose result says what to
+    undo); `AlreadyUndone` when it was, `UndoInProgress` while another Undo holds it, a
+    `TaskError` when there is no such undoable call."""
+
+    def claimed(call: ToolCall) -> ToolCall:
+        if call.undone:
+            raise AlreadyUndone()
+        since = as_utc(call.undoing)
+        if since is not None and utcnow() - since < timedelta(seconds=CLAIM_SECONDS):
+            raise UndoInProgress()
+        return call.model_copy(update={"undoing": utcnow()})
+
+    return await _mark(session, user_id, message_id, index, claimed)
+
+
+async def confirm(session: AsyncSession, user_id: str, message_id: int, index: int) -> None:
+    """The claimed call's change was taken back: it reads undone."""
+    await _mark(
+        session,
+        user_id,
+        message_id,
+        index,
+        lambda call: call.model_copy(update={"undone": True, "undoing": None}),
+    )
 
 
 async def release(session: AsyncSession, user_id: str, message_id: int, index: int) -> None:
     """Give back a claim whose undo the tool refused: the call can be undone again later."""
-    await _mark(session, user_id, message_id, index, undone=False)
+    await _mark(
+        session, user_id, message_id, index, lambda call: call.model_copy(update={"undoing": None})
+    )
 
 
 async def _mark(
-    session: AsyncSession, user_id: str, message_id: int, index: int, *, undone: bool
+    session: AsyncSession,
+    user_id: str,
+    message_id: int,
+    index: int,
+    change: Callable[[ToolCall], ToolCall],
 ) -> ToolCall:
+    """Apply `change` to the reply's call `index` with one conditional UPDATE (again if
+    another call of the reply changed meanwhile); the call as it was read."""
     stored_text = sa.cast(_messages.c.tool_calls, sa.Text)
     for _ in range(_ATTEMPTS):
         read = await session.execute(
@@ -74,11 +114,7 @@ async def _mark(
         if text is None or not 0 <= index < len(calls) or not can_undo(calls[index]):
             raise TaskError(NOT_UNDOABLE)
         call = calls[index]
-        if call.undone == undone:
-            if undone:
-                raise AlreadyUndone()
-            return call
-        calls[index] = call.model_copy(update={"undone": undone})
+        calls[index] = change(call)
         changed = await session.execute(
             sa.update(_messages)
             .where(_messages.c.id == message_id, stored_text == text)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
+from taskpilot.agent.undo_calls import undo_call
 from taskpilot.api.deps import CountedRequest, PathUser, RuntimeDep, SessionDep
 from taskpilot.api.schemas import (
     ConversationList,
@@ -14,6 +15,7 @@ from taskpilot.api.schemas import (
     MessageList,
     MessageOut,
     RenameRequest,
+    UndoOut,
     VersionList,
     VersionOut,
 )
@@ -121,6 +123,40 @@ async def stop_turn(
         raise TaskPilotError(ErrorCode.NO_TURN_RUNNING, "No reply is running in it.")
     runtime.live.publish(user.id, stop_request(conversation_id))
     return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/{conversation_id}/messages/{message_id}/tool_calls/{index}/undo",
+    responses={
+        **_ERRORS,
+        409: {
+            "model": ErrorOut,
+            "description": "`undo_refused`: the change can't be taken back (the task changed"
+            " since, its number is taken, the call changed nothing); the reason in words.",
+        },
+    },
+)
+async def undo_tool_call(
+    user: PathUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    conversation_id: ConversationId,
+    message_id: Annotated[int, Path(ge=1, le=MAX_MESSAGE_ID)],
+    index: Annotated[int, Path(ge=0, le=1000, description="The call's place in `tool_calls`.")],
+) -> UndoOut:
+    """Undo what one tool call of a reply changed — a card's Undo: an add, a delete (the task
+    comes back with its number), an update or a completion, taken back once however often it
+    is asked (the others get `already`)."""
+    try:
+        reply = await ConversationStore(session, user.id).message(message_id)
+        if reply.conversation_id != conversation_id or reply.role != Role.ASSISTANT.value:
+            raise MessageNotFound()
+    except MessageNotFound as exc:
+        raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, str(exc)) from exc
+    done = await undo_call(runtime.db, runtime.turns.mcp, user.id, message_id, index)
+    if not done.undone:
+        raise TaskPilotError(ErrorCode.UNDO_REFUSED, done.refused)
+    return UndoOut(undone=True, already=done.already)
 
 
 @router.get("/{conversation_id}/messages", responses=_ERRORS)
