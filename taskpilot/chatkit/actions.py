@@ -1,4 +1,5 @@
-"""The task widgets' buttons (`widgets.py`): complete, reopen and delete, answered in place.
+"""The task widgets' buttons (`widgets.py`): complete, reopen and delete, and a stored change's
+Undo (`agent/undo_calls.py`, as the page's card and the API do it), answered in place.
 
 ChatKit sends them as `threads.sync_custom_action`, which a streaming reply does not block:
 the action changes the task and answers with the widget redrawn
@@ -26,14 +27,23 @@ import logging
 from typing import Annotated, Any, Literal
 
 from chatkit.actions import Action
-from chatkit.store import Store
 from chatkit.types import SyncCustomActionResponse, ThreadMetadata, WidgetItem
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from taskpilot.agent.mcp_client import McpConnector, ToolRefused
+from taskpilot.agent.undo_calls import undo_call
 from taskpilot.chatkit.context import RequestContext
 from taskpilot.chatkit.items import WIDGET, parse_item_id
-from taskpilot.chatkit.widgets import COMPLETE, DELETE, REOPEN, widget_buttons, widget_tasks
+from taskpilot.chatkit.store import ConversationThreadStore
+from taskpilot.chatkit.widgets import (
+    COMPLETE,
+    DELETE,
+    REOPEN,
+    UNDO,
+    offers_undo,
+    widget_buttons,
+    widget_tasks,
+)
 from taskpilot.mcp.tools import ToolName
 from taskpilot.services.tasks import MAX_NUMBER
 
@@ -77,7 +87,20 @@ class DeleteTask(BaseModel):
     payload: TaskRef
 
 
-TaskAction = Annotated[CompleteTask | ReopenTask | DeleteTask, Field(discriminator="type")]
+class NoPayload(BaseModel):
+    """Undo names nothing: the card it was pressed on names the change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UndoChange(BaseModel):
+    type: Literal["change.undo"]
+    payload: NoPayload = Field(default_factory=NoPayload)
+
+
+TaskAction = Annotated[
+    CompleteTask | ReopenTask | DeleteTask | UndoChange, Field(discriminator="type")
+]
 _actions: TypeAdapter[TaskAction] = TypeAdapter(TaskAction)
 
 # Each action as the MCP tool call that performs it.
@@ -87,7 +110,8 @@ _TOOL_CALLS: dict[str, tuple[ToolName, dict[str, Any]]] = {
     DELETE: (ToolName.DELETE_TASK, {}),
 }
 NO_SENDER = "A widget action must name the task widget it came from."
-KNOWN = ", ".join(_TOOL_CALLS)
+STILL_WRITING = "The reply is still being written; press Undo again once it is done."
+KNOWN = ", ".join([*_TOOL_CALLS, UNDO])
 
 
 def parse_action(action: Action[str, Any] | dict[str, Any]) -> TaskAction:
@@ -96,14 +120,15 @@ def parse_action(action: Action[str, Any] | dict[str, Any]) -> TaskAction:
     kind = data.get("type")
     if not isinstance(kind, str) or not kind:
         raise ActionError(400, f"A widget action needs a type. TaskPilot handles: {KNOWN}.")
-    if kind not in _TOOL_CALLS:
+    if kind not in _TOOL_CALLS and kind != UNDO:
         shown = str(kind)[:60]
         raise ActionError(400, f"Unknown widget action {shown!r}. TaskPilot handles: {KNOWN}.")
     try:
         return _actions.validate_python(data)
     except ValidationError as exc:
+        wanted = "{}" if kind == UNDO else '{"task_id": <number>}'
         raise ActionError(
-            400, f'Invalid widget action {kind}: its payload must be {{"task_id": <number>}}.'
+            400, f"Invalid widget action {kind}: its payload must be {wanted}."
         ) from exc
 
 
@@ -116,7 +141,7 @@ def check_sender(item_id: str | None) -> None:
 
 async def perform(
     mcp: McpConnector,
-    store: Store[RequestContext],
+    store: ConversationThreadStore,
     thread: ThreadMetadata,
     action: Action[str, Any],
     sender: WidgetItem | None,
@@ -126,6 +151,8 @@ async def perform(
     if sender is None:
         raise ActionError(400, NO_SENDER)
     parsed = parse_action(action)
+    if isinstance(parsed, UndoChange):
+        return await _undo(mcp, store, thread, sender, context)
     number = parsed.payload.task_id
     if number not in widget_tasks(sender.widget):
         raise ActionError(400, f"That widget does not show task {number}.")
@@ -149,3 +176,29 @@ async def perform(
     logger.info("chatkit widget action", extra={"action": parsed.type})
     updated = await store.load_item(thread.id, sender.id, context)
     return SyncCustomActionResponse(updated_item=updated)
+
+
+async def _undo(
+    mcp: McpConnector,
+    store: ConversationThreadStore,
+    thread: ThreadMetadata,
+    sender: WidgetItem,
+    context: RequestContext,
+) -> SyncCustomActionResponse:
+    """A stored change's Undo: the card's item id names the reply's call it takes back. The
+    card then reads "Undone"; a refusal (the task changed since) is a 409 in the tool's
+    words, and a card that no longer offers Undo (undone elsewhere) is answered as it is."""
+    ref = parse_item_id(sender.id)
+    assert ref is not None  # `load_item` found it by our id
+    if not offers_undo(sender.widget):
+        return SyncCustomActionResponse(updated_item=sender)
+    reply = await store.reply_id(thread.id, ref.turn, context)
+    if reply is None:  # pressed on a card still streaming: its reply is not stored yet
+        raise ActionError(409, STILL_WRITING)
+    done = await undo_call(store.db, mcp, context.user_id, reply, ref.part - 1)
+    if not done.undone:
+        raise ActionError(409, done.refused)
+    logger.info("chatkit widget action", extra={"action": UNDO})
+    return SyncCustomActionResponse(
+        updated_item=await store.load_item(thread.id, sender.id, context)
+    )

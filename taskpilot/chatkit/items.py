@@ -276,11 +276,13 @@ def widget_item(
     call: ToolCall,
     tasks: Mapping[int, TaskOut] | None = None,
     asking: bool = False,
+    undoable: bool = True,
 ) -> WidgetItem | None:
     """The widget item of one tool call (None if it has none); `tasks` are the person's
     tasks now, by number (None: as the call's result says); `asking`: its turn waits for
-    the person's approval."""
-    widget = task_widget(call, tasks, asking)
+    the person's approval; `undoable`: the call is (or is becoming, as it streams) its
+    reply's, whose change Undo takes back — not a failed or paused question's."""
+    widget = task_widget(call, tasks, asking, undoable)
     if widget is None:
         return None
     return WidgetItem(id=item, thread_id=thread_id, created_at=created_at, widget=widget)
@@ -293,12 +295,14 @@ def call_widgets(
     calls: list[ToolCall],
     tasks: Mapping[int, TaskOut] | None,
     asking: bool = False,
+    undoable: bool = True,
 ) -> list[ThreadItem]:
-    """The widget items of a turn's stored calls, each named by its call's place."""
+    """The widget items of a turn's stored calls, each named by its call's place (the
+    reply's call `part - 1`: what its Undo takes back)."""
     items: list[ThreadItem] = []
     for index, call in enumerate(calls, start=1):
         name = item_id(WIDGET, turn, index)
-        widget = widget_item(name, thread_id, created_at, call, tasks, asking)
+        widget = widget_item(name, thread_id, created_at, call, tasks, asking, undoable)
         if widget is not None:
             items.append(widget)
     return items
@@ -344,7 +348,9 @@ def message_items(
                 tools = item_id(TOOLS, message.id)
                 calls = ran
                 items.append(workflow_item(tools, thread_id, created, calls))
-                items.extend(call_widgets(message.id, thread_id, created, calls, tasks))
+                items.extend(
+                    call_widgets(message.id, thread_id, created, calls, tasks, undoable=False)
+                )
             note = item_id(NOTE, message.id)
             items.append(assistant_item(note, thread_id, created, failure_note(error)))
         return items
@@ -370,7 +376,7 @@ def _paused_items(
     calls = ToolCall.stored(message.tool_calls)
     items: list[ThreadItem] = [
         workflow_item(item_id(TOOLS, message.id), thread_id, created, calls),
-        *call_widgets(message.id, thread_id, created, calls, tasks, asking=True),
+        *call_widgets(message.id, thread_id, created, calls, tasks, asking=True, undoable=False),
     ]
     said = PausedRun.model_validate(message.paused_run).reply if message.paused_run else ""
     if said:

@@ -249,6 +249,13 @@ class ConversationThreadStore(Store[RequestContext]):
             rows = await TaskService(session, context.user_id).numbered(numbers)
         return {row.number: TaskOut.of(row) for row in rows}
 
+    async def reply_id(self, thread_id: str, turn: int, context: RequestContext) -> int | None:
+        """The id of the stored reply to user message `turn` in this thread, if there is one."""
+        async with self._conversations(context) as store:
+            await store.get(thread_id)
+            replies = await store.named_messages(thread_id, (), {turn}, ())
+        return next((m.id for m in replies if m.role == Role.ASSISTANT.value), None)
+
     async def find_user_message(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> Message:

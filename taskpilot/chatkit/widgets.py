@@ -57,6 +57,7 @@ from taskpilot.data.models import Approval, ToolCall
 from taskpilot.mcp.tools import ToolName, canonical_name
 from taskpilot.services.public import TaskOut, TaskResult
 from taskpilot.services.turns import MOVED_ON
+from taskpilot.services.undo_marks import can_undo
 
 # The widget actions (`actions.py` handles them); each payload is `{"task_id": <number>}`,
 # and a repeating task's Done also names the date it completes (`due_date`), so that two
@@ -64,6 +65,9 @@ from taskpilot.services.turns import MOVED_ON
 COMPLETE = "task.complete"
 REOPEN = "task.reopen"
 DELETE = "task.delete"
+# A stored change's card offers Undo (`{}`: the card's item id names the call it undoes).
+UNDO = "change.undo"
+UNDONE = "Undone"
 
 # An approval card's buttons (`approvals.py`); each payload is `{"call_id": <the call's id>}`.
 APPROVE = "approval.approve"
@@ -116,10 +120,14 @@ def shown_numbers(calls: Iterable[ToolCall]) -> set[int]:
 
 
 def task_widget(
-    call: ToolCall, current: Mapping[int, TaskOut] | None, asking: bool = False
+    call: ToolCall,
+    current: Mapping[int, TaskOut] | None,
+    asking: bool = False,
+    undoable: bool = False,
 ) -> ListView | Card | None:
     """The widget of one tool call (None: it has none), its tasks as they are in `current`;
-    `asking`: the turn still waits for the person (a waiting call's card offers Confirm)."""
+    `asking`: the turn still waits for the person (a waiting call's card offers Confirm);
+    `undoable`: the call is its reply's, whose change the card's Undo takes back."""
     if call.approval is not None:
         return approval_card(call, current or {}, asking)
     tasks = shown_tasks(call)
@@ -139,12 +147,29 @@ def task_widget(
         )
     (task, now), status = rows[0], str(call.result["status"])  # type: ignore[index]
     said = tool_result_in_words(call.name, call.result, False).split(SEPARATOR)[0]
+    children: list[WidgetComponent] = [_row(task, now)]
+    if call.undone:
+        said, status = f"{UNDONE} · {said}", "pending"
+    elif undoable and can_undo(call):
+        undo = Button(
+            label="Undo",
+            iconStart="reload",
+            size="sm",
+            variant="ghost",
+            onClickAction=_action(UNDO, {}),
+        )
+        children.append(Row(justify="end", children=[undo]))
     return Card(
         key=f"task-{task.task_id}",
         size="sm",
         status={"text": said, "icon": "check-circle" if status != "pending" else "reload"},
-        children=[_row(task, now)],
+        children=children,
     )
+
+
+def offers_undo(widget: BaseModel) -> bool:
+    """Whether a built widget shows Undo (what an undo naming this widget may ask)."""
+    return any(action.get("type") == UNDO for action in _button_actions(widget))
 
 
 def decision_words(call: ToolCall) -> str | None:
@@ -247,17 +272,25 @@ def _children(widget: BaseModel) -> list[Any]:
 
 
 def widget_buttons(widget: BaseModel) -> set[tuple[str, int]]:
-    """(action, task number) for every button a built widget shows: what an action naming
-    this widget may ask (a deleted task's row has none)."""
+    """(action, task number) for every task button a built widget shows: what an action
+    naming this widget may ask (a deleted task's row has none)."""
     found: set[tuple[str, int]] = set()
+    for action in _button_actions(widget):
+        number = action["payload"].get("task_id")
+        if isinstance(number, int):
+            found.add((str(action.get("type")), number))
+    return found
+
+
+def _button_actions(widget: BaseModel) -> list[dict[str, Any]]:
+    """The action of every button a built widget shows."""
+    found: list[dict[str, Any]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             action = node.get("onClickAction")
             if isinstance(action, dict) and isinstance(action.get("payload"), dict):
-                number = action["payload"].get("task_id")
-                if isinstance(number, int):
-                    found.add((str(action.get("type")), number))
+                found.append(action)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -87,6 +87,8 @@ def rows(widget: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for child in widget["children"]:
         row = child["children"][0] if widget["type"] == "ListView" else child
+        if row["children"][0]["type"] != "Icon":  # a card's Undo, below its task's row
+            continue
         _, text, *buttons = row["children"]
         title, caption, *tags = text["children"]
         found.append(
