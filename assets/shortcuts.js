@@ -1,8 +1,7 @@
 // Keyboard shortcuts, as ChatGPT and other chat apps have them, on keys browsers leave to pages.
-// The help sheet (web/components/shortcuts_dialog.py) lists them:
-//   Ctrl/⌘+Shift+O  new chat               Shift+Esc  focus the message box
-//   Ctrl/⌘+K        Search chats           Esc        stop the reply that is streaming
-//   Ctrl/⌘+/        this help sheet
+// Which keys do what is written once, in web/components/shortcuts_dialog.py (SHORTCUTS): the
+// help sheet shows it, and its trigger carries it here (`data-shortcuts`: command, mod, shift,
+// key). This script keeps what each command does (COMMANDS) and how a key is recognised.
 // Each one presses or focuses a control the page already has, found by its accessible name
 // (docs/ui-contract.md), so a shortcut does exactly what that control does: the state
 // handlers stay the one place that acts. A shortcut whose control is not on the page does
@@ -90,25 +89,44 @@
     return true;
   };
 
+  // What each command of the sheet's table does; false: nothing (the key is left alone).
+  const COMMANDS = {
+    "new-chat": () => press("New chat"),
+    "focus-composer": () => focusComposer(),
+    search: () => focusSearch(),
+    // Plain Esc: fields use it (the search box empties itself), and so do open drawers.
+    stop: (event) => !isField(event.target) && !inOpenDrawer(event.target) && press("Stop"),
+    help: () => openHelp(),
+  };
+
+  const table = () => {
+    try {
+      return JSON.parse(document.getElementById(HELP_TRIGGER)?.dataset.shortcuts || "[]");
+    } catch {
+      return [];
+    }
+  };
+
   const letter = (event) => {
     const key = event.key.toLowerCase();
     if (key.length === 1 && key >= "a" && key <= "z") return key;
     return event.code.startsWith("Key") ? event.code.slice(3).toLowerCase() : key; // other layouts
   };
 
+  // Whether `event` is the shortcut's key: "Esc", "/" (typed with Shift on some layouts, so
+  // Shift does not count when the key itself is "/"), or a letter on any layout.
+  const pressed = (shortcut, event) => {
+    if (shortcut.key === "Esc") return event.key === "Escape" && event.shiftKey === shortcut.shift;
+    if (shortcut.key === "/") return event.key === "/" || (event.code === "Slash" && !event.shiftKey);
+    return letter(event) === shortcut.key.toLowerCase() && event.shiftKey === shortcut.shift;
+  };
+
   const act = (event) => {
     const mod = MAC ? event.metaKey && !event.ctrlKey : event.ctrlKey && !event.metaKey;
-    if (mod) {
-      const key = letter(event);
-      if (key === "o" && event.shiftKey) return press("New chat");
-      if (key === "k" && !event.shiftKey) return focusSearch();
-      if (event.key === "/" || (event.code === "Slash" && !event.shiftKey)) return openHelp();
-      return false;
-    }
-    if (event.key !== "Escape" || event.metaKey || event.ctrlKey) return false;
-    if (event.shiftKey) return focusComposer();
-    if (isField(event.target) || inOpenDrawer(event.target)) return false;
-    return press("Stop");
+    if (!mod && (event.metaKey || event.ctrlKey)) return false;
+    const shortcut = table().find((s) => s.mod === mod && pressed(s, event));
+    const command = shortcut && COMMANDS[shortcut.command];
+    return command ? command(event) : false;
   };
 
   // Capture on the window: decide before any dialog, menu or field reacts to the key.

@@ -1,5 +1,9 @@
 """The "Keyboard shortcuts" help sheet: what `assets/shortcuts.js` does, and the composer's keys.
 
+`SHORTCUTS` is the one list of them: the sheet shows it, and shortcuts.js reads its keys from
+the sheet's trigger (`data-shortcuts`, JSON), so a key changed here changes both. The script
+keeps only what each command does.
+
 It opens on Ctrl/⌘+/ or from the account menu, both by pressing its trigger: a `hidden`
 button (no place in the tab order or the accessibility tree), so the sheet needs no server
 round trip and no state. Keys read ⌘ and ⇧ on macOS and Ctrl and Shift elsewhere:
@@ -8,22 +12,54 @@ shortcuts.js marks the platform on `<html data-keys>`, and the stylesheet shows 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import reflex as rx
 
 TRIGGER_ID = "shortcuts-open"
 
 MOD, SHIFT = "mod", "shift"
 
-# What each shortcut does, and its keys, in the order a person looks for them.
-SHORTCUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("New chat", (MOD, SHIFT, "O")),
-    ("Focus the message box", (SHIFT, "Esc")),
-    ("Search chats", (MOD, "K")),
-    ("Stop the reply", ("Esc",)),
-    ("Send the message", ("Enter",)),
-    ("New line in the message", (SHIFT, "Enter")),
-    ("Keyboard shortcuts", (MOD, "/")),
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """What a shortcut does (as the sheet says it), its keys, and the shortcuts.js command
+    that does it ("": a key of the composer's own)."""
+
+    action: str
+    keys: tuple[str, ...]
+    command: str = ""
+
+
+# In the order a person looks for them.
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("New chat", (MOD, SHIFT, "O"), "new-chat"),
+    Shortcut("Focus the message box", (SHIFT, "Esc"), "focus-composer"),
+    Shortcut("Search chats", (MOD, "K"), "search"),
+    Shortcut("Stop the reply", ("Esc",), "stop"),
+    Shortcut("Send the message", ("Enter",)),
+    Shortcut("New line in the message", (SHIFT, "Enter")),
+    Shortcut("Keyboard shortcuts", (MOD, "/"), "help"),
 )
+
+
+def key_table() -> str:
+    """The shortcuts shortcuts.js handles, as it reads them: `[{command, mod, shift, key}]`."""
+    return json.dumps(
+        [
+            {
+                "command": shortcut.command,
+                "mod": MOD in shortcut.keys,
+                "shift": SHIFT in shortcut.keys,
+                "key": shortcut.keys[-1],
+            }
+            for shortcut in SHORTCUTS
+            if shortcut.command
+        ],
+        separators=(",", ":"),
+    )
 
 # Platform-specific labels: (macOS, elsewhere, what a screen reader says on macOS).
 _NAMES = {MOD: ("⌘", "Ctrl", "Command"), SHIFT: ("⇧", "Shift", "Shift")}
@@ -70,7 +106,13 @@ def shortcuts_dialog() -> rx.Component:
     """The sheet, closed until its hidden trigger is pressed."""
     return rx.dialog.root(
         rx.dialog.trigger(
-            rx.el.button(id=TRIGGER_ID, type="button", hidden=True, tab_index=-1),
+            rx.el.button(
+                id=TRIGGER_ID,
+                type="button",
+                hidden=True,
+                tab_index=-1,
+                custom_attrs={"data-shortcuts": key_table()},
+            ),
         ),
         rx.dialog.content(
             rx.dialog.title("Keyboard shortcuts"),
@@ -84,7 +126,7 @@ def shortcuts_dialog() -> rx.Component:
                 margin_bottom="12px",
             ),
             rx.el.table(
-                rx.el.tbody(*[_row(action, keys) for action, keys in SHORTCUTS]),
+                rx.el.tbody(*[_row(shortcut.action, shortcut.keys) for shortcut in SHORTCUTS]),
                 class_name="tp-shortcuts",
             ),
             rx.flex(
