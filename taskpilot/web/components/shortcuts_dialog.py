@@ -22,7 +22,6 @@ TRIGGER_ID = "shortcuts-open"
 MOD, SHIFT = "mod", "shift"
 
 
-
 @dataclass(frozen=True)
 class Shortcut:
     """What a shortcut does (as the sheet says it), its keys, and the shortcuts.js command
@@ -60,6 +59,7 @@ def key_table() -> str:
         ],
         separators=(",", ":"),
     )
+
 
 # Platform-specific labels: (macOS, elsewhere, what a screen reader says on macOS).
 _NAMES = {MOD: ("⌘", "Ctrl", "Command"), SHIFT: ("⇧", "Shift", "Shift")}
