@@ -203,6 +203,13 @@ class Settings(BaseSettings):
         description="Requests that are not turns (listings, history, ChatKit's reads) one user"
         " may make per minute (0: no limit).",
     )
+    calendar_feed_fetches_per_minute: int = Field(
+        default=120,
+        ge=0,
+        description="Calendar feed fetches one client address group may make per minute,"
+        " whatever the feed (0: no limit). Calendar services fetch from their own servers, so"
+        " one address carries many people's feeds: high for a person, low for a scan.",
+    )
     max_concurrent_turns: int = Field(
         default=3, ge=0, description="Turns one user may have running at once (0: no limit)."
     )

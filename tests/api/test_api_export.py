@@ -14,9 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
-from taskpilot.core import limits
 from taskpilot.core.config import Settings
 from taskpilot.core.logs import configure
 from taskpilot.runtime import Runtime
@@ -187,10 +185,10 @@ def _address() -> str:
 
 
 async def test_feed_fetches_are_limited_per_client_address_found_or_not(
-    sqlite_url: str, running: Any, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, running: Any
 ) -> None:
-    monkeypatch.setattr(limits, "FEED_FETCHES_PER_MINUTE", 3)
-    runtime = await running(Runtime(make_settings(sqlite_url, trusted_proxies=1)))
+    settings = make_settings(sqlite_url, trusted_proxies=1, calendar_feed_fetches_per_minute=3)
+    runtime = await running(Runtime(settings))
     scanner, calendar_app = _address(), _address()
     async with api_client(runtime) as http:
         ada = await sign_up(http, "ada@example.com")

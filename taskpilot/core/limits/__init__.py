@@ -39,10 +39,6 @@ HOSTED_SESSION_WINDOW_SECONDS = 600
 # over every email: room for a household or an office behind one address, not for trying a
 # password on many accounts.
 ADDRESS_SIGN_IN_FACTOR = 5
-# Calendar feed fetches one client address may make per minute, whatever the feed. Calendar
-# services fetch subscriptions from their own servers, so one address carries many people's
-# feeds (each polled every few hours): the bound is high for a person and low for a scan.
-FEED_FETCHES_PER_MINUTE = 120
 
 
 class Limits:
@@ -132,11 +128,15 @@ class Limits:
 
     async def calendar_feed(self, client: str) -> None:
         """Count a fetch of a calendar feed by its secret URL (which needs no sign-in);
-        `RateLimited` past FEED_FETCHES_PER_MINUTE from this client's address group. Counted
-        before the secret is looked at, found or not, so the answer says nothing about it."""
+        `RateLimited` past CALENDAR_FEED_FETCHES_PER_MINUTE from this client's address group.
+        Counted before the secret is looked at, found or not, so the answer says nothing
+        about it."""
+        limit = self.settings.calendar_feed_fetches_per_minute
+        if not limit:
+            return
         key = f"{PREFIX}calendar-feed:ip:{address_group(client)}"
         try:
-            verdict, wait = await self._counters.hit({key: FEED_FETCHES_PER_MINUTE}, 60)
+            verdict, wait = await self._counters.hit({key: limit}, 60)
         except Exception as exc:  # Redis down or timing out: serve rather than refuse
             self._fail_open(exc)
             return
