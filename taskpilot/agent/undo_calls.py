@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from taskpilot.agent.mcp_client import McpConnector, ToolRefused
@@ -22,7 +23,6 @@ from taskpilot.core.db import Database, DatabaseUnavailable
 from taskpilot.mcp.tools import ToolName
 from taskpilot.services.tasks import TaskError
 from taskpilot.services.undo_marks import (
-    CLAIM_SECONDS,
     AlreadyUndone,
     UndoInProgress,
     claim,
@@ -34,8 +34,9 @@ logger = logging.getLogger("taskpilot.agent")
 
 # The tool call failed for a reason of ours (not a refusal in the tool's words).
 UNDO_FAILED = "That change couldn't be undone just now. Please try again."
-# How often an Undo that found another under way looks at its outcome.
+# How often, and how long, an Undo that found another under way looks for its outcome.
 WAIT_SECONDS = 0.1
+WAIT_AT_MOST_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,15 @@ async def undo_call(
 ) -> Undone:
     """Undo the change of call `index` of the person's reply `message_id`, once.
     `DatabaseUnavailable` when the claim cannot be read or written."""
-    give_up = time.monotonic() + CLAIM_SECONDS
+    give_up = time.monotonic() + WAIT_AT_MOST_SECONDS
     while True:
         try:
             async with db.session() as session:
-                call = await claim(session, user_id, message_id, index)
+                call, claimed = await claim(session, user_id, message_id, index)
             break
-        except UndoInProgress:  # another Undo holds it: its outcome is this one's
-            if time.monotonic() > give_up:  # pragma: no cover - the claim expires first
-                return Undone(False, UNDO_FAILED)
+        except UndoInProgress as exc:  # another Undo holds it: its outcome is this one's
+            if time.monotonic() > give_up:  # still under way (or its worker died)
+                return Undone(False, str(exc))
             await asyncio.sleep(WAIT_SECONDS)
         except AlreadyUndone:
             return Undone(True, already=True)
@@ -75,16 +76,18 @@ async def undo_call(
         logger.warning("undo tool call failed", exc_info=True)
         refused = UNDO_FAILED
     else:
-        await _settle(db, user_id, message_id, index, confirm)
+        await _settle(db, user_id, message_id, index, claimed, confirm)
         return Undone(True)
-    await _settle(db, user_id, message_id, index, release)
+    await _settle(db, user_id, message_id, index, claimed, release)
     return Undone(False, refused)
 
 
-async def _settle(db: Database, user_id: str, message_id: int, index: int, mark: Any) -> None:
+async def _settle(
+    db: Database, user_id: str, message_id: int, index: int, claimed: datetime, mark: Any
+) -> None:
     """Record the claim's outcome (its claim expires if the database cannot take it)."""
     try:
         async with db.session() as session:
-            await mark(session, user_id, message_id, index)
+            await mark(session, user_id, message_id, index, claimed)
     except (TaskError, DatabaseUnavailable):
         logger.warning("could not record an undo's outcome")

@@ -7,8 +7,10 @@ id>`), so a page never hears of anyone else's data:
   tab streams in every other tab showing that conversation;
 - `tasks_changed`, after any task-changing MCP tool call (the agent's, the task panel's, a
   ChatKit widget's, an outside MCP client's), so every open task panel reads the list again;
-- `stop` (`stop_request`), Stop pressed in a tab that follows a turn another tab started: the
-  worker running that turn, wherever it is, listens for it while the turn runs.
+- `stop` (`stop_request`), Stop pressed in a tab that follows a turn another tab started, or
+  through the API: the worker running that turn, wherever it is, listens for it while the
+  turn runs. (Stop is kept in the database as well, and read at the turn's next lease
+  renewal: a notice lost on the way costs seconds, not the Stop.)
 
 `MemoryFeed` serves one process (asyncio queues); `RedisFeed` serves every worker on every
 machine through Redis pub/sub when `REFLEX_REDIS_URL` is set. Both are best-effort: news is not
@@ -63,9 +65,15 @@ def channel(user_id: str) -> str:
     return f"{CHANNEL}{user_id}"
 
 
-def stop_request(conversation_id: str) -> Message:
-    """Stop the turn running in this conversation of the person's (there is one at most)."""
-    return {"kind": STOP, "conversation_id": conversation_id}
+def stop_request(conversation_id: str, message_id: int, attempt: int) -> Message:
+    """Stop attempt `attempt` at question `message_id` of this conversation of the person's
+    (kept in the database too: `TurnStore.request_stop`; this is the fast notice)."""
+    return {
+        "kind": STOP,
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "attempt": attempt,
+    }
 
 
 class Subscription(Protocol):

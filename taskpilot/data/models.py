@@ -189,7 +189,11 @@ class ToolCall(BaseModel):
     # Set once the person undid this call's change (its card's Undo; `services/undo_marks.py`);
     # `undoing`: when an Undo claimed it, until the tool has taken the change back or refused.
     undone: bool = False
-    undoing: datetime | None = None
+    undoing: datetime | None = ModelField(
+        default=None,
+        description="Set while an Undo of this call is under way (it then reads `undone`, or"
+        " not if refused); one older than a minute no longer holds.",
+    )
 
     @classmethod
     def stored(cls, calls: Iterable[Mapping[str, Any]] | None) -> list[ToolCall]:
@@ -249,6 +253,9 @@ class Message(SQLModel, table=True):
     # running attempt's lease lasts. Finishing or failing is conditional on both.
     attempt: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     lease_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Stop asked of the attempt with this number (`TurnStore.request_stop`): it stops at its
+    # next lease renewal at the latest, on whichever worker runs it.
+    stop_attempt: int | None = Field(default=None)
     # On a user message awaiting approval: the paused run (`PausedRun`), as JSON.
     paused_run: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     # On assistant replies: the person's rating, if they gave one.

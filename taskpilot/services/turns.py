@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,6 +59,14 @@ class ConversationBusy(Exception):
 
 class DuplicateMessage(Exception):
     """The person already sent a message with this client message id."""
+
+
+class Lease(Enum):
+    """What renewing a running attempt's lease found."""
+
+    HELD = "held"
+    LOST = "lost"  # another attempt holds the turn (or it ended)
+    STOP = "stop"  # Stop was asked of this attempt
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,12 @@ _HELD = sa.and_(
     _messages.c.status == TurnStatus.RUNNING.value,
 )
 _INSERT_MESSAGE = sa.insert(_messages).returning(_messages.c.id)
-_RENEW = sa.update(_messages).where(_HELD).values(lease_until=sa.bindparam("new_lease"))
+_RENEW = (
+    sa.update(_messages)
+    .where(_HELD)
+    .values(lease_until=sa.bindparam("new_lease"))
+    .returning(_messages.c.stop_attempt)
+)
 _SAVE_PROGRESS = sa.update(_messages).where(_HELD).values(tool_calls=sa.bindparam("new_calls"))
 _ANSWERED = (
     sa.update(_messages)
@@ -283,12 +297,35 @@ class TurnStore:
         await self.session.commit()
         return int(result.rowcount)
 
-    async def renew(self, claim: Claim) -> bool:
-        """Extend the attempt's lease; False when the attempt no longer holds the turn."""
+    async def renew(self, claim: Claim) -> Lease:
+        """Extend the attempt's lease: HELD; LOST when the attempt no longer holds the turn;
+        STOP when Stop was asked of it (`request_stop`)."""
         lease_until = utcnow() + self.lease
         result = await self.session.execute(_RENEW, {**_claimed(claim), "new_lease": lease_until})
+        row = result.first()
         await self.session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if row is None:
+            return Lease.LOST
+        return Lease.STOP if row[0] == claim.attempt else Lease.HELD
+
+    async def request_stop(self, conversation_id: str) -> Claim | None:
+        """Ask the conversation's running turn to stop: kept on its question for the attempt
+        that holds it now (a later attempt, or the next question, is not stopped by it). The
+        attempt asked, or None when no turn is running there."""
+        result = await self.session.execute(
+            sa.update(_messages)
+            .where(
+                _messages.c.conversation_id == conversation_id,
+                _messages.c.user_id == self.user_id,
+                _messages.c.status == TurnStatus.RUNNING.value,
+                _messages.c.lease_until >= utcnow(),
+            )
+            .values(stop_attempt=_messages.c.attempt)
+            .returning(_messages.c.id, _messages.c.attempt)
+        )
+        row = result.first()
+        await self.session.commit()
+        return Claim(int(row[0]), int(row[1])) if row is not None else None
 
     async def save_progress(self, claim: Claim, tool_calls: list[ToolCall]) -> bool:
         """Keep the tool calls made so far on the question, so they outlive a worker that dies
@@ -314,16 +351,6 @@ class TurnStore:
         )
         await self.session.commit()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    async def running(self, conversation_id: str) -> Message | None:
-        """The conversation's question being answered now (its lease running), if one is."""
-        statement = select(Message).where(
-            col(Message.conversation_id) == conversation_id,
-            col(Message.user_id) == self.user_id,
-            col(Message.status) == TurnStatus.RUNNING.value,
-            col(Message.lease_until) >= utcnow(),
-        )
-        return (await self.session.exec(statement)).first()
 
     async def paused(self, conversation_id: str) -> Message | None:
         """The conversation's question awaiting approval, if one is."""

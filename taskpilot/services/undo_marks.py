@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +27,9 @@ _messages: sa.Table = Message.__table__  # type: ignore[attr-defined]
 # Rereads when another call of the same reply changed meanwhile (its own Undo).
 _ATTEMPTS = 5
 NOT_UNDOABLE = "That change can't be undone."
-# How long a claim holds without an outcome (the undo tool answers within seconds).
-CLAIM_SECONDS = 30.0
+# How long a claim holds without an outcome: longer than the undo tool may take (its MCP
+# session and HTTP timeouts), so a slow undo is never claimed twice.
+CLAIM_SECONDS = 60.0
 
 
 class AlreadyUndone(TaskError):
@@ -38,8 +39,11 @@ class AlreadyUndone(TaskError):
         super().__init__("That change was undone already.")
 
 
-class UndoInProgress(AlreadyUndone):
+class UndoInProgress(TaskError):
     """Another Undo of the call is under way: its outcome is not known yet."""
+
+    def __init__(self) -> None:
+        super().__init__("That change is being undone elsewhere; try again in a moment.")
 
 
 def can_undo(call: ToolCall) -> bool:
@@ -57,38 +61,47 @@ def can_undo(call: ToolCall) -> bool:
     return result.get("status") in ("created", "deleted") or bool(result.get("before"))
 
 
-async def claim(session: AsyncSession, user_id: str, message_id: int, index: int) -> ToolCall:
+async def claim(
+    session: AsyncSession, user_id: str, message_id: int, index: int
+) -> tuple[ToolCall, datetime]:
     """Claim the reply's call `index` for an Undo, once: the call (whose result says what to
-    undo); `AlreadyUndone` when it was, `UndoInProgress` while another Undo holds it, a
-    `TaskError` when there is no such undoable call."""
+    undo) and the claim's time, which ends it (`confirm`, `release`); `AlreadyUndone` when it
+    was undone, `UndoInProgress` while another Undo holds it, a `TaskError` when there is no
+    such undoable call."""
+    now = utcnow()
 
     def claimed(call: ToolCall) -> ToolCall:
         if call.undone:
             raise AlreadyUndone()
         since = as_utc(call.undoing)
-        if since is not None and utcnow() - since < timedelta(seconds=CLAIM_SECONDS):
+        if since is not None and now - since < timedelta(seconds=CLAIM_SECONDS):
             raise UndoInProgress()
-        return call.model_copy(update={"undoing": utcnow()})
+        return call.model_copy(update={"undoing": now})
 
-    return await _mark(session, user_id, message_id, index, claimed)
-
-
-async def confirm(session: AsyncSession, user_id: str, message_id: int, index: int) -> None:
-    """The claimed call's change was taken back: it reads undone."""
-    await _mark(
-        session,
-        user_id,
-        message_id,
-        index,
-        lambda call: call.model_copy(update={"undone": True, "undoing": None}),
-    )
+    return await _mark(session, user_id, message_id, index, claimed), now
 
 
-async def release(session: AsyncSession, user_id: str, message_id: int, index: int) -> None:
-    """Give back a claim whose undo the tool refused: the call can be undone again later."""
-    await _mark(
-        session, user_id, message_id, index, lambda call: call.model_copy(update={"undoing": None})
-    )
+async def confirm(
+    session: AsyncSession, user_id: str, message_id: int, index: int, claimed: datetime
+) -> None:
+    """The change claimed at `claimed` was taken back: the call reads undone."""
+    done = {"undone": True, "undoing": None}
+    await _mark(session, user_id, message_id, index, _if_claimed(claimed, done))
+
+
+async def release(
+    session: AsyncSession, user_id: str, message_id: int, index: int, claimed: datetime
+) -> None:
+    """Give back the claim made at `claimed`, whose undo the tool refused: the call can be
+    undone again later. (A claim that expired and was taken by another Undo is left alone.)"""
+    await _mark(session, user_id, message_id, index, _if_claimed(claimed, {"undoing": None}))
+
+
+def _if_claimed(claimed: datetime, update: dict[str, Any]) -> Callable[[ToolCall], ToolCall]:
+    def change(call: ToolCall) -> ToolCall:
+        return call.model_copy(update=update) if as_utc(call.undoing) == claimed else call
+
+    return change
 
 
 async def _mark(

@@ -194,3 +194,31 @@ async def test_retry_after_a_refused_edit_makes_the_edit_again(tab: Page) -> Non
     spec = await call(tab.chat, "retry")
     await call(tab.chat, "run_edit", *[value._var_value for _, value in spec.args])
     assert contents(tab) == ["remember bread", "Noted: bread."]
+
+
+async def test_retry_after_a_refused_edit_never_runs_another_question(tab: Page) -> None:
+    """The conversation ends with a question that failed; an edit of an earlier one is
+    refused; Retry makes the edit again — it does not run the failed question."""
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await said(tab, "remember milk", "Noted: milk.")
+    tab.model.extend([RuntimeError("boom")])
+    spec = await call(tab.chat, "send", {"message": "add call the bank"})
+    await call(tab.chat, "run_turn", *[value._var_value for _, value in spec.args])
+    assert tab.chat.live_status == "error"
+    await tab.runtime.turns.settle()  # its slot given back
+    shown = list(tab.chat.messages)
+    held = []
+    with pytest.raises(TaskPilotError):
+        while True:
+            held.append(await tab.runtime.turns.admit(user_id))
+    await edited(tab, shown[0].key, "remember bread", None)
+    assert tab.chat.live_status == "error"
+    for slot in held:
+        await slot.release()
+
+    tab.model.extend([[assistant_message("Noted: bread.")]])
+    spec = await call(tab.chat, "retry")
+    assert spec.handler.fn.__name__ == "run_edit"
+    await call(tab.chat, "run_edit", *[value._var_value for _, value in spec.args])
+    assert contents(tab) == ["remember bread", "Noted: bread."]

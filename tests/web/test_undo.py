@@ -14,7 +14,7 @@ from agents.testing import assistant_message, function_call
 from taskpilot.core.config import Settings
 from taskpilot.data.models import Message, ToolCall
 from taskpilot.services.tasks import TaskError, TaskQuery, TaskService
-from taskpilot.services.undo_marks import AlreadyUndone, claim
+from taskpilot.services.undo_marks import UndoInProgress, claim
 from taskpilot.web.states.tasks import TaskState
 from taskpilot.web.states.undo import UndoState
 from taskpilot.web.view_models import ToolCardView
@@ -160,15 +160,49 @@ async def test_a_call_is_claimed_once_however_many_ask_at_once(tab: Page) -> Non
         try:
             async with tab.runtime.db.session() as session:
                 await claim(ReadTogether(session), user_id, card.message_id, card.index)  # type: ignore[arg-type]
-        except AlreadyUndone:
-            return "already"
+        except UndoInProgress:
+            return "under way"
         return "claimed"
 
     outcomes = await asyncio.gather(one(), one())
-    assert sorted(outcomes) == ["already", "claimed"]
+    assert sorted(outcomes) == ["claimed", "under way"]
     other = await tab.sign_up("eve@example.com")
     async with tab.runtime.db.session() as session:
         with pytest.raises(TaskError, match="can't be undone"):
             await claim(session, other, card.message_id, card.index)  # not Eve's reply
         with pytest.raises(TaskError, match="can't be undone"):
             await claim(session, user_id, card.message_id, 5)
+
+
+async def test_a_claim_whose_worker_died_expires_and_its_late_outcome_changes_nothing(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Undo claimed and never finished (its worker died) holds the call for CLAIM_SECONDS:
+    an Undo meanwhile says it is under way; after it, one takes the claim and undoes the
+    change; and the dead claim's outcome, arriving late, leaves the newer claim's alone."""
+    from taskpilot.agent import undo_calls
+    from taskpilot.services import undo_marks
+
+    user_id = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    card = await said(tab, "add", [function_call("add_task", {"title": "Buy milk"}, call_id="c9")])
+    async with tab.runtime.db.session() as session:
+        _, dead = await claim(session, user_id, card.message_id, card.index)
+    monkeypatch.setattr(undo_calls, "WAIT_AT_MOST_SECONDS", 0.3)
+    await undo(tab, card)
+    shown = tab.chat.messages[-1].tool_calls[0]
+    assert not shown.undone
+    assert shown.undo_refused.startswith("That change is being undone elsewhere")
+    assert await titles(tab, user_id) == {1: "Buy milk"}
+
+    monkeypatch.setattr(undo_marks, "CLAIM_SECONDS", 0.0)  # the dead claim has run out
+    async with tab.runtime.db.session() as session:
+        _, newer = await claim(session, user_id, card.message_id, card.index)
+        await undo_marks.release(session, user_id, card.message_id, card.index, dead)  # late
+    [held] = await stored_calls(tab, card.message_id)
+    assert held.undoing is not None and held.undoing.timestamp() == newer.timestamp()
+    async with tab.runtime.db.session() as session:
+        await undo_marks.release(session, user_id, card.message_id, card.index, newer)
+    await undo(tab, card)
+    assert tab.chat.messages[-1].tool_calls[0].undone
+    assert await titles(tab, user_id) == {}

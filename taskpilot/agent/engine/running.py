@@ -49,7 +49,7 @@ from taskpilot.core.db import Database
 from taskpilot.core.errors import ErrorCode, TaskPilotError
 from taskpilot.core.metrics import TurnOutcome
 from taskpilot.data.models import Approval, Message, ToolCall
-from taskpilot.services.turns import Claim, TurnStore
+from taskpilot.services.turns import Claim, Lease, TurnStore
 from taskpilot.services.users import TimeZones
 
 logger = logging.getLogger("taskpilot.agent")
@@ -344,12 +344,15 @@ class TurnRunner:
             await asyncio.sleep(every)
             try:
                 async with self.db.session() as session:
-                    held = await TurnStore(session, running.turn.user_id, self.lease).renew(claim)
+                    lease = await TurnStore(session, running.turn.user_id, self.lease).renew(claim)
             except Exception:  # the database is away: the turn goes on, its end will tell
                 logger.warning("could not renew a turn's lease", exc_info=True)
                 continue
-            if not held:
+            if lease is Lease.LOST:
                 self._supersede(running)
+                return
+            if lease is Lease.STOP:  # asked elsewhere; its notice on the feed was missed
+                running.stop()
                 return
 
     @staticmethod

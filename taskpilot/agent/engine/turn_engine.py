@@ -32,6 +32,7 @@ from taskpilot.core.limits import Limits
 from taskpilot.core.limits.turns import TurnSlot
 from taskpilot.core.live import LiveFeed, MemoryFeed, stop_request
 from taskpilot.core.metrics import TurnOutcome
+from taskpilot.services.turns import TurnStore
 from taskpilot.services.users import TimeZones
 
 logger = logging.getLogger("taskpilot.agent")
@@ -199,15 +200,30 @@ class TurnEngine:
         running.task.add_done_callback(lambda _: stoppable.cancel())
         return running
 
+    async def request_stop(self, user_id: str, conversation_id: str) -> bool:
+        """Stop the turn running in the person's conversation, wherever it runs: asked in the
+        database (the running attempt reads it at its next lease renewal) and told on the
+        live feed (its worker stops it at once). False when no turn is running there."""
+        async with self.db.session() as session:
+            asked = await TurnStore(session, user_id, self.lease).request_stop(conversation_id)
+        if asked is None:
+            return False
+        notice = stop_request(conversation_id, asked.message_id, asked.attempt)
+        self.live.publish(user_id, notice)
+        return True
+
     async def _stoppable(self, running: RunningTurn) -> None:
-        """Stop the turn when Stop is pressed in another tab following it (`stop_request` on
-        the person's live feed, from whichever worker serves that tab)."""
+        """Stop the turn when Stop is asked of it elsewhere (`request_stop`: another tab
+        following it, the API), told on the person's live feed by whichever worker took it."""
         turn = running.turn
+        if turn.claim is None:
+            return
+        wanted = stop_request(turn.conversation_id, turn.message_id, turn.claim.attempt)
         try:
             async with self.live.subscribed(turn.user_id) as news:
                 while not running.ended:
                     message = await news.next(STOP_LISTEN_SECONDS)
-                    if message is not None and message == stop_request(turn.conversation_id):
+                    if message == wanted:
                         logger.info("turn stopped from another tab")
                         running.stop()
                         return

@@ -20,14 +20,12 @@ from taskpilot.api.schemas import (
     VersionOut,
 )
 from taskpilot.core.errors import ErrorCode, TaskPilotError
-from taskpilot.core.live import stop_request
 from taskpilot.data.models import Message, Role
 from taskpilot.services.conversations import (
     ConversationNotFound,
     ConversationStore,
     MessageNotFound,
 )
-from taskpilot.services.turns import TurnStore
 from taskpilot.services.versions import MessageVersions, first_version
 
 router = APIRouter(
@@ -105,23 +103,30 @@ async def delete_conversation(
 @router.post(
     "/{conversation_id}/stop",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**_ERRORS, 409: {"model": ErrorOut, "description": "No reply is running."}},
+    response_class=Response,
+    responses={
+        **_ERRORS,
+        202: {"content": None, "description": "Stop is asked of the running reply."},
+        409: {"model": ErrorOut, "description": "`no_turn_running`: no reply is running."},
+        503: {"model": ErrorOut},
+    },
 )
 async def stop_turn(
     user: PathUser, session: SessionDep, runtime: RuntimeDep, conversation_id: ConversationId
 ) -> Response:
     """Stop the reply running in this conversation, wherever it was started (a page, ChatKit,
     another request) and on whichever worker runs it: its question is kept, failed as stopped,
-    and what its tools already did stays done. 202: the worker running it is told (its
-    stream, if someone reads it, ends with `turn_stopped`); 409 `no_turn_running` when no
-    reply is running."""
+    and what its tools already did stays done. The Stop is kept with the question: its worker
+    stops it at once when the live feed tells it, and within one lease renewal (a few
+    seconds) otherwise; its stream, if someone reads it, ends with `turn_stopped`. Only that
+    reply is stopped, not a later one."""
     try:
         await ConversationStore(session, user.id).get(conversation_id)
     except ConversationNotFound as exc:
         raise _not_found(exc) from exc
-    if await TurnStore(session, user.id, runtime.turns.lease).running(conversation_id) is None:
+    await session.close()  # the engine asks in a session of its own
+    if not await runtime.turns.request_stop(user.id, conversation_id):
         raise TaskPilotError(ErrorCode.NO_TURN_RUNNING, "No reply is running in it.")
-    runtime.live.publish(user.id, stop_request(conversation_id))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -153,6 +158,7 @@ async def undo_tool_call(
             raise MessageNotFound()
     except MessageNotFound as exc:
         raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, str(exc)) from exc
+    await session.close()  # the undo takes sessions of its own (and may wait for another)
     done = await undo_call(runtime.db, runtime.turns.mcp, user.id, message_id, index)
     if not done.undone:
         raise TaskPilotError(ErrorCode.UNDO_REFUSED, done.refused)

@@ -20,7 +20,6 @@ import reflex as rx
 from taskpilot.agent.providers import describe_model
 from taskpilot.core.config import get_settings
 from taskpilot.core.db import DatabaseUnavailable
-from taskpilot.core.live import stop_request
 from taskpilot.data.models import utcnow
 from taskpilot.runtime import get_runtime
 from taskpilot.services.conversations import ConversationNotFound, ConversationStore
@@ -179,8 +178,9 @@ class ChatState(TurnStream, AuthState):
         (it is the conversation's last question); if the edit was refused before, it is
         made again."""
         last = self.messages[-1] if self.messages else None
-        if last is not None and last.role == "user" and last.id > 0 and not last.replaced:
-            return self._rerun(last.id)
+        stored = last is not None and last.role == "user" and last.id > 0 and not last.replaced
+        if last is not None and stored and self._retry_edit_of in last.version_ids:
+            return self._rerun(last.id)  # the edit's version, stored before it failed
         index = next((i for i, m in enumerate(self.messages) if m.id == self._retry_edit_of), None)
         if index is None or self._retry_edit_of <= 0:
             return None
@@ -245,15 +245,19 @@ class ChatState(TurnStream, AuthState):
     @rx.event
     async def stop(self) -> None:
         """Ask the streaming turn to stop; `run_turn` notices within one event or poll. A turn
-        another tab (or the API, ChatKit) started is stopped by the worker running it, told
-        on the person's live feed; its end then arrives here as any news of it does."""
+        another tab (or the API, ChatKit) started is stopped by the worker running it
+        (`TurnEngine.request_stop`); its end then arrives here as any news of it does."""
         if not self.streaming:
             return
         if self.watching:
             identity = await self._identity()
             if identity is None or not self.current_id:
                 return
-            get_runtime().live.publish(identity.user_id, stop_request(self.current_id))
+            try:
+                await get_runtime().turns.request_stop(identity.user_id, self.current_id)
+            except DatabaseUnavailable:
+                self.live_error = DATABASE_DOWN
+                return
         self.stopping = True
 
     @rx.event
