@@ -109,11 +109,11 @@ _HELD = sa.and_(
     _messages.c.status == TurnStatus.RUNNING.value,
 )
 _INSERT_MESSAGE = sa.insert(_messages).returning(_messages.c.id)
-_RENEW = (
-    sa.update(_messages)
-    .where(_HELD)
-    .values(lease_until=sa.bindparam("new_lease"))
-    .returning(_messages.c.stop_attempt)
+_RENEW = sa.update(_messages).where(_HELD).values(lease_until=sa.bindparam("new_lease"))
+# Whether Stop was asked of the attempt that renewed (read apart from the renewal: an UPDATE
+# with RETURNING that meets a locked SQLite database leaves its connection holding the lock).
+_STOP_ASKED = sa.select(_messages.c.stop_attempt).where(
+    _messages.c.id == sa.bindparam("message_id")
 )
 _SAVE_PROGRESS = sa.update(_messages).where(_HELD).values(tool_calls=sa.bindparam("new_calls"))
 _ANSWERED = (
@@ -302,30 +302,36 @@ class TurnStore:
         STOP when Stop was asked of it (`request_stop`)."""
         lease_until = utcnow() + self.lease
         result = await self.session.execute(_RENEW, {**_claimed(claim), "new_lease": lease_until})
-        row = result.first()
-        await self.session.commit()
-        if row is None:
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            await self.session.commit()
             return Lease.LOST
-        return Lease.STOP if row[0] == claim.attempt else Lease.HELD
+        asked = await self.session.execute(_STOP_ASKED, {"message_id": claim.message_id})
+        await self.session.commit()
+        return Lease.STOP if asked.scalar_one_or_none() == claim.attempt else Lease.HELD
 
     async def request_stop(self, conversation_id: str) -> Claim | None:
         """Ask the conversation's running turn to stop: kept on its question for the attempt
         that holds it now (a later attempt, or the next question, is not stopped by it). The
         attempt asked, or None when no turn is running there."""
-        result = await self.session.execute(
-            sa.update(_messages)
-            .where(
+        found = await self.session.execute(
+            sa.select(_messages.c.id, _messages.c.attempt).where(
                 _messages.c.conversation_id == conversation_id,
                 _messages.c.user_id == self.user_id,
                 _messages.c.status == TurnStatus.RUNNING.value,
                 _messages.c.lease_until >= utcnow(),
             )
-            .values(stop_attempt=_messages.c.attempt)
-            .returning(_messages.c.id, _messages.c.attempt)
         )
-        row = result.first()
+        row = found.first()
+        if row is None:
+            await self.session.commit()
+            return None
+        asked = Claim(int(row[0]), int(row[1]))
+        result = await self.session.execute(
+            sa.update(_messages).where(_HELD).values(stop_attempt=_messages.c.attempt),
+            _claimed(asked),
+        )
         await self.session.commit()
-        return Claim(int(row[0]), int(row[1])) if row is not None else None
+        return asked if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
     async def save_progress(self, claim: Claim, tool_calls: list[ToolCall]) -> bool:
         """Keep the tool calls made so far on the question, so they outlive a worker that dies

@@ -139,6 +139,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
                     "conversation_id": turn.json()["conversation_id"],
                     "call_id": waiting["call_id"],
                     "message_id": str(waiting["message_id"]),  # the question an edit would name
+                    "index": "0",  # a call of it, which an Undo would name
                 },
             )
             live.victim_before = live.victim_state()
