@@ -148,13 +148,14 @@ class CalendarFeeds:
                 "verifier_hash": _hash(verifier),
                 "created_at": utcnow(),
             }
-            replaced = await self.session.execute(
-                sa.update(_feeds).where(_feeds.c.user_id == self.user_id).values(**values)
-            )
-            if not replaced.rowcount:  # type: ignore[attr-defined]
-                await self.session.execute(sa.insert(_feeds).values(user_id=self.user_id, **values))
             try:
-                await self.session.commit()
+                replaced = await self.session.execute(
+                    sa.update(_feeds).where(_feeds.c.user_id == self.user_id).values(**values)
+                )
+                if not replaced.rowcount:  # type: ignore[attr-defined]
+                    insert = sa.insert(_feeds).values(user_id=self.user_id, **values)
+                    await self.session.execute(insert)  # PostgreSQL refuses a twin here
+                await self.session.commit()  # SQLite, here
             except IntegrityError:
                 # A first feed inserted at the same moment (the next try replaces it), or,
                 # once in 2**72, the selector is taken.
