@@ -117,6 +117,24 @@ def gate_second_model_call(tab: Page, monkeypatch: pytest.MonkeyPatch) -> asynci
     return gate
 
 
+async def followed_mid_turn(
+    tab: Page, other: Page, monkeypatch: pytest.MonkeyPatch, reply: str
+) -> tuple[asyncio.Event, asyncio.Task[Any]]:
+    """`tab` sends "add buy milk": the turn adds the task, then waits at the returned gate
+    before it answers `reply`; returns once `other` (watching) shows the finished tool card."""
+    gate = gate_second_model_call(tab, monkeypatch)
+    tab.model.extend(
+        [
+            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
+            [assistant_message(reply)],
+        ]
+    )
+    turn = asyncio.create_task(send(tab, "add buy milk"))
+    chat = other.chat
+    await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
+    return gate, turn
+
+
 async def test_a_turn_started_in_one_tab_streams_into_the_other_then_shows_the_stored_reply(
     tab: Page,
     another_tab: Callable[[], Page],
@@ -131,19 +149,11 @@ async def test_a_turn_started_in_one_tab_streams_into_the_other_then_shows_the_s
     for page in (tab, other, elsewhere):
         await watchers.start(page)
 
-    gate = gate_second_model_call(tab, monkeypatch)
-    tab.model.extend(
-        [
-            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
-            [assistant_message("Added Buy milk.")],
-        ]
-    )
-    turn = asyncio.create_task(send(tab, "add buy milk"))
+    gate, turn = await followed_mid_turn(tab, other, monkeypatch, "Added Buy milk.")
 
     # Mid-turn, the other tab shows the question, the tool card and the changed task panel,
     # and waits: its composer is disabled (its Stop is tested below).
     chat = other.chat
-    await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
     assert chat.watching and chat.streaming and chat.live_status == "streaming"
     assert [m.content for m in chat.messages] == ["hello", "Hi.", "add buy milk"]
     assert chat.live_tools[0].name == "add_task"
@@ -323,16 +333,8 @@ async def test_a_followed_turn_whose_end_never_arrives_is_read_again_once_quiet(
         told(user_id, message)
 
     monkeypatch.setattr(feed, "publish", losing_the_end)
-    gate = gate_second_model_call(tab, monkeypatch)
-    tab.model.extend(
-        [
-            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
-            [assistant_message("Added Buy milk.")],
-        ]
-    )
-    turn = asyncio.create_task(send(tab, "add buy milk"))
+    gate, turn = await followed_mid_turn(tab, other, monkeypatch, "Added Buy milk.")
     chat = other.chat
-    await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
     await asyncio.sleep(1)  # quiet for longer than QUIET_SECONDS, but still running: followed
     assert chat.watching and chat.messages[-1].content == "add buy milk"
 
@@ -378,22 +380,14 @@ async def test_stop_in_a_tab_following_a_turn_stops_it_where_it_runs(
 ) -> None:
     """Stop pressed in a tab that follows another tab's reply reaches the worker running it
     (on the live feed): the turn stops there, as it would with that tab's own Stop, and
-    both tabs show it stopped. Another conversation's turn is not touched."""
+    both tabs show it stopped. (A Stop never reaching a later reply: test_api_stop.py.)"""
     await tab.sign_up()
     tab.model.extend([[assistant_message("Hi.")]])
     await send(tab, "hello")
     other = await second_tab(tab, another_tab, f"/c/{tab.chat.current_id}")
     await watchers.start(other)
-    gate = gate_second_model_call(tab, monkeypatch)
-    tab.model.extend(
-        [
-            [function_call("add_task", {"title": "Buy milk"}, call_id="c1")],
-            [assistant_message("never said")],
-        ]
-    )
-    turn = asyncio.create_task(send(tab, "add buy milk"))
+    gate, turn = await followed_mid_turn(tab, other, monkeypatch, "never said")
     chat = other.chat
-    await until(lambda: bool(chat.live_tools) and chat.live_tools[0].state == "done", "card")
     assert chat.watching
 
     await call(chat, "stop")
