@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
 
 import httpx
 from playwright.sync_api import ViewportSize
@@ -19,21 +18,34 @@ from tests.support.standin import BrowserStandIn
 PHONE: ViewportSize = {"width": 375, "height": 812}
 
 
-def hold_database_writes(app: AppServer, seconds: float) -> Callable[[], None]:
-    """A stand-in hook that takes SQLite's write lock for `seconds` (a slow database): a tool
-    called by the step it is attached to waits that long before it can write."""
+class HeldWrites:
+    """A slow database under the test's hand: `take` (a stand-in hook) holds SQLite's write lock,
+    so a tool called by the step it is attached to waits; `release` lets it write. The lock goes
+    by itself after `at_most` seconds, below the app's 5 s busy timeout, so a test that fails
+    before releasing never makes the tool fail too.
 
-    def hook() -> None:
-        connection = sqlite3.connect(app.database_path, timeout=10, check_same_thread=False)
+    Released by the test once it has seen what the wait is for, not after a fixed time: a page
+    slow to draw on a loaded machine would otherwise see the wait already over."""
+
+    def __init__(self, app: AppServer, at_most: float = 4.0) -> None:
+        self._app = app
+        self._at_most = at_most
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        connection = sqlite3.connect(self._app.database_path, timeout=10, check_same_thread=False)
         connection.execute("BEGIN IMMEDIATE")
+        with self._lock:
+            self._connection = connection
+        threading.Timer(self._at_most, self.release).start()
 
-        def release() -> None:
+    def release(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
             connection.rollback()
             connection.close()
-
-        threading.Timer(seconds, release).start()
-
-    return hook
 
 
 def seed_conversation(

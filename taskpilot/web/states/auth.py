@@ -172,12 +172,17 @@ class AuthState(rx.State):
         self._zone = user.timezone or ""
         return rx.call_script(_BROWSER_ZONE, callback=AuthState.remember_timezone)
 
-    @rx.event
+    @rx.event(background=True)
     async def remember_timezone(self, zone: Any) -> None:
-        """Store the browser's time zone for the person, when it is a real one and new."""
-        if not isinstance(zone, str) or not zone or zone == self._zone:
-            return
-        identity = await self._identity()
+        """Store the browser's time zone for the person, when it is a real one and new.
+
+        In the background, writing outside the page's state lock: it comes in as a page
+        opens, often just as the first message is sent, and a regular handler would hold up
+        that reply's stream for as long as the database takes the write."""
+        async with self:
+            if not isinstance(zone, str) or not zone or zone == self._zone:
+                return
+            identity = await self._identity()
         if identity is None:
             return
         runtime = get_runtime()
@@ -190,7 +195,8 @@ class AuthState(rx.State):
             return
         except DatabaseUnavailable:
             return  # asked again on the next page load
-        self._zone = zone
+        async with self:
+            self._zone = zone
         runtime.turns.zones.changed(identity.user_id, zone)
 
     @rx.event

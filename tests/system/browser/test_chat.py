@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.app_server import AppServer
-from tests.support.browser import hold_database_writes
+from tests.support.browser import HeldWrites
 from tests.support.chat_page import Account, ChatPage
 from tests.support.openai_standin import reply, tool_call
 from tests.support.standin import BrowserStandIn
@@ -35,10 +35,11 @@ def test_reply_streams_with_a_tool_card_and_the_task_appears(
     chat.ensure_tasks_panel()
     expect(chat.task_items).to_have_count(0)
 
-    # The model calls add_task; the tool then waits on a slow database for a moment, long
-    # enough to see the card running; then the reply streams a word every 120 ms.
+    # The model calls add_task; the tool then waits on a slow database until the card has been
+    # seen running; then the reply streams a word every 120 ms.
     arguments = {"title": "Buy milk", "priority": "high", "due_date": "tomorrow"}
-    model.script_step(tool_call("add_task", arguments), before=hold_database_writes(app, 1.5))
+    writes = HeldWrites(app)
+    model.script_step(tool_call("add_task", arguments), before=writes.take)
     model.script_step(reply(REPLY), pace=0.12)
     chat.send("add buy milk tomorrow, high priority")
 
@@ -49,6 +50,7 @@ def test_reply_streams_with_a_tool_card_and_the_task_appears(
     expect(card).to_contain_text(re.compile("add", re.IGNORECASE))
     expect(card).to_contain_text("Buy milk")
     expect(card).to_contain_text(re.compile("high", re.IGNORECASE))
+    writes.release()
     expect(card).to_have_attribute("data-state", "done", timeout=10_000)
 
     # Streaming: the assistant's text grows in several steps, not one jump.
