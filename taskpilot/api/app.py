@@ -157,9 +157,17 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
             )
         return Response(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)
 
+    # Any route may be refused for capacity: documented once, here, for all of them.
+    unavailable: dict[int | str, dict[str, Any]] = {
+        503: {
+            "model": ErrorOut,
+            "description": "Not now: `database_unavailable`, `busy` or `shutting_down` (try again,"
+            " after `Retry-After` when given), or `unavailable` for a part not set up here.",
+        }
+    }
     routers = (auth, chat, conversations, search, tasks, export, chatkit)
     for module in routers:
-        api.include_router(module.router)
+        api.include_router(module.router, responses=unavailable)
 
     api.add_middleware(
         CORSMiddleware,

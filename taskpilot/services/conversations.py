@@ -326,7 +326,9 @@ class ConversationStore:
     async def reply_to(self, message_id: int) -> Message | None:
         """The assistant's stored reply to a user message, if any."""
         statement = select(Message).where(
-            Message.reply_to_id == message_id, Message.role == Role.ASSISTANT.value
+            Message.reply_to_id == message_id,
+            Message.role == Role.ASSISTANT.value,
+            Message.user_id == self.user_id,
         )
         return (await self.session.exec(statement)).first()
 

@@ -231,6 +231,18 @@ def test_the_served_document_is_the_one_fuzzed(live_api: LiveApi) -> None:
     assert served.json() == DOCUMENT
 
 
+def test_every_api_operation_documents_that_it_may_be_refused_for_capacity() -> None:
+    """A database outage, a full worker or a drain can refuse any route: each says so, except
+    the two that need nothing but the process."""
+    undocumented = {
+        f"{method.upper()} {path}"
+        for path, item in DOCUMENT["paths"].items()
+        for method, operation in item.items()
+        if path.startswith("/api/") and "503" not in operation["responses"]
+    }
+    assert undocumented == {"GET /api/health/live", "GET /api/info"}
+
+
 def test_every_user_path_refuses_another_users_id(live_api: LiveApi) -> None:
     """Each `{user_id}` operation of the document, called with a valid token for someone else's
     id — with the victim's own conversation and waiting call in the path, and a body the

@@ -168,6 +168,7 @@ async def test_conversation_store_is_scoped(runtime: Runtime) -> None:
         with pytest.raises(ConversationNotFound):
             await theirs.messages(conversation.id)
         assert await theirs.find_by_client_id("c-1") is None
+        assert await theirs.reply_to(message.id or 0) is None
         assert await theirs.recent() == []
 
 

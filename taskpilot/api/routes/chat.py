@@ -65,7 +65,6 @@ _TURN_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut},
     429: {"model": ErrorOut},
     502: {"model": ErrorOut},
-    503: {"model": ErrorOut},
     504: {"model": ErrorOut, "description": "The turn ran past TURN_DEADLINE_SECONDS."},
 }
 

@@ -55,7 +55,6 @@ _REQUEST_BODY: dict[str, Any] = {
         404: {"model": ErrorOut},
         422: {"model": ErrorOut},
         429: {"model": ErrorOut},
-        503: {"model": ErrorOut},
     },
 )
 async def chatkit(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Response:
@@ -82,7 +81,6 @@ async def chatkit(request: Request, user: CurrentUser, runtime: RuntimeDep) -> R
         403: {"model": ErrorOut},
         429: {"model": ErrorOut, "description": "Too many sessions for this person just now."},
         502: {"model": ErrorOut},
-        503: {"model": ErrorOut},
     },
 )
 async def create_session(user: CurrentUser, runtime: RuntimeDep) -> ChatKitSessionOut:

@@ -108,7 +108,6 @@ async def delete_conversation(
         **_ERRORS,
         202: {"content": None, "description": "Stop is asked of the running reply."},
         409: {"model": ErrorOut, "description": "`no_turn_running`: no reply is running."},
-        503: {"model": ErrorOut},
     },
 )
 async def stop_turn(
@@ -158,6 +157,8 @@ async def undo_tool_call(
             raise MessageNotFound()
     except MessageNotFound as exc:
         raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, str(exc)) from exc
+    if index >= len(reply.tool_calls):
+        raise TaskPilotError(ErrorCode.MESSAGE_NOT_FOUND, "That reply has no such tool call.")
     await session.close()  # the undo takes sessions of its own (and may wait for another)
     done = await undo_call(runtime.db, runtime.turns.mcp, user.id, message_id, index)
     if not done.undone:
