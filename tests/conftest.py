@@ -1,7 +1,7 @@
 """The fixtures every test folder shares: real databases (a SQLite file and, when available,
-PostgreSQL), the real runtime with its MCP server, an HTTP client on the real API app, and the
-loopback OpenAI stand-in with a check that no API key reaches any log. What tests import
-besides fixtures is in `tests/support/` (`harness.py` first).
+PostgreSQL), the real runtime with its MCP server, an HTTP client on the real API app, the
+loopback OpenAI stand-in and Better Auth's JWKS, and a check that no API key reaches any log.
+What tests import besides fixtures is in `tests/support/` (`harness.py` first).
 
 PostgreSQL comes from TASKPILOT_TEST_POSTGRES_URL (`.ci/run` and `make test` set it); tests
 that need it are skipped with a printed reason when it is unset or unreachable.
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from agents.testing import ScriptedModel
 
+from taskpilot.core import security
 from taskpilot.core.config import Settings, get_settings
 from taskpilot.core.db import migrate
 from taskpilot.runtime import Runtime
@@ -33,6 +34,7 @@ from tests.support.harness import (
     make_settings,
     truncate_postgres,
 )
+from tests.support.jwks import JwksServer
 from tests.support.openai_standin import OpenAIStandIn
 
 os.environ.update(CHEAP_PASSWORD_HASHING)
@@ -143,6 +145,15 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 def standin() -> Iterator[OpenAIStandIn]:
     """The loopback OpenAI stand-in (`tests.support.openai_standin`), running for the test."""
     with OpenAIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def jwks(monkeypatch: pytest.MonkeyPatch) -> Iterator[JwksServer]:
+    """Better Auth's JWKS endpoint on loopback (`tests.support.jwks`), with a fresh key cache:
+    a port, and so a JWKS URL, may be reused from an earlier test."""
+    monkeypatch.setattr(security, "_key_sets", {})
+    with JwksServer() as server:
         yield server
 
 

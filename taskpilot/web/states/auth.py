@@ -55,14 +55,16 @@ class AuthState(rx.State):
         """Letters for the account button."""
         return initials(self.user_name, self.user_email)
 
-    async def _identity(self) -> Identity | None:
+    async def _identity(self, *, unsure: Identity | None = None) -> Identity | None:
         """The verified identity behind the browser's token, or None (also once it was ended
-        by signing out, here or on another device)."""
+        by signing out, here or on another device). When Better Auth's keys can't be fetched
+        to check it, `unsure`: by default not signed in; a tab's watcher, already verified,
+        goes on."""
         try:
             identity = await identify(get_runtime().settings, self.token)
-        except TaskPilotError:  # Better Auth's keys can't be fetched now: treated as not signed in
+        except TaskPilotError:
             logger.warning("could not verify a sign-in: the JWKS is unavailable")
-            return None
+            return unsure
         if identity is None:
             return None
         try:
@@ -156,8 +158,13 @@ class AuthState(rx.State):
 
     @rx.event
     async def log_out(self) -> Any:
-        """End the token on the server, then forget it (in every tab) and the page's data."""
-        identity = await identify(get_runtime().settings, self.token)
+        """End the token on the server, then forget it (in every tab) and the page's data;
+        forgotten even when it can't be ended (the database or Better Auth's keys away)."""
+        try:
+            identity = await identify(get_runtime().settings, self.token)
+        except TaskPilotError:
+            logger.warning("could not end a token on sign-out: the JWKS is unavailable")
+            identity = None
         if identity is not None:
             try:
                 async with get_runtime().db.session() as session:

@@ -105,7 +105,7 @@ class LiveState(ChatState):
                         return
                     if now - checked >= STATE_CHECK_SECONDS:
                         checked = now
-                        if await self._identity() is None:
+                        if await self._identity(unsure=identity) is None:
                             return
                     if message is not None:
                         await self._take(message, identity.user_id, conversations)
