@@ -1,7 +1,7 @@
 """The live feed: what happens to a person's data, told to every page of theirs that is open.
 
-Three kinds of news travel on it, each on the person's own channel only (`taskpilot:live:<user
-id>`), so a page never hears of anyone else's data:
+Three kinds of news travel on it, each on the person's own channels only, so a page never
+hears of anyone else's data:
 
 - a turn's events (`{"kind": "turn", ...}`, built by the turn engine), so a turn started in one
   tab streams in every other tab showing that conversation;
@@ -11,6 +11,10 @@ id>`), so a page never hears of anyone else's data:
   through the API: the worker running that turn, wherever it is, listens for it while the
   turn runs. (Stop is kept in the database as well, and read at the turn's next lease
   renewal: a notice lost on the way costs seconds, not the Stop.)
+
+Pages read the person's news channel (`taskpilot:live:<user id>`); Stop travels on a channel of
+its own (`taskpilot:stop:<user id>`), which only running turns read: a worker running a turn
+that no page of the person has open here is not sent that turn's every text delta back.
 
 `MemoryFeed` serves one process (asyncio queues); `RedisFeed` serves every worker on every
 machine through Redis pub/sub when `REFLEX_REDIS_URL` is set. Both are best-effort: news is not
@@ -41,6 +45,7 @@ from taskpilot.core.config import Settings
 logger = logging.getLogger("taskpilot.live")
 
 CHANNEL = "taskpilot:live:"
+STOP_CHANNEL = "taskpilot:stop:"
 # Messages a memory subscription holds for a reader that has not caught up.
 QUEUE_SIZE = 1000
 # Messages waiting to be published to Redis by one worker; past it, news is dropped.
@@ -61,8 +66,13 @@ STOP = "stop"
 LOST: Message = {"kind": "lost"}
 
 
-def channel(user_id: str) -> str:
-    return f"{CHANNEL}{user_id}"
+def channel(user_id: str, stops: bool = False) -> str:
+    """The person's news channel, or (`stops`) the one Stop notices travel on."""
+    return f"{STOP_CHANNEL if stops else CHANNEL}{user_id}"
+
+
+def _channel_of(user_id: str, message: Message) -> str:
+    return channel(user_id, stops=message.get("kind") == STOP)
 
 
 def stop_request(conversation_id: str, message_id: int, attempt: int) -> Message:
@@ -133,24 +143,25 @@ class MemoryFeed:
     """The feed within one process: exact for one worker, and for tests."""
 
     def __init__(self) -> None:
-        self._readers: dict[str, set[Inbox]] = {}
+        self._readers: dict[str, set[Inbox]] = {}  # by channel
 
     def publish(self, user_id: str, message: Message) -> None:
         """Hand `message` to the person's readers here; never waits, never fails."""
-        for reader in list(self._readers.get(user_id, ())):
+        for reader in list(self._readers.get(_channel_of(user_id, message), ())):
             reader.put(message)
 
     @asynccontextmanager
-    async def subscribed(self, user_id: str) -> AsyncIterator[Inbox]:
-        reader = Inbox()
-        self._readers.setdefault(user_id, set()).add(reader)
+    async def subscribed(self, user_id: str, stops: bool = False) -> AsyncIterator[Inbox]:
+        """The person's news, or (`stops`) the Stop notices for their running turns."""
+        name, reader = channel(user_id, stops), Inbox()
+        self._readers.setdefault(name, set()).add(reader)
         try:
             yield reader
         finally:
-            readers = self._readers.get(user_id, set())
+            readers = self._readers.get(name, set())
             readers.discard(reader)
             if not readers:
-                self._readers.pop(user_id, None)
+                self._readers.pop(name, None)
 
     async def flush(self) -> None:
         """Nothing waits to be published in the process."""
@@ -379,15 +390,18 @@ class RedisFeed:
         tool call must not fail for want of the feed): what cannot be sent is dropped, with a
         warning at most every UNREACHABLE_WARNING_SECONDS."""
         try:
-            self._publisher().outbox.put_nowait((channel(user_id), json.dumps(message)))
+            self._publisher().outbox.put_nowait(
+                (_channel_of(user_id, message), json.dumps(message))
+            )
         except asyncio.QueueFull as exc:
             self._warn("live feed: too much news waiting for Redis; some dropped", exc)
         except Exception as exc:  # no running loop, a message that is not JSON
             self._warn("live feed: some news could not be sent", exc)
 
     @asynccontextmanager
-    async def subscribed(self, user_id: str) -> AsyncIterator[Inbox]:
-        listener, name = self._listener(), channel(user_id)
+    async def subscribed(self, user_id: str, stops: bool = False) -> AsyncIterator[Inbox]:
+        """The person's news, or (`stops`) the Stop notices for their running turns."""
+        listener, name = self._listener(), channel(user_id, stops)
         reader = await listener.add(name)
         try:
             yield reader

@@ -10,8 +10,9 @@ import uuid
 from typing import Any
 
 import httpx
+import redis.asyncio as redis
 
-from taskpilot.core.live import stop_request
+from taskpilot.core.live import channel, stop_request
 from taskpilot.runtime import Runtime
 from tests.support.approvals import Person, stored_tasks
 from tests.support.harness import REDIS_URL, live_server, needs_redis, parse_sse
@@ -54,6 +55,11 @@ async def test_a_reply_running_on_one_worker_is_stopped_through_another(
         async with asyncio.timeout(20):  # until the tool has run and the reply is on its way
             while await stored_tasks(one, ada.id) != {1: "Buy milk"}:
                 await asyncio.sleep(0.05)
+        # The running turn listens on Ada's Stop channel only: with no page of hers open, its
+        # worker is not sent its own reply's deltas back.
+        async with redis.Redis.from_url(REDIS_URL) as admin:
+            listening = dict(await admin.pubsub_numsub(channel(ada.id), channel(ada.id, True)))
+        assert listening == {channel(ada.id).encode(): 0, channel(ada.id, True).encode(): 1}
         stopped = await second.post(stop_url, headers=ada.headers)
         assert stopped.status_code == 202, stopped.text
 

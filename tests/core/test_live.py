@@ -72,6 +72,25 @@ async def test_news_reaches_every_reader_of_the_person_in_order_and_nobody_else(
     await here.flush()
 
 
+async def test_stop_notices_reach_running_turns_only_and_news_reaches_pages_only(
+    feeds: Feeds,
+) -> None:
+    """A turn listening for Stop is not handed the person's other news (its own deltas, over
+    Redis sent back to its worker); a page is not handed Stop notices."""
+    here, there = feeds(), feeds()
+    ada = person()
+    stop = live.stop_request("c1", 7, 1)
+    async with there.subscribed(ada) as page, there.subscribed(ada, stops=True) as turn:
+        here.publish(ada, {"kind": "turn", "n": 1})
+        here.publish(ada, stop)
+        here.publish(ada, live.TASKS_CHANGED)
+        await here.flush()
+        assert await read(page, 2) == [{"kind": "turn", "n": 1}, live.TASKS_CHANGED]
+        assert await read(turn, 1) == [stop]
+        assert await page.next(0.2) is None
+        assert await turn.next(0.01) is None
+
+
 async def test_a_reader_that_falls_behind_reads_lost_once_then_news_again() -> None:
     feed, ada = MemoryFeed(), person()
     async with feed.subscribed(ada) as reader:

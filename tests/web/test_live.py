@@ -53,7 +53,7 @@ async def listening(tab: Page) -> int:
     user_id = identity.user_id if identity is not None else "nobody"
     feed = tab.runtime.live
     if isinstance(feed, MemoryFeed):
-        return len(feed._readers.get(user_id, ()))
+        return len(feed._readers.get(channel(user_id), ()))
     # The worker's pages share its one subscription, which must be Redis's to hear anything.
     async with redis.Redis.from_url(REDIS_URL) as client:
         [(_, count)] = await client.pubsub_numsub(channel(user_id))

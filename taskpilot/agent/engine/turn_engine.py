@@ -214,13 +214,14 @@ class TurnEngine:
 
     async def _stoppable(self, running: RunningTurn) -> None:
         """Stop the turn when Stop is asked of it elsewhere (`request_stop`: another tab
-        following it, the API), told on the person's live feed by whichever worker took it."""
+        following it, the API), told on the person's Stop channel of the live feed by
+        whichever worker took it."""
         turn = running.turn
         if turn.claim is None:
             return
         wanted = stop_request(turn.conversation_id, turn.message_id, turn.claim.attempt)
         try:
-            async with self.live.subscribed(turn.user_id) as news:
+            async with self.live.subscribed(turn.user_id, stops=True) as news:
                 while not running.ended:
                     message = await news.next(STOP_LISTEN_SECONDS)
                     if message == wanted:
