@@ -176,6 +176,7 @@ def open_page(
         account: Account | None = None,
         viewport: ViewportSize = DESKTOP,
         permissions: list[str] | None = None,
+        timezone_id: str | None = None,
     ) -> ChatPage:
         storage: Any = {"cookies": [], "origins": []}
         if account is not None:
@@ -190,6 +191,7 @@ def open_page(
             viewport=viewport,
             storage_state=storage,
             permissions=permissions or [],
+            timezone_id=timezone_id,
         )
         context.set_default_timeout(15_000)
         page = context.new_page()

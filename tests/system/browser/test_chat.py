@@ -4,6 +4,7 @@ panel updates without a reload, and the conversation survives a reload and a sec
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import httpx
@@ -99,6 +100,31 @@ def test_reply_streams_with_a_tool_card_and_the_task_appears(
     other_device.expect_user_messages(["add buy milk tomorrow, high priority"])
     expect(other_device.assistant_messages.last).to_contain_text("Added Buy milk")
     expect(other_device.conversation_items).to_have_count(1)
+
+
+def test_the_browsers_time_zone_is_stored_while_a_first_reply_streams(
+    open_page: Callable[..., ChatPage],
+    account: Account,
+    model: BrowserStandIn,
+    api: httpx.Client,
+) -> None:
+    """The page asks the browser for its zone as it opens; storing it (in the background)
+    neither waits for nor holds up the first reply, sent at once."""
+    chat = open_page(account, timezone_id="Pacific/Kiritimati").open_chat()
+    model.script_step(reply("Hello there, how can I help?"), pace=0.05)
+    chat.send("hello")
+    chat.wait_until_idle()
+    expect(chat.assistant_messages.last).to_contain_text("how can I help?")
+
+    def stored_zone() -> str | None:
+        me = api.get("/api/auth/me", headers=account.headers)
+        assert me.status_code == 200, me.text
+        return me.json()["timezone"]  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 10
+    while stored_zone() != "Pacific/Kiritimati" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stored_zone() == "Pacific/Kiritimati"
 
 
 def test_composer_keys_counter_and_copy(
