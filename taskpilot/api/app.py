@@ -161,8 +161,9 @@ def create_api(runtime: Runtime | None = None) -> FastAPI:
     unavailable: dict[int | str, dict[str, Any]] = {
         503: {
             "model": ErrorOut,
-            "description": "Not now: `database_unavailable`, `busy` or `shutting_down` (try again,"
-            " after `Retry-After` when given), or `unavailable` for a part not set up here.",
+            "description": "Not now: `database_unavailable`, `busy`, `shutting_down`, or"
+            " `unavailable` (the sign-in service's keys unreachable, a part not set up here);"
+            " try again, after `Retry-After` when given.",
         }
     }
     routers = (auth, chat, conversations, search, tasks, export, chatkit)

@@ -4,7 +4,7 @@ calls them. The browser tests drive the same handlers through a real page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from taskpilot.web.states import (
     undo,
 )
 from tests.support.harness import make_settings, scripted_runtime
+from tests.support.live_tabs import Watchers
 from tests.support.web_states import Page
 
 
@@ -58,3 +59,11 @@ def another_tab(tab: Page) -> Iterator[Callable[[], Page]]:
         return other
 
     yield make
+
+
+@pytest.fixture
+async def watchers() -> AsyncIterator[Watchers]:
+    """Tabs' watchers, started by the test (`Watchers.start`) and ended after it."""
+    started = Watchers()
+    yield started
+    await started.stop()

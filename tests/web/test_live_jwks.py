@@ -1,21 +1,26 @@
 """A tab's watcher when the person signed in with Better Auth, whose JWKS is a real endpoint on
-loopback (`tests.support.jwks`): an outage of the JWKS does not end the watcher, and signing out
-during it still does."""
+loopback (`tests.support.jwks`): an outage of the JWKS does not end the watcher, but it never
+outlives its sign-in — signing out here or everywhere, the token expiring, or another person
+signing in on the tab ends it, the JWKS down or not."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from taskpilot.core import security
 from taskpilot.core.config import Settings
+from taskpilot.services.sign_out import sign_out_everywhere
 from taskpilot.web.states import live
 from tests.support.harness import make_settings
 from tests.support.jwks import AUDIENCE, BETTER_AUTH, JwksServer, Signer
+from tests.support.live_tabs import Watchers, until
 from tests.support.mcp_client import in_process, payload
 from tests.support.web_states import Page, call
-from tests.web.test_live import Watchers, until
+
+SIGNER = Signer("key-1", "EdDSA")
 
 
 @pytest.fixture
@@ -28,25 +33,35 @@ def settings(sqlite_url: str, jwks: JwksServer) -> Settings:
     )
 
 
-async def test_a_watcher_goes_on_while_the_jwks_is_down_and_signing_out_still_ends_it(
-    tab: Page, jwks: JwksServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(autouse=True)
+def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "LOOK_SECONDS", 0.05)
     monkeypatch.setattr(live, "STATE_CHECK_SECONDS", 0.05)
-    signer = Signer("key-1", "EdDSA")
-    jwks.publish(signer)
-    tab.auth.token = signer.token(sub="ba_ada")
-    await call(tab.chat, "load_page")  # Better Auth's person is created on first sight
-    watchers = Watchers()
-    await watchers.start(tab)
-    watcher = watchers.running[0][1]
 
-    # The JWKS fails, and every check of the sign-in must fetch it again.
+
+async def watching(tab: Page, jwks: JwksServer, watchers: Watchers, **claims: int) -> Watchers:
+    """Ada, signed in with Better Auth on `tab` (a token with `claims`), watching."""
+    jwks.publish(SIGNER)
+    tab.auth.token = SIGNER.token(sub="ba_ada", **claims)
+    await call(tab.chat, "load_page")  # Better Auth's person is created on first sight
+    await watchers.start(tab)
+    return watchers
+
+
+async def jwks_down(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch, checks: int) -> None:
+    """The JWKS fails, every check of a sign-in must fetch it again; until `checks` did."""
     jwks.status = 500
     monkeypatch.setattr(security, "JWKS_TTL_SECONDS", 0)
     monkeypatch.setattr(security, "JWKS_MISS_SECONDS", 0)
     failed = jwks.fetches
-    await until(lambda: jwks.fetches >= failed + 3, "three checks met the JWKS down")
+    await until(lambda: jwks.fetches >= failed + checks, f"{checks} checks met the JWKS down")
+
+
+async def test_a_watcher_goes_on_while_the_jwks_is_down_and_signing_out_still_ends_it(
+    tab: Page, jwks: JwksServer, watchers: Watchers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watcher = (await watching(tab, jwks, watchers)).running[0][1]
+    await jwks_down(jwks, monkeypatch, checks=3)
     assert not watcher.done()
     async with in_process(tab.runtime, "ba_ada") as mcp:  # and the news still comes in
         added = payload(await mcp.call_tool("add_task", {"title": "Water the ferns"}))
@@ -56,4 +71,26 @@ async def test_a_watcher_goes_on_while_the_jwks_is_down_and_signing_out_still_en
     # Signing out, the JWKS still down: the token is forgotten, and the watcher ends.
     await call(tab.auth, "log_out")
     assert tab.auth.token == ""
+    await asyncio.wait_for(watcher, 5)
+
+
+@pytest.mark.parametrize("ending", ["signed out everywhere", "expired", "someone else"])
+async def test_a_watcher_never_outlives_its_sign_in_while_the_jwks_is_down(
+    tab: Page,
+    jwks: JwksServer,
+    watchers: Watchers,
+    monkeypatch: pytest.MonkeyPatch,
+    ending: str,
+) -> None:
+    expires = int(time.time()) + 3
+    watcher = (await watching(tab, jwks, watchers, exp=expires)).running[0][1]
+    await jwks_down(jwks, monkeypatch, checks=2)
+    assert not watcher.done()
+    if ending == "signed out everywhere":  # on another device: only the database knows
+        async with tab.runtime.db.session() as session:
+            await sign_out_everywhere(session, security.Identity(user_id="ba_ada"))
+    elif ending == "expired":
+        await asyncio.sleep(max(0.0, expires - time.time()))
+    else:  # Bob signed in on this tab (another tab of the browser, its shared storage)
+        tab.auth.token = SIGNER.token(sub="ba_bob")
     await asyncio.wait_for(watcher, 5)

@@ -7,6 +7,7 @@ data verifies it on the server and acts as its subject; the page never sends a u
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,28 @@ logger = logging.getLogger("taskpilot.web")
 
 # The browser's IANA time zone ("Europe/Paris").
 _BROWSER_ZONE = "Intl.DateTimeFormat().resolvedOptions().timeZone"
+
+
+async def verified(token: str, unsure: Identity | None = None) -> Identity | None:
+    """The verified identity behind `token`, or None (also once it was ended by signing out,
+    here or on another device).
+
+    When Better Auth's keys can't be fetched to check it: `unsure`, the identity this same
+    token was verified as before (a tab's watcher), until it expires or is ended; without
+    one, not signed in."""
+    try:
+        identity = await identify(get_runtime().settings, token)
+    except TaskPilotError:
+        logger.warning("could not verify a sign-in: the JWKS is unavailable")
+        expired = unsure is not None and (unsure.expires_at or 0) <= time.time()
+        identity = None if expired else unsure
+    if identity is None:
+        return None
+    try:
+        async with get_runtime().db.session() as session:
+            return None if await ended(session, identity) else identity
+    except DatabaseUnavailable:
+        return identity  # nothing can be read or changed without the database anyway
 
 
 class AuthState(rx.State):
@@ -56,22 +79,8 @@ class AuthState(rx.State):
         return initials(self.user_name, self.user_email)
 
     async def _identity(self, *, unsure: Identity | None = None) -> Identity | None:
-        """The verified identity behind the browser's token, or None (also once it was ended
-        by signing out, here or on another device). When Better Auth's keys can't be fetched
-        to check it, `unsure`: by default not signed in; a tab's watcher, already verified,
-        goes on."""
-        try:
-            identity = await identify(get_runtime().settings, self.token)
-        except TaskPilotError:
-            logger.warning("could not verify a sign-in: the JWKS is unavailable")
-            return unsure
-        if identity is None:
-            return None
-        try:
-            async with get_runtime().db.session() as session:
-                return None if await ended(session, identity) else identity
-        except DatabaseUnavailable:
-            return identity  # nothing can be read or changed without the database anyway
+        """The verified identity behind the browser's token (`verified`)."""
+        return await verified(self.token, unsure)
 
     async def _forget_user(self) -> None:
         """Clear the token and every state that holds the person's data."""
@@ -185,11 +194,13 @@ class AuthState(rx.State):
 
         In the background, writing outside the page's state lock: it comes in as a page
         opens, often just as the first message is sent, and a regular handler would hold up
-        that reply's stream for as long as the database takes the write."""
+        that reply's stream for as long as the database takes the write (or the token's check
+        the JWKS)."""
         async with self:
             if not isinstance(zone, str) or not zone or zone == self._zone:
                 return
-            identity = await self._identity()
+            token = self.token
+        identity = await verified(token)
         if identity is None:
             return
         runtime = get_runtime()
@@ -203,7 +214,8 @@ class AuthState(rx.State):
         except DatabaseUnavailable:
             return  # asked again on the next page load
         async with self:
-            self._zone = zone
+            if self.token == token:  # not signed in as someone else meanwhile
+                self._zone = zone
         runtime.turns.zones.changed(identity.user_id, zone)
 
     @rx.event

@@ -76,6 +76,7 @@ class LiveState(ChatState):
             self._watch_key = key
             self._tab = tab = self._tab or uuid.uuid4().hex
             client = self.router.session.client_token
+            token = self.token
         looked = checked = heard = time.monotonic()
         gone_since: float | None = None
         # As of the state last taken: following another tab's turn, in the conversation shown.
@@ -105,7 +106,10 @@ class LiveState(ChatState):
                         return
                     if now - checked >= STATE_CHECK_SECONDS:
                         checked = now
-                        if await self._identity(unsure=identity) is None:
+                        # Vouched for while the JWKS is away only if it is the token it was.
+                        still = identity if self.token == token else None
+                        current = await self._identity(unsure=still)
+                        if current is None or current.user_id != identity.user_id:
                             return
                     if message is not None:
                         await self._take(message, identity.user_id, conversations)

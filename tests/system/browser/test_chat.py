@@ -108,8 +108,10 @@ def test_the_browsers_time_zone_is_stored_while_a_first_reply_streams(
     model: BrowserStandIn,
     api: httpx.Client,
 ) -> None:
-    """The page asks the browser for its zone as it opens; storing it (in the background)
-    neither waits for nor holds up the first reply, sent at once."""
+    """The page asks the browser for its zone as it opens and stores it through a background
+    handler (the callback of `call_script`), while the first reply, sent at once, streams.
+    That it no longer holds up the reply is what the tool-card test above catches: its tool
+    waits on a busy database, and so did this handler's write, under the tab's state lock."""
     chat = open_page(account, timezone_id="Pacific/Kiritimati").open_chat()
     model.script_step(reply("Hello there, how can I help?"), pace=0.05)
     chat.send("hello")
