@@ -172,6 +172,20 @@ async def test_a_tab_that_signed_out_stops_watching(tab: Page) -> None:
     assert tab.live._watch_key == ""
 
 
+async def test_a_watcher_ends_when_someone_else_signs_in_on_its_tab(
+    tab: Page, another_tab: Callable[[], Page], watchers: Watchers
+) -> None:
+    """The token is shared by the browser's tabs: Bob signing in in one of them, without a
+    reload here, must not leave this tab following Ada's news."""
+    await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await watchers.start(tab)
+    bob = another_tab()
+    await bob.sign_up("bob@example.com", "Bob")
+    tab.auth.token = bob.auth.token
+    await asyncio.wait_for(watchers.running[0][1], 5)
+
+
 async def test_a_watcher_ends_once_its_tab_has_been_closed_a_while(
     tab: Page, monkeypatch: pytest.MonkeyPatch
 ) -> None:
