@@ -78,9 +78,9 @@ class AuthState(rx.State):
         """Letters for the account button."""
         return initials(self.user_name, self.user_email)
 
-    async def _identity(self, *, unsure: Identity | None = None) -> Identity | None:
+    async def _identity(self) -> Identity | None:
         """The verified identity behind the browser's token (`verified`)."""
-        return await verified(self.token, unsure)
+        return await verified(self.token)
 
     async def _forget_user(self) -> None:
         """Clear the token and every state that holds the person's data."""

@@ -40,6 +40,7 @@ from taskpilot.agent.events import (
 from taskpilot.core.live import LOST, TASKS_CHANGED, Message
 from taskpilot.runtime import get_runtime
 from taskpilot.web.session import tab_connected
+from taskpilot.web.states.auth import verified
 from taskpilot.web.states.chat import STREAMING, ChatState
 from taskpilot.web.states.history import HistoryState
 from taskpilot.web.states.tasks import TaskState
@@ -101,16 +102,21 @@ class LiveState(ChatState):
                 quiet = watching and now - heard >= QUIET_SECONDS
                 if message is None and not quiet and now - checked < STATE_CHECK_SECONDS:
                     continue
+                if now - checked >= STATE_CHECK_SECONDS:
+                    checked = now
+                    async with self:
+                        if self._watch_key != key:
+                            return
+                        now_token = self.token
+                    # Checked outside the lock (the JWKS or the database may be slow); vouched
+                    # for while the JWKS is away only if it is the token verified at the start.
+                    still = identity if now_token == token else None
+                    current = await verified(now_token, still)
+                    if current is None or current.user_id != identity.user_id:
+                        return
                 async with self:
                     if self._watch_key != key:
                         return
-                    if now - checked >= STATE_CHECK_SECONDS:
-                        checked = now
-                        # Vouched for while the JWKS is away only if it is the token it was.
-                        still = identity if self.token == token else None
-                        current = await self._identity(unsure=still)
-                        if current is None or current.user_id != identity.user_id:
-                            return
                     if message is not None:
                         await self._take(message, identity.user_id, conversations)
                     elif quiet and self.watching:
