@@ -186,6 +186,24 @@ async def test_a_watcher_ends_when_someone_else_signs_in_on_its_tab(
     await asyncio.wait_for(watchers.running[0][1], 5)
 
 
+async def test_news_after_someone_else_signed_in_on_the_tab_is_never_shown_there(
+    tab: Page, another_tab: Callable[[], Page], watchers: Watchers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between two sign-in checks (half a minute), news for the person who was signed in
+    must not reach the page of the one signed in now."""
+    monkeypatch.setattr(live, "STATE_CHECK_SECONDS", 3600)
+    ada = await tab.sign_up()
+    await call(tab.chat, "load_page")
+    await watchers.start(tab)
+    bob = another_tab()
+    await bob.sign_up("bob@example.com", "Bob")
+    tab.auth.token = bob.auth.token  # Bob signs in in another tab of the browser
+    async with in_process(tab.runtime, ada) as mcp:
+        await mcp.call_tool("add_task", {"title": "Ada's own"})
+    await asyncio.wait_for(watchers.running[0][1], 5)
+    assert tab.tasks.tasks == []
+
+
 async def test_a_watcher_ends_once_its_tab_has_been_closed_a_while(
     tab: Page, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,6 +38,7 @@ from taskpilot.agent.events import (
     TurnTitled,
 )
 from taskpilot.core.live import LOST, TASKS_CHANGED, Message
+from taskpilot.core.security import Identity
 from taskpilot.runtime import get_runtime
 from taskpilot.web.session import tab_connected
 from taskpilot.web.states.auth import verified
@@ -71,13 +72,16 @@ class LiveState(ChatState):
         ChatKit page (`conversations` false), its task panel and sidebar only."""
         key = uuid.uuid4().hex
         async with self:
-            identity = await self._identity()
-            if identity is None:
-                return
+            token = self.token
+        identity = await verified(token)  # outside the lock: the JWKS or the database may wait
+        if identity is None:
+            return
+        async with self:
+            if self.token != token:
+                return  # signed out or in again meanwhile: that page load starts its own
             self._watch_key = key
             self._tab = tab = self._tab or uuid.uuid4().hex
             client = self.router.session.client_token
-            token = self.token
         looked = checked = heard = time.monotonic()
         gone_since: float | None = None
         # As of the state last taken: following another tab's turn, in the conversation shown.
@@ -102,27 +106,53 @@ class LiveState(ChatState):
                 quiet = watching and now - heard >= QUIET_SECONDS
                 if message is None and not quiet and now - checked < STATE_CHECK_SECONDS:
                     continue
-                if now - checked >= STATE_CHECK_SECONDS:
-                    checked = now
+                recheck = now - checked >= STATE_CHECK_SECONDS
+                while True:
+                    if recheck:
+                        checked = now
+                        signed_in = await self._still_signed_in(key, token, identity)
+                        if signed_in is None:
+                            return
+                        token, identity = signed_in
                     async with self:
                         if self._watch_key != key:
                             return
-                        now_token = self.token
-                    # Checked outside the lock (the JWKS or the database may be slow); vouched
-                    # for while the JWKS is away only if it is the token verified at the start.
-                    still = identity if now_token == token else None
-                    current = await verified(now_token, still)
-                    if current is None or current.user_id != identity.user_id:
-                        return
-                async with self:
-                    if self._watch_key != key:
-                        return
-                    if message is not None:
-                        await self._take(message, identity.user_id, conversations)
-                    elif quiet and self.watching:
-                        await self._recheck(identity.user_id)
-                        heard = now
-                    watching, shown = self.watching, self.current_id
+                        # Signed in again in another tab (the token is the browser's): who
+                        # it is now is checked before anything more is shown.
+                        recheck = self.token != token
+                        if not recheck:
+                            await self._show_news(message, quiet, identity.user_id, conversations)
+                            watching, shown = self.watching, self.current_id
+                    if not recheck:
+                        break
+                if quiet:
+                    heard = now
+
+    async def _still_signed_in(
+        self, key: str, token: str, identity: Identity
+    ) -> tuple[str, Identity] | None:
+        """The tab's token and identity now, if still the same person's (a token renewed
+        for them is followed); None to end the watcher. Checked outside the page's lock (the
+        JWKS or the database may be slow); vouched for while the JWKS is away only if it is
+        the token verified before."""
+        async with self:
+            if self._watch_key != key:
+                return None
+            now_token = self.token
+        current = await verified(now_token, identity if now_token == token else None)
+        if current is None or current.user_id != identity.user_id:
+            return None
+        return now_token, current
+
+    async def _show_news(
+        self, message: Message | None, quiet: bool, user_id: str, conversations: bool
+    ) -> None:
+        """A message's news, or (none came, and the turn followed has been quiet) the
+        conversation read again."""
+        if message is not None:
+            await self._take(message, user_id, conversations)
+        elif quiet and self.watching:
+            await self._recheck(user_id)
 
     async def _take(self, message: Message, user_id: str, conversations: bool) -> None:
         kind = message.get("kind")
