@@ -106,25 +106,14 @@ class LiveState(ChatState):
                 quiet = watching and now - heard >= QUIET_SECONDS
                 if message is None and not quiet and now - checked < STATE_CHECK_SECONDS:
                     continue
-                recheck = now - checked >= STATE_CHECK_SECONDS
-                while True:
-                    if recheck:
-                        checked = now
-                        signed_in = await self._still_signed_in(key, token, identity)
-                        if signed_in is None:
-                            return
-                        token, identity = signed_in
-                    async with self:
-                        if self._watch_key != key:
-                            return
-                        # Signed in again in another tab (the token is the browser's): who
-                        # it is now is checked before anything more is shown.
-                        recheck = self.token != token
-                        if not recheck:
-                            await self._show_news(message, quiet, identity.user_id, conversations)
-                            watching, shown = self.watching, self.current_id
-                    if not recheck:
-                        break
+                due = now - checked >= STATE_CHECK_SECONDS
+                checked = now if due else checked
+                seen = await self._show_news(
+                    key, token, identity, due, message, quiet, conversations
+                )
+                if seen is None:
+                    return
+                token, identity, watching, shown = seen
                 if quiet:
                     heard = now
 
@@ -145,14 +134,37 @@ class LiveState(ChatState):
         return now_token, current
 
     async def _show_news(
-        self, message: Message | None, quiet: bool, user_id: str, conversations: bool
-    ) -> None:
-        """A message's news, or (none came, and the turn followed has been quiet) the
-        conversation read again."""
-        if message is not None:
-            await self._take(message, user_id, conversations)
-        elif quiet and self.watching:
-            await self._recheck(user_id)
+        self,
+        key: str,
+        token: str,
+        identity: Identity,
+        check: bool,
+        message: Message | None,
+        quiet: bool,
+        conversations: bool,
+    ) -> tuple[str, Identity, bool, str] | None:
+        """Show a message's news, or (none came, and the turn followed has been quiet) the
+        conversation read again, while the tab is signed in as the person watched: checked
+        first when due (`check`) and whenever the tab's token changed since (signed in again
+        in another tab: the token is the browser's). The token and identity then, and whether
+        the tab follows a turn in the conversation it shows; None to end the watcher."""
+        while True:
+            if check:
+                signed_in = await self._still_signed_in(key, token, identity)
+                if signed_in is None:
+                    return None
+                token, identity = signed_in
+            async with self:
+                if self._watch_key != key:
+                    return None
+                check = self.token != token
+                if check:
+                    continue
+                if message is not None:
+                    await self._take(message, identity.user_id, conversations)
+                elif quiet and self.watching:
+                    await self._recheck(identity.user_id)
+                return token, identity, self.watching, self.current_id
 
     async def _take(self, message: Message, user_id: str, conversations: bool) -> None:
         kind = message.get("kind")
