@@ -37,6 +37,8 @@ from tests.support.harness import (
 from tests.support.jwks import JwksServer
 from tests.support.openai_standin import OpenAIStandIn
 
+pytest_plugins = ["tests.support.stall_report"]
+
 os.environ.update(CHEAP_PASSWORD_HASHING)
 get_settings.cache_clear()
 
