@@ -383,18 +383,18 @@ async def test_rename_and_delete_conversations(tab: Page, monkeypatch: pytest.Mo
     assert history.rename_id == ""
 
     await call(history, "start_delete", second.id, "Second")
-    assert await call(history, "confirm_delete") is None  # not the one on screen
+    assert await call(history, "confirm_delete", second.id) is None  # not the one on screen
     assert [c.title for c in history.conversations] == ["Garden plans"]
     assert history.conversations[0].first_in_group
     await call(history, "start_delete", first.id, "Garden plans")
     await call(history, "set_delete_open", False)
     assert history.delete_id == ""
     await call(history, "start_delete", first.id, "Garden plans")
-    assert redirect_to(await call(history, "confirm_delete")) == "/"  # it was on screen
+    assert redirect_to(await call(history, "confirm_delete", first.id)) == "/"  # it was on screen
     assert history.conversations == []
     # Already gone (another tab deleted it): it just leaves the list.
     await call(history, "start_delete", first.id, "Garden plans")
-    assert redirect_to(await call(history, "confirm_delete")) == "/"
+    assert redirect_to(await call(history, "confirm_delete", first.id)) == "/"
     # Renaming what is gone, or with the database down, says so.
     await call(history, "start_rename", first.id, "x")
     await call(history, "save_rename", {"title": "y"})
@@ -403,7 +403,7 @@ async def test_rename_and_delete_conversations(tab: Page, monkeypatch: pytest.Mo
     await call(history, "save_rename", {"title": "y"})
     assert history.rename_error == DATABASE_DOWN
     await call(history, "start_delete", second.id, "x")
-    await call(history, "confirm_delete")
+    await call(history, "confirm_delete", second.id)
     assert history.history_error == DATABASE_DOWN
 
 
@@ -429,7 +429,7 @@ async def test_search_chats_replaces_the_list_and_follows_renames_and_deletes(
     await call(history, "save_rename", {"title": "Garden tools"})
     assert [r.id for r in history.search_results] == [chores.id, garden.id]
     await call(history, "start_delete", garden.id, "Garden")
-    await call(history, "confirm_delete")
+    await call(history, "confirm_delete", garden.id)
     assert [r.id for r in history.search_results] == [chores.id]
 
     await call(history, "search", '"NEAR * OR -')
@@ -446,7 +446,7 @@ async def test_sidebar_and_panel_handlers_need_a_valid_token(tab: Page) -> None:
     for state, handler, args in [
         (tab.history, "search", ["garden"]),
         (tab.history, "save_rename", [{"title": "x"}]),
-        (tab.history, "confirm_delete", []),
+        (tab.history, "confirm_delete", ["c1"]),
         (tab.tasks, "load_tasks", []),
         (tab.tasks, "complete_task", [1]),
     ]:
@@ -497,6 +497,31 @@ async def test_task_panel_changes_go_through_the_mcp_tools(
     tab.database_down(monkeypatch)
     await call(panel, "load_tasks")
     assert panel.task_error == DATABASE_DOWN
+
+
+async def test_a_panel_change_is_not_shown_once_the_tab_is_signed_in_as_someone_else(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panel's changes wait outside the state lock (background handlers). If the tab's
+    token changes meanwhile (Bob signs in, in another tab: the token is the browser's), the
+    change Ada clicked is still made, but her tasks are not shown in Bob's page."""
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        await TaskService(session, user_id).add("Water the plants")
+    panel = tab.tasks
+    await call(panel, "load_tasks")
+    mcp = tab.runtime.turns.mcp
+    change = mcp.change
+
+    async def change_while_bob_signs_in(*args: Any, **kwargs: Any) -> Any:
+        await tab.sign_up("bob@example.com", "Bob")
+        return await change(*args, **kwargs)
+
+    monkeypatch.setattr(mcp, "change", change_while_bob_signs_in)
+    await call(panel, "complete_task", 1)
+    assert [(t.title, t.completed) for t in panel.tasks] == [("Water the plants", False)]
+    async with tab.runtime.db.session() as session:
+        assert (await TaskService(session, user_id).get(1)).completed
 
 
 async def test_a_repeating_task_completed_in_a_stale_tab_is_not_moved_twice(tab: Page) -> None:

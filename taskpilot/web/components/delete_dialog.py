@@ -23,7 +23,13 @@ def delete_dialog() -> rx.Component:
                     rx.button("Cancel", variant="soft", color_scheme="gray"),
                 ),
                 rx.alert_dialog.action(
-                    rx.button("Delete", color_scheme="red", on_click=HistoryState.confirm_delete),
+                    rx.button(
+                        "Delete",
+                        color_scheme="red",
+                        # The id goes with the click: closing the dialog clears `delete_id`,
+                        # and the delete runs in the background, perhaps after that.
+                        on_click=HistoryState.confirm_delete(HistoryState.delete_id),  # type: ignore[misc]
+                    ),
                 ),
                 gap="3",
                 justify="end",

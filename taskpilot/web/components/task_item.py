@@ -59,7 +59,7 @@ def task_item(task: ObjectVar[TaskView]) -> rx.Component:
             icon_action(
                 "circle-check",
                 "Reopen task " + number,
-                TaskState.reopen_task(task.task_id),  # type: ignore[operator]
+                TaskState.reopen_task(task.task_id),  # type: ignore[misc]
                 icon_size=18,
                 box=28,
                 tone="grass",
@@ -67,7 +67,7 @@ def task_item(task: ObjectVar[TaskView]) -> rx.Component:
             icon_action(
                 "circle",
                 "Complete task " + number,
-                TaskState.complete_task(task.task_id),  # type: ignore[operator]
+                TaskState.complete_task(task.task_id),  # type: ignore[misc]
                 icon_size=18,
                 box=28,
             ),
@@ -87,7 +87,7 @@ def task_item(task: ObjectVar[TaskView]) -> rx.Component:
         icon_action(
             "trash-2",
             "Delete task " + number,
-            TaskState.delete_task(task.task_id),  # type: ignore[operator]
+            TaskState.delete_task(task.task_id),  # type: ignore[misc]
             icon_size=15,
             box=28,
             class_name="tp-task-delete",

@@ -61,7 +61,7 @@ def _undo(card: ObjectVar[ToolCardView]) -> rx.Component:
             rx.button(
                 rx.icon("undo-2", size=14),
                 "Undo",
-                on_click=UndoState.undo(card.message_id, card.index),  # type: ignore[operator]
+                on_click=UndoState.undo(card.message_id, card.index),  # type: ignore[misc]
                 variant="ghost",
                 color_scheme="gray",
                 size="1",

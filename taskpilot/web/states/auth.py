@@ -82,6 +82,22 @@ class AuthState(rx.State):
         """The verified identity behind the browser's token (`verified`)."""
         return await verified(self.token)
 
+    async def _checked_outside(self) -> tuple[str, Identity | None]:
+        """For a background handler: the tab's token, read under the state lock, and whom it
+        verifies as (`verified`), checked outside it: the JWKS or the database may be slow,
+        and the tab's own streaming reply takes that lock for every delta."""
+        async with self:
+            token = self.token
+        return token, await verified(token)
+
+    async def _sign_out_if_still(self, token: str) -> Any:
+        """For a background handler whose token did not verify: sign out, unless the tab was
+        signed in again meanwhile (with another token)."""
+        async with self:
+            if self.token == token:
+                return await self._sign_out()
+        return None
+
     async def _forget_user(self) -> None:
         """Clear the token and every state that holds the person's data."""
         self.token = ""
@@ -199,8 +215,7 @@ class AuthState(rx.State):
         async with self:
             if not isinstance(zone, str) or not zone or zone == self._zone:
                 return
-            token = self.token
-        identity = await verified(token)
+        token, identity = await self._checked_outside()
         if identity is None:
             return
         runtime = get_runtime()

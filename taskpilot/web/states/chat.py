@@ -242,23 +242,31 @@ class ChatState(TurnStream, AuthState):
             self._active_turn, self.current_id, question.id, text, self._newest_seen
         )
 
-    @rx.event
+    @rx.event(background=True)
     async def stop(self) -> None:
         """Ask the streaming turn to stop; `run_turn` notices within one event or poll. A turn
         another tab (or the API, ChatKit) started is stopped by the worker running it
-        (`TurnEngine.request_stop`); its end then arrives here as any news of it does."""
-        if not self.streaming:
+        (`TurnEngine.request_stop`, a write made outside the page's state lock); its end then
+        arrives here as any news of it does."""
+        async with self:
+            if not self.streaming:
+                return
+            if not self.watching:
+                self.stopping = True
+                return
+            conversation_id = self.current_id
+        _, identity = await self._checked_outside()
+        if identity is None or not conversation_id:
             return
-        if self.watching:
-            identity = await self._identity()
-            if identity is None or not self.current_id:
-                return
-            try:
-                await get_runtime().turns.request_stop(identity.user_id, self.current_id)
-            except DatabaseUnavailable:
+        try:
+            await get_runtime().turns.request_stop(identity.user_id, conversation_id)
+        except DatabaseUnavailable:
+            async with self:
                 self.live_error = DATABASE_DOWN
-                return
-        self.stopping = True
+            return
+        async with self:
+            if self.watching and self.current_id == conversation_id:
+                self.stopping = True
 
     @rx.event
     async def decide(self, call_id: str, approve: bool) -> Any:

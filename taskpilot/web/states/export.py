@@ -87,34 +87,41 @@ class ExportState(AuthState):
         if not is_open:
             self.feed_open, self.feed_url, self.feed_error = False, "", ""
 
-    @rx.event
+    @rx.event(background=True)
     async def create_feed(self) -> Any:
-        """Make a feed URL (replacing any earlier one) and show it."""
-        identity = await self._identity()
+        """Make a feed URL (replacing any earlier one) and show it; written in the
+        background, outside the page's state lock (`TaskState._change`)."""
+        token, identity = await self._checked_outside()
         if identity is None:
-            return await self._sign_out()
+            return await self._sign_out_if_still(token)
         try:
             async with get_runtime().db.session() as session:
                 feeds = CalendarFeeds(session, identity.user_id)
                 secret = await feeds.create()
-                self.feed_since = self._since(await feeds.created_at())
+                created = await feeds.created_at()
         except DatabaseUnavailable:
-            self.feed_error = DATABASE_DOWN
+            async with self:
+                self.feed_error = DATABASE_DOWN
             return None
-        self.feed_url, self.feed_error = self._origin() + feed_path(secret), ""
+        async with self:
+            if self.token == token:
+                self.feed_since = self._since(created)
+                self.feed_url, self.feed_error = self._origin() + feed_path(secret), ""
         return None
 
-    @rx.event
+    @rx.event(background=True)
     async def revoke_feed(self) -> Any:
-        """Turn the feed off: its URL stops working at once."""
-        identity = await self._identity()
+        """Turn the feed off: its URL stops working at once. Written in the background."""
+        token, identity = await self._checked_outside()
         if identity is None:
-            return await self._sign_out()
+            return await self._sign_out_if_still(token)
         try:
             async with get_runtime().db.session() as session:
                 await CalendarFeeds(session, identity.user_id).revoke()
         except DatabaseUnavailable:
-            self.feed_error = DATABASE_DOWN
+            async with self:
+                self.feed_error = DATABASE_DOWN
             return None
-        self.feed_url, self.feed_since, self.feed_error = "", "", ""
+        async with self:
+            self.feed_url, self.feed_since, self.feed_error = "", "", ""
         return rx.toast("Calendar feed revoked", duration=2500)

@@ -17,7 +17,7 @@ from taskpilot.services.conversations import (
     ConversationStore,
 )
 from taskpilot.services.public import ConversationOut
-from taskpilot.services.search import ConversationSearch
+from taskpilot.services.search import ConversationSearch, SearchHit
 from taskpilot.web.routes import HOME
 from taskpilot.web.states.auth import DATABASE_DOWN, AuthState
 from taskpilot.web.view_models import (
@@ -67,17 +67,15 @@ class HistoryState(AuthState):
         identity = await self._identity()
         if identity is None:
             return await self._sign_out()
-        try:
-            async with get_runtime().db.session() as session:
-                hits = await ConversationSearch(session, identity.user_id).search(
-                    self.search_query, SEARCH_LIMIT
-                )
-        except DatabaseUnavailable:
+        self._show_found(await _search(identity.user_id, self.search_query))
+        return None
+
+    def _show_found(self, hits: list[SearchHit] | None) -> None:
+        if hits is None:
             self.history_error = DATABASE_DOWN
-            return None
+            return
         self.search_results = search_result_views(hits)
         self.history_error = ""
-        return None
 
     @rx.event
     def start_rename(self, conversation_id: str, title: str) -> None:
@@ -93,36 +91,46 @@ class HistoryState(AuthState):
             self.rename_id = ""
             self.rename_error = ""
 
-    @rx.event
+    @rx.event(background=True)
     async def save_rename(self, form_data: dict[str, Any]) -> Any:
-        """Give the conversation in the rename dialog its new title."""
-        identity = await self._identity()
+        """Give the conversation in the rename dialog its new title (and search again: it
+        may match now, or no longer); in the background, outside the page's state lock
+        (`TaskState._change`)."""
+        async with self:
+            conversation_id, query = self.rename_id, self.search_query
+        token, identity = await self._checked_outside()
         if identity is None:
-            return await self._sign_out()
+            return await self._sign_out_if_still(token)
         title = str(form_data.get("title") or "")
+        renamed: Conversation | None = None
         try:
             async with get_runtime().db.session() as session:
                 renamed = await ConversationStore(session, identity.user_id).rename(
-                    self.rename_id, title
+                    conversation_id, title
                 )
         except ConversationNotFound:
-            self.rename_error = "That conversation no longer exists."
-            return None
+            error = "That conversation no longer exists."
         except ValueError as exc:
-            self.rename_error = str(exc)  # written for the person (clean_conversation_title)
-            return None
+            error = str(exc)  # written for the person (clean_conversation_title)
         except DatabaseUnavailable:
-            self.rename_error = DATABASE_DOWN
-            return None
-        self.conversations = [
-            dataclasses.replace(c, title=renamed.title) if c.id == renamed.id else c
-            for c in self.conversations
-        ]
-        if await self._on_screen() == renamed.id:
-            self.current_title = renamed.title
-        self.rename_id = ""
-        if self.search_query.strip():
-            return await self._find()  # the new title may match, or no longer
+            error = DATABASE_DOWN
+        searching = renamed is not None and bool(query.strip())
+        hits = await _search(identity.user_id, query) if searching else None
+        async with self:
+            if self.token != token or self.rename_id != conversation_id:
+                return None  # signed in as someone else, or the dialog closed meanwhile
+            if renamed is None:
+                self.rename_error = error
+                return None
+            self.conversations = [
+                dataclasses.replace(c, title=renamed.title) if c.id == renamed.id else c
+                for c in self.conversations
+            ]
+            if await self._on_screen() == renamed.id:
+                self.current_title = renamed.title
+            self.rename_id = ""
+            if searching and self.search_query == query:
+                self._show_found(hits)
         return None
 
     @rx.event
@@ -137,25 +145,33 @@ class HistoryState(AuthState):
         if not is_open:
             self.delete_id = ""
 
-    @rx.event
-    async def confirm_delete(self) -> Any:
-        """Delete the conversation being confirmed; leave it if it is the one on screen."""
-        identity = await self._identity()
+    @rx.event(background=True)
+    async def confirm_delete(self, conversation_id: str) -> Any:
+        """Delete the conversation confirmed in the dialog; leave it if it is the one on
+        screen. In the background, outside the page's state lock (`TaskState._change`)."""
+        doomed = str(conversation_id)
+        async with self:
+            if self.delete_id == doomed:
+                self.delete_id = ""
+        token, identity = await self._checked_outside()
         if identity is None:
-            return await self._sign_out()
-        doomed, self.delete_id = self.delete_id, ""
+            return await self._sign_out_if_still(token)
         try:
             async with get_runtime().db.session() as session:
                 await ConversationStore(session, identity.user_id).delete(doomed)
         except ConversationNotFound:
             pass  # already gone (another tab): just drop it from the list
         except DatabaseUnavailable:
-            self.history_error = DATABASE_DOWN
+            async with self:
+                self.history_error = DATABASE_DOWN
             return None
-        self.conversations = regroup([c for c in self.conversations if c.id != doomed])
-        self.search_results = [r for r in self.search_results if r.id != doomed]
-        if await self._on_screen() == doomed:
-            return rx.redirect(HOME, replace=True)
+        async with self:
+            if self.token != token:
+                return None
+            self.conversations = regroup([c for c in self.conversations if c.id != doomed])
+            self.search_results = [r for r in self.search_results if r.id != doomed]
+            if await self._on_screen() == doomed:
+                return rx.redirect(HOME, replace=True)
         return None
 
     async def _on_screen(self) -> str:
@@ -165,3 +181,12 @@ class HistoryState(AuthState):
 
         chat = await self.get_state(ChatState)
         return chat.current_id
+
+
+async def _search(user_id: str, query: str) -> list[SearchHit] | None:
+    """The person's conversations that match `query`; None when the database is down."""
+    try:
+        async with get_runtime().db.session() as session:
+            return await ConversationSearch(session, user_id).search(query, SEARCH_LIMIT)
+    except DatabaseUnavailable:
+        return None

@@ -82,13 +82,22 @@ class TaskState(AuthState):
         return None
 
     async def _reload(self, user_id: str) -> None:
+        self._show_read(await self._read(user_id))
+
+    @classmethod
+    async def _read(cls, user_id: str) -> list[Task] | None:
+        """The person's tasks as the panel shows them; None when the database is down."""
         try:
             async with get_runtime().db.session() as session:
-                rows = await TaskService(session, user_id).find(self._query())
+                return await TaskService(session, user_id).find(cls._query())
         except DatabaseUnavailable:
+            return None
+
+    def _show_read(self, rows: list[Task] | None) -> None:
+        if rows is None:
             self.task_error = DATABASE_DOWN
-            return
-        self._show(rows)
+        else:
+            self._show(rows)
 
     @rx.event
     def set_status_filter(self, value: str | list[str]) -> None:
@@ -123,39 +132,52 @@ class TaskState(AuthState):
             if self.highlight_click == click:
                 self.highlighted = 0
 
-    @rx.event
+    @rx.event(background=True)
     async def complete_task(self, task_id: int) -> Any:
         """Mark a task done, through the MCP `complete_task` tool. A repeating task is
         completed for the date this tab shows: if another tab has moved it on already, it
         is not moved again."""
         arguments: dict[str, Any] = {"task_id": task_id}
-        shown = next((task for task in self.tasks if task.task_id == task_id), None)
+        async with self:
+            shown = next((task for task in self.tasks if task.task_id == task_id), None)
         if shown is not None and shown.repeat_label and shown.due_date:
             arguments["due_date"] = shown.due_date
         return await self._change(ToolName.COMPLETE_TASK, arguments)
 
-    @rx.event
+    @rx.event(background=True)
     async def reopen_task(self, task_id: int) -> Any:
         """Mark a done task as not done, through the MCP `complete_task` tool."""
         return await self._change(ToolName.COMPLETE_TASK, {"task_id": task_id, "completed": False})
 
-    @rx.event
+    @rx.event(background=True)
     async def delete_task(self, task_id: int) -> Any:
         """Delete a task, through the MCP `delete_task` tool."""
         return await self._change(ToolName.DELETE_TASK, {"task_id": task_id})
 
     async def _change(self, tool: str, arguments: dict[str, Any]) -> Any:
-        identity = await self._identity()
+        """A panel button's change and the reload after it, for a background handler: both
+        outside the page's state lock, which the tab's streaming reply takes for every
+        delta (the write may wait on a busy database). Shown if the tab is still signed in
+        as the person who clicked."""
+        token, identity = await self._checked_outside()
         if identity is None:
-            return await self._sign_out()
+            return await self._sign_out_if_still(token)
+        rows: list[Task] | None = None
         try:
             await get_runtime().turns.mcp.change(identity.user_id, tool, arguments)
         except ToolRefused as exc:
-            self.task_error = exc.message
-            return None
+            error = exc.message
         except Exception:
             logger.warning("task panel tool call failed", extra={"tool": tool}, exc_info=True)
-            self.task_error = TOOL_FAILED
-            return None
-        await self._reload(identity.user_id)
+            error = TOOL_FAILED
+        else:
+            error = ""
+            rows = await self._read(identity.user_id)
+        async with self:
+            if self.token != token:
+                return None
+            if error:
+                self.task_error = error
+            else:
+                self._show_read(rows)
         return None

@@ -214,9 +214,9 @@ class TurnStream(AuthState, mixin=True):
         request_id.set(new_request_id())  # this task's log lines, like an API request's
         runtime = get_runtime()
         async with self:
-            identity = await self._identity()
             self._tab = self._tab or uuid.uuid4().hex
             origin = self._tab
+        _, identity = await self._checked_outside()
         if identity is None:
             async with self:
                 self._refused(turn_key, SESSION_EXPIRED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -11,9 +12,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import seed_conversation
+from tests.support.app_server import AppServer
+from tests.support.browser import HeldWrites, seed_conversation
 from tests.support.chat_page import Account, ChatPage
-from tests.support.openai_standin import ScriptedCall, tool_calls
+from tests.support.openai_standin import ScriptedCall, reply, tool_calls
 from tests.support.standin import BrowserStandIn
 
 pytestmark = pytest.mark.browser
@@ -110,4 +112,55 @@ def test_a_repeating_task_shows_its_rule_and_moves_on_when_completed(
     expect(ferns.get_by_test_id("task-repeat")).to_have_text("every Monday")
     task = stored_tasks(api, account)[1]
     assert (task["completed"], task["due_date"]) == (False, (due + timedelta(days=7)).isoformat())
+    model.assert_done()
+
+
+def test_a_done_waiting_on_a_busy_database_does_not_hold_up_a_streaming_reply(
+    open_page: Callable[..., ChatPage],
+    account: Account,
+    model: BrowserStandIn,
+    app: AppServer,
+    api: httpx.Client,
+) -> None:
+    """The panel's buttons write outside the tab's state lock (background handlers), which
+    the tab's streaming reply takes for every delta. Done is clicked while a reply streams
+    and its write waits on a busy database: the reply goes on meanwhile, and the task shows
+    done once the write is let through. As a regular handler, the write held that lock and
+    the reply froze until the database was free (then the task was done at once)."""
+    seed_conversation(
+        api,
+        account,
+        model,
+        "add buy milk",
+        "Added it.",
+        tool_calls(ScriptedCall("add_task", {"title": "Buy milk"})),
+    )
+    chat = open_page(account).open_chat()
+    chat.ensure_tasks_panel()
+    milk = chat.tasks_panel.locator('[data-testid=task-item][data-task-id="1"]')
+    expect(milk).to_have_attribute("data-completed", "false")
+    story = " ".join(f"word{n}" for n in range(120))
+    model.script_step(reply(story), pace=0.06)
+    chat.send("tell me a long story")
+    assistant = chat.assistant_messages.last
+    expect(assistant).to_contain_text("word3")
+    writes = HeldWrites(app)
+    writes.take()
+    try:
+        milk.get_by_role("button", name="Complete task 1", exact=True).click()
+        before = len(assistant.inner_text())
+        grown = before
+        give_up = time.monotonic() + 3.0  # the hold lets go by itself after 4 s
+        while grown < before + 60 and time.monotonic() < give_up:
+            chat.page.wait_for_timeout(40)  # a sampling interval, not a wait for a state
+            grown = len(assistant.inner_text())
+        still_open = milk.get_attribute("data-completed")
+    finally:
+        writes.release()
+    assert grown >= before + 60, f"the reply stood still while Done waited: {before} → {grown}"
+    assert still_open == "false", "the write was not waiting: the test's hold did not hold"
+    expect(milk).to_have_attribute("data-completed", "true")
+    assert stored_tasks(api, account)[1]["completed"] is True
+    chat.wait_until_idle()
+    expect(assistant).to_contain_text("word119")
     model.assert_done()
