@@ -56,6 +56,13 @@ SUBSCRIBE_SECONDS = 2.0
 # and, when Redis is away, before trying again.
 LISTEN_SECONDS = 1.0
 RETRY_SECONDS = 1.0
+# With no message for PING_SECONDS, a listener asks Redis for a PONG; with none PONG_SECONDS
+# later, it takes its connection for dead and makes it again. A connection whose network went
+# away without a reset (a half-open TCP connection) reads nothing and raises nothing, however
+# long; redis-py's own health check only sends its PING.
+PING_SECONDS = 15.0
+PONG_SECONDS = 5.0
+_PING = "taskpilot-listener"
 # How often, at most, a worker says the live feed cannot reach Redis.
 UNREACHABLE_WARNING_SECONDS = 60
 
@@ -120,20 +127,25 @@ class Inbox:
             self.lose()  # the reader is behind: it will read the database again
 
     def lose(self) -> None:
-        """News may have been missed: the next read is `LOST` (once, however often lost)."""
+        """News may have been missed: the next read is `LOST` (once, however often lost),
+        at once for a reader already waiting."""
         self._lost = True
+        if self._queue.empty():
+            self._queue.put_nowait(LOST)  # wakes it
 
     async def next(self, within: float) -> Message | None:
-        if self._lost:
-            self._lost = False
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            return LOST
-        try:
-            async with asyncio.timeout(within):
-                return await self._queue.get()
-        except TimeoutError:
-            return None
+        if not self._lost:
+            try:
+                async with asyncio.timeout(within):
+                    message = await self._queue.get()
+            except TimeoutError:
+                return None
+            if not self._lost:
+                return message
+        self._lost = False
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        return LOST
 
 
 # --- in the process ---------------------------------------------------------------------------
@@ -181,7 +193,8 @@ class _Listener:
     News can be missed while the connection is down, so every subscription reads `LOST` when
     it drops, and again when Redis confirms a channel nobody was waiting for (redis-py, on
     connecting again, subscribes again; a subscription made while Redis was away is made once
-    it is back)."""
+    it is back). A connection that goes silent without closing is found by a PING that gets
+    no PONG (`_check_silence`), and made again."""
 
     def __init__(self, client: Any, warn: _Warner) -> None:
         self.client = client
@@ -197,6 +210,9 @@ class _Listener:
         # Until the connection exists, each subscribe would take its own from the pool (and
         # the listener read only the last): the first one is made once, under this lock.
         self._connecting = asyncio.Lock()
+        # When the connection last said anything, and when a PING went unanswered since.
+        self._heard = time.monotonic()
+        self._pinged: float | None = None
         self.task = asyncio.create_task(self._listen(), name="live-feed-listener")
 
     async def add(self, name: str) -> Inbox:
@@ -283,6 +299,8 @@ class _Listener:
                     if unwanted:
                         await self._send("UNSUBSCRIBE", *unwanted)
                 found = await self.pubsub.get_message(timeout=LISTEN_SECONDS)
+                if found is None:
+                    await self._check_silence()
             except Exception as exc:  # Redis gone: try again after a while
                 self.warn("live feed: Redis is unreachable", exc)
                 if connected:
@@ -290,9 +308,26 @@ class _Listener:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             if found is not None:
+                self._heard, self._pinged = time.monotonic(), None
                 self._take(found)
 
+    async def _check_silence(self) -> None:
+        """Nothing came for a while: ask Redis for a PONG (PING_SECONDS), and when none came
+        (PONG_SECONDS), drop the connection and raise: the next read connects again, and
+        redis-py subscribes again (whose confirmations tell the readers news was missed)."""
+        now = time.monotonic()
+        if self._pinged is not None and now - self._pinged > PONG_SECONDS:
+            self._heard, self._pinged = now, None
+            if self.pubsub.connection is not None:
+                await self.pubsub.connection.disconnect()
+            raise ConnectionError("no PONG from Redis: the connection is gone")
+        if self._pinged is None and now - self._heard > PING_SECONDS:
+            self._pinged = now
+            await self.pubsub.ping(_PING)
+
     def _take(self, found: dict[str, Any]) -> None:
+        """A subscription's confirmation or a message, from Redis (a PONG only shows the
+        connection is alive)."""
         raw = found.get("channel")
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         if found.get("type") in ("subscribe", "message") and name not in self.readers:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis
@@ -134,6 +136,85 @@ async def test_a_reader_whose_redis_connection_dropped_reads_lost_once_it_is_bac
         feed.publish(ada, {"kind": "tasks_changed"})
         assert await read(reader, 1) == [{"kind": "tasks_changed"}]
     await feed.close()
+
+
+class SilentLink:
+    """A TCP relay to Redis whose connections can be made to go silent: open, carrying
+    nothing either way, as when the network between a worker and Redis goes away without a
+    reset (a half-open connection). Connections made after `silence` carry on as usual."""
+
+    def __init__(self, url: str) -> None:
+        target = urlsplit(url)
+        self.target = (target.hostname or "127.0.0.1", target.port or 6379)
+        self.db = target.path
+        self.silent: set[asyncio.StreamWriter] = set()
+        self.open: set[asyncio.StreamWriter] = set()
+        self.relays: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> SilentLink:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        for writer in self.open:
+            writer.close()
+        await asyncio.gather(*self.relays, return_exceptions=True)
+
+    @property
+    def url(self) -> str:
+        port = self.server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}{self.db}"
+
+    def silence(self) -> None:
+        self.silent |= self.open
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        relay = asyncio.current_task()
+        assert relay is not None
+        self.relays.add(relay)
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.open |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                if writer not in self.silent:
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(
+            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
+        )
+
+
+@needs_redis
+async def test_a_connection_gone_silent_without_closing_is_made_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A half-open connection reads nothing and raises nothing, forever: after PING_SECONDS
+    without a message the listener asks Redis for a PONG, and with none PONG_SECONDS later
+    it connects again. Its readers read LOST (news was missed), then news again."""
+    monkeypatch.setattr(live, "PING_SECONDS", 0.5)
+    monkeypatch.setattr(live, "PONG_SECONDS", 0.5)
+    ada = person()
+    async with SilentLink(REDIS_URL) as link, redis.Redis.from_url(REDIS_URL) as direct:
+        feed = RedisFeed(link.url)
+        async with feed.subscribed(ada) as reader:
+            news = json.dumps({"kind": "tasks_changed"})
+            await direct.publish(live.channel(ada), news)
+            assert await read(reader, 1) == [{"kind": "tasks_changed"}]
+            link.silence()
+            await direct.publish(live.channel(ada), news)  # never arrives
+            assert await reader.next(8) == LOST
+            # Subscribed again on a new connection (which reads LOST too), news arrives again.
+            for _ in range(50):
+                await direct.publish(live.channel(ada), news)
+                if await reader.next(0.1) == {"kind": "tasks_changed"}:
+                    break
+            else:
+                pytest.fail("no news came once the connection was made again")
+        await feed.close()
 
 
 @needs_redis
