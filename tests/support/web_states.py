@@ -4,9 +4,11 @@ events a handler returns."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import re
+import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +16,11 @@ from typing import Any
 import pytest
 from agents.testing import ScriptedModel
 from reflex.istate.data import RouterData
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.istate.proxy import StateProxy
 from reflex.state import BaseState, State
 from reflex_base.event import EventSpec
+from reflex_base.event.context import EventContext
 
 from taskpilot.core.db import DatabaseUnavailable
 from taskpilot.core.security import mint_access_token
@@ -32,13 +37,36 @@ from taskpilot.web.states.tasks import TaskState
 
 
 async def call(state: BaseState, handler: str, *args: Any) -> Any:
-    """Run an event handler the way Reflex does; a generator's events come back as a list."""
-    result = type(state).event_handlers[handler].fn(state, *args)
-    if inspect.isasyncgen(result):
-        return [event async for event in result]
-    if inspect.iscoroutine(result):
-        return await result
-    return result
+    """Run an event handler the way Reflex does; a generator's events come back as a list.
+    A background handler runs on a `StateProxy` (`_background`)."""
+    event_handler = type(state).event_handlers[handler]
+    context: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    target: Any = state
+    if event_handler.is_background:
+        context, target = _background(state)
+    with context:
+        result = event_handler.fn(target, *args)
+        if inspect.isasyncgen(result):
+            return [event async for event in result]
+        if inspect.iscoroutine(result):
+            return await result
+        return result
+
+
+def _background(state: BaseState) -> tuple[EventContext, StateProxy]:
+    """What Reflex runs a background handler on: a `StateProxy` of the state, which lets the
+    handler change it only inside `async with self`, where the proxy takes the tab's tree
+    from a state manager, under its lock (here a manager holding only this tab's tree)."""
+
+    async def not_sent(token: str, *events: Any) -> None:
+        """Events are returned to the test, not run."""
+
+    manager = StateManagerMemory()
+    token = uuid.uuid4().hex
+    manager.states[token] = state._get_root_state()
+    context = EventContext(token=token, state_manager=manager, enqueue_impl=not_sent)
+    with context:
+        return context, StateProxy(state)
 
 
 def asks_browser_zone(events: Any) -> bool:
@@ -105,9 +133,11 @@ class Page:
             route = "/c/[conversation_id]"
         elif path.startswith("/chatkit/"):
             route = "/chatkit/[thread_id]"
-        self.root.router = RouterData.from_router_data(
-            {"pathname": route, "asPath": path, "headers": {"origin": "http://localhost:3000"}}
-        )
+        data = {"pathname": route, "asPath": path, "headers": {"origin": "http://localhost:3000"}}
+        self.root.router = RouterData.from_router_data(data)
+        # A tree with router data is one a background handler's proxy takes as it is (one
+        # without, Reflex takes for expired, and hydrates again).
+        self.root.router_data = data
 
     async def sign_up(self, email: str = "ada@example.com", name: str = "Ada Lovelace") -> str:
         """An account, signed in in this tab; returns the user id."""

@@ -11,7 +11,7 @@ import pytest
 from reflex.istate.data import RouterData
 from reflex_base.event import EventSpec
 
-from taskpilot.services.export import CSV_FILENAME, feed_owner
+from taskpilot.services.export import CSV_FILENAME, CalendarFeeds, feed_owner
 from taskpilot.services.tasks import TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN
 from taskpilot.web.states.export import ExportState
@@ -72,6 +72,30 @@ async def test_the_feed_dialog_makes_shows_forgets_and_revokes_the_url(tab: Page
     await call(export, "revoke_feed")
     assert (export.feed_since, export.feed_url) == ("", "")
     assert await owner(tab, url) is None
+
+
+async def test_a_feed_made_as_its_dialog_closes_leaves_no_url_in_the_page(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed is made in the background. If the dialog closes meanwhile, its URL (a secret)
+    is not put in the page's state, which may live in Redis; and Revoke pressed while it is
+    being made does nothing (it would overtake it, and the dialog show a dead URL)."""
+    user = await tab.sign_up()
+    export = tab.state(ExportState)
+    await call(export, "open_feed")
+    create = CalendarFeeds.create
+
+    async def closed_meanwhile(feeds: CalendarFeeds) -> str:
+        assert export.feed_busy
+        assert await call(export, "revoke_feed") is None
+        await call(export, "set_feed_open", False)
+        return await create(feeds)
+
+    monkeypatch.setattr(CalendarFeeds, "create", closed_meanwhile)
+    await call(export, "create_feed")
+    assert (export.feed_url, export.feed_busy) == ("", False)
+    async with tab.runtime.db.session() as session:
+        assert await CalendarFeeds(session, user).created_at() is not None  # made, not revoked
 
 
 async def test_the_export_handlers_say_when_the_database_is_down(

@@ -17,8 +17,10 @@ from taskpilot.core.errors import SOMETHING_WENT_WRONG
 from taskpilot.services.conversations import ConversationStore
 from taskpilot.services.tasks import TaskService
 from taskpilot.web.states.auth import DATABASE_DOWN
+from taskpilot.web.states.export import ExportState
 from taskpilot.web.states.tasks import TOOL_FAILED, TaskState
 from taskpilot.web.states.turn_stream import SESSION_EXPIRED
+from taskpilot.web.states.undo import UndoState
 from tests.support.web_states import Page, asks_browser_zone, call, redirect_to, url_replaced_with
 
 
@@ -407,6 +409,31 @@ async def test_rename_and_delete_conversations(tab: Page, monkeypatch: pytest.Mo
     assert history.history_error == DATABASE_DOWN
 
 
+async def test_a_rename_saved_as_its_dialog_is_dismissed_still_shows(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename is written in the background: if the dialog is dismissed (Escape) while
+    the write waits, the new title still reaches the sidebar and the header."""
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        first = await ConversationStore(session, user_id).create("First")
+    tab.visit(f"/c/{first.id}")
+    await call(tab.chat, "load_page")
+    history = tab.history
+    rename = ConversationStore.rename
+
+    async def dismissed_meanwhile(store: ConversationStore, *args: Any) -> Any:
+        await call(history, "set_rename_open", False)
+        return await rename(store, *args)
+
+    monkeypatch.setattr(ConversationStore, "rename", dismissed_meanwhile)
+    await call(history, "start_rename", first.id, "First")
+    await call(history, "save_rename", {"title": "Garden plans"})
+    assert [c.title for c in history.conversations] == ["Garden plans"]
+    assert history.current_title == "Garden plans"
+    assert (history.rename_id, history.rename_error) == ("", "")
+
+
 async def test_search_chats_replaces_the_list_and_follows_renames_and_deletes(
     tab: Page, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -443,14 +470,23 @@ async def test_search_chats_replaces_the_list_and_follows_renames_and_deletes(
 
 
 async def test_sidebar_and_panel_handlers_need_a_valid_token(tab: Page) -> None:
+    """Each signs the tab out: to the login page, with every state of the person's page
+    forgotten, whichever state the handler is on (several run in the background)."""
     for state, handler, args in [
         (tab.history, "search", ["garden"]),
         (tab.history, "save_rename", [{"title": "x"}]),
         (tab.history, "confirm_delete", ["c1"]),
         (tab.tasks, "load_tasks", []),
         (tab.tasks, "complete_task", [1]),
+        (tab.tasks, "delete_task", [1]),
+        (tab.state(UndoState), "undo", [1, 0]),
+        (tab.state(ExportState), "create_feed", []),
     ]:
-        assert redirect_to(await call(state, handler, *args)) == "/login"
+        tab.auth.token = "not a token"
+        tab.history.current_title = "Secret plans"
+        tab.chat.current_id = "c1"
+        assert redirect_to(await call(state, handler, *args)) == "/login", handler
+        assert (tab.auth.token, tab.history.current_title, tab.chat.current_id) == ("", "", "")
 
 
 # --- the task panel ------------------------------------------------------------------------------
@@ -522,6 +558,36 @@ async def test_a_panel_change_is_not_shown_once_the_tab_is_signed_in_as_someone_
     assert [(t.title, t.completed) for t in panel.tasks] == [("Water the plants", False)]
     async with tab.runtime.db.session() as session:
         assert (await TaskService(session, user_id).get(1)).completed
+
+
+async def test_two_quick_panel_changes_show_the_newer_list_last(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Done on two tasks, the second clicked while the first one's list is still being read
+    (outside the state lock): that older list, finishing last, is not shown over the newer."""
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        service = TaskService(session, user_id)
+        await service.add("Water the plants")
+        await service.add("File taxes")
+    panel = tab.tasks
+    await call(panel, "load_tasks")
+    read, first_read, first_may_end = TaskState._read, asyncio.Event(), asyncio.Event()
+
+    async def first_read_slow(user_id: str) -> Any:
+        rows = await read(user_id)
+        if not first_read.is_set():
+            first_read.set()
+            await first_may_end.wait()
+        return rows
+
+    monkeypatch.setattr(TaskState, "_read", staticmethod(first_read_slow))
+    first = asyncio.create_task(call(panel, "complete_task", 1))
+    await asyncio.wait_for(first_read.wait(), 5)  # read: task 1 done, task 2 not yet
+    await call(panel, "complete_task", 2)
+    first_may_end.set()
+    await first
+    assert sorted((t.task_id, t.completed) for t in panel.tasks) == [(1, True), (2, True)]
 
 
 async def test_a_repeating_task_completed_in_a_stale_tab_is_not_moved_twice(tab: Page) -> None:

@@ -94,12 +94,14 @@ def calendar_feed_dialog() -> rx.Component:
                         color_scheme="red",
                         variant="soft",
                         on_click=ExportState.revoke_feed,
+                        loading=ExportState.feed_busy,
                     ),
                 ),
                 rx.button(
                     rx.cond(active, "Replace feed URL", "Create feed URL"),
                     type="button",
                     on_click=ExportState.create_feed,
+                    loading=ExportState.feed_busy,
                 ),
                 rx.dialog.close(
                     rx.button("Close", type="button", variant="soft", color_scheme="gray"),

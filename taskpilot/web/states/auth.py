@@ -82,7 +82,7 @@ class AuthState(rx.State):
         """The verified identity behind the browser's token (`verified`)."""
         return await verified(self.token)
 
-    async def _checked_outside(self) -> tuple[str, Identity | None]:
+    async def _token_and_identity(self) -> tuple[str, Identity | None]:
         """For a background handler: the tab's token, read under the state lock, and whom it
         verifies as (`verified`), checked outside it: the JWKS or the database may be slow,
         and the tab's own streaming reply takes that lock for every delta."""
@@ -99,11 +99,13 @@ class AuthState(rx.State):
         return None
 
     async def _forget_user(self) -> None:
-        """Clear the token and every state that holds the person's data."""
-        self.token = ""
-        self.user_name = ""
-        self.user_email = ""
-        for state_class in type(self).get_substates():
+        """Clear the token and every state that holds the person's data, whichever of the
+        page's states signs out (and in a background handler, where `self` is a proxy)."""
+        auth = await self.get_state(AuthState)
+        auth.token = ""
+        auth.user_name = ""
+        auth.user_email = ""
+        for state_class in AuthState.get_substates():
             substate = await self.get_state(state_class)
             substate.reset()
 
@@ -215,7 +217,7 @@ class AuthState(rx.State):
         async with self:
             if not isinstance(zone, str) or not zone or zone == self._zone:
                 return
-        token, identity = await self._checked_outside()
+        token, identity = await self._token_and_identity()
         if identity is None:
             return
         runtime = get_runtime()

@@ -255,17 +255,20 @@ class ChatState(TurnStream, AuthState):
                 self.stopping = True
                 return
             conversation_id = self.current_id
-        _, identity = await self._checked_outside()
+        token, identity = await self._token_and_identity()
         if identity is None or not conversation_id:
             return
+        asked = True
         try:
             await get_runtime().turns.request_stop(identity.user_id, conversation_id)
         except DatabaseUnavailable:
-            async with self:
-                self.live_error = DATABASE_DOWN
-            return
+            asked = False
         async with self:
-            if self.watching and self.current_id == conversation_id:
+            if self.token != token or self.current_id != conversation_id:
+                return  # signed in again, or another conversation shown, meanwhile
+            if not asked:
+                self.live_error = DATABASE_DOWN
+            elif self.watching:
                 self.stopping = True
 
     @rx.event

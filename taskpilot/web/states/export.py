@@ -34,6 +34,8 @@ class ExportState(AuthState):
     # When the person's current feed was made, in words ("" when they have none).
     feed_since: rx.Field[str] = rx.field("")
     feed_error: rx.Field[str] = rx.field("")
+    # A feed is being made or turned off: the dialog's buttons wait (the two would race).
+    feed_busy: rx.Field[bool] = rx.field(False)
 
     def _zone_name(self) -> str:
         return self._zone or get_runtime().settings.timezone
@@ -89,39 +91,51 @@ class ExportState(AuthState):
 
     @rx.event(background=True)
     async def create_feed(self) -> Any:
-        """Make a feed URL (replacing any earlier one) and show it; written in the
-        background, outside the page's state lock (`TaskState._change`)."""
-        token, identity = await self._checked_outside()
-        if identity is None:
-            return await self._sign_out_if_still(token)
-        try:
-            async with get_runtime().db.session() as session:
-                feeds = CalendarFeeds(session, identity.user_id)
-                secret = await feeds.create()
-                created = await feeds.created_at()
-        except DatabaseUnavailable:
-            async with self:
-                self.feed_error = DATABASE_DOWN
-            return None
-        async with self:
-            if self.token == token:
-                self.feed_since = self._since(created)
-                self.feed_url, self.feed_error = self._origin() + feed_path(secret), ""
-        return None
+        """Make a feed URL (replacing any earlier one) and show it, if the dialog is still
+        open; written in the background, outside the page's state lock (`TaskState._change`)."""
+        return await self._feed_action(create=True)
 
     @rx.event(background=True)
     async def revoke_feed(self) -> Any:
         """Turn the feed off: its URL stops working at once. Written in the background."""
-        token, identity = await self._checked_outside()
+        return await self._feed_action(create=False)
+
+    async def _feed_action(self, create: bool) -> Any:
+        """One feed action at a time (`feed_busy`): a Revoke overtaking a Create would leave
+        the dialog showing a URL that no longer works."""
+        async with self:
+            if self.feed_busy:
+                return None
+            self.feed_busy = True
+        try:
+            return await self._change_feed(create)
+        finally:
+            async with self:
+                self.feed_busy = False
+
+    async def _change_feed(self, create: bool) -> Any:
+        token, identity = await self._token_and_identity()
         if identity is None:
             return await self._sign_out_if_still(token)
+        secret, created, error = "", None, ""
         try:
             async with get_runtime().db.session() as session:
-                await CalendarFeeds(session, identity.user_id).revoke()
+                feeds = CalendarFeeds(session, identity.user_id)
+                if create:
+                    secret = await feeds.create()
+                    created = await feeds.created_at()
+                else:
+                    await feeds.revoke()
         except DatabaseUnavailable:
-            async with self:
-                self.feed_error = DATABASE_DOWN
-            return None
+            error = DATABASE_DOWN
         async with self:
-            self.feed_url, self.feed_since, self.feed_error = "", "", ""
+            if self.token != token:
+                return None  # signed in as someone else meanwhile
+            if self.feed_open:  # not closed meanwhile (the URL is shown only in the dialog)
+                self.feed_error = error
+                if not error:
+                    self.feed_since = self._since(created)
+                    self.feed_url = self._origin() + feed_path(secret) if create else ""
+        if create or error:
+            return None
         return rx.toast("Calendar feed revoked", duration=2500)

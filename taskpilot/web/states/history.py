@@ -98,7 +98,7 @@ class HistoryState(AuthState):
         (`TaskState._change`)."""
         async with self:
             conversation_id, query = self.rename_id, self.search_query
-        token, identity = await self._checked_outside()
+        token, identity = await self._token_and_identity()
         if identity is None:
             return await self._sign_out_if_still(token)
         title = str(form_data.get("title") or "")
@@ -117,18 +117,21 @@ class HistoryState(AuthState):
         searching = renamed is not None and bool(query.strip())
         hits = await _search(identity.user_id, query) if searching else None
         async with self:
-            if self.token != token or self.rename_id != conversation_id:
-                return None  # signed in as someone else, or the dialog closed meanwhile
+            if self.token != token:
+                return None  # signed in as someone else meanwhile
+            dialog_open = self.rename_id == conversation_id  # not dismissed meanwhile
             if renamed is None:
-                self.rename_error = error
+                if dialog_open:
+                    self.rename_error = error
                 return None
+            if dialog_open:
+                self.rename_id = ""
             self.conversations = [
                 dataclasses.replace(c, title=renamed.title) if c.id == renamed.id else c
                 for c in self.conversations
             ]
             if await self._on_screen() == renamed.id:
                 self.current_title = renamed.title
-            self.rename_id = ""
             if searching and self.search_query == query:
                 self._show_found(hits)
         return None
@@ -153,20 +156,22 @@ class HistoryState(AuthState):
         async with self:
             if self.delete_id == doomed:
                 self.delete_id = ""
-        token, identity = await self._checked_outside()
+        token, identity = await self._token_and_identity()
         if identity is None:
             return await self._sign_out_if_still(token)
+        deleted = True
         try:
             async with get_runtime().db.session() as session:
                 await ConversationStore(session, identity.user_id).delete(doomed)
         except ConversationNotFound:
             pass  # already gone (another tab): just drop it from the list
         except DatabaseUnavailable:
-            async with self:
-                self.history_error = DATABASE_DOWN
-            return None
+            deleted = False
         async with self:
             if self.token != token:
+                return None
+            if not deleted:
+                self.history_error = DATABASE_DOWN
                 return None
             self.conversations = regroup([c for c in self.conversations if c.id != doomed])
             self.search_results = [r for r in self.search_results if r.id != doomed]

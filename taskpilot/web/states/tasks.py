@@ -43,6 +43,9 @@ class TaskState(AuthState):
     # The task a click on a reply's mention points at (0: none), and which click it was.
     highlighted: rx.Field[int] = rx.field(0)
     highlight_click: rx.Field[int] = rx.field(0)
+    # Reads of the list begun: one made outside the state lock is shown only if no read began
+    # after it (two quick clicks: the first one's list, older, must not be shown last).
+    _reads: int = 0
 
     @rx.var
     def visible_tasks(self) -> list[TaskView]:
@@ -82,6 +85,8 @@ class TaskState(AuthState):
         return None
 
     async def _reload(self, user_id: str) -> None:
+        """Read and show the tasks, under the state lock (regular handlers, the watcher)."""
+        self._reads += 1
         self._show_read(await self._read(user_id))
 
     @classmethod
@@ -158,11 +163,11 @@ class TaskState(AuthState):
         """A panel button's change and the reload after it, for a background handler: both
         outside the page's state lock, which the tab's streaming reply takes for every
         delta (the write may wait on a busy database). Shown if the tab is still signed in
-        as the person who clicked."""
-        token, identity = await self._checked_outside()
+        as the person who clicked, and the list only if no newer read began meanwhile."""
+        token, identity = await self._token_and_identity()
         if identity is None:
             return await self._sign_out_if_still(token)
-        rows: list[Task] | None = None
+        error, read, rows = "", 0, None
         try:
             await get_runtime().turns.mcp.change(identity.user_id, tool, arguments)
         except ToolRefused as exc:
@@ -171,13 +176,15 @@ class TaskState(AuthState):
             logger.warning("task panel tool call failed", extra={"tool": tool}, exc_info=True)
             error = TOOL_FAILED
         else:
-            error = ""
+            async with self:
+                self._reads += 1
+                read = self._reads
             rows = await self._read(identity.user_id)
         async with self:
             if self.token != token:
                 return None
             if error:
                 self.task_error = error
-            else:
+            elif read == self._reads:
                 self._show_read(rows)
         return None

@@ -216,7 +216,7 @@ class TurnStream(AuthState, mixin=True):
         async with self:
             self._tab = self._tab or uuid.uuid4().hex
             origin = self._tab
-        _, identity = await self._checked_outside()
+        _, identity = await self._token_and_identity()
         if identity is None:
             async with self:
                 self._refused(turn_key, SESSION_EXPIRED)

@@ -25,7 +25,7 @@ class UndoState(AuthState):
         "Undone" and the task panel reloads. A refused undo leaves the card as it was, with
         the tool's reason. In the background: the change is written outside the page's
         state lock (`TaskState._change`)."""
-        token, identity = await self._checked_outside()
+        token, identity = await self._token_and_identity()
         if identity is None:
             return await self._sign_out_if_still(token)
         runtime = get_runtime()
