@@ -62,6 +62,9 @@ RETRY_SECONDS = 1.0
 # long; redis-py's own health check only sends its PING.
 PING_SECONDS = 15.0
 PONG_SECONDS = 5.0
+# The listener reads at least this often, so redis-py's own health check (a PING it then waits
+# for, blocking, when no channel is subscribed) never comes due: 15 + 5 + 1 < 30.
+HEALTH_CHECK_SECONDS = 30
 _PING = "taskpilot-listener"
 # How often, at most, a worker says the live feed cannot reach Redis.
 UNREACHABLE_WARNING_SECONDS = 60
@@ -298,11 +301,13 @@ class _Listener:
                     self._unwanted.clear()
                     if unwanted:
                         await self._send("UNSUBSCRIBE", *unwanted)
+                asked = time.monotonic()
                 found = await self.pubsub.get_message(timeout=LISTEN_SECONDS)
                 if found is None:
-                    await self._check_silence()
+                    await self._check_silence(asked)
             except Exception as exc:  # Redis gone: try again after a while
                 self.warn("live feed: Redis is unreachable", exc)
+                self._pinged = None
                 if connected:
                     self._lose(list(self.readers))
                 await asyncio.sleep(RETRY_SECONDS)
@@ -311,12 +316,15 @@ class _Listener:
                 self._heard, self._pinged = time.monotonic(), None
                 self._take(found)
 
-    async def _check_silence(self) -> None:
-        """Nothing came for a while: ask Redis for a PONG (PING_SECONDS), and when none came
-        (PONG_SECONDS), drop the connection and raise: the next read connects again, and
-        redis-py subscribes again (whose confirmations tell the readers news was missed)."""
+    async def _check_silence(self, asked: float) -> None:
+        """A read begun at `asked` found nothing: after PING_SECONDS of that, ask Redis for a
+        PONG; when a read begun PONG_SECONDS after the PING finds none either, drop the
+        connection and raise: the next read connects again, and redis-py subscribes again
+        (whose confirmations tell the readers news was missed). Counting from the read's
+        start, not its end, a loop held up past PONG_SECONDS is not taken for silence: the
+        PONG is read by the next read."""
         now = time.monotonic()
-        if self._pinged is not None and now - self._pinged > PONG_SECONDS:
+        if self._pinged is not None and asked - self._pinged > PONG_SECONDS:
             self._heard, self._pinged = now, None
             if self.pubsub.connection is not None:
                 await self.pubsub.connection.disconnect()
@@ -401,7 +409,7 @@ class RedisFeed:
             socket_connect_timeout=2,
             socket_timeout=timeout,
             socket_keepalive=True,  # a connection gone silent is noticed (the listener's)
-            health_check_interval=30,
+            health_check_interval=HEALTH_CHECK_SECONDS,
         )
 
     def _publisher(self) -> _Publisher:

@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -215,6 +217,35 @@ async def test_a_connection_gone_silent_without_closing_is_made_again(
             else:
                 pytest.fail("no news came once the connection was made again")
         await feed.close()
+
+
+@needs_redis
+async def test_a_quiet_connection_is_kept_even_when_its_worker_is_held_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Answered PINGs keep a quiet connection. A PONG left unread because the worker's loop
+    was held up past PONG_SECONDS (a slow request, a pause) is read late, not taken for a
+    dead connection: the pages are not sent LOST."""
+    monkeypatch.setattr(live, "PING_SECONDS", 0.3)
+    monkeypatch.setattr(live, "PONG_SECONDS", 0.5)
+    feed, ada = RedisFeed(REDIS_URL), person()
+    async with feed.subscribed(ada) as reader:
+        listener = feed._listeners[asyncio.get_running_loop()]
+        ping, pinged = listener.pubsub.ping, asyncio.Event()
+
+        async def ping_then_hold_up_the_loop(*args: Any) -> Any:
+            answer = await ping(*args)
+            if not pinged.is_set():  # while the next read waits for the PONG, the loop stops
+                pinged.set()
+                asyncio.get_running_loop().call_soon(time.sleep, 1.2)
+            return answer
+
+        monkeypatch.setattr(listener.pubsub, "ping", ping_then_hold_up_the_loop)
+        await asyncio.wait_for(pinged.wait(), 5)
+        assert await reader.next(3) is None  # several PINGs later: nothing, no LOST
+        feed.publish(ada, {"kind": "tasks_changed"})
+        assert await read(reader, 1) == [{"kind": "tasks_changed"}]
+    await feed.close()
 
 
 @needs_redis
