@@ -4,7 +4,6 @@ events a handler returns."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import re
@@ -17,6 +16,7 @@ import pytest
 from agents.testing import ScriptedModel
 from reflex.istate.data import RouterData
 from reflex.istate.manager.memory import StateManagerMemory
+from reflex.istate.manager.token import BaseStateToken
 from reflex.istate.proxy import StateProxy
 from reflex.state import BaseState, State
 from reflex_base.event import EventSpec
@@ -37,36 +37,40 @@ from taskpilot.web.states.tasks import TaskState
 
 
 async def call(state: BaseState, handler: str, *args: Any) -> Any:
-    """Run an event handler the way Reflex does; a generator's events come back as a list.
-    A background handler runs on a `StateProxy` (`_background`)."""
+    """Run an event handler the way Reflex does, under the tab's state lock (`_tab_of`); a
+    generator's events come back as a list. A background handler runs on a `StateProxy`,
+    which lets it change the state only inside `async with self`, where it takes the lock."""
+    manager, token = _tab_of(state)
     event_handler = type(state).event_handlers[handler]
-    context: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    target: Any = state
-    if event_handler.is_background:
-        context, target = _background(state)
-    with context:
-        result = event_handler.fn(target, *args)
-        if inspect.isasyncgen(result):
-            return [event async for event in result]
-        if inspect.iscoroutine(result):
-            return await result
-        return result
+    with EventContext(token=token, state_manager=manager, enqueue_impl=_not_sent):
+        if event_handler.is_background:
+            return await _run(event_handler.fn(StateProxy(state), *args))
+        async with manager.modify_state(BaseStateToken(ident=token, cls=type(state))):
+            return await _run(event_handler.fn(state, *args))
 
 
-def _background(state: BaseState) -> tuple[EventContext, StateProxy]:
-    """What Reflex runs a background handler on: a `StateProxy` of the state, which lets the
-    handler change it only inside `async with self`, where the proxy takes the tab's tree
-    from a state manager, under its lock (here a manager holding only this tab's tree)."""
+async def _run(result: Any) -> Any:
+    if inspect.isasyncgen(result):
+        return [event async for event in result]
+    if inspect.iscoroutine(result):
+        return await result
+    return result
 
-    async def not_sent(token: str, *events: Any) -> None:
-        """Events are returned to the test, not run."""
 
-    manager = StateManagerMemory()
-    token = uuid.uuid4().hex
-    manager.states[token] = state._get_root_state()
-    context = EventContext(token=token, state_manager=manager, enqueue_impl=not_sent)
-    with context:
-        return context, StateProxy(state)
+async def _not_sent(token: str, *events: Any) -> None:
+    """Events a handler returns come back to the test; none is run by itself."""
+
+
+def _tab_of(state: BaseState) -> tuple[StateManagerMemory, str]:
+    """The state manager holding this tab's tree (and only it), and the tab's token: the
+    tab's handlers share its one lock. Kept on the tree itself, so it goes with it."""
+    root = state._get_root_state()
+    tab: tuple[StateManagerMemory, str] | None = root.__dict__.get("_test_tab")
+    if tab is None:
+        tab = (StateManagerMemory(), uuid.uuid4().hex)
+        tab[0].states[tab[1]] = root
+        object.__setattr__(root, "_test_tab", tab)
+    return tab
 
 
 def asks_browser_zone(events: Any) -> bool:

@@ -96,6 +96,9 @@ async def test_a_feed_made_as_its_dialog_closes_leaves_no_url_in_the_page(
     assert (export.feed_url, export.feed_busy) == ("", False)
     async with tab.runtime.db.session() as session:
         assert await CalendarFeeds(session, user).created_at() is not None  # made, not revoked
+    export.feed_busy = True  # as a worker that died during an action leaves it
+    await call(export, "open_feed")
+    assert not export.feed_busy
 
 
 async def test_the_export_handlers_say_when_the_database_is_down(

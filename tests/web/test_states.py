@@ -535,6 +535,33 @@ async def test_task_panel_changes_go_through_the_mcp_tools(
     assert panel.task_error == DATABASE_DOWN
 
 
+async def test_a_panel_change_waits_for_its_write_without_holding_up_the_tab(
+    tab: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Done writes outside the tab's state lock (a background handler): while its write
+    waits, the tab's other events, a streaming reply's deltas among them, go on."""
+    user_id = await tab.sign_up()
+    async with tab.runtime.db.session() as session:
+        await TaskService(session, user_id).add("Water the plants")
+    panel = tab.tasks
+    await call(panel, "load_tasks")
+    mcp, writing, may_write = tab.runtime.turns.mcp, asyncio.Event(), asyncio.Event()
+    change = mcp.change
+
+    async def slow_write(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        await may_write.wait()
+        return await change(*args, **kwargs)
+
+    monkeypatch.setattr(mcp, "change", slow_write)
+    done = asyncio.create_task(call(panel, "complete_task", 1))
+    await asyncio.wait_for(writing.wait(), 5)
+    await asyncio.wait_for(call(panel, "set_status_filter", "pending"), 5)  # not held up
+    may_write.set()
+    await asyncio.wait_for(done, 5)
+    assert [(t.task_id, t.completed) for t in panel.tasks] == [(1, True)]
+
+
 async def test_a_panel_change_is_not_shown_once_the_tab_is_signed_in_as_someone_else(
     tab: Page, monkeypatch: pytest.MonkeyPatch
 ) -> None:

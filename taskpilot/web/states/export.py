@@ -74,6 +74,8 @@ class ExportState(AuthState):
         if identity is None:
             return await self._sign_out()
         self.feed_open, self.feed_url, self.feed_error = True, "", ""
+        # Opened afresh, never stuck waiting: a worker that died mid-action never cleared it.
+        self.feed_busy = False
         try:
             async with get_runtime().db.session() as session:
                 self.feed_since = self._since(

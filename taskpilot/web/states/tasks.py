@@ -43,8 +43,9 @@ class TaskState(AuthState):
     # The task a click on a reply's mention points at (0: none), and which click it was.
     highlighted: rx.Field[int] = rx.field(0)
     highlight_click: rx.Field[int] = rx.field(0)
-    # Reads of the list begun: one made outside the state lock is shown only if no read began
-    # after it (two quick clicks: the first one's list, older, must not be shown last).
+    # Reads of the list begun outside the state lock, and lists shown: a read made outside it
+    # is shown only if nothing was read or shown since it began (two quick clicks: the first
+    # one's list, older, must not be shown last).
     _reads: int = 0
 
     @rx.var
@@ -69,6 +70,7 @@ class TaskState(AuthState):
         self.tasks = sorted(views, key=lambda task: task.completed)
         self.task_error = ""
         self.loaded = True
+        self._reads += 1  # read under the lock: newer than any read still outside it
 
     @staticmethod
     def _query() -> TaskQuery:
@@ -86,7 +88,6 @@ class TaskState(AuthState):
 
     async def _reload(self, user_id: str) -> None:
         """Read and show the tasks, under the state lock (regular handlers, the watcher)."""
-        self._reads += 1
         self._show_read(await self._read(user_id))
 
     @classmethod
