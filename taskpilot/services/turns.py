@@ -416,12 +416,13 @@ class TurnStore:
         """Store the reply and mark the question answered, atomically; None (and nothing
         written) when the attempt no longer holds the turn. `tool_calls` is the turn's whole
         record, earlier attempts' calls included. Two statements: the conversation's
-        `updated_at` already moved when the question was stored."""
+        `updated_at` already moved when the question was stored.
+
+        The reply first: it takes its id before the question stops holding the conversation.
+        The other way round, on PostgreSQL, a next question stored meanwhile waits on that
+        change (the one-running-turn index) with its id already taken, and the conversation,
+        read in id order, showed two questions, then two replies."""
         now = utcnow()
-        result = await self.session.execute(_ANSWERED, _claimed(claim))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            await self.session.rollback()
-            return None
         values: dict[str, Any] = {
             "conversation_id": conversation_id,
             "user_id": self.user_id,
@@ -435,10 +436,14 @@ class TurnStore:
         try:
             inserted = await self.session.execute(_INSERT_MESSAGE, values)
             reply_id = inserted.scalar_one()
-            await self.session.commit()
         except IntegrityError:  # a reply exists already (the unique index): keep that one
             await self.session.rollback()
             return None
+        result = await self.session.execute(_ANSWERED, _claimed(claim))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            await self.session.rollback()
+            return None
+        await self.session.commit()
         return Message(id=reply_id, **values)
 
     async def put_back(self, claim: Claim) -> bool:

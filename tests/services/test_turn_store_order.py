@@ -1,0 +1,89 @@
+"""A conversation reads in id order, so a question's reply must take its id before the next
+question can: the turn store's steps against a real PostgreSQL, with the moment between
+`finish`'s two statements held open."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from taskpilot.data.models import Message
+from taskpilot.runtime import Runtime
+from taskpilot.services.conversations import ConversationStore
+from taskpilot.services.turns import Claim, ConversationBusy, TurnStore
+from taskpilot.services.users import UserService
+from tests.support.harness import make_settings, truncate_postgres
+
+LEASE = timedelta(seconds=20)
+
+
+@pytest.mark.postgres
+async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
+    postgres_url: str, running: Any
+) -> None:
+    """The next question, sent in the moment the running turn's reply is being stored, is
+    either refused (asked again, it comes after) or stored after the reply. Storing the
+    question's change before the reply, the next question waited on that change with its id
+    already taken: question, question, reply, reply (seen by CI under load)."""
+    truncate_postgres(postgres_url)
+    runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
+    async with runtime.db.session() as session:
+        ada = (await UserService(session).sign_up("ada@example.com", "password123")).id
+        conversation = await ConversationStore(session, ada).create("Plans")
+        first, _ = await TurnStore(session, ada, LEASE).open(conversation, "hi", None, new=False)
+    assert first.id is not None
+    between, go_on = asyncio.Event(), asyncio.Event()
+
+    async def finish() -> Message | None:
+        async with runtime.db.session() as session:
+            execute = session.execute
+
+            async def held_after_the_first_statement(*args: Any, **kwargs: Any) -> Any:
+                result = await execute(*args, **kwargs)
+                if not between.is_set():
+                    between.set()
+                    await go_on.wait()
+                return result
+
+            session.execute = held_after_the_first_statement  # type: ignore[method-assign]
+            turns = TurnStore(session, ada, LEASE)
+            return await turns.finish(Claim(first.id or 0, 1), conversation.id, "hello!", [])
+
+    async def ask_next() -> Message | None:
+        async with runtime.db.session() as session:
+            store = ConversationStore(session, ada)
+            try:
+                message, _ = await TurnStore(session, ada, LEASE).open(
+                    await store.touch(conversation.id), "and now?", None, new=False
+                )
+            except ConversationBusy:
+                return None
+            return message
+
+    async def waiting_on_a_lock() -> int:
+        async with runtime.db.session() as session:
+            found = await session.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+            return int(found.scalar_one())
+
+    finishing = asyncio.create_task(finish())
+    await asyncio.wait_for(between.wait(), 5)
+    asking = asyncio.create_task(ask_next())
+    async with asyncio.timeout(5):  # until it is refused, or waits on the reply's transaction
+        while not asking.done() and not await waiting_on_a_lock():
+            await asyncio.sleep(0.02)
+    go_on.set()
+    reply, asked = await finishing, await asking
+    assert reply is not None and reply.id is not None
+    assert asked is None or (asked.id or 0) > reply.id
+    async with runtime.db.session() as session:
+        messages = await ConversationStore(session, ada).messages(conversation.id)
+    assert [m.role for m in messages][:2] == ["user", "assistant"]
