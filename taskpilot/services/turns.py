@@ -109,6 +109,14 @@ _HELD = sa.and_(
     _messages.c.status == TurnStatus.RUNNING.value,
 )
 _INSERT_MESSAGE = sa.insert(_messages).returning(_messages.c.id)
+# The conversation's row, locked as `ConversationStore.touch` locks it before a question is
+# stored (PostgreSQL; on SQLite one writer at a time already orders them, and a read before
+# the first write would only widen the transaction).
+_LOCK_CONVERSATION = (
+    sa.select(Conversation.__table__.c.id)  # type: ignore[attr-defined]
+    .where(Conversation.__table__.c.id == sa.bindparam("conversation_id"))  # type: ignore[attr-defined]
+    .with_for_update(key_share=True)
+)
 _RENEW = sa.update(_messages).where(_HELD).values(lease_until=sa.bindparam("new_lease"))
 # Whether Stop was asked of the attempt that renewed (read apart from the renewal: an UPDATE
 # with RETURNING that meets a locked SQLite database leaves its connection holding the lock).
@@ -418,11 +426,15 @@ class TurnStore:
         record, earlier attempts' calls included. Two statements: the conversation's
         `updated_at` already moved when the question was stored.
 
-        The reply first: it takes its id before the question stops holding the conversation.
-        The other way round, on PostgreSQL, a next question stored meanwhile waits on that
-        change (the one-running-turn index) with its id already taken, and the conversation,
-        read in id order, showed two questions, then two replies."""
+        A conversation reads in id order, so the reply must take its id before a next
+        question can. The conversation's row is locked first, as storing a question locks it
+        (`touch`) before its id is taken; then the reply goes in before the question stops
+        holding the conversation. Without both, on PostgreSQL, a next question stored in that
+        moment waited on the question's change (the one-running-turn index) with its id
+        already taken: two questions, then two replies."""
         now = utcnow()
+        if self.session.get_bind().dialect.name != "sqlite":
+            await self.session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
         values: dict[str, Any] = {
             "conversation_id": conversation_id,
             "user_id": self.user_id,

@@ -21,6 +21,26 @@ from tests.support.harness import make_settings, truncate_postgres
 LEASE = timedelta(seconds=20)
 
 
+async def locks_waited_on(runtime: Runtime) -> int:
+    async with runtime.db.session() as session:
+        found = await session.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        return int(found.scalar_one())
+
+
+async def started_turn(runtime: Runtime) -> tuple[str, str, Message]:
+    """Ada, her conversation, and its question, running."""
+    async with runtime.db.session() as session:
+        ada = (await UserService(session).sign_up("ada@example.com", "password123")).id
+        conversation = await ConversationStore(session, ada).create("Plans")
+        first, _ = await TurnStore(session, ada, LEASE).open(conversation, "hi", None, new=False)
+    return ada, conversation.id, first
+
+
 @pytest.mark.postgres
 async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
     postgres_url: str, running: Any
@@ -31,10 +51,7 @@ async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
     already taken: question, question, reply, reply (seen by CI under load)."""
     truncate_postgres(postgres_url)
     runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
-    async with runtime.db.session() as session:
-        ada = (await UserService(session).sign_up("ada@example.com", "password123")).id
-        conversation = await ConversationStore(session, ada).create("Plans")
-        first, _ = await TurnStore(session, ada, LEASE).open(conversation, "hi", None, new=False)
+    ada, conversation_id, first = await started_turn(runtime)
     assert first.id is not None
     between, go_on = asyncio.Event(), asyncio.Event()
 
@@ -51,39 +68,58 @@ async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
 
             session.execute = held_after_the_first_statement  # type: ignore[method-assign]
             turns = TurnStore(session, ada, LEASE)
-            return await turns.finish(Claim(first.id or 0, 1), conversation.id, "hello!", [])
+            return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
 
     async def ask_next() -> Message | None:
         async with runtime.db.session() as session:
             store = ConversationStore(session, ada)
             try:
                 message, _ = await TurnStore(session, ada, LEASE).open(
-                    await store.touch(conversation.id), "and now?", None, new=False
+                    await store.touch(conversation_id), "and now?", None, new=False
                 )
             except ConversationBusy:
                 return None
             return message
 
-    async def waiting_on_a_lock() -> int:
-        async with runtime.db.session() as session:
-            found = await session.execute(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            )
-            return int(found.scalar_one())
-
     finishing = asyncio.create_task(finish())
     await asyncio.wait_for(between.wait(), 5)
     asking = asyncio.create_task(ask_next())
     async with asyncio.timeout(5):  # until it is refused, or waits on the reply's transaction
-        while not asking.done() and not await waiting_on_a_lock():
+        while not asking.done() and not await locks_waited_on(runtime):
             await asyncio.sleep(0.02)
     go_on.set()
     reply, asked = await finishing, await asking
     assert reply is not None and reply.id is not None
     assert asked is None or (asked.id or 0) > reply.id
     async with runtime.db.session() as session:
-        messages = await ConversationStore(session, ada).messages(conversation.id)
+        messages = await ConversationStore(session, ada).messages(conversation_id)
     assert [m.role for m in messages][:2] == ["user", "assistant"]
+
+
+@pytest.mark.postgres
+async def test_a_reply_waits_for_a_question_being_stored_in_its_conversation(
+    postgres_url: str, running: Any
+) -> None:
+    """A question being stored holds its conversation's row from before its id is taken
+    (`touch`): the reply waits for it, so it cannot take an id in the moment between the
+    question's id and its check against the running turn (it is then refused)."""
+    truncate_postgres(postgres_url)
+    runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
+    ada, conversation_id, first = await started_turn(runtime)
+    async with runtime.db.session() as session:
+        conversation = await ConversationStore(session, ada).touch(conversation_id)
+
+        async def finish() -> Message | None:
+            async with runtime.db.session() as other:
+                turns = TurnStore(other, ada, LEASE)
+                return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+
+        finishing = asyncio.create_task(finish())
+        async with asyncio.timeout(5):
+            while not await locks_waited_on(runtime):
+                assert not finishing.done(), "the reply did not wait for the question"
+                await asyncio.sleep(0.02)
+        with pytest.raises(ConversationBusy):
+            await TurnStore(session, ada, LEASE).open(conversation, "and now?", None, new=False)
+    reply = await asyncio.wait_for(finishing, 5)
+    assert reply is not None
