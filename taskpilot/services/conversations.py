@@ -112,11 +112,14 @@ class ConversationStore:
         self.session = session
         self.user_id = user_id
 
-    async def get(self, conversation_id: str) -> Conversation:
-        """The caller's conversation, or `ConversationNotFound`."""
+    async def get(self, conversation_id: str, *, lock: bool = False) -> Conversation:
+        """The caller's conversation, or `ConversationNotFound`; with `lock`, its row locked
+        until the transaction ends (PostgreSQL)."""
         if unstorable(conversation_id) is not None:
             raise ConversationNotFound()  # no stored id has such characters
-        conversation = await self.session.get(Conversation, conversation_id)
+        conversation = await self.session.get(
+            Conversation, conversation_id, with_for_update=True if lock else None
+        )
         if conversation is None or conversation.user_id != self.user_id:
             raise ConversationNotFound()
         return conversation
@@ -207,8 +210,11 @@ class ConversationStore:
         return bool(result.rowcount)
 
     async def delete(self, conversation_id: str) -> None:
-        """Delete a conversation and its messages."""
-        conversation = await self.get(conversation_id)
+        """Delete a conversation and its messages. Its row is locked first, as every writer
+        of its messages that could meet another takes it before them (storing a question or
+        a reply): taken after the messages, a reply being stored and this waited on each
+        other."""
+        conversation = await self.get(conversation_id, lock=True)
         await self.session.exec(  # type: ignore[call-overload]
             sa.delete(Message).where(col(Message.conversation_id) == conversation.id)
         )

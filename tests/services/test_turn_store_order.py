@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from taskpilot.data.models import Message
 from taskpilot.runtime import Runtime
-from taskpilot.services.conversations import ConversationStore
+from taskpilot.services.conversations import ConversationNotFound, ConversationStore
 from taskpilot.services.turns import Claim, ConversationBusy, TurnStore
 from taskpilot.services.users import UserService
 from tests.support.harness import make_settings, truncate_postgres
@@ -123,3 +123,49 @@ async def test_a_reply_waits_for_a_question_being_stored_in_its_conversation(
             await TurnStore(session, ada, LEASE).open(conversation, "and now?", None, new=False)
     reply = await asyncio.wait_for(finishing, 5)
     assert reply is not None
+
+
+@pytest.mark.postgres
+async def test_a_conversation_deleted_as_its_reply_is_stored_is_deleted_whole(
+    postgres_url: str, running: Any
+) -> None:
+    """Deleting a conversation while its reply is being stored: both finish, in turn, and
+    the conversation is gone. The delete takes the conversation's row before its messages,
+    as the reply does; the other way round, each waited on the other (a deadlock)."""
+    truncate_postgres(postgres_url)
+    runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
+    ada, conversation_id, first = await started_turn(runtime)
+    between, go_on = asyncio.Event(), asyncio.Event()
+
+    async def finish() -> Message | None:
+        async with runtime.db.session() as session:
+            execute = session.execute
+
+            async def held_after_the_first_statement(*args: Any, **kwargs: Any) -> Any:
+                result = await execute(*args, **kwargs)
+                if not between.is_set():
+                    between.set()
+                    await go_on.wait()
+                return result
+
+            session.execute = held_after_the_first_statement  # type: ignore[method-assign]
+            turns = TurnStore(session, ada, LEASE)
+            return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+
+    async def delete() -> None:
+        async with runtime.db.session() as session:
+            await ConversationStore(session, ada).delete(conversation_id)
+
+    finishing = asyncio.create_task(finish())
+    await asyncio.wait_for(between.wait(), 5)
+    deleting = asyncio.create_task(delete())
+    async with asyncio.timeout(5):  # the delete waits on the reply's transaction
+        while not await locks_waited_on(runtime):
+            await asyncio.sleep(0.02)
+    go_on.set()
+    reply = await asyncio.wait_for(finishing, 10)
+    await asyncio.wait_for(deleting, 10)
+    assert reply is not None
+    async with runtime.db.session() as session:
+        with pytest.raises(ConversationNotFound):
+            await ConversationStore(session, ada).get(conversation_id)
