@@ -94,6 +94,24 @@ _HISTORY = (
 # A new question's conversation: found, its time moved, its row locked, in one statement
 # built once (see `ConversationStore.touch`).
 _conversations: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
+_LOCK = (
+    sa.select(_conversations.c.id)
+    .where(_conversations.c.id == sa.bindparam("conversation_id"))
+    .with_for_update(key_share=True)
+)
+
+
+async def lock_conversation(session: AsyncSession, conversation_id: str) -> None:
+    """Lock the conversation's row until the transaction ends. Each transaction that writes a
+    conversation's messages, where it could meet another, takes it before any of them:
+    storing a question (`touch`) or a reply, a retry's claim or discard, deleting. So none
+    waits on another in a circle, and a reply takes its id before a next question can (a
+    conversation reads in id order). PostgreSQL only: SQLite has one writer at a time, and a
+    read before the first write would only widen the transaction."""
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(_LOCK, {"conversation_id": conversation_id})
+
+
 _TOUCH = (
     sa.update(_conversations)
     .where(
@@ -347,6 +365,7 @@ class ConversationStore:
         One transaction of conditional statements: of two retries discarding the same reply at
         once, one deletes it and the other changes nothing.
         """
+        await lock_conversation(self.session, reply.conversation_id)
         removed = await self.session.exec(  # type: ignore[call-overload]
             sa.delete(Message).where(
                 col(Message.id) == reply.id, col(Message.user_id) == self.user_id
@@ -379,6 +398,7 @@ class ConversationStore:
         branches they began, go with it: they follow that message too, and nothing would
         show them once the version that replaced them is gone."""
         gone = [message.id] if message.id is not None else []
+        await lock_conversation(self.session, message.conversation_id)
         while gone:  # the versions it replaced, the ones those replaced, ...
             replaced = select(Message.id).where(
                 col(Message.user_id) == self.user_id,

@@ -40,6 +40,7 @@ from taskpilot.data.models import (
     as_utc,
     utcnow,
 )
+from taskpilot.services.conversations import lock_conversation
 
 # Why a turn whose worker went away without a word is failed (its lease ran out).
 NOT_ANSWERED = "This message wasn't answered."
@@ -109,14 +110,6 @@ _HELD = sa.and_(
     _messages.c.status == TurnStatus.RUNNING.value,
 )
 _INSERT_MESSAGE = sa.insert(_messages).returning(_messages.c.id)
-# The conversation's row, locked as `ConversationStore.touch` locks it before a question is
-# stored (PostgreSQL; on SQLite one writer at a time already orders them, and a read before
-# the first write would only widen the transaction).
-_LOCK_CONVERSATION = (
-    sa.select(Conversation.__table__.c.id)  # type: ignore[attr-defined]
-    .where(Conversation.__table__.c.id == sa.bindparam("conversation_id"))  # type: ignore[attr-defined]
-    .with_for_update(key_share=True)
-)
 _RENEW = sa.update(_messages).where(_HELD).values(lease_until=sa.bindparam("new_lease"))
 # Whether Stop was asked of the attempt that renewed (read apart from the renewal: an UPDATE
 # with RETURNING that meets a locked SQLite database leaves its connection holding the lock).
@@ -236,6 +229,7 @@ class TurnStore:
         assert message.id is not None
         # Read before the update: it also refreshes `message` in the session.
         seen, message_id = message.attempt, message.id
+        await lock_conversation(self.session, message.conversation_id)
         now = utcnow()
         later = aliased(Message)
         newer_question = (
@@ -433,8 +427,7 @@ class TurnStore:
         moment waited on the question's change (the one-running-turn index) with its id
         already taken: two questions, then two replies."""
         now = utcnow()
-        if self.session.get_bind().dialect.name != "sqlite":
-            await self.session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
+        await lock_conversation(self.session, conversation_id)
         values: dict[str, Any] = {
             "conversation_id": conversation_id,
             "user_id": self.user_id,

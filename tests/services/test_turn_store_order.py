@@ -169,3 +169,53 @@ async def test_a_conversation_deleted_as_its_reply_is_stored_is_deleted_whole(
     async with runtime.db.session() as session:
         with pytest.raises(ConversationNotFound):
             await ConversationStore(session, ada).get(conversation_id)
+
+
+@pytest.mark.postgres
+async def test_a_conversation_deleted_as_a_retry_discards_its_reply_is_deleted_whole(
+    postgres_url: str, running: Any
+) -> None:
+    """ChatKit's retry discards a reply (then marks its question failed) while the person
+    deletes the conversation: both finish, in turn. The discard takes the conversation's row
+    first, as the delete does; without it, the delete took the question and waited on the
+    reply, the discard the other way round (a deadlock)."""
+    truncate_postgres(postgres_url)
+    runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
+    ada, conversation_id, first = await started_turn(runtime)
+    async with runtime.db.session() as session:
+        turns = TurnStore(session, ada, LEASE)
+        reply = await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+    assert reply is not None
+    between, go_on = asyncio.Event(), asyncio.Event()
+
+    async def discard() -> None:
+        async with runtime.db.session() as session:
+            execute, exec_ = session.execute, session.exec
+
+            async def held_after_the_first_statement(run: Any, *args: Any, **kwargs: Any) -> Any:
+                result = await run(*args, **kwargs)
+                if not between.is_set():
+                    between.set()
+                    await go_on.wait()
+                return result
+
+            session.execute = lambda *a, **k: held_after_the_first_statement(execute, *a, **k)  # type: ignore[method-assign]
+            session.exec = lambda *a, **k: held_after_the_first_statement(exec_, *a, **k)  # type: ignore[method-assign]
+            await ConversationStore(session, ada).discard_reply(reply)
+
+    async def delete() -> None:
+        async with runtime.db.session() as session:
+            await ConversationStore(session, ada).delete(conversation_id)
+
+    discarding = asyncio.create_task(discard())
+    await asyncio.wait_for(between.wait(), 5)
+    deleting = asyncio.create_task(delete())
+    async with asyncio.timeout(5):  # the delete waits on the discard's transaction
+        while not await locks_waited_on(runtime):
+            await asyncio.sleep(0.02)
+    go_on.set()
+    await asyncio.wait_for(discarding, 10)
+    await asyncio.wait_for(deleting, 10)
+    async with runtime.db.session() as session:
+        with pytest.raises(ConversationNotFound):
+            await ConversationStore(session, ada).get(conversation_id)
