@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from taskpilot.data.models import Message
 from taskpilot.runtime import Runtime
@@ -41,6 +42,38 @@ async def started_turn(runtime: Runtime) -> tuple[str, str, Message]:
     return ada, conversation.id, first
 
 
+class Held:
+    """A transaction held open after its first statement, until `go_on`: a session `hold`s
+    it; `between` is set once that statement has run."""
+
+    def __init__(self) -> None:
+        self.between, self.go_on = asyncio.Event(), asyncio.Event()
+
+    def hold(self, session: AsyncSession) -> AsyncSession:
+        for name in ("execute", "exec"):
+            run = getattr(session, name)
+
+            async def held(*args: Any, run: Any = run, **kwargs: Any) -> Any:
+                result = await run(*args, **kwargs)
+                if not self.between.is_set():
+                    self.between.set()
+                    await self.go_on.wait()
+                return result
+
+            setattr(session, name, held)
+        return session
+
+
+async def finish(
+    runtime: Runtime, ada: str, conversation_id: str, first: Message, held: Held | None = None
+) -> Any:
+    """Store the reply to `first` (`TurnStore.finish`) in a transaction of its own, `held`
+    open after its first statement if given."""
+    async with runtime.db.session() as session:
+        turns = TurnStore(held.hold(session) if held else session, ada, LEASE)
+        return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+
+
 @pytest.mark.postgres
 async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
     postgres_url: str, running: Any
@@ -52,23 +85,7 @@ async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
     truncate_postgres(postgres_url)
     runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
     ada, conversation_id, first = await started_turn(runtime)
-    assert first.id is not None
-    between, go_on = asyncio.Event(), asyncio.Event()
-
-    async def finish() -> Message | None:
-        async with runtime.db.session() as session:
-            execute = session.execute
-
-            async def held_after_the_first_statement(*args: Any, **kwargs: Any) -> Any:
-                result = await execute(*args, **kwargs)
-                if not between.is_set():
-                    between.set()
-                    await go_on.wait()
-                return result
-
-            session.execute = held_after_the_first_statement  # type: ignore[method-assign]
-            turns = TurnStore(session, ada, LEASE)
-            return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+    held = Held()
 
     async def ask_next() -> Message | None:
         async with runtime.db.session() as session:
@@ -81,13 +98,13 @@ async def test_a_question_stored_as_a_reply_is_stored_comes_after_that_reply(
                 return None
             return message
 
-    finishing = asyncio.create_task(finish())
-    await asyncio.wait_for(between.wait(), 5)
+    finishing = asyncio.create_task(finish(runtime, ada, conversation_id, first, held))
+    await asyncio.wait_for(held.between.wait(), 5)
     asking = asyncio.create_task(ask_next())
     async with asyncio.timeout(5):  # until it is refused, or waits on the reply's transaction
         while not asking.done() and not await locks_waited_on(runtime):
             await asyncio.sleep(0.02)
-    go_on.set()
+    held.go_on.set()
     reply, asked = await finishing, await asking
     assert reply is not None and reply.id is not None
     assert asked is None or (asked.id or 0) > reply.id
@@ -109,12 +126,7 @@ async def test_a_reply_waits_for_a_question_being_stored_in_its_conversation(
     async with runtime.db.session() as session:
         conversation = await ConversationStore(session, ada).touch(conversation_id)
 
-        async def finish() -> Message | None:
-            async with runtime.db.session() as other:
-                turns = TurnStore(other, ada, LEASE)
-                return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
-
-        finishing = asyncio.create_task(finish())
+        finishing = asyncio.create_task(finish(runtime, ada, conversation_id, first))
         async with asyncio.timeout(5):
             while not await locks_waited_on(runtime):
                 assert not finishing.done(), "the reply did not wait for the question"
@@ -135,34 +147,19 @@ async def test_a_conversation_deleted_as_its_reply_is_stored_is_deleted_whole(
     truncate_postgres(postgres_url)
     runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
     ada, conversation_id, first = await started_turn(runtime)
-    between, go_on = asyncio.Event(), asyncio.Event()
-
-    async def finish() -> Message | None:
-        async with runtime.db.session() as session:
-            execute = session.execute
-
-            async def held_after_the_first_statement(*args: Any, **kwargs: Any) -> Any:
-                result = await execute(*args, **kwargs)
-                if not between.is_set():
-                    between.set()
-                    await go_on.wait()
-                return result
-
-            session.execute = held_after_the_first_statement  # type: ignore[method-assign]
-            turns = TurnStore(session, ada, LEASE)
-            return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+    held = Held()
 
     async def delete() -> None:
         async with runtime.db.session() as session:
             await ConversationStore(session, ada).delete(conversation_id)
 
-    finishing = asyncio.create_task(finish())
-    await asyncio.wait_for(between.wait(), 5)
+    finishing = asyncio.create_task(finish(runtime, ada, conversation_id, first, held))
+    await asyncio.wait_for(held.between.wait(), 5)
     deleting = asyncio.create_task(delete())
     async with asyncio.timeout(5):  # the delete waits on the reply's transaction
         while not await locks_waited_on(runtime):
             await asyncio.sleep(0.02)
-    go_on.set()
+    held.go_on.set()
     reply = await asyncio.wait_for(finishing, 10)
     await asyncio.wait_for(deleting, 10)
     assert reply is not None
@@ -182,38 +179,25 @@ async def test_a_conversation_deleted_as_a_retry_discards_its_reply_is_deleted_w
     truncate_postgres(postgres_url)
     runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
     ada, conversation_id, first = await started_turn(runtime)
-    async with runtime.db.session() as session:
-        turns = TurnStore(session, ada, LEASE)
-        reply = await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+    reply = await finish(runtime, ada, conversation_id, first)
     assert reply is not None
-    between, go_on = asyncio.Event(), asyncio.Event()
+    held = Held()
 
     async def discard() -> None:
         async with runtime.db.session() as session:
-            execute, exec_ = session.execute, session.exec
-
-            async def held_after_the_first_statement(run: Any, *args: Any, **kwargs: Any) -> Any:
-                result = await run(*args, **kwargs)
-                if not between.is_set():
-                    between.set()
-                    await go_on.wait()
-                return result
-
-            session.execute = lambda *a, **k: held_after_the_first_statement(execute, *a, **k)  # type: ignore[method-assign]
-            session.exec = lambda *a, **k: held_after_the_first_statement(exec_, *a, **k)  # type: ignore[method-assign]
-            await ConversationStore(session, ada).discard_reply(reply)
+            await ConversationStore(held.hold(session), ada).discard_reply(reply)
 
     async def delete() -> None:
         async with runtime.db.session() as session:
             await ConversationStore(session, ada).delete(conversation_id)
 
     discarding = asyncio.create_task(discard())
-    await asyncio.wait_for(between.wait(), 5)
+    await asyncio.wait_for(held.between.wait(), 5)
     deleting = asyncio.create_task(delete())
     async with asyncio.timeout(5):  # the delete waits on the discard's transaction
         while not await locks_waited_on(runtime):
             await asyncio.sleep(0.02)
-    go_on.set()
+    held.go_on.set()
     await asyncio.wait_for(discarding, 10)
     await asyncio.wait_for(deleting, 10)
     async with runtime.db.session() as session:
