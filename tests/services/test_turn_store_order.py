@@ -5,6 +5,7 @@ question can: the turn store's steps against a real PostgreSQL, with the moment 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -72,6 +73,32 @@ async def finish(
     async with runtime.db.session() as session:
         turns = TurnStore(held.hold(session) if held else session, ada, LEASE)
         return await turns.finish(Claim(first.id or 0, 1), conversation_id, "hello!", [])
+
+
+async def delete_while_held(
+    runtime: Runtime, ada: str, conversation_id: str, held: Held, holding: Awaitable[Any]
+) -> Any:
+    """Delete the conversation while `holding`'s transaction is `held` open: the delete must
+    wait on it, then both finish (no deadlock) and the conversation is gone. What `holding`
+    returned."""
+    holder = asyncio.ensure_future(holding)
+    await asyncio.wait_for(held.between.wait(), 5)
+
+    async def delete() -> None:
+        async with runtime.db.session() as session:
+            await ConversationStore(session, ada).delete(conversation_id)
+
+    deleting = asyncio.create_task(delete())
+    async with asyncio.timeout(5):  # the delete waits on the held transaction
+        while not await locks_waited_on(runtime):
+            await asyncio.sleep(0.02)
+    held.go_on.set()
+    result = await asyncio.wait_for(holder, 10)
+    await asyncio.wait_for(deleting, 10)
+    async with runtime.db.session() as session:
+        with pytest.raises(ConversationNotFound):
+            await ConversationStore(session, ada).get(conversation_id)
+    return result
 
 
 @pytest.mark.postgres
@@ -148,24 +175,9 @@ async def test_a_conversation_deleted_as_its_reply_is_stored_is_deleted_whole(
     runtime: Runtime = await running(Runtime(make_settings(postgres_url)))
     ada, conversation_id, first = await started_turn(runtime)
     held = Held()
-
-    async def delete() -> None:
-        async with runtime.db.session() as session:
-            await ConversationStore(session, ada).delete(conversation_id)
-
-    finishing = asyncio.create_task(finish(runtime, ada, conversation_id, first, held))
-    await asyncio.wait_for(held.between.wait(), 5)
-    deleting = asyncio.create_task(delete())
-    async with asyncio.timeout(5):  # the delete waits on the reply's transaction
-        while not await locks_waited_on(runtime):
-            await asyncio.sleep(0.02)
-    held.go_on.set()
-    reply = await asyncio.wait_for(finishing, 10)
-    await asyncio.wait_for(deleting, 10)
+    finishing = finish(runtime, ada, conversation_id, first, held)
+    reply = await delete_while_held(runtime, ada, conversation_id, held, finishing)
     assert reply is not None
-    async with runtime.db.session() as session:
-        with pytest.raises(ConversationNotFound):
-            await ConversationStore(session, ada).get(conversation_id)
 
 
 @pytest.mark.postgres
@@ -187,19 +199,4 @@ async def test_a_conversation_deleted_as_a_retry_discards_its_reply_is_deleted_w
         async with runtime.db.session() as session:
             await ConversationStore(held.hold(session), ada).discard_reply(reply)
 
-    async def delete() -> None:
-        async with runtime.db.session() as session:
-            await ConversationStore(session, ada).delete(conversation_id)
-
-    discarding = asyncio.create_task(discard())
-    await asyncio.wait_for(held.between.wait(), 5)
-    deleting = asyncio.create_task(delete())
-    async with asyncio.timeout(5):  # the delete waits on the discard's transaction
-        while not await locks_waited_on(runtime):
-            await asyncio.sleep(0.02)
-    held.go_on.set()
-    await asyncio.wait_for(discarding, 10)
-    await asyncio.wait_for(deleting, 10)
-    async with runtime.db.session() as session:
-        with pytest.raises(ConversationNotFound):
-            await ConversationStore(session, ada).get(conversation_id)
+    await delete_while_held(runtime, ada, conversation_id, held, discard())
